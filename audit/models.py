@@ -1,0 +1,53 @@
+from django.db import models
+
+
+class AuditEvent(models.Model):
+    """One audited write. Append-only: no service updates or deletes rows.
+
+    Rows of one brand form a hash chain (``prev_hash`` → ``hash``) in ``seq`` order, so an
+    edited, deleted or inserted row is detectable by ``manage.py verify_audit``.
+    """
+
+    brand = models.ForeignKey("brands.Brand", on_delete=models.PROTECT, related_name="+")
+    seq = models.PositiveBigIntegerField()
+    created_at = models.DateTimeField()
+    actor_kind = models.CharField(max_length=16)
+    actor_label = models.CharField(max_length=200)
+    actor_detail = models.JSONField(default=dict, blank=True)
+    action = models.CharField(max_length=64)
+    target_type = models.CharField(max_length=32)
+    target_id = models.CharField(max_length=64)
+    changes = models.JSONField(default=dict, blank=True)
+    channel = models.CharField(max_length=16)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=512, blank=True)
+    request_id = models.CharField(max_length=64, blank=True)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["brand", "seq"], name="audit_event_brand_seq_uniq"),
+        ]
+        indexes = [
+            models.Index(fields=["brand", "created_at"], name="audit_brand_time_idx"),
+            models.Index(fields=["brand", "action", "created_at"], name="audit_brand_action_idx"),
+            models.Index(fields=["brand", "target_type", "target_id"], name="audit_brand_target_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.target_type}:{self.target_id} by {self.actor_label}"
+
+
+class AuditChainHead(models.Model):
+    """The last link of a brand's chain. Locked FOR UPDATE by each append so concurrent
+    writers of one brand serialise their links (writes of different brands do not)."""
+
+    brand = models.OneToOneField(
+        "brands.Brand", on_delete=models.PROTECT, primary_key=True, related_name="+"
+    )
+    seq = models.PositiveBigIntegerField(default=0)
+    hash = models.CharField(max_length=64, default="0" * 64)
+
+    def __str__(self) -> str:
+        return f"audit head of brand {self.brand_id} at {self.seq}"

@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from trcker_site.api import StrictSerializer
+
+
+class AuditEventOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    seq = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    actor_kind = serializers.CharField()
+    actor = serializers.CharField(source="actor_label")
+    actor_detail = serializers.DictField()
+    action = serializers.CharField()
+    target_type = serializers.CharField()
+    target_id = serializers.CharField()
+    changes = serializers.DictField()
+    channel = serializers.CharField()
+    ip = serializers.IPAddressField(allow_null=True)
+    user_agent = serializers.CharField()
+    request_id = serializers.CharField()
+    hash = serializers.CharField()
+    prev_hash = serializers.CharField()
+
+
+class AuditEventListFilters(StrictSerializer):
+    action = serializers.RegexField(r"^[a-z_]+(\.[a-z_]+)?$", required=False)
+    target_type = serializers.RegexField(r"^[a-z_]{1,32}$", required=False)
+    target_id = serializers.CharField(max_length=64, required=False)
+    actor = serializers.CharField(max_length=200, required=False)
+    channel = serializers.ChoiceField(
+        choices=["admin", "rest", "mcp", "postback", "click", "cli", "worker"], required=False
+    )
+    since = serializers.DateTimeField(required=False)
+    until = serializers.DateTimeField(required=False)
+    limit = serializers.IntegerField(min_value=1, max_value=200, required=False)
+    cursor = serializers.CharField(required=False, max_length=500)

@@ -1,0 +1,116 @@
+from django.conf import settings
+from django.core.validators import MaxValueValidator, RegexValidator
+from django.db import models
+
+SLUG_VALIDATOR = RegexValidator(
+    r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$",
+    "Use 1–64 lowercase letters, digits and hyphens, not starting or ending with a hyphen.",
+    code="invalid_slug",
+)
+CURRENCY_VALIDATOR = RegexValidator(
+    r"^[A-Z]{3}$", "Use an ISO 4217 code in capitals, e.g. USD.", code="invalid_currency"
+)
+
+
+class FraudMode(models.TextChoices):
+    OFF = "off", "Off"
+    MONITOR = "monitor", "Monitor (score only)"
+    REVIEW = "review", "Review (hold for approval at or above the threshold)"
+    BLOCK = "block", "Block (refuse at or above the threshold)"
+
+
+class AttributionPrecedence(models.TextChoices):
+    COUPON = "coupon", "Coupon overrides click"
+    CLICK = "click", "Click overrides coupon"
+
+
+class Brand(models.Model):
+    """The tenant. Every other row carries its brand, and every query filters by it."""
+
+    slug = models.CharField(max_length=64, unique=True, validators=[SLUG_VALIDATOR])
+    name = models.CharField(max_length=200)
+    timezone = models.CharField(max_length=64, default="UTC")
+    currency = models.CharField(max_length=3, default="USD", validators=[CURRENCY_VALIDATOR])
+    fraud_mode = models.CharField(max_length=16, choices=FraudMode.choices, default=FraudMode.MONITOR)
+    fraud_threshold = models.PositiveSmallIntegerField(
+        default=70, validators=[MaxValueValidator(100)]
+    )
+    botd_enabled = models.BooleanField(default=False)
+    attribution_precedence = models.CharField(
+        max_length=8, choices=AttributionPrecedence.choices, default=AttributionPrecedence.COUPON
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["slug"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(fraud_threshold__lte=100), name="brand_fraud_threshold_0_100"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(fraud_mode__in=FraudMode.values), name="brand_fraud_mode_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.slug})"
+
+
+class StaffRole(models.TextChoices):
+    OWNER = "owner", "Owner"
+    ADMIN = "admin", "Admin"
+    ANALYST = "analyst", "Analyst (read-only)"
+
+
+WRITE_ROLES = frozenset({StaffRole.OWNER, StaffRole.ADMIN})
+
+
+class StaffMembership(models.Model):
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="brand_memberships"
+    )
+    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=StaffRole.choices, default=StaffRole.ANALYST)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "brand"], name="staff_membership_user_brand_uniq"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} is {self.role} of {self.brand.slug}"
+
+
+class ApiKeyScope(models.TextChoices):
+    READ = "read", "Read"
+    READ_WRITE = "read_write", "Read and write"
+
+
+class ApiKey(models.Model):
+    """A brand API key. Only the SHA-256 of the secret part is stored; the plaintext
+    ``trk_<prefix>_<secret><checksum>`` is returned once, by ``api_key_create``."""
+
+    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="api_keys")
+    label = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, unique=True)
+    secret_sha256 = models.CharField(max_length=64)
+    scope = models.CharField(max_length=16, choices=ApiKeyScope.choices, default=ApiKeyScope.READ_WRITE)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "API key"
+        indexes = [models.Index(fields=["brand", "created_at"], name="api_key_brand_time_idx")]
+
+    def __str__(self) -> str:
+        return f"trk_{self.prefix}_… ({self.label})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None

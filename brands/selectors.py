@@ -1,0 +1,74 @@
+"""Reads for brands, staff and API keys. Tenant rule: every selector filters by the actor's
+brand; a row of another brand is reported exactly like a row that does not exist."""
+
+from __future__ import annotations
+
+import hmac
+from datetime import timedelta
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from audit.actor import Actor
+from brands.keys import parse_key, secret_digest
+from brands.models import WRITE_ROLES, ApiKey, Brand, StaffMembership
+from trcker_site.errors import AuthenticationError, NotFoundError
+
+# last_used_at is informational; writing it on every request would turn reads into writes.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def brand_get_for_actor(*, actor: Actor) -> Brand:
+    return Brand.objects.get(pk=actor.brand_id)
+
+
+def api_key_list(*, actor: Actor) -> QuerySet[ApiKey]:
+    return ApiKey.objects.filter(brand_id=actor.brand_id).order_by("-created_at", "-id")
+
+
+def api_key_get_for_actor(*, actor: Actor, prefix: str) -> ApiKey:
+    try:
+        return api_key_list(actor=actor).get(prefix=prefix)
+    except ApiKey.DoesNotExist:
+        raise NotFoundError("API key", prefix) from None
+
+
+def api_key_authenticate(raw_key: str) -> ApiKey:
+    """The key behind a presented secret, or AuthenticationError. Unknown and wrong keys get
+    one message; a revoked key says so, since its owner needs to know to replace it."""
+    parsed = parse_key(raw_key.strip())
+    if parsed is None:
+        raise AuthenticationError("Malformed API key: expected trk_<prefix>_<secret>.", code="invalid_api_key")
+    key = ApiKey.objects.select_related("brand").filter(prefix=parsed.prefix).first()
+    # Compare even when no row matched so timing does not reveal which prefixes exist.
+    expected = key.secret_sha256 if key else "0" * 64
+    matches = _compare(expected, secret_digest(parsed.secret))
+    if key is None or not matches:
+        raise AuthenticationError("Invalid API key.", code="invalid_api_key")
+    if key.revoked_at is not None:
+        raise AuthenticationError("This API key has been revoked.", code="revoked_api_key")
+    now = timezone.now()
+    if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
+        ApiKey.objects.filter(pk=key.pk).filter(
+            Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_RESOLUTION)
+        ).update(last_used_at=now)
+    return key
+
+
+def _compare(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode(), b.encode())
+
+
+def staff_roles_for_user(user: AbstractBaseUser) -> dict[int, str]:
+    """brand id → role for every brand the user belongs to."""
+    return dict(StaffMembership.objects.filter(user=user).values_list("brand_id", "role"))
+
+
+def staff_writable_brand_ids(user: AbstractBaseUser) -> set[int]:
+    return {brand_id for brand_id, role in staff_roles_for_user(user).items() if role in WRITE_ROLES}
+
+
+def staff_membership_list(*, actor: Actor) -> QuerySet[StaffMembership]:
+    return StaffMembership.objects.filter(brand_id=actor.brand_id).select_related("user")
+

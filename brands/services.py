@@ -1,0 +1,214 @@
+"""Writes for brands, staff and API keys. Each is audited inside its own transaction."""
+
+from __future__ import annotations
+
+import zoneinfo
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from audit.actor import Actor, ActorKind, Channel, Scope
+from audit.services import audit_record, changes_between, snapshot
+from brands.keys import generate_key
+from brands.models import ApiKey, ApiKeyScope, Brand, FraudMode, StaffMembership, StaffRole
+from trcker_site.errors import ConflictError, ValidationError
+from trcker_site.validation import full_clean_or_raise
+
+BRAND_SETTINGS_FIELDS = ("name", "timezone", "currency", "attribution_precedence")
+FRAUD_SETTINGS_FIELDS = ("fraud_mode", "fraud_threshold", "botd_enabled")
+
+
+def _validate_timezone(name: str) -> None:
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValidationError(
+            f"Unknown time zone {name!r}; use an IANA name such as Europe/Berlin.",
+            fields={"timezone": ["Unknown time zone."]},
+        ) from None
+
+
+@transaction.atomic
+def brand_create(
+    *,
+    creator_label: str,
+    channel: Channel,
+    slug: str,
+    name: str,
+    timezone_name: str = "UTC",
+    currency: str = "USD",
+) -> Brand:
+    """Create a tenant. The one write without a brand-scoped actor (there is no brand yet);
+    ``creator_label`` (``system:cli``, ``user:<id>``) becomes the actor of its first event."""
+    _validate_timezone(timezone_name)
+    brand = Brand(slug=slug, name=name, timezone=timezone_name, currency=currency)
+    full_clean_or_raise(brand)
+    try:
+        with transaction.atomic():
+            brand.save()
+    except IntegrityError:
+        raise ConflictError(f"A brand with slug {slug!r} already exists.", code="brand_slug_taken") from None
+    kind, _, _ = creator_label.partition(":")
+    actor = Actor(
+        kind=ActorKind(kind) if kind in set(ActorKind) else ActorKind.SYSTEM,
+        label=creator_label,
+        channel=channel,
+        brand_id=brand.pk,
+        brand_slug=brand.slug,
+        scopes=frozenset({Scope.READ, Scope.WRITE}),
+    )
+    audit_record(
+        actor=actor,
+        action="brand.create",
+        target=brand,
+        changes={"name": [None, name], "timezone": [None, timezone_name], "currency": [None, currency]},
+    )
+    return brand
+
+
+def _locked_brand(actor: Actor) -> Brand:
+    return Brand.objects.select_for_update().get(pk=actor.brand_id)
+
+
+@transaction.atomic
+def brand_update(
+    *,
+    actor: Actor,
+    name: str | None = None,
+    timezone_name: str | None = None,
+    currency: str | None = None,
+    attribution_precedence: str | None = None,
+) -> Brand:
+    """Change the brand's general settings; omitted arguments keep their value."""
+    actor.require_write()
+    brand = _locked_brand(actor)
+    before = snapshot(brand, BRAND_SETTINGS_FIELDS)
+    if timezone_name is not None:
+        _validate_timezone(timezone_name)
+        brand.timezone = timezone_name
+    if name is not None:
+        brand.name = name
+    if currency is not None:
+        brand.currency = currency
+    if attribution_precedence is not None:
+        brand.attribution_precedence = attribution_precedence
+    full_clean_or_raise(brand)
+    changes = changes_between(before, snapshot(brand, BRAND_SETTINGS_FIELDS))
+    if changes:
+        brand.save()
+        audit_record(actor=actor, action="brand.update", target=brand, changes=changes)
+    return brand
+
+
+@transaction.atomic
+def brand_set_fraud_settings(
+    *,
+    actor: Actor,
+    mode: str | None = None,
+    threshold: int | None = None,
+    botd_enabled: bool | None = None,
+) -> Brand:
+    """Set the fraud mode (off/monitor/review/block), threshold (0–100) and BotD toggle."""
+    actor.require_write()
+    brand = _locked_brand(actor)
+    before = snapshot(brand, FRAUD_SETTINGS_FIELDS)
+    if mode is not None:
+        if mode not in FraudMode.values:
+            raise ValidationError(
+                f"mode must be one of {', '.join(FraudMode.values)}.", fields={"mode": ["Invalid."]}
+            )
+        brand.fraud_mode = mode
+    if threshold is not None:
+        if not 0 <= threshold <= 100:
+            raise ValidationError(
+                "threshold must be between 0 and 100.", fields={"threshold": ["Out of range."]}
+            )
+        brand.fraud_threshold = threshold
+    if botd_enabled is not None:
+        brand.botd_enabled = botd_enabled
+    changes = changes_between(before, snapshot(brand, FRAUD_SETTINGS_FIELDS))
+    if changes:
+        brand.save(update_fields=[*changes, "updated_at"])
+        audit_record(actor=actor, action="brand.fraud_settings", target=brand, changes=changes)
+    return brand
+
+
+@transaction.atomic
+def staff_membership_set(*, actor: Actor, user: AbstractBaseUser, role: str) -> StaffMembership:
+    """Give a user a role in the actor's brand (creating or changing the membership)."""
+    actor.require_write()
+    if role not in StaffRole.values:
+        raise ValidationError(f"role must be one of {', '.join(StaffRole.values)}.")
+    membership, created = StaffMembership.objects.select_for_update().get_or_create(
+        user=user, brand_id=actor.brand_id, defaults={"role": role}
+    )
+    old_role = None if created else membership.role
+    if old_role == role:
+        return membership
+    membership.role = role
+    membership.save(update_fields=["role"])
+    audit_record(
+        actor=actor, action="staff.set_role", target=membership,
+        changes={"user": [None, user.pk], "role": [old_role, role]},
+    )
+    return membership
+
+
+@transaction.atomic
+def staff_membership_remove(*, actor: Actor, membership: StaffMembership) -> None:
+    actor.require_write()
+    if membership.brand_id != actor.brand_id:
+        raise ValidationError("That membership belongs to another brand.")
+    audit_record(
+        actor=actor, action="staff.remove", target=membership,
+        changes={"user": [membership.user_id, None], "role": [membership.role, None]},
+    )
+    membership.delete()
+
+
+@transaction.atomic
+def api_key_create(
+    *,
+    actor: Actor,
+    label: str,
+    scope: str = ApiKeyScope.READ_WRITE,
+    created_by: AbstractBaseUser | None = None,
+) -> tuple[ApiKey, str]:
+    """Issue a key for the actor's brand. Returns the row and the plaintext, which is never
+    stored and cannot be shown again."""
+    actor.require_write()
+    if scope not in ApiKeyScope.values:
+        raise ValidationError(f"scope must be one of {', '.join(ApiKeyScope.values)}.")
+    generated = generate_key()
+    key = ApiKey(
+        brand_id=actor.brand_id,
+        label=label.strip() or "API key",
+        prefix=generated.prefix,
+        secret_sha256=generated.digest,
+        scope=scope,
+        created_by=created_by,
+    )
+    full_clean_or_raise(key, exclude=["created_by"])
+    key.save()
+    audit_record(
+        actor=actor, action="api_key.create", target=key, target_id=key.prefix,
+        changes={"label": [None, key.label], "scope": [None, scope]},
+    )
+    return key, generated.plaintext
+
+
+@transaction.atomic
+def api_key_revoke(*, actor: Actor, api_key: ApiKey) -> ApiKey:
+    """Revoke a key; the next request made with it is refused."""
+    actor.require_write()
+    key = ApiKey.objects.select_for_update().get(pk=api_key.pk, brand_id=actor.brand_id)
+    if key.revoked_at is not None:
+        return key
+    key.revoked_at = timezone.now()
+    key.save(update_fields=["revoked_at"])
+    audit_record(
+        actor=actor, action="api_key.revoke", target=key, target_id=key.prefix,
+        changes={"revoked_at": [None, key.revoked_at]},
+    )
+    return key

@@ -1,0 +1,193 @@
+from django.db import models
+
+from offers.models import MONEY
+from trcker_site.ids import new_click_id, new_conversion_id, new_payout_id
+
+SUB_ID_MAX = 255
+
+
+class ClickOutcome(models.TextChoices):
+    ACCEPTED = "accepted", "Accepted"
+    UNKNOWN_OFFER = "unknown_offer", "Unknown offer"
+    OFFER_ARCHIVED = "offer_archived", "Offer archived"
+    OFFER_PAUSED = "offer_paused", "Offer paused"
+    UNKNOWN_PARTNER = "unknown_partner", "Unknown partner"
+    PARTNER_INACTIVE = "partner_inactive", "Partner not active"
+    PARTNER_NOT_ALLOWED = "partner_not_allowed", "Partner not allowed on offer"
+    CAP_REACHED = "cap_reached", "Offer cap reached"
+    GEO_BLOCKED = "geo_blocked", "Country not allowed"
+    DEVICE_BLOCKED = "device_blocked", "Device not allowed"
+    FRAUD_BLOCKED = "fraud_blocked", "Blocked by fraud score"
+
+
+class Click(models.Model):
+    id = models.CharField(primary_key=True, max_length=32, default=new_click_id, editable=False)
+    brand = models.ForeignKey("brands.Brand", on_delete=models.CASCADE, related_name="+")
+    # Null when the click named an offer or partner that does not exist (kept as a refusal).
+    offer = models.ForeignKey("offers.Offer", null=True, on_delete=models.SET_NULL, related_name="+")
+    partner = models.ForeignKey(
+        "partners.Partner", null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField()
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=512, blank=True)
+    country = models.CharField(max_length=2, blank=True)
+    device_class = models.CharField(max_length=8, blank=True)
+    referrer = models.CharField(max_length=1024, blank=True)
+    sub1 = models.CharField(max_length=SUB_ID_MAX, blank=True)
+    sub2 = models.CharField(max_length=SUB_ID_MAX, blank=True)
+    sub3 = models.CharField(max_length=SUB_ID_MAX, blank=True)
+    sub4 = models.CharField(max_length=SUB_ID_MAX, blank=True)
+    sub5 = models.CharField(max_length=SUB_ID_MAX, blank=True)
+    outcome = models.CharField(max_length=24, choices=ClickOutcome.choices)
+    # Link previews and prefetches are redirected but neither billed nor counted against caps.
+    is_billable = models.BooleanField(default=True)
+    fraud_score = models.PositiveSmallIntegerField(default=0)
+    fraud_signals = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["brand", "created_at"], name="click_brand_time_idx"),
+            models.Index(fields=["offer", "created_at"], name="click_offer_time_idx"),
+            models.Index(fields=["partner", "created_at"], name="click_partner_time_idx"),
+            models.Index(fields=["ip", "created_at"], name="click_ip_time_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.id
+
+
+class ConversionStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    PENDING_REVIEW = "pending_review", "Pending review"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+    PAID = "paid", "Paid"
+
+
+class Conversion(models.Model):
+    id = models.CharField(primary_key=True, max_length=32, default=new_conversion_id, editable=False)
+    brand = models.ForeignKey("brands.Brand", on_delete=models.CASCADE, related_name="+")
+    offer = models.ForeignKey("offers.Offer", on_delete=models.PROTECT, related_name="conversions")
+    partner = models.ForeignKey(
+        "partners.Partner", on_delete=models.PROTECT, related_name="conversions"
+    )
+    # Raw clicks may be pruned after retention; the conversion keeps its click id regardless.
+    click = models.ForeignKey(
+        Click, null=True, blank=True, on_delete=models.SET_NULL, db_constraint=False, related_name="+"
+    )
+    coupon = models.ForeignKey(
+        "partners.Coupon", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Both candidates as reported (click id, coupon code) and which one won attribution.
+    attribution = models.JSONField(default=dict, blank=True)
+    event_type = models.CharField(max_length=64, default="sale")
+    txn_id = models.CharField(max_length=128)
+    sale_amount = models.DecimalField(**MONEY, default=0)
+    currency = models.CharField(max_length=3)
+    payout = models.DecimalField(**MONEY, default=0)
+    revenue = models.DecimalField(**MONEY, default=0)
+    status = models.CharField(
+        max_length=16, choices=ConversionStatus.choices, default=ConversionStatus.PENDING
+    )
+    status_reason = models.CharField(max_length=64, blank=True)
+    fraud_score = models.PositiveSmallIntegerField(default=0)
+    fraud_reasons = models.JSONField(default=list, blank=True)
+    fraud_cleared_by = models.CharField(max_length=200, blank=True)
+    payout_batch = models.ForeignKey(
+        "conversions.Payout", null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="conversions",
+    )
+    sub1 = models.CharField(max_length=SUB_ID_MAX, blank=True)
+    sub2 = models.CharField(max_length=SUB_ID_MAX, blank=True)
+    sub3 = models.CharField(max_length=SUB_ID_MAX, blank=True)
+    sub4 = models.CharField(max_length=SUB_ID_MAX, blank=True)
+    sub5 = models.CharField(max_length=SUB_ID_MAX, blank=True)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField(auto_now=True)
+    pending_review_at = models.DateTimeField(null=True, blank=True)
+    approved_at = models.DateTimeField(null=True, blank=True)
+    rejected_at = models.DateTimeField(null=True, blank=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            # Exactly-once ingestion: a repeated transaction id is a duplicate, not a new sale.
+            models.UniqueConstraint(
+                fields=["offer", "event_type", "txn_id"], name="conversion_offer_event_txn_uniq"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=ConversionStatus.values), name="conversion_status_valid"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["brand", "created_at"], name="conv_brand_time_idx"),
+            models.Index(fields=["brand", "status", "created_at"], name="conv_brand_status_idx"),
+            models.Index(fields=["partner", "created_at"], name="conv_partner_time_idx"),
+            models.Index(fields=["offer", "created_at"], name="conv_offer_time_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.id
+
+
+class PayoutStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    PAID = "paid", "Paid"
+    VOID = "void", "Void"
+
+
+class Payout(models.Model):
+    id = models.CharField(primary_key=True, max_length=32, default=new_payout_id, editable=False)
+    brand = models.ForeignKey("brands.Brand", on_delete=models.CASCADE, related_name="+")
+    partner = models.ForeignKey("partners.Partner", on_delete=models.PROTECT, related_name="payouts")
+    currency = models.CharField(max_length=3)
+    amount = models.DecimalField(**MONEY)
+    period_start = models.DateField(null=True, blank=True)
+    period_end = models.DateField()
+    status = models.CharField(max_length=8, choices=PayoutStatus.choices, default=PayoutStatus.PENDING)
+    method = models.CharField(max_length=64, blank=True)
+    reference = models.CharField(max_length=200, blank=True)
+    notes = models.TextField(blank=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["brand", "status", "created_at"], name="payout_brand_status_idx")]
+
+    def __str__(self) -> str:
+        return self.id
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    DELIVERED = "delivered", "Delivered"
+    FAILED = "failed", "Failed (will retry)"
+    DEAD = "dead", "Dead (retries exhausted)"
+
+
+class PostbackDelivery(models.Model):
+    """Outbox row for one outbound postback, written in the conversion's transaction."""
+
+    brand = models.ForeignKey("brands.Brand", on_delete=models.CASCADE, related_name="+")
+    conversion = models.ForeignKey(Conversion, on_delete=models.CASCADE, related_name="deliveries")
+    url = models.TextField()
+    status = models.CharField(max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "postback deliveries"
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="delivery_due_idx"),
+            models.Index(fields=["brand", "status", "created_at"], name="delivery_brand_status_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"delivery {self.pk} ({self.status})"

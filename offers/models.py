@@ -1,0 +1,148 @@
+from django.db import models
+
+from brands.models import CURRENCY_VALIDATOR, SLUG_VALIDATOR
+
+MONEY = {"max_digits": 14, "decimal_places": 2}
+
+
+class OfferStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    PAUSED = "paused", "Paused"
+    ARCHIVED = "archived", "Archived"
+
+
+class AmountType(models.TextChoices):
+    FLAT = "flat", "Flat amount"
+    PERCENT = "percent", "Percent of sale"
+
+
+class CapMode(models.TextChoices):
+    SOFT = "soft", "Soft (over-cap conversions held for review)"
+    HARD = "hard", "Hard (over-cap conversions rejected)"
+
+
+class DeviceClass(models.TextChoices):
+    DESKTOP = "desktop", "Desktop"
+    MOBILE = "mobile", "Mobile"
+    TABLET = "tablet", "Tablet"
+
+
+class Offer(models.Model):
+    brand = models.ForeignKey("brands.Brand", on_delete=models.CASCADE, related_name="offers")
+    slug = models.CharField(max_length=64, validators=[SLUG_VALIDATOR])
+    name = models.CharField(max_length=200)
+    status = models.CharField(max_length=16, choices=OfferStatus.choices, default=OfferStatus.ACTIVE)
+    # May carry {CLICK_ID}, {PARTNER_ID}, {SUB1}…{SUB5}; values are URL-encoded when filled.
+    destination_url = models.URLField(max_length=2048)
+    fallback_url = models.URLField(max_length=2048, blank=True)
+    currency = models.CharField(max_length=3, validators=[CURRENCY_VALIDATOR])
+    payout_type = models.CharField(max_length=8, choices=AmountType.choices, default=AmountType.FLAT)
+    payout_amount = models.DecimalField(**MONEY)
+    revenue_type = models.CharField(max_length=8, choices=AmountType.choices, default=AmountType.FLAT)
+    revenue_amount = models.DecimalField(**MONEY, default=0)
+    daily_cap = models.PositiveIntegerField(null=True, blank=True)
+    weekly_cap = models.PositiveIntegerField(null=True, blank=True)
+    monthly_cap = models.PositiveIntegerField(null=True, blank=True)
+    cap_mode = models.CharField(max_length=8, choices=CapMode.choices, default=CapMode.SOFT)
+    geo_allow = models.JSONField(default=list, blank=True)  # ISO 3166-1 alpha-2; empty = all
+    device_allow = models.JSONField(default=list, blank=True)  # DeviceClass values; empty = all
+    # Private offers accept clicks only from partners listed in allowed_partners.
+    is_private = models.BooleanField(default=False)
+    allowed_partners = models.ManyToManyField("partners.Partner", blank=True, related_name="+")
+    # Kept (not hashed) because verifying an HMAC needs the key; no read path returns it.
+    postback_secret = models.CharField(max_length=128, blank=True)
+    previous_postback_secret = models.CharField(max_length=128, blank=True)
+    previous_secret_valid_until = models.DateTimeField(null=True, blank=True)
+    postback_allowed_ips = models.JSONField(default=list, blank=True)  # IPs or CIDRs; empty = any
+    postback_url_template = models.URLField(max_length=2048, null=True, blank=True)
+    min_conversion_seconds = models.PositiveIntegerField(default=15)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["brand", "slug"], name="offer_brand_slug_uniq"),
+            models.CheckConstraint(
+                condition=models.Q(status__in=OfferStatus.values), name="offer_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(payout_amount__gte=0) & models.Q(revenue_amount__gte=0),
+                name="offer_amounts_non_negative",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(payout_type=AmountType.PERCENT) | models.Q(payout_amount__lte=100),
+                name="offer_payout_percent_le_100",
+            ),
+        ]
+        indexes = [models.Index(fields=["brand", "status"], name="offer_brand_status_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.slug})"
+
+
+class PayoutRule(models.Model):
+    """Overrides the offer default for a partner, an event type, or a partner+event pair.
+    ``event_type == ""`` means any event; ``partner`` null means any partner."""
+
+    brand = models.ForeignKey("brands.Brand", on_delete=models.CASCADE, related_name="+")
+    offer = models.ForeignKey(Offer, on_delete=models.CASCADE, related_name="payout_rules")
+    partner = models.ForeignKey(
+        "partners.Partner", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    event_type = models.CharField(max_length=64, blank=True, default="")
+    payout_type = models.CharField(max_length=8, choices=AmountType.choices)
+    payout_amount = models.DecimalField(**MONEY)
+    revenue_type = models.CharField(max_length=8, choices=AmountType.choices, blank=True)
+    revenue_amount = models.DecimalField(**MONEY, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["offer", "partner", "event_type"],
+                condition=models.Q(partner__isnull=False),
+                name="payout_rule_offer_partner_event_uniq",
+            ),
+            models.UniqueConstraint(
+                fields=["offer", "event_type"],
+                condition=models.Q(partner__isnull=True),
+                name="payout_rule_offer_event_uniq",
+            ),
+            models.CheckConstraint(
+                condition=~(models.Q(partner__isnull=True) & models.Q(event_type="")),
+                name="payout_rule_targets_something",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(payout_amount__gte=0), name="payout_rule_amount_non_negative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.offer.slug}: {self.payout_type} {self.payout_amount}"
+
+
+class CapPeriod(models.TextChoices):
+    DAY = "day", "Day"
+    WEEK = "week", "Week"
+    MONTH = "month", "Month"
+
+
+class OfferCapCounter(models.Model):
+    """Conversions counted against a cap in one period (brand time zone). Incremented with a
+    single conditional UPDATE (``count < cap``) so concurrent writers never overshoot."""
+
+    offer = models.ForeignKey(Offer, on_delete=models.CASCADE, related_name="cap_counters")
+    period = models.CharField(max_length=8, choices=CapPeriod.choices)
+    period_start = models.DateField()
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["offer", "period", "period_start"], name="offer_cap_counter_uniq"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.offer_id} {self.period} {self.period_start}: {self.count}"

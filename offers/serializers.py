@@ -1,0 +1,157 @@
+"""The offer contract, shared by REST and MCP (field names are the MCP tools' arguments)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from offers.models import AmountType, CapMode, DeviceClass, Offer, OfferStatus, PayoutRule
+from trcker_site.api import StrictSerializer
+from trcker_site.links import inbound_postback_url, tracking_link_template
+
+MONEY = {"max_digits": 14, "decimal_places": 2, "min_value": 0}
+SLUG_FIELD = {"max_length": 64, "regex": r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"}
+
+
+class PayoutRuleOutput(serializers.Serializer):
+    partner_id = serializers.SerializerMethodField()
+    event_type = serializers.CharField()
+    payout_type = serializers.CharField()
+    payout_amount = serializers.DecimalField(max_digits=14, decimal_places=2)
+    revenue_type = serializers.CharField()
+    revenue_amount = serializers.DecimalField(max_digits=14, decimal_places=2, allow_null=True)
+
+    def get_partner_id(self, rule: PayoutRule) -> str | None:
+        return rule.partner.slug if rule.partner_id else None
+
+
+class CapsOutput(serializers.Serializer):
+    daily = serializers.IntegerField(source="daily_cap", allow_null=True)
+    weekly = serializers.IntegerField(source="weekly_cap", allow_null=True)
+    monthly = serializers.IntegerField(source="monthly_cap", allow_null=True)
+    mode = serializers.CharField(source="cap_mode")
+
+
+class OfferOutput(serializers.Serializer):
+    offer_id = serializers.CharField(source="slug")
+    name = serializers.CharField()
+    status = serializers.CharField()
+    destination_url = serializers.CharField()
+    fallback_url = serializers.CharField()
+    currency = serializers.CharField()
+    payout_type = serializers.CharField()
+    payout_amount = serializers.DecimalField(max_digits=14, decimal_places=2)
+    revenue_type = serializers.CharField()
+    revenue_amount = serializers.DecimalField(max_digits=14, decimal_places=2)
+    payout_rules = PayoutRuleOutput(many=True)
+    caps = CapsOutput(source="*")
+    geo_allow = serializers.ListField(child=serializers.CharField())
+    device_allow = serializers.ListField(child=serializers.CharField())
+    is_private = serializers.BooleanField()
+    min_conversion_seconds = serializers.IntegerField()
+    postback_url_template = serializers.CharField(allow_null=True)
+    # The secret's value never leaves the server through a read: only whether one is set.
+    has_postback_secret = serializers.SerializerMethodField()
+    postback_allowed_ips = serializers.ListField(child=serializers.CharField())
+    inbound_postback_url = serializers.SerializerMethodField()
+    tracking_link_template = serializers.SerializerMethodField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+    def get_has_postback_secret(self, offer: Offer) -> bool:
+        return bool(offer.postback_secret)
+
+    def get_inbound_postback_url(self, offer: Offer) -> str:
+        return inbound_postback_url(brand_slug=offer.brand.slug, offer_slug=offer.slug)
+
+    def get_tracking_link_template(self, offer: Offer) -> str:
+        return tracking_link_template(brand_slug=offer.brand.slug, offer_slug=offer.slug)
+
+
+class OfferListFilters(StrictSerializer):
+    status = serializers.ChoiceField(choices=OfferStatus.choices, required=False)
+    limit = serializers.IntegerField(min_value=1, max_value=200, required=False)
+    cursor = serializers.CharField(required=False, max_length=500)
+
+
+class OfferCreateInput(StrictSerializer):
+    name = serializers.CharField(max_length=200)
+    destination_url = serializers.URLField(max_length=2048)
+    payout_type = serializers.ChoiceField(choices=AmountType.choices, default=AmountType.FLAT)
+    payout_amount = serializers.DecimalField(**MONEY)
+    offer_id = serializers.RegexField(required=False, **SLUG_FIELD)
+    currency = serializers.RegexField(r"^[A-Z]{3}$", required=False)
+    revenue_type = serializers.ChoiceField(choices=AmountType.choices, default=AmountType.FLAT)
+    revenue_amount = serializers.DecimalField(**MONEY, required=False)
+    fallback_url = serializers.URLField(max_length=2048, required=False, allow_blank=True)
+    postback_url_template = serializers.URLField(max_length=2048, required=False, allow_null=True)
+    geo_allow = serializers.ListField(
+        child=serializers.CharField(min_length=2, max_length=2), required=False, max_length=250
+    )
+    device_allow = serializers.ListField(
+        child=serializers.ChoiceField(choices=DeviceClass.choices), required=False, max_length=3
+    )
+
+
+class OfferUpdateInput(StrictSerializer):
+    name = serializers.CharField(max_length=200, required=False)
+    destination_url = serializers.URLField(max_length=2048, required=False)
+    fallback_url = serializers.URLField(max_length=2048, required=False, allow_blank=True, allow_null=True)
+    currency = serializers.RegexField(r"^[A-Z]{3}$", required=False)
+    payout_type = serializers.ChoiceField(choices=AmountType.choices, required=False)
+    payout_amount = serializers.DecimalField(**MONEY, required=False)
+    revenue_type = serializers.ChoiceField(choices=AmountType.choices, required=False)
+    revenue_amount = serializers.DecimalField(**MONEY, required=False)
+    # null clears the template (no outbound postback).
+    postback_url_template = serializers.URLField(max_length=2048, required=False, allow_null=True)
+    geo_allow = serializers.ListField(
+        child=serializers.CharField(min_length=2, max_length=2), required=False, max_length=250
+    )
+    device_allow = serializers.ListField(
+        child=serializers.ChoiceField(choices=DeviceClass.choices), required=False, max_length=3
+    )
+    postback_allowed_ips = serializers.ListField(
+        child=serializers.CharField(max_length=64), required=False, max_length=100
+    )
+    min_conversion_seconds = serializers.IntegerField(min_value=0, max_value=86400, required=False)
+    is_private = serializers.BooleanField(required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if not attrs:
+            raise serializers.ValidationError("Give at least one field to change.")
+        return attrs
+
+
+class OfferSetCapsInput(StrictSerializer):
+    daily = serializers.IntegerField(min_value=0, allow_null=True, required=False)
+    weekly = serializers.IntegerField(min_value=0, allow_null=True, required=False)
+    monthly = serializers.IntegerField(min_value=0, allow_null=True, required=False)
+    mode = serializers.ChoiceField(choices=CapMode.choices, required=False)
+
+
+class PayoutRuleInput(StrictSerializer):
+    """adjust_payout (partner_id, optional event_type) and set_event_payout (event_type)."""
+
+    partner_id = serializers.RegexField(required=False, allow_null=True, **SLUG_FIELD)
+    event_type = serializers.RegexField(r"^[a-z0-9_.-]{1,64}$", required=False, allow_blank=True)
+    payout_type = serializers.ChoiceField(choices=AmountType.choices)
+    payout_amount = serializers.DecimalField(**MONEY)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if not attrs.get("partner_id") and not attrs.get("event_type"):
+            raise serializers.ValidationError("Give partner_id, event_type, or both.")
+        if attrs["payout_type"] == AmountType.PERCENT and attrs["payout_amount"] > 100:
+            raise serializers.ValidationError({"payout_amount": ["A percentage must be at most 100."]})
+        return attrs
+
+
+class RotateSecretInput(StrictSerializer):
+    grace_seconds = serializers.IntegerField(min_value=0, max_value=7 * 24 * 3600, required=False)
+
+
+class RotateSecretOutput(serializers.Serializer):
+    offer_id = serializers.CharField()
+    postback_secret = serializers.CharField(help_text="Shown once; store it now.")
+    previous_secret_valid_until = serializers.DateTimeField(allow_null=True)
+    inbound_postback_url = serializers.CharField()

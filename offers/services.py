@@ -1,0 +1,355 @@
+"""Writes for offers: create, update, lifecycle, caps, payout rules, postback secret.
+
+Each is a top-level transaction that re-reads the offer under a row lock, applies the change,
+and writes exactly one audit event (none when nothing changed)."""
+
+from __future__ import annotations
+
+import ipaddress
+import secrets
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from audit.actor import Actor
+from audit.services import audit_record, changes_between, snapshot
+from brands.models import Brand
+from offers.models import AmountType, CapMode, DeviceClass, Offer, OfferStatus, PayoutRule
+from partners.models import Partner
+from trcker_site.errors import ConflictError, InvalidTransitionError, NotFoundError, ValidationError
+from trcker_site.validation import full_clean_or_raise
+
+# Everything offer_update may change; the secret is deliberately absent (rotate it instead).
+UPDATABLE_FIELDS = (
+    "name",
+    "destination_url",
+    "fallback_url",
+    "currency",
+    "payout_type",
+    "payout_amount",
+    "revenue_type",
+    "revenue_amount",
+    "postback_url_template",
+    "geo_allow",
+    "device_allow",
+    "postback_allowed_ips",
+    "min_conversion_seconds",
+    "is_private",
+)
+CAP_FIELDS = ("daily_cap", "weekly_cap", "monthly_cap", "cap_mode")
+
+
+def _normalise_targeting(fields: dict[str, Any]) -> None:
+    if fields.get("geo_allow") is not None:
+        codes = [str(code).strip().upper() for code in fields["geo_allow"]]
+        bad = [code for code in codes if len(code) != 2 or not code.isalpha()]
+        if bad:
+            raise ValidationError(
+                f"geo_allow takes ISO 3166-1 alpha-2 country codes; not valid: {', '.join(bad[:5])}.",
+                fields={"geo_allow": ["Use two-letter country codes such as US, DE."]},
+            )
+        fields["geo_allow"] = sorted(set(codes))
+    if fields.get("device_allow") is not None:
+        devices = [str(device).strip().lower() for device in fields["device_allow"]]
+        bad = [device for device in devices if device not in DeviceClass.values]
+        if bad:
+            raise ValidationError(
+                f"device_allow takes {', '.join(DeviceClass.values)}; not valid: {', '.join(bad[:5])}.",
+                fields={"device_allow": ["Unknown device class."]},
+            )
+        fields["device_allow"] = sorted(set(devices))
+    if fields.get("postback_allowed_ips") is not None:
+        networks = []
+        for entry in fields["postback_allowed_ips"]:
+            try:
+                networks.append(str(ipaddress.ip_network(str(entry).strip(), strict=False)))
+            except ValueError:
+                raise ValidationError(
+                    f"postback_allowed_ips: {str(entry)[:60]!r} is not an IP address or CIDR range.",
+                    fields={"postback_allowed_ips": ["Use addresses like 203.0.113.7 or 203.0.113.0/24."]},
+                ) from None
+        fields["postback_allowed_ips"] = sorted(set(networks))
+
+
+def _check_amounts(offer: Offer) -> None:
+    for kind_field, amount_field in (("payout_type", "payout_amount"), ("revenue_type", "revenue_amount")):
+        amount = getattr(offer, amount_field)
+        if amount is not None and amount < 0:
+            raise ValidationError(f"{amount_field} cannot be negative.", fields={amount_field: ["Must be ≥ 0."]})
+        if getattr(offer, kind_field) == AmountType.PERCENT and amount is not None and amount > 100:
+            raise ValidationError(
+                f"{amount_field} is a percentage of the sale here, so it must be at most 100.",
+                fields={amount_field: ["Must be ≤ 100 for percent."]},
+            )
+
+
+def _unique_slug(brand_id: int, name: str) -> str:
+    base = (slugify(name) or "offer")[:56].strip("-") or "offer"
+    slug, n = base, 1
+    while Offer.objects.filter(brand_id=brand_id, slug=slug).exists():
+        n += 1
+        slug = f"{base}-{n}"
+    return slug
+
+
+@transaction.atomic
+def offer_create(
+    *,
+    actor: Actor,
+    name: str,
+    destination_url: str,
+    payout_amount: Decimal,
+    payout_type: str = AmountType.FLAT,
+    offer_id: str | None = None,
+    currency: str | None = None,
+    revenue_type: str = AmountType.FLAT,
+    revenue_amount: Decimal = Decimal("0"),
+    fallback_url: str = "",
+    postback_url_template: str | None = None,
+    geo_allow: list[str] | None = None,
+    device_allow: list[str] | None = None,
+) -> Offer:
+    """Create an active offer. ``offer_id`` (the slug) is derived from the name if omitted."""
+    actor.require_write()
+    targeting = {"geo_allow": geo_allow or [], "device_allow": device_allow or []}
+    _normalise_targeting(targeting)
+    brand = Brand.objects.get(pk=actor.brand_id)
+    offer = Offer(
+        brand=brand,
+        slug=offer_id or _unique_slug(actor.brand_id, name),
+        name=name,
+        destination_url=destination_url,
+        fallback_url=fallback_url or "",
+        currency=currency or brand.currency,
+        payout_type=payout_type,
+        payout_amount=payout_amount,
+        revenue_type=revenue_type,
+        revenue_amount=revenue_amount,
+        postback_url_template=postback_url_template or None,
+        **targeting,
+    )
+    _check_amounts(offer)
+    full_clean_or_raise(offer)
+    try:
+        with transaction.atomic():
+            offer.save()
+    except IntegrityError:
+        raise ConflictError(
+            f"An offer with offer_id {offer.slug!r} already exists in this brand.", code="offer_id_taken"
+        ) from None
+    audit_record(
+        actor=actor,
+        action="offer.create",
+        target=offer,
+        changes={name: [None, value] for name, value in snapshot(offer, UPDATABLE_FIELDS).items()},
+    )
+    return offer
+
+
+def _lock(actor: Actor, offer: Offer) -> Offer:
+    try:
+        return Offer.objects.select_for_update().get(pk=offer.pk, brand_id=actor.brand_id)
+    except Offer.DoesNotExist:
+        raise NotFoundError("offer", offer.slug) from None
+
+
+@transaction.atomic
+def offer_update(*, actor: Actor, offer: Offer, **fields: Any) -> Offer:
+    """Change any of UPDATABLE_FIELDS; ``postback_url_template=None`` clears the template."""
+    actor.require_write()
+    unknown = set(fields) - set(UPDATABLE_FIELDS)
+    if unknown:
+        raise ValidationError(
+            f"These fields cannot be changed here: {', '.join(sorted(unknown))}.",
+            fields={name: ["Not updatable."] for name in sorted(unknown)},
+        )
+    locked = _lock(actor, offer)
+    if locked.status == OfferStatus.ARCHIVED:
+        raise InvalidTransitionError("This offer is archived; archived offers cannot be edited.")
+    _normalise_targeting(fields)
+    before = snapshot(locked, UPDATABLE_FIELDS)
+    for name, value in fields.items():
+        if name == "fallback_url" and value is None:
+            value = ""
+        setattr(locked, name, value)
+    _check_amounts(locked)
+    full_clean_or_raise(locked)
+    changes = changes_between(before, snapshot(locked, UPDATABLE_FIELDS))
+    if changes:
+        locked.save()
+        audit_record(actor=actor, action="offer.update", target=locked, changes=changes)
+    return locked
+
+
+_TRANSITIONS = {
+    # action: (allowed from, to)
+    "pause": ({OfferStatus.ACTIVE}, OfferStatus.PAUSED),
+    "resume": ({OfferStatus.PAUSED}, OfferStatus.ACTIVE),
+    "archive": ({OfferStatus.ACTIVE, OfferStatus.PAUSED}, OfferStatus.ARCHIVED),
+}
+
+
+def _transition(actor: Actor, offer: Offer, action: str) -> Offer:
+    actor.require_write()
+    allowed_from, target = _TRANSITIONS[action]
+    locked = _lock(actor, offer)
+    if locked.status == target:
+        return locked  # idempotent: already there, nothing to audit
+    if locked.status not in allowed_from:
+        raise InvalidTransitionError(
+            f"Cannot {action} offer {locked.slug!r}: it is {locked.status}."
+        )
+    old = locked.status
+    locked.status = target
+    locked.save(update_fields=["status", "updated_at"])
+    audit_record(actor=actor, action=f"offer.{action}", target=locked, changes={"status": [old, target]})
+    return locked
+
+
+@transaction.atomic
+def offer_pause(*, actor: Actor, offer: Offer) -> Offer:
+    """Pause: the click handler refuses new clicks; recorded conversions are untouched."""
+    return _transition(actor, offer, "pause")
+
+
+@transaction.atomic
+def offer_resume(*, actor: Actor, offer: Offer) -> Offer:
+    return _transition(actor, offer, "resume")
+
+
+@transaction.atomic
+def offer_archive(*, actor: Actor, offer: Offer) -> Offer:
+    """Archive for good: no clicks, no edits; history stays reportable."""
+    return _transition(actor, offer, "archive")
+
+
+@transaction.atomic
+def offer_set_caps(
+    *,
+    actor: Actor,
+    offer: Offer,
+    daily: int | None,
+    weekly: int | None,
+    monthly: int | None,
+    mode: str | None = None,
+) -> Offer:
+    """Set conversion caps per day/week/month (brand time zone); None clears a cap."""
+    actor.require_write()
+    for name, value in (("daily", daily), ("weekly", weekly), ("monthly", monthly)):
+        if value is not None and value < 0:
+            raise ValidationError(f"{name} cap cannot be negative.", fields={name: ["Must be ≥ 0."]})
+    if mode is not None and mode not in CapMode.values:
+        raise ValidationError("mode must be soft or hard.", fields={"mode": ["Use soft or hard."]})
+    locked = _lock(actor, offer)
+    before = snapshot(locked, CAP_FIELDS)
+    locked.daily_cap, locked.weekly_cap, locked.monthly_cap = daily, weekly, monthly
+    if mode is not None:
+        locked.cap_mode = mode
+    changes = changes_between(before, snapshot(locked, CAP_FIELDS))
+    if changes:
+        locked.save(update_fields=[*CAP_FIELDS, "updated_at"])
+        audit_record(actor=actor, action="offer.set_caps", target=locked, changes=changes)
+    return locked
+
+
+@transaction.atomic
+def offer_set_payout_rule(
+    *,
+    actor: Actor,
+    offer: Offer,
+    payout_type: str,
+    payout_amount: Decimal,
+    partner: Partner | None = None,
+    event_type: str = "",
+    revenue_type: str = "",
+    revenue_amount: Decimal | None = None,
+) -> PayoutRule:
+    """Create or replace the payout override for a partner, an event type, or both."""
+    actor.require_write()
+    if partner is None and not event_type:
+        raise ValidationError("A payout rule needs a partner_id, an event_type, or both.")
+    if partner is not None and partner.brand_id != actor.brand_id:
+        raise NotFoundError("partner", partner.slug)
+    if payout_type not in AmountType.values:
+        raise ValidationError("payout_type must be flat or percent.", fields={"payout_type": ["Invalid."]})
+    if payout_amount < 0 or (payout_type == AmountType.PERCENT and payout_amount > 100):
+        raise ValidationError(
+            "payout_amount must be ≥ 0, and ≤ 100 when payout_type is percent.",
+            fields={"payout_amount": ["Out of range."]},
+        )
+    locked = _lock(actor, offer)
+    rule = PayoutRule.objects.select_for_update().filter(
+        offer=locked, partner=partner, event_type=event_type
+    ).first()
+    fields = ("payout_type", "payout_amount", "revenue_type", "revenue_amount")
+    before = snapshot(rule, fields) if rule else {}
+    if rule is None:
+        rule = PayoutRule(brand_id=actor.brand_id, offer=locked, partner=partner, event_type=event_type)
+    rule.payout_type, rule.payout_amount = payout_type, payout_amount
+    rule.revenue_type, rule.revenue_amount = revenue_type, revenue_amount
+    changes = changes_between(before, snapshot(rule, fields))
+    if changes:
+        rule.save()
+        audit_record(
+            actor=actor, action="offer.set_payout_rule", target=locked,
+            changes={
+                "rule": [None, {"partner_id": partner.slug if partner else None, "event_type": event_type}],
+                **changes,
+            },
+        )
+    return rule
+
+
+@transaction.atomic
+def offer_delete_payout_rule(*, actor: Actor, rule: PayoutRule) -> None:
+    actor.require_write()
+    if rule.brand_id != actor.brand_id:
+        raise NotFoundError("payout rule", rule.pk)
+    offer = _lock(actor, rule.offer)
+    audit_record(
+        actor=actor, action="offer.delete_payout_rule", target=offer,
+        changes={
+            "rule": [{"partner_id": rule.partner.slug if rule.partner else None,
+                      "event_type": rule.event_type,
+                      "payout_type": rule.payout_type,
+                      "payout_amount": rule.payout_amount}, None],
+        },
+    )
+    rule.delete()
+
+
+@transaction.atomic
+def offer_rotate_postback_secret(
+    *, actor: Actor, offer: Offer, grace_seconds: int | None = None
+) -> tuple[Offer, str]:
+    """Generate a new inbound-postback secret and return it once. The previous secret keeps
+    working for ``grace_seconds`` (default TRCKER_POSTBACK_SECRET_GRACE_SECONDS, 0 = revoke
+    at once, as when a secret has leaked)."""
+    actor.require_write()
+    grace = settings.TRCKER_POSTBACK_SECRET_GRACE_SECONDS if grace_seconds is None else grace_seconds
+    if not 0 <= grace <= 7 * 24 * 3600:
+        raise ValidationError("grace_seconds must be between 0 and 604800 (7 days).")
+    locked = _lock(actor, offer)
+    new_secret = "whsec_" + secrets.token_urlsafe(32)
+    had_secret = bool(locked.postback_secret)
+    if had_secret and grace > 0:
+        locked.previous_postback_secret = locked.postback_secret
+        locked.previous_secret_valid_until = timezone.now() + timedelta(seconds=grace)
+    else:
+        locked.previous_postback_secret = ""
+        locked.previous_secret_valid_until = None
+    locked.postback_secret = new_secret
+    locked.save(update_fields=[
+        "postback_secret", "previous_postback_secret", "previous_secret_valid_until", "updated_at",
+    ])
+    # The secret itself never enters the audit log: only the fact it changed.
+    audit_record(
+        actor=actor, action="offer.rotate_postback_secret", target=locked,
+        changes={"has_postback_secret": [had_secret, True], "grace_seconds": [None, grace]},
+    )
+    return locked, new_secret

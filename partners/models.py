@@ -1,0 +1,70 @@
+from django.db import models
+from django.db.models.functions import Lower
+
+from brands.models import SLUG_VALIDATOR
+
+
+class PartnerStatus(models.TextChoices):
+    PENDING = "pending", "Pending application"
+    ACTIVE = "active", "Active"
+    PAUSED = "paused", "Paused"
+    REJECTED = "rejected", "Rejected"
+
+
+class Partner(models.Model):
+    brand = models.ForeignKey("brands.Brand", on_delete=models.CASCADE, related_name="partners")
+    slug = models.CharField(max_length=64, validators=[SLUG_VALIDATOR])
+    name = models.CharField(max_length=200)
+    email = models.EmailField(blank=True)
+    website = models.URLField(max_length=500, blank=True)
+    status = models.CharField(max_length=16, choices=PartnerStatus.choices, default=PartnerStatus.ACTIVE)
+    applied_at = models.DateTimeField(null=True, blank=True)
+    approved_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["brand", "slug"], name="partner_brand_slug_uniq"),
+            models.CheckConstraint(
+                condition=models.Q(status__in=PartnerStatus.values), name="partner_status_valid"
+            ),
+        ]
+        indexes = [models.Index(fields=["brand", "status"], name="partner_brand_status_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.slug})"
+
+
+class CouponStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    DISABLED = "disabled", "Disabled"
+
+
+class Coupon(models.Model):
+    brand = models.ForeignKey("brands.Brand", on_delete=models.CASCADE, related_name="coupons")
+    code = models.CharField(max_length=64)
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="coupons")
+    offer = models.ForeignKey(
+        "offers.Offer", null=True, blank=True, on_delete=models.CASCADE, related_name="coupons"
+    )
+    status = models.CharField(max_length=16, choices=CouponStatus.choices, default=CouponStatus.ACTIVE)
+    max_uses = models.PositiveIntegerField(null=True, blank=True)
+    used_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            # Codes are typed by shoppers: SPRING10 and spring10 are the same coupon.
+            models.UniqueConstraint(Lower("code"), "brand", name="coupon_brand_code_ci_uniq"),
+            models.CheckConstraint(
+                condition=models.Q(max_uses__isnull=True)
+                | models.Q(used_count__lte=models.F("max_uses")),
+                name="coupon_used_within_max",
+            ),
+        ]
+        indexes = [models.Index(fields=["brand", "partner"], name="coupon_brand_partner_idx")]
+
+    def __str__(self) -> str:
+        return self.code

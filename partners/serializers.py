@@ -1,0 +1,81 @@
+"""Partner and coupon contracts, shared by REST and MCP."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from offers.serializers import SLUG_FIELD
+from partners.models import Coupon, CouponStatus, PartnerStatus
+from trcker_site.api import StrictSerializer
+
+
+class PartnerOutput(serializers.Serializer):
+    partner_id = serializers.CharField(source="slug")
+    name = serializers.CharField()
+    email = serializers.CharField()
+    website = serializers.CharField()
+    status = serializers.CharField()
+    applied_at = serializers.DateTimeField(allow_null=True)
+    approved_at = serializers.DateTimeField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+class PartnerListFilters(StrictSerializer):
+    status = serializers.ChoiceField(choices=PartnerStatus.choices, required=False)
+    search = serializers.CharField(max_length=100, required=False)
+    limit = serializers.IntegerField(min_value=1, max_value=200, required=False)
+    cursor = serializers.CharField(required=False, max_length=500)
+
+
+class PartnerCreateInput(StrictSerializer):
+    name = serializers.CharField(max_length=200)
+    partner_id = serializers.RegexField(required=False, **SLUG_FIELD)
+    email = serializers.EmailField(required=False, allow_blank=True)
+    website = serializers.URLField(max_length=500, required=False, allow_blank=True)
+    status = serializers.ChoiceField(
+        choices=[PartnerStatus.ACTIVE, PartnerStatus.PENDING], default=PartnerStatus.ACTIVE
+    )
+
+
+class PartnerUpdateInput(StrictSerializer):
+    name = serializers.CharField(max_length=200, required=False)
+    email = serializers.EmailField(required=False, allow_blank=True)
+    website = serializers.URLField(max_length=500, required=False, allow_blank=True)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if not attrs:
+            raise serializers.ValidationError("Give at least one field to change.")
+        return attrs
+
+
+class CouponOutput(serializers.Serializer):
+    code = serializers.CharField()
+    partner_id = serializers.CharField(source="partner.slug")
+    offer_id = serializers.SerializerMethodField()
+    status = serializers.CharField()
+    max_uses = serializers.IntegerField(allow_null=True)
+    used_count = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+
+    def get_offer_id(self, coupon: Coupon) -> str | None:
+        return coupon.offer.slug if coupon.offer_id else None
+
+
+class CouponListFilters(StrictSerializer):
+    partner_id = serializers.RegexField(required=False, **SLUG_FIELD)
+    offer_id = serializers.RegexField(required=False, **SLUG_FIELD)
+    status = serializers.ChoiceField(choices=CouponStatus.choices, required=False)
+    limit = serializers.IntegerField(min_value=1, max_value=200, required=False)
+    cursor = serializers.CharField(required=False, max_length=500)
+
+
+class CouponCreateInput(StrictSerializer):
+    partner_id = serializers.RegexField(**SLUG_FIELD)
+    code = serializers.RegexField(r"^[A-Za-z0-9_-]{1,64}$")
+    offer_id = serializers.RegexField(required=False, allow_null=True, **SLUG_FIELD)
+    max_uses = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+
+

@@ -1,0 +1,148 @@
+"""REST plumbing shared by every app: the error renderer, the tenant base view, pagination,
+and the per-key rate limit."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, ClassVar
+
+from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from django_ratelimit.core import get_usage
+from rest_framework import exceptions, serializers
+from rest_framework.pagination import CursorPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import BaseThrottle
+from rest_framework.views import APIView
+
+from audit.actor import Actor, Channel
+from brands.authentication import actor_for_api_key
+from brands.models import ApiKey
+from trcker_site.errors import DomainError, RateLimitedError
+
+logger = logging.getLogger("trcker.api")
+
+
+class RatelimitedException(exceptions.Throttled):
+    """What django-ratelimit raises when a decorated view is over its limit."""
+
+
+def _error(status: int, code: str, message: str, fields: Any = None, headers: dict[str, str] | None = None) -> Response:
+    body: dict[str, Any] = {"code": code, "message": message}
+    if fields:
+        body["fields"] = fields
+    response = Response({"error": body}, status=status)
+    for name, value in (headers or {}).items():
+        response[name] = value
+    return response
+
+
+def _field_errors(detail: Any) -> dict[str, list[str]]:
+    if isinstance(detail, dict):
+        return {
+            str(name): [str(item) for item in (messages if isinstance(messages, list) else [messages])]
+            for name, messages in detail.items()
+        }
+    return {"non_field_errors": [str(item) for item in detail] if isinstance(detail, list) else [str(detail)]}
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """One shape for every REST error: ``{"error": {"code", "message", "fields"?}}``."""
+    if isinstance(exc, DomainError):
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimitedError) else None
+        return _error(exc.http_status, exc.code, exc.message, exc.fields, headers)
+    if isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(detail=serializers.as_serializer_error(exc))
+    if isinstance(exc, Http404):
+        return _error(404, "not_found", "Not found.")
+    if isinstance(exc, exceptions.ValidationError):
+        fields = _field_errors(exc.detail)
+        first_field, first_messages = next(iter(fields.items()))
+        message = first_messages[0] if first_field == "non_field_errors" else f"{first_field}: {first_messages[0]}"
+        return _error(422, "invalid_input", message, fields)
+    if isinstance(exc, exceptions.NotAuthenticated):
+        return _error(401, "unauthenticated", "Authentication required: send Authorization: Bearer trk_…",
+                      headers={"WWW-Authenticate": 'Bearer realm="trcker"'})
+    if isinstance(exc, exceptions.AuthenticationFailed):
+        code = exc.get_codes() if isinstance(exc.get_codes(), str) else "invalid_api_key"
+        if code == "authentication_failed":
+            code = "invalid_api_key"
+        return _error(401, code, str(exc.detail), headers={"WWW-Authenticate": 'Bearer realm="trcker"'})
+    if isinstance(exc, exceptions.Throttled):
+        wait = int(exc.wait or 60)
+        return _error(429, "rate_limited", f"Too many requests; retry in {wait} s.",
+                      headers={"Retry-After": str(wait)})
+    if isinstance(exc, exceptions.APIException):
+        codes = exc.get_codes()
+        code = codes if isinstance(codes, str) else "error"
+        return _error(exc.status_code, code, str(exc.detail))
+    return None  # unexpected: Django's 500 handler logs it with the request id
+
+
+class ApiKeyRateThrottle(BaseThrottle):
+    """TRCKER_API_RATE per API key, counted atomically in the shared cache (Redis in
+    production) by django-ratelimit, so the limit holds across processes."""
+
+    def allow_request(self, request: Request, view: APIView) -> bool:
+        key = request.auth
+        if not isinstance(key, ApiKey):
+            return True
+        usage = get_usage(
+            request, group="api", key=lambda _g, _r: f"key:{key.pk}", rate=settings.TRCKER_API_RATE,
+            increment=True,
+        )
+        self._wait = None if usage is None else max(int(usage["time_left"]), 1)
+        return usage is None or not usage["should_limit"]
+
+    def wait(self) -> float | None:
+        return self._wait
+
+
+class TenantApi(APIView):
+    """Base of every brand-scoped REST view: ``self.actor`` is built from the credential, and
+    rows are reached only through selectors (subclasses may not define querysets)."""
+
+    throttle_classes: ClassVar[list[type[BaseThrottle]]] = [ApiKeyRateThrottle]
+    actor: Actor
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for forbidden in ("get_queryset", "get_object", "queryset"):
+            if forbidden in cls.__dict__:
+                raise TypeError(f"{cls.__name__} defines {forbidden}; read through a selector instead.")
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        self.actor = actor_for_api_key(request.auth, channel=Channel.REST, request=request)
+
+
+class TrckerCursorPagination(CursorPagination):
+    page_size = settings.TRCKER_PAGE_SIZE
+    max_page_size = settings.TRCKER_MAX_PAGE_SIZE
+    page_size_query_param = "limit"
+    ordering = ("-created_at", "-pk")
+
+
+def paginate(view: APIView, request: Request, queryset: Any, output: type[serializers.Serializer],
+             ordering: tuple[str, ...] | None = None) -> Response:
+    paginator = TrckerCursorPagination()
+    if ordering:
+        paginator.ordering = ordering
+    page = paginator.paginate_queryset(queryset, request, view=view)
+    return paginator.get_paginated_response(output(page, many=True, context={"request": request}).data)
+
+
+class StrictSerializer(serializers.Serializer):
+    """Input contract that refuses unknown fields: no mass assignment of brand, id, status,
+    counters, or anything a later version might add."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError(
+                    {name: ["Unknown field; it cannot be set here."] for name in unknown}
+                )
+        return super().to_internal_value(data)

@@ -1,0 +1,34 @@
+"""The real client IP: X-Forwarded-For is believed only from configured trusted proxies."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from django.conf import settings
+from django.http import HttpRequest
+
+
+def _is_trusted(address: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in settings.TRCKER_TRUSTED_PROXIES)
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    """Walk X-Forwarded-For from the right, skipping trusted hops; the first untrusted hop is
+    the client. A spoofed left-most entry from an untrusted peer is never believed."""
+    peer = request.META.get("REMOTE_ADDR") or None
+    if peer is None or not _is_trusted(peer):
+        return peer
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+    for hop in reversed(hops):
+        try:
+            ipaddress.ip_address(hop)
+        except ValueError:
+            return peer
+        if not _is_trusted(hop):
+            return hop
+    return hops[0] if hops else peer

@@ -1,0 +1,30 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.permissions import AllowAny
+
+from trcker_site.health import health
+
+api_v1 = [
+    path("", include("offers.urls")),
+    path("", include("partners.urls")),
+    path("", include("audit.urls")),
+    path(
+        "openapi.json",
+        SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[AllowAny]),
+        name="openapi",
+    ),
+]
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/health", health, name="health"),
+    path("api/v1/", include(api_v1)),
+    path(
+        "api/docs",
+        SpectacularSwaggerView.as_view(
+            url_name="openapi", authentication_classes=[], permission_classes=[AllowAny]
+        ),
+        name="api-docs",
+    ),
+]
