@@ -1,5 +1,5 @@
 from django.conf import settings
-from django.core.validators import MaxValueValidator, RegexValidator
+from django.core.validators import MaxValueValidator, RegexValidator, URLValidator
 from django.db import models
 
 SLUG_VALIDATOR = RegexValidator(
@@ -7,6 +7,8 @@ SLUG_VALIDATOR = RegexValidator(
     "Use 1–64 lowercase letters, digits and hyphens, not starting or ending with a hyphen.",
     code="invalid_slug",
 )
+# Offers redirect browsers and Trcker fetches postback URLs: only web schemes make sense.
+HTTP_URL_VALIDATOR = URLValidator(schemes=["http", "https"])
 CURRENCY_VALIDATOR = RegexValidator(
     r"^[A-Z]{3}$", "Use an ISO 4217 code in capitals, e.g. USD.", code="invalid_currency"
 )

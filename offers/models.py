@@ -1,6 +1,6 @@
 from django.db import models
 
-from brands.models import CURRENCY_VALIDATOR, SLUG_VALIDATOR
+from brands.models import CURRENCY_VALIDATOR, HTTP_URL_VALIDATOR, SLUG_VALIDATOR
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
 
@@ -33,8 +33,8 @@ class Offer(models.Model):
     name = models.CharField(max_length=200)
     status = models.CharField(max_length=16, choices=OfferStatus.choices, default=OfferStatus.ACTIVE)
     # May carry {CLICK_ID}, {PARTNER_ID}, {SUB1}…{SUB5}; values are URL-encoded when filled.
-    destination_url = models.URLField(max_length=2048)
-    fallback_url = models.URLField(max_length=2048, blank=True)
+    destination_url = models.URLField(max_length=2048, validators=[HTTP_URL_VALIDATOR])
+    fallback_url = models.URLField(max_length=2048, validators=[HTTP_URL_VALIDATOR], blank=True)
     currency = models.CharField(max_length=3, validators=[CURRENCY_VALIDATOR])
     payout_type = models.CharField(max_length=8, choices=AmountType.choices, default=AmountType.FLAT)
     payout_amount = models.DecimalField(**MONEY)
@@ -54,7 +54,7 @@ class Offer(models.Model):
     previous_postback_secret = models.CharField(max_length=128, blank=True)
     previous_secret_valid_until = models.DateTimeField(null=True, blank=True)
     postback_allowed_ips = models.JSONField(default=list, blank=True)  # IPs or CIDRs; empty = any
-    postback_url_template = models.URLField(max_length=2048, null=True, blank=True)
+    postback_url_template = models.URLField(max_length=2048, validators=[HTTP_URL_VALIDATOR], null=True, blank=True)
     min_conversion_seconds = models.PositiveIntegerField(default=15)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

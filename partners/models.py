@@ -1,7 +1,7 @@
 from django.db import models
 from django.db.models.functions import Lower
 
-from brands.models import SLUG_VALIDATOR
+from brands.models import HTTP_URL_VALIDATOR, SLUG_VALIDATOR
 
 
 class PartnerStatus(models.TextChoices):
@@ -16,7 +16,7 @@ class Partner(models.Model):
     slug = models.CharField(max_length=64, validators=[SLUG_VALIDATOR])
     name = models.CharField(max_length=200)
     email = models.EmailField(blank=True)
-    website = models.URLField(max_length=500, blank=True)
+    website = models.URLField(max_length=500, validators=[HTTP_URL_VALIDATOR], blank=True)
     status = models.CharField(max_length=16, choices=PartnerStatus.choices, default=PartnerStatus.ACTIVE)
     applied_at = models.DateTimeField(null=True, blank=True)
     approved_at = models.DateTimeField(null=True, blank=True)

@@ -122,7 +122,7 @@ def _transition(actor: Actor, partner: Partner, action: str) -> tuple[Partner, b
     actor.require_write()
     allowed_from, target = _TRANSITIONS[action]
     locked = _lock(actor, partner)
-    if locked.status == target and action != "resume":
+    if locked.status == target:  # idempotent: already there, nothing to audit
         return locked, False
     if locked.status not in allowed_from:
         raise InvalidTransitionError(

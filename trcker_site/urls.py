@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
 
 from trcker_site.health import health
@@ -11,7 +11,7 @@ api_v1 = [
     path("", include("audit.urls")),
     path(
         "openapi.json",
-        SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[AllowAny]),
+        SpectacularJSONAPIView.as_view(authentication_classes=[], permission_classes=[AllowAny]),
         name="openapi",
     ),
 ]

@@ -1,0 +1,37 @@
+# Trcker developer entry points. `make run` and `make test` work on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint format venv clean-db help
+
+help:
+	@echo "make run    - set up (SQLite), seed the demo brand, serve on http://127.0.0.1:$${PORT:-8000}"
+	@echo "make test   - set up and run the whole test suite (DATABASE_URL/REDIS_URL if set)"
+	@echo "make lint   - ruff check"
+
+venv: $(STAMP)
+
+# Reinstall when the dependency list changes.
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	@PY=$(PY) scripts/run-local.sh
+
+test: $(STAMP)
+	@SECRET_KEY=$${SECRET_KEY:-$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(40))')} \
+		$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format .
+
+clean-db:
+	rm -f db.sqlite3 db.sqlite3-wal db.sqlite3-shm var/demo_api_key var/demo_admin_password

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The quick start behind `make run`: a local SQLite install with the demo brand, served by
+# gunicorn (the production server) on 127.0.0.1. Everything it keeps lives in var/ (git-ignored).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PY:-.venv/bin/python}
+PORT=${PORT:-8000}
+mkdir -p var
+chmod 700 var
+
+# A local secret key, generated once and kept out of git.
+if [ -z "${SECRET_KEY:-}" ]; then
+  [ -s var/secret_key ] || "$PY" -c 'import secrets; print(secrets.token_urlsafe(50))' > var/secret_key
+  chmod 600 var/secret_key
+  SECRET_KEY=$(cat var/secret_key)
+fi
+export SECRET_KEY
+export DEBUG=${DEBUG:-0}
+export ALLOWED_HOSTS=${ALLOWED_HOSTS:-127.0.0.1,localhost}
+export TRCKER_PUBLIC_URL=${TRCKER_PUBLIC_URL:-http://127.0.0.1:$PORT}
+
+"$PY" manage.py migrate --noinput -v0
+"$PY" manage.py collectstatic --noinput -v0
+seed_out=$("$PY" manage.py seed_demo --key-file var/demo_api_key --admin-password-file var/demo_admin_password)
+key=$(sed -n 's/^API key: //p' <<<"$seed_out")
+login=$(sed -n 's/^Admin login: //p' <<<"$seed_out")
+
+cat <<INFO
+
+  Trcker is starting on $TRCKER_PUBLIC_URL
+
+  Demo brand API key:  $key
+  Admin (demo brand):  $TRCKER_PUBLIC_URL/admin/   login $login
+  Health:              $TRCKER_PUBLIC_URL/api/health
+  REST API docs:       $TRCKER_PUBLIC_URL/api/docs
+  Try it:              curl -H "Authorization: Bearer $key" $TRCKER_PUBLIC_URL/api/v1/offers/
+  Tracking link:       $TRCKER_PUBLIC_URL/c/demo/spring-sale/abc-123
+
+INFO
+
+exec "$(dirname "$PY")/gunicorn" trcker_site.wsgi:application \
+  --bind "127.0.0.1:$PORT" --workers "${WEB_CONCURRENCY:-2}" --access-logfile - --log-level info

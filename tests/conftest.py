@@ -1,0 +1,119 @@
+from __future__ import annotations
+
+import os
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+from rest_framework.test import APIClient
+
+from audit.actor import Actor, ActorKind, Channel, Scope
+from brands.models import ApiKeyScope, Brand
+from brands.services import api_key_create
+from tests.factories import BrandFactory, OfferFactory, PartnerFactory
+
+ON_POSTGRES = connection.vendor == "postgresql"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    from django.conf import settings
+
+    # Tests do not run collectstatic; the manifest storage of production would refuse
+    # to render admin pages without it.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    needs_pg = [item for item in items if item.get_closest_marker("postgres")]
+    if ON_POSTGRES or not needs_pg:
+        return
+    if os.environ.get("CI"):
+        # Under CI nothing may be skipped for want of PostgreSQL: the run itself is wrong.
+        raise pytest.UsageError("CI must run the suite on PostgreSQL (set DATABASE_URL).")
+    skip = pytest.mark.skip(reason="needs PostgreSQL row locks/concurrency; DATABASE_URL is SQLite")
+    for item in needs_pg:
+        item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> None:
+    # Rate-limit counters and cached config must not leak between tests.
+    cache.clear()
+
+
+def make_actor(
+    brand: Brand,
+    *,
+    write: bool = True,
+    kind: ActorKind = ActorKind.API_KEY,
+    label: str | None = None,
+    channel: Channel = Channel.REST,
+) -> Actor:
+    return Actor(
+        kind=kind,
+        label=label or f"{kind}:test",
+        channel=channel,
+        brand_id=brand.pk,
+        brand_slug=brand.slug,
+        scopes=frozenset({Scope.READ, Scope.WRITE} if write else {Scope.READ}),
+        ip="203.0.113.9",
+        user_agent="pytest",
+        request_id="req-test-0001",
+    )
+
+
+@pytest.fixture
+def brand(db: None) -> Brand:
+    return BrandFactory(slug="acme")
+
+
+@pytest.fixture
+def other_brand(db: None) -> Brand:
+    return BrandFactory(slug="globex")
+
+
+@pytest.fixture
+def actor(brand: Brand) -> Actor:
+    return make_actor(brand)
+
+
+@pytest.fixture
+def read_actor(brand: Brand) -> Actor:
+    return make_actor(brand, write=False)
+
+
+@pytest.fixture
+def offer(brand: Brand):  # noqa: ANN201
+    return OfferFactory(brand=brand, slug="spring-sale")
+
+
+@pytest.fixture
+def partner(brand: Brand):  # noqa: ANN201
+    return PartnerFactory(brand=brand, slug="abc-123")
+
+
+def issue_key(brand: Brand, *, read_only: bool = False) -> str:
+    actor = Actor.system(brand_id=brand.pk, brand_slug=brand.slug, name="tests")
+    _, plaintext = api_key_create(
+        actor=actor, label="test", scope=ApiKeyScope.READ if read_only else ApiKeyScope.READ_WRITE
+    )
+    return plaintext
+
+
+def client_with_key(key: str) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+    return client
+
+
+@pytest.fixture
+def api(brand: Brand) -> APIClient:
+    return client_with_key(issue_key(brand))
+
+
+@pytest.fixture
+def read_api(brand: Brand) -> APIClient:
+    return client_with_key(issue_key(brand, read_only=True))
