@@ -252,3 +252,12 @@ def test_health_is_503_when_redis_is_configured_but_unreachable(db, client, sett
     body = response.json()
     assert body["checks"]["redis"]["ok"] is False
     assert body["checks"]["database"]["ok"] is True
+
+
+def test_api_stays_up_when_the_rate_limit_store_is_down(api, offer, settings):
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                                   "LOCATION": "redis://127.0.0.1:1/0",
+                                   "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2}}}
+    response = api.get("/api/v1/offers/")
+    assert response.status_code == 200
+    assert response.json()["results"][0]["offer_id"] == offer.slug

@@ -89,10 +89,17 @@ class ApiKeyRateThrottle(BaseThrottle):
         key = request.auth
         if not isinstance(key, ApiKey):
             return True
-        usage = get_usage(
-            request, group="api", key=lambda _g, _r: f"key:{key.pk}", rate=settings.TRCKER_API_RATE,
-            increment=True,
-        )
+        try:
+            usage = get_usage(
+                request, group="api", key=lambda _g, _r: f"key:{key.pk}",
+                rate=settings.TRCKER_API_RATE, increment=True,
+            )
+        except Exception:
+            # The shared counter store (Redis) is down: serve rather than fail every call.
+            # Logged loudly so the outage is noticed; the limit returns with Redis.
+            logger.warning("rate-limit store unavailable; allowing request", exc_info=True)
+            self._wait = None
+            return True
         self._wait = None if usage is None else max(int(usage["time_left"]), 1)
         return usage is None or not usage["should_limit"]
 
