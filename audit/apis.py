@@ -10,14 +10,18 @@ from trcker_site.api import TenantApi, paginate
 
 
 class AuditEventListApi(TenantApi):
-    @extend_schema(tags=["audit"], parameters=[AuditEventListFilters], responses=AuditEventOutput(many=True))
+    @extend_schema(
+        tags=["audit"], parameters=[AuditEventListFilters], responses=AuditEventOutput(many=True)
+    )
     def get(self, request: Request) -> Response:
         filters = AuditEventListFilters(data=request.query_params.dict())
         filters.is_valid(raise_exception=True)
         data = dict(filters.validated_data)
         data.pop("limit", None)
         data.pop("cursor", None)
-        events = selectors.audit_event_list(actor=self.actor, actor_label=data.pop("actor", None), **data)
+        events = selectors.audit_event_list(
+            actor=self.actor, actor_label=data.pop("actor", None), **data
+        )
         return paginate(self, request, events, AuditEventOutput, ordering=("-seq",))
 
 

@@ -32,7 +32,9 @@ class AuditEvent(models.Model):
         indexes = [
             models.Index(fields=["brand", "created_at"], name="audit_brand_time_idx"),
             models.Index(fields=["brand", "action", "created_at"], name="audit_brand_action_idx"),
-            models.Index(fields=["brand", "target_type", "target_id"], name="audit_brand_target_idx"),
+            models.Index(
+                fields=["brand", "target_type", "target_id"], name="audit_brand_target_idx"
+            ),
         ]
 
     def __str__(self) -> str:

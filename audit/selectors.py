@@ -26,7 +26,11 @@ def audit_event_list(
     qs = AuditEvent.objects.filter(brand_id=actor.brand_id)
     if action:
         # "offer" matches every offer.* action; "offer.pause" matches exactly.
-        qs = qs.filter(action=action) if "." in action else qs.filter(action__startswith=f"{action}.")
+        qs = (
+            qs.filter(action=action)
+            if "." in action
+            else qs.filter(action__startswith=f"{action}.")
+        )
     if target_type:
         qs = qs.filter(target_type=target_type)
     if target_id:

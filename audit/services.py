@@ -92,8 +92,12 @@ def audit_record(
         payload=event_payload(brand_id=actor.brand_id, seq=seq, created_at=created_at, **fields),
     )
     event = AuditEvent.objects.create(
-        brand_id=actor.brand_id, seq=seq, created_at=created_at, prev_hash=prev_hash,
-        hash=digest, **fields,
+        brand_id=actor.brand_id,
+        seq=seq,
+        created_at=created_at,
+        prev_hash=prev_hash,
+        hash=digest,
+        **fields,
     )
     AuditChainHead.objects.filter(brand_id=actor.brand_id).update(seq=seq, hash=digest)
     return event

@@ -91,5 +91,7 @@ class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
             "type": "http",
             "scheme": "bearer",
             "bearerFormat": "trk_<prefix>_<secret>",
-            "description": "A brand API key. Create one in the admin or with manage.py create_api_key.",
+            "description": (
+                "A brand API key. Create one in the admin or with manage.py create_api_key."
+            ),
         }

@@ -52,7 +52,9 @@ def generate_key() -> GeneratedKey:
     prefix = "".join(secrets.choice(PREFIX_ALPHABET) for _ in range(PREFIX_LENGTH))
     secret = random_base62(SECRET_LENGTH)
     body = f"trk_{prefix}_{secret}"
-    return GeneratedKey(plaintext=body + _checksum(body), prefix=prefix, digest=secret_digest(secret))
+    return GeneratedKey(
+        plaintext=body + _checksum(body), prefix=prefix, digest=secret_digest(secret)
+    )
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,9 @@ class Brand(models.Model):
     name = models.CharField(max_length=200)
     timezone = models.CharField(max_length=64, default="UTC")
     currency = models.CharField(max_length=3, default="USD", validators=[CURRENCY_VALIDATOR])
-    fraud_mode = models.CharField(max_length=16, choices=FraudMode.choices, default=FraudMode.MONITOR)
+    fraud_mode = models.CharField(
+        max_length=16, choices=FraudMode.choices, default=FraudMode.MONITOR
+    )
     fraud_threshold = models.PositiveSmallIntegerField(
         default=70, validators=[MaxValueValidator(100)]
     )
@@ -78,7 +80,9 @@ class StaffMembership(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["user", "brand"], name="staff_membership_user_brand_uniq"),
+            models.UniqueConstraint(
+                fields=["user", "brand"], name="staff_membership_user_brand_uniq"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -98,7 +102,9 @@ class ApiKey(models.Model):
     label = models.CharField(max_length=100)
     prefix = models.CharField(max_length=16, unique=True)
     secret_sha256 = models.CharField(max_length=64)
-    scope = models.CharField(max_length=16, choices=ApiKeyScope.choices, default=ApiKeyScope.READ_WRITE)
+    scope = models.CharField(
+        max_length=16, choices=ApiKeyScope.choices, default=ApiKeyScope.READ_WRITE
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

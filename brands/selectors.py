@@ -39,7 +39,9 @@ def api_key_authenticate(raw_key: str) -> ApiKey:
     one message; a revoked key says so, since its owner needs to know to replace it."""
     parsed = parse_key(raw_key.strip())
     if parsed is None:
-        raise AuthenticationError("Malformed API key: expected trk_<prefix>_<secret>.", code="invalid_api_key")
+        raise AuthenticationError(
+            "Malformed API key: expected trk_<prefix>_<secret>.", code="invalid_api_key"
+        )
     key = ApiKey.objects.select_related("brand").filter(prefix=parsed.prefix).first()
     # Compare even when no row matched so timing does not reveal which prefixes exist.
     expected = key.secret_sha256 if key else "0" * 64
@@ -66,9 +68,10 @@ def staff_roles_for_user(user: AbstractBaseUser) -> dict[int, str]:
 
 
 def staff_writable_brand_ids(user: AbstractBaseUser) -> set[int]:
-    return {brand_id for brand_id, role in staff_roles_for_user(user).items() if role in WRITE_ROLES}
+    return {
+        brand_id for brand_id, role in staff_roles_for_user(user).items() if role in WRITE_ROLES
+    }
 
 
 def staff_membership_list(*, actor: Actor) -> QuerySet[StaffMembership]:
     return StaffMembership.objects.filter(brand_id=actor.brand_id).select_related("user")
-

@@ -48,7 +48,9 @@ def brand_create(
         with transaction.atomic():
             brand.save()
     except IntegrityError:
-        raise ConflictError(f"A brand with slug {slug!r} already exists.", code="brand_slug_taken") from None
+        raise ConflictError(
+            f"A brand with slug {slug!r} already exists.", code="brand_slug_taken"
+        ) from None
     kind, _, _ = creator_label.partition(":")
     actor = Actor(
         kind=ActorKind(kind) if kind in set(ActorKind) else ActorKind.SYSTEM,
@@ -62,7 +64,11 @@ def brand_create(
         actor=actor,
         action="brand.create",
         target=brand,
-        changes={"name": [None, name], "timezone": [None, timezone_name], "currency": [None, currency]},
+        changes={
+            "name": [None, name],
+            "timezone": [None, timezone_name],
+            "currency": [None, currency],
+        },
     )
     return brand
 
@@ -149,7 +155,9 @@ def staff_membership_set(*, actor: Actor, user: AbstractBaseUser, role: str) -> 
     membership.role = role
     membership.save(update_fields=["role"])
     audit_record(
-        actor=actor, action="staff.set_role", target=membership,
+        actor=actor,
+        action="staff.set_role",
+        target=membership,
         changes={"user": [None, user.pk], "role": [old_role, role]},
     )
     return membership
@@ -161,7 +169,9 @@ def staff_membership_remove(*, actor: Actor, membership: StaffMembership) -> Non
     if membership.brand_id != actor.brand_id:
         raise ValidationError("That membership belongs to another brand.")
     audit_record(
-        actor=actor, action="staff.remove", target=membership,
+        actor=actor,
+        action="staff.remove",
+        target=membership,
         changes={"user": [membership.user_id, None], "role": [membership.role, None]},
     )
     membership.delete()
@@ -192,7 +202,10 @@ def api_key_create(
     full_clean_or_raise(key, exclude=["created_by"])
     key.save()
     audit_record(
-        actor=actor, action="api_key.create", target=key, target_id=key.prefix,
+        actor=actor,
+        action="api_key.create",
+        target=key,
+        target_id=key.prefix,
         changes={"label": [None, key.label], "scope": [None, scope]},
     )
     return key, generated.plaintext
@@ -208,7 +221,10 @@ def api_key_revoke(*, actor: Actor, api_key: ApiKey) -> ApiKey:
     key.revoked_at = timezone.now()
     key.save(update_fields=["revoked_at"])
     audit_record(
-        actor=actor, action="api_key.revoke", target=key, target_id=key.prefix,
+        actor=actor,
+        action="api_key.revoke",
+        target=key,
+        target_id=key.prefix,
         changes={"revoked_at": [None, key.revoked_at]},
     )
     return key

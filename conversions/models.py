@@ -24,7 +24,9 @@ class Click(models.Model):
     id = models.CharField(primary_key=True, max_length=32, default=new_click_id, editable=False)
     brand = models.ForeignKey("brands.Brand", on_delete=models.CASCADE, related_name="+")
     # Null when the click named an offer or partner that does not exist (kept as a refusal).
-    offer = models.ForeignKey("offers.Offer", null=True, on_delete=models.SET_NULL, related_name="+")
+    offer = models.ForeignKey(
+        "offers.Offer", null=True, on_delete=models.SET_NULL, related_name="+"
+    )
     partner = models.ForeignKey(
         "partners.Partner", null=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -66,7 +68,9 @@ class ConversionStatus(models.TextChoices):
 
 
 class Conversion(models.Model):
-    id = models.CharField(primary_key=True, max_length=32, default=new_conversion_id, editable=False)
+    id = models.CharField(
+        primary_key=True, max_length=32, default=new_conversion_id, editable=False
+    )
     brand = models.ForeignKey("brands.Brand", on_delete=models.CASCADE, related_name="+")
     offer = models.ForeignKey("offers.Offer", on_delete=models.PROTECT, related_name="conversions")
     partner = models.ForeignKey(
@@ -74,7 +78,12 @@ class Conversion(models.Model):
     )
     # Raw clicks may be pruned after retention; the conversion keeps its click id regardless.
     click = models.ForeignKey(
-        Click, null=True, blank=True, on_delete=models.SET_NULL, db_constraint=False, related_name="+"
+        Click,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        db_constraint=False,
+        related_name="+",
     )
     coupon = models.ForeignKey(
         "partners.Coupon", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -95,7 +104,10 @@ class Conversion(models.Model):
     fraud_reasons = models.JSONField(default=list, blank=True)
     fraud_cleared_by = models.CharField(max_length=200, blank=True)
     payout_batch = models.ForeignKey(
-        "conversions.Payout", null=True, blank=True, on_delete=models.SET_NULL,
+        "conversions.Payout",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="conversions",
     )
     sub1 = models.CharField(max_length=SUB_ID_MAX, blank=True)
@@ -117,7 +129,8 @@ class Conversion(models.Model):
                 fields=["offer", "event_type", "txn_id"], name="conversion_offer_event_txn_uniq"
             ),
             models.CheckConstraint(
-                condition=models.Q(status__in=ConversionStatus.values), name="conversion_status_valid"
+                condition=models.Q(status__in=ConversionStatus.values),
+                name="conversion_status_valid",
             ),
         ]
         indexes = [
@@ -140,12 +153,16 @@ class PayoutStatus(models.TextChoices):
 class Payout(models.Model):
     id = models.CharField(primary_key=True, max_length=32, default=new_payout_id, editable=False)
     brand = models.ForeignKey("brands.Brand", on_delete=models.CASCADE, related_name="+")
-    partner = models.ForeignKey("partners.Partner", on_delete=models.PROTECT, related_name="payouts")
+    partner = models.ForeignKey(
+        "partners.Partner", on_delete=models.PROTECT, related_name="payouts"
+    )
     currency = models.CharField(max_length=3)
     amount = models.DecimalField(**MONEY)
     period_start = models.DateField(null=True, blank=True)
     period_end = models.DateField()
-    status = models.CharField(max_length=8, choices=PayoutStatus.choices, default=PayoutStatus.PENDING)
+    status = models.CharField(
+        max_length=8, choices=PayoutStatus.choices, default=PayoutStatus.PENDING
+    )
     method = models.CharField(max_length=64, blank=True)
     reference = models.CharField(max_length=200, blank=True)
     notes = models.TextField(blank=True)
@@ -154,7 +171,9 @@ class Payout(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        indexes = [models.Index(fields=["brand", "status", "created_at"], name="payout_brand_status_idx")]
+        indexes = [
+            models.Index(fields=["brand", "status", "created_at"], name="payout_brand_status_idx")
+        ]
 
     def __str__(self) -> str:
         return self.id
@@ -173,7 +192,9 @@ class PostbackDelivery(models.Model):
     brand = models.ForeignKey("brands.Brand", on_delete=models.CASCADE, related_name="+")
     conversion = models.ForeignKey(Conversion, on_delete=models.CASCADE, related_name="deliveries")
     url = models.TextField()
-    status = models.CharField(max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
+    status = models.CharField(
+        max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
+    )
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
@@ -186,7 +207,9 @@ class PostbackDelivery(models.Model):
         verbose_name_plural = "postback deliveries"
         indexes = [
             models.Index(fields=["status", "next_attempt_at"], name="delivery_due_idx"),
-            models.Index(fields=["brand", "status", "created_at"], name="delivery_brand_status_idx"),
+            models.Index(
+                fields=["brand", "status", "created_at"], name="delivery_brand_status_idx"
+            ),
         ]
 
     def __str__(self) -> str:

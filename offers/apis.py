@@ -95,8 +95,12 @@ class OfferCapsApi(TenantApi):
         offer = selectors.offer_get_for_actor(actor=self.actor, offer_id=offer_id)
         data = body.validated_data
         services.offer_set_caps(
-            actor=self.actor, offer=offer, daily=data.get("daily"), weekly=data.get("weekly"),
-            monthly=data.get("monthly"), mode=data.get("mode"),
+            actor=self.actor,
+            offer=offer,
+            daily=data.get("daily"),
+            weekly=data.get("weekly"),
+            monthly=data.get("monthly"),
+            mode=data.get("mode"),
         )
         return _output(self, offer_id)
 
@@ -109,17 +113,25 @@ class OfferPayoutRuleApi(TenantApi):
         data: dict[str, Any] = dict(body.validated_data)
         offer = selectors.offer_get_for_actor(actor=self.actor, offer_id=offer_id)
         partner_id = data.pop("partner_id", None)
-        partner = partner_get_for_actor(actor=self.actor, partner_id=partner_id) if partner_id else None
+        partner = (
+            partner_get_for_actor(actor=self.actor, partner_id=partner_id) if partner_id else None
+        )
         services.offer_set_payout_rule(
-            actor=self.actor, offer=offer, partner=partner, event_type=data.get("event_type", ""),
-            payout_type=data["payout_type"], payout_amount=data["payout_amount"],
+            actor=self.actor,
+            offer=offer,
+            partner=partner,
+            event_type=data.get("event_type", ""),
+            payout_type=data["payout_type"],
+            payout_amount=data["payout_amount"],
         )
         return _output(self, offer_id)
 
 
 class OfferRotateSecretApi(TenantApi):
     @extend_schema(
-        tags=TAG, request=RotateSecretInput, responses=RotateSecretOutput,
+        tags=TAG,
+        request=RotateSecretInput,
+        responses=RotateSecretOutput,
         description="Generate a new inbound-postback secret. The value is returned once.",
         parameters=[OpenApiParameter("offer_id", str, OpenApiParameter.PATH)],
     )

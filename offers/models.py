@@ -31,14 +31,20 @@ class Offer(models.Model):
     brand = models.ForeignKey("brands.Brand", on_delete=models.CASCADE, related_name="offers")
     slug = models.CharField(max_length=64, validators=[SLUG_VALIDATOR])
     name = models.CharField(max_length=200)
-    status = models.CharField(max_length=16, choices=OfferStatus.choices, default=OfferStatus.ACTIVE)
+    status = models.CharField(
+        max_length=16, choices=OfferStatus.choices, default=OfferStatus.ACTIVE
+    )
     # May carry {CLICK_ID}, {PARTNER_ID}, {SUB1}…{SUB5}; values are URL-encoded when filled.
     destination_url = models.URLField(max_length=2048, validators=[HTTP_URL_VALIDATOR])
     fallback_url = models.URLField(max_length=2048, validators=[HTTP_URL_VALIDATOR], blank=True)
     currency = models.CharField(max_length=3, validators=[CURRENCY_VALIDATOR])
-    payout_type = models.CharField(max_length=8, choices=AmountType.choices, default=AmountType.FLAT)
+    payout_type = models.CharField(
+        max_length=8, choices=AmountType.choices, default=AmountType.FLAT
+    )
     payout_amount = models.DecimalField(**MONEY)
-    revenue_type = models.CharField(max_length=8, choices=AmountType.choices, default=AmountType.FLAT)
+    revenue_type = models.CharField(
+        max_length=8, choices=AmountType.choices, default=AmountType.FLAT
+    )
     revenue_amount = models.DecimalField(**MONEY, default=0)
     daily_cap = models.PositiveIntegerField(null=True, blank=True)
     weekly_cap = models.PositiveIntegerField(null=True, blank=True)
@@ -54,7 +60,9 @@ class Offer(models.Model):
     previous_postback_secret = models.CharField(max_length=128, blank=True)
     previous_secret_valid_until = models.DateTimeField(null=True, blank=True)
     postback_allowed_ips = models.JSONField(default=list, blank=True)  # IPs or CIDRs; empty = any
-    postback_url_template = models.URLField(max_length=2048, validators=[HTTP_URL_VALIDATOR], null=True, blank=True)
+    postback_url_template = models.URLField(
+        max_length=2048, validators=[HTTP_URL_VALIDATOR], null=True, blank=True
+    )
     min_conversion_seconds = models.PositiveIntegerField(default=15)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -70,7 +78,8 @@ class Offer(models.Model):
                 name="offer_amounts_non_negative",
             ),
             models.CheckConstraint(
-                condition=~models.Q(payout_type=AmountType.PERCENT) | models.Q(payout_amount__lte=100),
+                condition=~models.Q(payout_type=AmountType.PERCENT)
+                | models.Q(payout_amount__lte=100),
                 name="offer_payout_percent_le_100",
             ),
         ]

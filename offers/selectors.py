@@ -11,10 +11,14 @@ from trcker_site.errors import NotFoundError
 
 
 def offer_list(*, actor: Actor, status: str | None = None) -> QuerySet[Offer]:
-    qs = Offer.objects.filter(brand_id=actor.brand_id).select_related("brand").prefetch_related(
-        Prefetch(
-            "payout_rules",
-            queryset=PayoutRule.objects.select_related("partner").order_by("event_type", "id"),
+    qs = (
+        Offer.objects.filter(brand_id=actor.brand_id)
+        .select_related("brand")
+        .prefetch_related(
+            Prefetch(
+                "payout_rules",
+                queryset=PayoutRule.objects.select_related("partner").order_by("event_type", "id"),
+            )
         )
     )
     if status:

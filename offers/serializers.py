@@ -97,7 +97,9 @@ class OfferCreateInput(StrictSerializer):
 class OfferUpdateInput(StrictSerializer):
     name = serializers.CharField(max_length=200, required=False)
     destination_url = serializers.URLField(max_length=2048, required=False)
-    fallback_url = serializers.URLField(max_length=2048, required=False, allow_blank=True, allow_null=True)
+    fallback_url = serializers.URLField(
+        max_length=2048, required=False, allow_blank=True, allow_null=True
+    )
     currency = serializers.RegexField(r"^[A-Z]{3}$", required=False)
     payout_type = serializers.ChoiceField(choices=AmountType.choices, required=False)
     payout_amount = serializers.DecimalField(**MONEY, required=False)
@@ -142,7 +144,9 @@ class PayoutRuleInput(StrictSerializer):
         if not attrs.get("partner_id") and not attrs.get("event_type"):
             raise serializers.ValidationError("Give partner_id, event_type, or both.")
         if attrs["payout_type"] == AmountType.PERCENT and attrs["payout_amount"] > 100:
-            raise serializers.ValidationError({"payout_amount": ["A percentage must be at most 100."]})
+            raise serializers.ValidationError(
+                {"payout_amount": ["A percentage must be at most 100."]}
+            )
         return attrs
 
 

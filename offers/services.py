@@ -50,7 +50,8 @@ def _normalise_targeting(fields: dict[str, Any]) -> None:
         bad = [code for code in codes if len(code) != 2 or not code.isalpha()]
         if bad:
             raise ValidationError(
-                f"geo_allow takes ISO 3166-1 alpha-2 country codes; not valid: {', '.join(bad[:5])}.",
+                "geo_allow takes ISO 3166-1 alpha-2 country codes; "
+                f"not valid: {', '.join(bad[:5])}.",
                 fields={"geo_allow": ["Use two-letter country codes such as US, DE."]},
             )
         fields["geo_allow"] = sorted(set(codes))
@@ -59,7 +60,8 @@ def _normalise_targeting(fields: dict[str, Any]) -> None:
         bad = [device for device in devices if device not in DeviceClass.values]
         if bad:
             raise ValidationError(
-                f"device_allow takes {', '.join(DeviceClass.values)}; not valid: {', '.join(bad[:5])}.",
+                f"device_allow takes {', '.join(DeviceClass.values)}; "
+                f"not valid: {', '.join(bad[:5])}.",
                 fields={"device_allow": ["Unknown device class."]},
             )
         fields["device_allow"] = sorted(set(devices))
@@ -70,17 +72,27 @@ def _normalise_targeting(fields: dict[str, Any]) -> None:
                 networks.append(str(ipaddress.ip_network(str(entry).strip(), strict=False)))
             except ValueError:
                 raise ValidationError(
-                    f"postback_allowed_ips: {str(entry)[:60]!r} is not an IP address or CIDR range.",
-                    fields={"postback_allowed_ips": ["Use addresses like 203.0.113.7 or 203.0.113.0/24."]},
+                    f"postback_allowed_ips: {str(entry)[:60]!r} is not an IP address "
+                    "or CIDR range.",
+                    fields={
+                        "postback_allowed_ips": [
+                            "Use addresses like 203.0.113.7 or 203.0.113.0/24."
+                        ]
+                    },
                 ) from None
         fields["postback_allowed_ips"] = sorted(set(networks))
 
 
 def _check_amounts(offer: Offer) -> None:
-    for kind_field, amount_field in (("payout_type", "payout_amount"), ("revenue_type", "revenue_amount")):
+    for kind_field, amount_field in (
+        ("payout_type", "payout_amount"),
+        ("revenue_type", "revenue_amount"),
+    ):
         amount = getattr(offer, amount_field)
         if amount is not None and amount < 0:
-            raise ValidationError(f"{amount_field} cannot be negative.", fields={amount_field: ["Must be ≥ 0."]})
+            raise ValidationError(
+                f"{amount_field} cannot be negative.", fields={amount_field: ["Must be ≥ 0."]}
+            )
         if getattr(offer, kind_field) == AmountType.PERCENT and amount is not None and amount > 100:
             raise ValidationError(
                 f"{amount_field} is a percentage of the sale here, so it must be at most 100.",
@@ -140,7 +152,8 @@ def offer_create(
             offer.save()
     except IntegrityError:
         raise ConflictError(
-            f"An offer with offer_id {offer.slug!r} already exists in this brand.", code="offer_id_taken"
+            f"An offer with offer_id {offer.slug!r} already exists in this brand.",
+            code="offer_id_taken",
         ) from None
     audit_record(
         actor=actor,
@@ -207,7 +220,9 @@ def _transition(actor: Actor, offer: Offer, action: str) -> Offer:
     old = locked.status
     locked.status = target
     locked.save(update_fields=["status", "updated_at"])
-    audit_record(actor=actor, action=f"offer.{action}", target=locked, changes={"status": [old, target]})
+    audit_record(
+        actor=actor, action=f"offer.{action}", target=locked, changes={"status": [old, target]}
+    )
     return locked
 
 
@@ -242,7 +257,9 @@ def offer_set_caps(
     actor.require_write()
     for name, value in (("daily", daily), ("weekly", weekly), ("monthly", monthly)):
         if value is not None and value < 0:
-            raise ValidationError(f"{name} cap cannot be negative.", fields={name: ["Must be ≥ 0."]})
+            raise ValidationError(
+                f"{name} cap cannot be negative.", fields={name: ["Must be ≥ 0."]}
+            )
     if mode is not None and mode not in CapMode.values:
         raise ValidationError("mode must be soft or hard.", fields={"mode": ["Use soft or hard."]})
     locked = _lock(actor, offer)
@@ -276,29 +293,40 @@ def offer_set_payout_rule(
     if partner is not None and partner.brand_id != actor.brand_id:
         raise NotFoundError("partner", partner.slug)
     if payout_type not in AmountType.values:
-        raise ValidationError("payout_type must be flat or percent.", fields={"payout_type": ["Invalid."]})
+        raise ValidationError(
+            "payout_type must be flat or percent.", fields={"payout_type": ["Invalid."]}
+        )
     if payout_amount < 0 or (payout_type == AmountType.PERCENT and payout_amount > 100):
         raise ValidationError(
             "payout_amount must be ≥ 0, and ≤ 100 when payout_type is percent.",
             fields={"payout_amount": ["Out of range."]},
         )
     locked = _lock(actor, offer)
-    rule = PayoutRule.objects.select_for_update().filter(
-        offer=locked, partner=partner, event_type=event_type
-    ).first()
+    rule = (
+        PayoutRule.objects.select_for_update()
+        .filter(offer=locked, partner=partner, event_type=event_type)
+        .first()
+    )
     fields = ("payout_type", "payout_amount", "revenue_type", "revenue_amount")
     before = snapshot(rule, fields) if rule else {}
     if rule is None:
-        rule = PayoutRule(brand_id=actor.brand_id, offer=locked, partner=partner, event_type=event_type)
+        rule = PayoutRule(
+            brand_id=actor.brand_id, offer=locked, partner=partner, event_type=event_type
+        )
     rule.payout_type, rule.payout_amount = payout_type, payout_amount
     rule.revenue_type, rule.revenue_amount = revenue_type, revenue_amount
     changes = changes_between(before, snapshot(rule, fields))
     if changes:
         rule.save()
         audit_record(
-            actor=actor, action="offer.set_payout_rule", target=locked,
+            actor=actor,
+            action="offer.set_payout_rule",
+            target=locked,
             changes={
-                "rule": [None, {"partner_id": partner.slug if partner else None, "event_type": event_type}],
+                "rule": [
+                    None,
+                    {"partner_id": partner.slug if partner else None, "event_type": event_type},
+                ],
                 **changes,
             },
         )
@@ -312,12 +340,19 @@ def offer_delete_payout_rule(*, actor: Actor, rule: PayoutRule) -> None:
         raise NotFoundError("payout rule", rule.pk)
     offer = _lock(actor, rule.offer)
     audit_record(
-        actor=actor, action="offer.delete_payout_rule", target=offer,
+        actor=actor,
+        action="offer.delete_payout_rule",
+        target=offer,
         changes={
-            "rule": [{"partner_id": rule.partner.slug if rule.partner else None,
-                      "event_type": rule.event_type,
-                      "payout_type": rule.payout_type,
-                      "payout_amount": rule.payout_amount}, None],
+            "rule": [
+                {
+                    "partner_id": rule.partner.slug if rule.partner else None,
+                    "event_type": rule.event_type,
+                    "payout_type": rule.payout_type,
+                    "payout_amount": rule.payout_amount,
+                },
+                None,
+            ],
         },
     )
     rule.delete()
@@ -331,7 +366,9 @@ def offer_rotate_postback_secret(
     working for ``grace_seconds`` (default TRCKER_POSTBACK_SECRET_GRACE_SECONDS, 0 = revoke
     at once, as when a secret has leaked)."""
     actor.require_write()
-    grace = settings.TRCKER_POSTBACK_SECRET_GRACE_SECONDS if grace_seconds is None else grace_seconds
+    grace = (
+        settings.TRCKER_POSTBACK_SECRET_GRACE_SECONDS if grace_seconds is None else grace_seconds
+    )
     if not 0 <= grace <= 7 * 24 * 3600:
         raise ValidationError("grace_seconds must be between 0 and 604800 (7 days).")
     locked = _lock(actor, offer)
@@ -344,12 +381,19 @@ def offer_rotate_postback_secret(
         locked.previous_postback_secret = ""
         locked.previous_secret_valid_until = None
     locked.postback_secret = new_secret
-    locked.save(update_fields=[
-        "postback_secret", "previous_postback_secret", "previous_secret_valid_until", "updated_at",
-    ])
+    locked.save(
+        update_fields=[
+            "postback_secret",
+            "previous_postback_secret",
+            "previous_secret_valid_until",
+            "updated_at",
+        ]
+    )
     # The secret itself never enters the audit log: only the fact it changed.
     audit_record(
-        actor=actor, action="offer.rotate_postback_secret", target=locked,
+        actor=actor,
+        action="offer.rotate_postback_secret",
+        target=locked,
         changes={"has_postback_secret": [had_secret, True], "grace_seconds": [None, grace]},
     )
     return locked, new_secret

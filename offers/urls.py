@@ -11,7 +11,14 @@ urlpatterns = [
     path("offers/<str:offer_id>/resume/", apis.OfferResumeApi.as_view(), name="offer-resume"),
     path("offers/<str:offer_id>/archive/", apis.OfferArchiveApi.as_view(), name="offer-archive"),
     path("offers/<str:offer_id>/caps/", apis.OfferCapsApi.as_view(), name="offer-caps"),
-    path("offers/<str:offer_id>/payout-rules/", apis.OfferPayoutRuleApi.as_view(), name="offer-payout-rules"),
-    path("offers/<str:offer_id>/rotate-postback-secret/", apis.OfferRotateSecretApi.as_view(),
-         name="offer-rotate-postback-secret"),
+    path(
+        "offers/<str:offer_id>/payout-rules/",
+        apis.OfferPayoutRuleApi.as_view(),
+        name="offer-payout-rules",
+    ),
+    path(
+        "offers/<str:offer_id>/rotate-postback-secret/",
+        apis.OfferRotateSecretApi.as_view(),
+        name="offer-rotate-postback-secret",
+    ),
 ]

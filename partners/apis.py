@@ -26,12 +26,16 @@ from trcker_site.api import TenantApi, paginate
 
 
 class PartnerListCreateApi(TenantApi):
-    @extend_schema(tags=["partners"], parameters=[PartnerListFilters], responses=PartnerOutput(many=True))
+    @extend_schema(
+        tags=["partners"], parameters=[PartnerListFilters], responses=PartnerOutput(many=True)
+    )
     def get(self, request: Request) -> Response:
         filters = PartnerListFilters(data=request.query_params.dict())
         filters.is_valid(raise_exception=True)
         data = filters.validated_data
-        partners = selectors.partner_list(actor=self.actor, status=data.get("status"), search=data.get("search"))
+        partners = selectors.partner_list(
+            actor=self.actor, status=data.get("status"), search=data.get("search")
+        )
         return paginate(self, request, partners, PartnerOutput)
 
     @extend_schema(tags=["partners"], request=PartnerCreateInput, responses={201: PartnerOutput})
@@ -45,7 +49,11 @@ class PartnerListCreateApi(TenantApi):
 class PartnerDetailApi(TenantApi):
     @extend_schema(tags=["partners"], responses=PartnerOutput)
     def get(self, request: Request, partner_id: str) -> Response:
-        return Response(PartnerOutput(selectors.partner_get_for_actor(actor=self.actor, partner_id=partner_id)).data)
+        return Response(
+            PartnerOutput(
+                selectors.partner_get_for_actor(actor=self.actor, partner_id=partner_id)
+            ).data
+        )
 
     @extend_schema(tags=["partners"], request=PartnerUpdateInput, responses=PartnerOutput)
     def patch(self, request: Request, partner_id: str) -> Response:
@@ -83,13 +91,17 @@ class PartnerResumeApi(PartnerTransitionApi):
 
 
 class CouponListCreateApi(TenantApi):
-    @extend_schema(tags=["coupons"], parameters=[CouponListFilters], responses=CouponOutput(many=True))
+    @extend_schema(
+        tags=["coupons"], parameters=[CouponListFilters], responses=CouponOutput(many=True)
+    )
     def get(self, request: Request) -> Response:
         filters = CouponListFilters(data=request.query_params.dict())
         filters.is_valid(raise_exception=True)
         data = filters.validated_data
         coupons = selectors.coupon_list(
-            actor=self.actor, partner_id=data.get("partner_id"), offer_id=data.get("offer_id"),
+            actor=self.actor,
+            partner_id=data.get("partner_id"),
+            offer_id=data.get("offer_id"),
             status=data.get("status"),
         )
         return paginate(self, request, coupons, CouponOutput)
@@ -100,9 +112,17 @@ class CouponListCreateApi(TenantApi):
         body.is_valid(raise_exception=True)
         data = body.validated_data
         partner = selectors.partner_get_for_actor(actor=self.actor, partner_id=data["partner_id"])
-        offer = offer_get_for_actor(actor=self.actor, offer_id=data["offer_id"]) if data.get("offer_id") else None
+        offer = (
+            offer_get_for_actor(actor=self.actor, offer_id=data["offer_id"])
+            if data.get("offer_id")
+            else None
+        )
         coupon = services.coupon_create(
-            actor=self.actor, partner=partner, code=data["code"], offer=offer, max_uses=data.get("max_uses")
+            actor=self.actor,
+            partner=partner,
+            code=data["code"],
+            offer=offer,
+            max_uses=data.get("max_uses"),
         )
         return Response(CouponOutput(coupon).data, status=status.HTTP_201_CREATED)
 
@@ -110,7 +130,9 @@ class CouponListCreateApi(TenantApi):
 class CouponDetailApi(TenantApi):
     @extend_schema(tags=["coupons"], responses=CouponOutput)
     def get(self, request: Request, code: str) -> Response:
-        return Response(CouponOutput(selectors.coupon_get_for_actor(actor=self.actor, code=code)).data)
+        return Response(
+            CouponOutput(selectors.coupon_get_for_actor(actor=self.actor, code=code)).data
+        )
 
 
 class CouponDisableApi(TenantApi):

@@ -17,7 +17,9 @@ class Partner(models.Model):
     name = models.CharField(max_length=200)
     email = models.EmailField(blank=True)
     website = models.URLField(max_length=500, validators=[HTTP_URL_VALIDATOR], blank=True)
-    status = models.CharField(max_length=16, choices=PartnerStatus.choices, default=PartnerStatus.ACTIVE)
+    status = models.CharField(
+        max_length=16, choices=PartnerStatus.choices, default=PartnerStatus.ACTIVE
+    )
     applied_at = models.DateTimeField(null=True, blank=True)
     approved_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -48,7 +50,9 @@ class Coupon(models.Model):
     offer = models.ForeignKey(
         "offers.Offer", null=True, blank=True, on_delete=models.CASCADE, related_name="coupons"
     )
-    status = models.CharField(max_length=16, choices=CouponStatus.choices, default=CouponStatus.ACTIVE)
+    status = models.CharField(
+        max_length=16, choices=CouponStatus.choices, default=CouponStatus.ACTIVE
+    )
     max_uses = models.PositiveIntegerField(null=True, blank=True)
     used_count = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -10,12 +10,16 @@ from partners.models import Coupon, Partner
 from trcker_site.errors import NotFoundError
 
 
-def partner_list(*, actor: Actor, status: str | None = None, search: str | None = None) -> QuerySet[Partner]:
+def partner_list(
+    *, actor: Actor, status: str | None = None, search: str | None = None
+) -> QuerySet[Partner]:
     qs = Partner.objects.filter(brand_id=actor.brand_id)
     if status:
         qs = qs.filter(status=status)
     if search:
-        qs = qs.filter(Q(name__icontains=search) | Q(slug__icontains=search) | Q(email__icontains=search))
+        qs = qs.filter(
+            Q(name__icontains=search) | Q(slug__icontains=search) | Q(email__icontains=search)
+        )
     return qs.order_by("-created_at", "-id")
 
 

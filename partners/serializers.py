@@ -77,5 +77,3 @@ class CouponCreateInput(StrictSerializer):
     code = serializers.RegexField(r"^[A-Za-z0-9_-]{1,64}$")
     offer_id = serializers.RegexField(required=False, allow_null=True, **SLUG_FIELD)
     max_uses = serializers.IntegerField(min_value=1, required=False, allow_null=True)
-
-

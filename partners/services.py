@@ -52,7 +52,8 @@ def partner_create(
     actor.require_write()
     if status not in (PartnerStatus.ACTIVE, PartnerStatus.PENDING):
         raise ValidationError(
-            "A new partner starts as active or pending.", fields={"status": ["Use active or pending."]}
+            "A new partner starts as active or pending.",
+            fields={"status": ["Use active or pending."]},
         )
     now = timezone.now()
     partner = Partner(
@@ -75,7 +76,9 @@ def partner_create(
             code="partner_id_taken",
         ) from None
     audit_record(
-        actor=actor, action="partner.create", target=partner,
+        actor=actor,
+        action="partner.create",
+        target=partner,
         changes={"name": [None, name], "email": [None, partner.email], "status": [None, status]},
     )
     return partner
@@ -169,9 +172,16 @@ def partner_resume(*, actor: Actor, partner: Partner) -> Partner:
 def _send_partner_welcome(partner_pk: int) -> None:
     partner = Partner.objects.select_related("brand").get(pk=partner_pk)
     brand: Brand = partner.brand
-    offers = Offer.objects.filter(brand=brand, status=OfferStatus.ACTIVE, is_private=False).order_by("name")
+    offers = Offer.objects.filter(
+        brand=brand, status=OfferStatus.ACTIVE, is_private=False
+    ).order_by("name")
     links = [
-        {"offer": offer, "url": tracking_link(brand_slug=brand.slug, offer_slug=offer.slug, partner_slug=partner.slug)}
+        {
+            "offer": offer,
+            "url": tracking_link(
+                brand_slug=brand.slug, offer_slug=offer.slug, partner_slug=partner.slug
+            ),
+        }
         for offer in offers[:50]
     ]
     context = {"partner": partner, "brand": brand, "links": links}
@@ -182,7 +192,10 @@ def _send_partner_welcome(partner_pk: int) -> None:
     for subject, template in messages:
         try:
             send_mail(
-                subject, render_to_string(template, context), settings.DEFAULT_FROM_EMAIL, [partner.email]
+                subject,
+                render_to_string(template, context),
+                settings.DEFAULT_FROM_EMAIL,
+                [partner.email],
             )
         except Exception:  # the approval stands even when the mail server is down
             logger.exception("could not send %s to partner %s", template, partner.slug)
@@ -207,7 +220,8 @@ def coupon_create(
     code = code.strip()
     if not code or len(code) > 64 or not all(ch.isalnum() or ch in "-_" for ch in code):
         raise ValidationError(
-            "code must be 1–64 letters, digits, hyphens or underscores.", fields={"code": ["Invalid code."]}
+            "code must be 1–64 letters, digits, hyphens or underscores.",
+            fields={"code": ["Invalid code."]},
         )
     if max_uses is not None and max_uses < 1:
         raise ValidationError("max_uses must be at least 1 (or omitted for unlimited).")
@@ -218,9 +232,13 @@ def coupon_create(
         with transaction.atomic():
             coupon.save()
     except IntegrityError:
-        raise ConflictError(f"The coupon code {code!r} is already in use in this brand.", code="coupon_code_taken") from None
+        raise ConflictError(
+            f"The coupon code {code!r} is already in use in this brand.", code="coupon_code_taken"
+        ) from None
     audit_record(
-        actor=actor, action="coupon.create", target=coupon,
+        actor=actor,
+        action="coupon.create",
+        target=coupon,
         changes={
             "partner_id": [None, partner.slug],
             "offer_id": [None, offer.slug if offer else None],

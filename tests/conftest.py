@@ -86,12 +86,12 @@ def read_actor(brand: Brand) -> Actor:
 
 
 @pytest.fixture
-def offer(brand: Brand):  # noqa: ANN201
+def offer(brand: Brand):
     return OfferFactory(brand=brand, slug="spring-sale")
 
 
 @pytest.fixture
-def partner(brand: Brand):  # noqa: ANN201
+def partner(brand: Brand):
     return PartnerFactory(brand=brand, slug="abc-123")
 
 

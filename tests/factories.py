@@ -34,7 +34,7 @@ class UserFactory(factory.django.DjangoModelFactory):
     password = factory.PostGenerationMethodCall("set_password", "pw-for-tests-only")
 
     @classmethod
-    def _after_postgeneration(cls, instance, create, results=None):  # noqa: ANN001, ANN206
+    def _after_postgeneration(cls, instance, create, results=None):
         if create:
             instance.save()
 

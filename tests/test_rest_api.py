@@ -3,16 +3,24 @@ import pytest
 from audit.models import AuditEvent
 from offers.models import Offer
 from partners.models import Partner
-from tests.factories import OfferFactory, PartnerFactory
+from tests.factories import OfferFactory
 
 WRITE_ENDPOINTS = [
-    ("post", "/api/v1/offers/", {"name": "x", "destination_url": "https://a.example/", "payout_amount": "1"}),
+    (
+        "post",
+        "/api/v1/offers/",
+        {"name": "x", "destination_url": "https://a.example/", "payout_amount": "1"},
+    ),
     ("patch", "/api/v1/offers/spring-sale/", {"name": "x"}),
     ("post", "/api/v1/offers/spring-sale/pause/", None),
     ("post", "/api/v1/offers/spring-sale/resume/", None),
     ("post", "/api/v1/offers/spring-sale/archive/", None),
     ("post", "/api/v1/offers/spring-sale/caps/", {"daily": 5}),
-    ("post", "/api/v1/offers/spring-sale/payout-rules/", {"event_type": "sale", "payout_type": "flat", "payout_amount": "2"}),
+    (
+        "post",
+        "/api/v1/offers/spring-sale/payout-rules/",
+        {"event_type": "sale", "payout_type": "flat", "payout_amount": "2"},
+    ),
     ("post", "/api/v1/offers/spring-sale/rotate-postback-secret/", {}),
     ("post", "/api/v1/partners/", {"name": "x"}),
     ("patch", "/api/v1/partners/abc-123/", {"name": "x"}),
@@ -44,21 +52,34 @@ def test_read_only_key_gets_403_on_every_write(catalog, read_api, method, path, 
 
 def test_create_offer_with_the_mcp_argument_names(api, brand):
     body = {
-        "name": "Spring Sale", "destination_url": "https://shop.example.com/?c={CLICK_ID}",
-        "payout_type": "percent", "payout_amount": "15", "offer_id": "spring", "currency": "EUR",
-        "revenue_type": "flat", "revenue_amount": "30.00", "fallback_url": "https://shop.example.com/",
+        "name": "Spring Sale",
+        "destination_url": "https://shop.example.com/?c={CLICK_ID}",
+        "payout_type": "percent",
+        "payout_amount": "15",
+        "offer_id": "spring",
+        "currency": "EUR",
+        "revenue_type": "flat",
+        "revenue_amount": "30.00",
+        "fallback_url": "https://shop.example.com/",
         "postback_url_template": "https://adv.example/pb?c={CLICK_ID}&amt={AMOUNT}",
-        "geo_allow": ["de", "AT"], "device_allow": ["mobile"],
+        "geo_allow": ["de", "AT"],
+        "device_allow": ["mobile"],
     }
     response = api.post("/api/v1/offers/", body, format="json")
     assert response.status_code == 201, response.content
     data = response.json()
     assert data["offer_id"] == "spring"
-    assert (data["payout_type"], data["payout_amount"], data["currency"]) == ("percent", "15.00", "EUR")
+    assert (data["payout_type"], data["payout_amount"], data["currency"]) == (
+        "percent",
+        "15.00",
+        "EUR",
+    )
     assert data["geo_allow"] == ["AT", "DE"]
     assert data["has_postback_secret"] is False
     assert "postback_secret" not in data
-    assert data["inbound_postback_url"].startswith("http://127.0.0.1:8000/api/postback/acme/spring?click_id=")
+    assert data["inbound_postback_url"].startswith(
+        "http://127.0.0.1:8000/api/postback/acme/spring?click_id="
+    )
     assert data["tracking_link_template"] == "http://127.0.0.1:8000/c/acme/spring/{PARTNER_ID}"
     assert data["caps"] == {"daily": None, "weekly": None, "monthly": None, "mode": "soft"}
     event = AuditEvent.objects.get(action="offer.create")
@@ -68,12 +89,22 @@ def test_create_offer_with_the_mcp_argument_names(api, brand):
 
 @pytest.mark.parametrize(
     "forbidden",
-    [{"brand": 2}, {"brand_id": 2}, {"id": 9}, {"status": "paused"}, {"postback_secret": "x"},
-     {"created_at": "2020-01-01T00:00:00Z"}, {"has_postback_secret": True}, {"payout_rules": []}],
+    [
+        {"brand": 2},
+        {"brand_id": 2},
+        {"id": 9},
+        {"status": "paused"},
+        {"postback_secret": "x"},
+        {"created_at": "2020-01-01T00:00:00Z"},
+        {"has_postback_secret": True},
+        {"payout_rules": []},
+    ],
 )
 def test_unknown_fields_are_rejected_with_no_mass_assignment(api, offer, forbidden):
     before = Offer.objects.filter(pk=offer.pk).values().get()
-    response = api.patch(f"/api/v1/offers/{offer.slug}/", {"name": "ok", **forbidden}, format="json")
+    response = api.patch(
+        f"/api/v1/offers/{offer.slug}/", {"name": "ok", **forbidden}, format="json"
+    )
     assert response.status_code == 422
     error = response.json()["error"]
     assert error["code"] == "invalid_input"
@@ -85,8 +116,11 @@ def test_unknown_fields_are_rejected_with_no_mass_assignment(api, offer, forbidd
 
 
 def test_validation_errors_name_the_field(api):
-    response = api.post("/api/v1/offers/", {"name": "x", "destination_url": "not a url", "payout_amount": "-3"},
-                        format="json")
+    response = api.post(
+        "/api/v1/offers/",
+        {"name": "x", "destination_url": "not a url", "payout_amount": "-3"},
+        format="json",
+    )
     assert response.status_code == 422
     fields = response.json()["error"]["fields"]
     assert set(fields) == {"destination_url", "payout_amount"}
@@ -99,9 +133,14 @@ def test_malformed_json_is_a_clear_400(api):
 
 
 def test_update_offer_postback_template_null_clears(api, offer):
-    api.patch(f"/api/v1/offers/{offer.slug}/", {"postback_url_template": "https://adv.example/p?c={CLICK_ID}"},
-              format="json")
-    response = api.patch(f"/api/v1/offers/{offer.slug}/", {"postback_url_template": None}, format="json")
+    api.patch(
+        f"/api/v1/offers/{offer.slug}/",
+        {"postback_url_template": "https://adv.example/p?c={CLICK_ID}"},
+        format="json",
+    )
+    response = api.patch(
+        f"/api/v1/offers/{offer.slug}/", {"postback_url_template": None}, format="json"
+    )
     assert response.status_code == 200
     assert response.json()["postback_url_template"] is None
 
@@ -112,23 +151,47 @@ def test_offer_actions_and_conflicts(api, offer, partner):
     conflict = api.post(f"/api/v1/offers/{offer.slug}/resume/")
     assert conflict.status_code == 409
     assert conflict.json()["error"]["code"] == "invalid_transition"
-    dup = api.post("/api/v1/offers/", {"name": "x", "offer_id": offer.slug, "destination_url": "https://a.example/",
-                                       "payout_amount": "1"}, format="json")
+    dup = api.post(
+        "/api/v1/offers/",
+        {
+            "name": "x",
+            "offer_id": offer.slug,
+            "destination_url": "https://a.example/",
+            "payout_amount": "1",
+        },
+        format="json",
+    )
     assert (dup.status_code, dup.json()["error"]["code"]) == (409, "offer_id_taken")
 
 
 def test_caps_and_payout_rules_show_in_the_offer(api, offer, partner):
-    api.post(f"/api/v1/offers/{offer.slug}/caps/", {"daily": 50, "monthly": 1000, "mode": "hard"}, format="json")
-    response = api.post(f"/api/v1/offers/{offer.slug}/payout-rules/",
-                        {"partner_id": partner.slug, "payout_type": "percent", "payout_amount": "15"}, format="json")
+    api.post(
+        f"/api/v1/offers/{offer.slug}/caps/",
+        {"daily": 50, "monthly": 1000, "mode": "hard"},
+        format="json",
+    )
+    response = api.post(
+        f"/api/v1/offers/{offer.slug}/payout-rules/",
+        {"partner_id": partner.slug, "payout_type": "percent", "payout_amount": "15"},
+        format="json",
+    )
     data = response.json()
     assert data["caps"] == {"daily": 50, "weekly": None, "monthly": 1000, "mode": "hard"}
-    assert data["payout_rules"] == [{
-        "partner_id": partner.slug, "event_type": "", "payout_type": "percent", "payout_amount": "15.00",
-        "revenue_type": "", "revenue_amount": None,
-    }]
-    too_much = api.post(f"/api/v1/offers/{offer.slug}/payout-rules/",
-                        {"partner_id": partner.slug, "payout_type": "percent", "payout_amount": "150"}, format="json")
+    assert data["payout_rules"] == [
+        {
+            "partner_id": partner.slug,
+            "event_type": "",
+            "payout_type": "percent",
+            "payout_amount": "15.00",
+            "revenue_type": "",
+            "revenue_amount": None,
+        }
+    ]
+    too_much = api.post(
+        f"/api/v1/offers/{offer.slug}/payout-rules/",
+        {"partner_id": partner.slug, "payout_type": "percent", "payout_amount": "150"},
+        format="json",
+    )
     assert too_much.status_code == 422
 
 
@@ -145,25 +208,40 @@ def test_rotate_secret_is_shown_once_and_never_readable(api, offer):
 
 
 def test_partner_endpoints(api, brand):
-    created = api.post("/api/v1/partners/", {"name": "New Blog", "status": "pending", "email": "b@blog.example"},
-                       format="json")
+    created = api.post(
+        "/api/v1/partners/",
+        {"name": "New Blog", "status": "pending", "email": "b@blog.example"},
+        format="json",
+    )
     assert created.status_code == 201
     assert created.json()["status"] == "pending"
     slug = created.json()["partner_id"]
     assert api.post(f"/api/v1/partners/{slug}/approve/").json()["status"] == "active"
     assert api.post(f"/api/v1/partners/{slug}/pause/").json()["status"] == "paused"
     assert api.get("/api/v1/partners/?status=paused").json()["results"][0]["partner_id"] == slug
-    assert api.patch(f"/api/v1/partners/{slug}/", {"website": "https://blog.example"},
-                     format="json").json()["website"] == "https://blog.example"
+    assert (
+        api.patch(
+            f"/api/v1/partners/{slug}/", {"website": "https://blog.example"}, format="json"
+        ).json()["website"]
+        == "https://blog.example"
+    )
 
 
 def test_coupon_endpoints(api, partner, offer):
-    created = api.post("/api/v1/coupons/", {"partner_id": partner.slug, "code": "Spring10", "offer_id": offer.slug,
-                                             "max_uses": 3}, format="json")
+    created = api.post(
+        "/api/v1/coupons/",
+        {"partner_id": partner.slug, "code": "Spring10", "offer_id": offer.slug, "max_uses": 3},
+        format="json",
+    )
     assert created.status_code == 201
     assert created.json() | {"created_at": None} == {
-        "code": "Spring10", "partner_id": partner.slug, "offer_id": offer.slug, "status": "active",
-        "max_uses": 3, "used_count": 0, "created_at": None,
+        "code": "Spring10",
+        "partner_id": partner.slug,
+        "offer_id": offer.slug,
+        "status": "active",
+        "max_uses": 3,
+        "used_count": 0,
+        "created_at": None,
     }
     assert api.get("/api/v1/coupons/spring10/").status_code == 200
     assert api.post("/api/v1/coupons/SPRING10/disable/").json()["status"] == "disabled"
@@ -184,12 +262,16 @@ def test_cursor_pagination_walks_every_row_once_with_a_bounded_page(api, brand):
     assert api.get("/api/v1/offers/?status=bogus").status_code == 422
 
 
-def test_list_query_count_does_not_grow_with_rows(api, brand, partner, django_assert_max_num_queries):
+def test_list_query_count_does_not_grow_with_rows(
+    api, brand, partner, django_assert_max_num_queries
+):
     from offers.models import PayoutRule
 
     for i in range(20):
         offer = OfferFactory(brand=brand, slug=f"q-{i}")
-        PayoutRule.objects.create(brand=brand, offer=offer, partner=partner, payout_type="flat", payout_amount=1)
+        PayoutRule.objects.create(
+            brand=brand, offer=offer, partner=partner, payout_type="flat", payout_amount=1
+        )
     with django_assert_max_num_queries(8):
         response = api.get("/api/v1/offers/?limit=50")
     assert len(response.json()["results"]) == 20
@@ -202,7 +284,9 @@ def test_audit_events_endpoint_filters(api, offer):
     assert [e["action"] for e in events] == ["offer.pause"]
     assert events[0]["changes"] == {"status": ["active", "paused"]}
     assert events[0]["target_id"] == offer.slug
-    every_offer_event = api.get(f"/api/v1/audit-events/?action=offer&target_id={offer.slug}").json()["results"]
+    every_offer_event = api.get(
+        f"/api/v1/audit-events/?action=offer&target_id={offer.slug}"
+    ).json()["results"]
     assert [e["action"] for e in every_offer_event] == ["offer.resume", "offer.pause"]
     one = api.get(f"/api/v1/audit-events/{events[0]['id']}/").json()
     assert one["hash"] == events[0]["hash"]
@@ -244,9 +328,13 @@ def test_health_reports_database_and_version(db, client):
 def test_health_is_503_when_redis_is_configured_but_unreachable(db, client, settings):
     # A real client against a closed port: no mock of our own code.
     settings.REDIS_URL = "redis://127.0.0.1:1/0"
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
-                                   "LOCATION": settings.REDIS_URL,
-                                   "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2}}}
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": settings.REDIS_URL,
+            "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
+        }
+    }
     response = client.get("/api/health")
     assert response.status_code == 503
     body = response.json()
@@ -255,9 +343,13 @@ def test_health_is_503_when_redis_is_configured_but_unreachable(db, client, sett
 
 
 def test_api_stays_up_when_the_rate_limit_store_is_down(api, offer, settings):
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
-                                   "LOCATION": "redis://127.0.0.1:1/0",
-                                   "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2}}}
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+            "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
+        }
+    }
     response = api.get("/api/v1/offers/")
     assert response.status_code == 200
     assert response.json()["results"][0]["offer_id"] == offer.slug

@@ -22,7 +22,11 @@ OBJECT_ENDPOINTS = [
     ("post", f"/api/v1/offers/{B_OFFER}/resume/", None),
     ("post", f"/api/v1/offers/{B_OFFER}/archive/", None),
     ("post", f"/api/v1/offers/{B_OFFER}/caps/", {"daily": 1}),
-    ("post", f"/api/v1/offers/{B_OFFER}/payout-rules/", {"event_type": "sale", "payout_type": "flat", "payout_amount": "99"}),
+    (
+        "post",
+        f"/api/v1/offers/{B_OFFER}/payout-rules/",
+        {"event_type": "sale", "payout_type": "flat", "payout_amount": "99"},
+    ),
     ("post", f"/api/v1/offers/{B_OFFER}/rotate-postback-secret/", {}),
     ("get", f"/api/v1/partners/{B_PARTNER}/", None),
     ("patch", f"/api/v1/partners/{B_PARTNER}/", {"name": "hijacked"}),
@@ -33,9 +37,17 @@ OBJECT_ENDPOINTS = [
     ("get", f"/api/v1/coupons/{B_COUPON}/", None),
     ("post", f"/api/v1/coupons/{B_COUPON}/disable/", None),
     # nested ids: A's offer with B's partner, A's partner with B's offer
-    ("post", "/api/v1/offers/a-offer/payout-rules/", {"partner_id": B_PARTNER, "payout_type": "flat", "payout_amount": "1"}),
+    (
+        "post",
+        "/api/v1/offers/a-offer/payout-rules/",
+        {"partner_id": B_PARTNER, "payout_type": "flat", "payout_amount": "1"},
+    ),
     ("post", "/api/v1/coupons/", {"partner_id": B_PARTNER, "code": "STEAL1"}),
-    ("post", "/api/v1/coupons/", {"partner_id": "a-partner", "offer_id": B_OFFER, "code": "STEAL2"}),
+    (
+        "post",
+        "/api/v1/coupons/",
+        {"partner_id": "a-partner", "offer_id": B_OFFER, "code": "STEAL2"},
+    ),
 ]
 
 
@@ -43,7 +55,11 @@ def brand_b_checksum(brand_b: Brand) -> str:
     rows = []
     for model in (Brand, Offer, PayoutRule, Partner, Coupon, AuditEvent):
         field = "pk" if model is Brand else "brand"
-        rows.append(dj_serializers.serialize("json", model.objects.filter(**{field: brand_b.pk}).order_by("pk")))
+        rows.append(
+            dj_serializers.serialize(
+                "json", model.objects.filter(**{field: brand_b.pk}).order_by("pk")
+            )
+        )
     return hashlib.sha256(json.dumps(rows).encode()).hexdigest()
 
 

@@ -29,7 +29,9 @@ class RatelimitedException(exceptions.Throttled):
     """What django-ratelimit raises when a decorated view is over its limit."""
 
 
-def _error(status: int, code: str, message: str, fields: Any = None, headers: dict[str, str] | None = None) -> Response:
+def _error(
+    status: int, code: str, message: str, fields: Any = None, headers: dict[str, str] | None = None
+) -> Response:
     body: dict[str, Any] = {"code": code, "message": message}
     if fields:
         body["fields"] = fields
@@ -42,16 +44,24 @@ def _error(status: int, code: str, message: str, fields: Any = None, headers: di
 def _field_errors(detail: Any) -> dict[str, list[str]]:
     if isinstance(detail, dict):
         return {
-            str(name): [str(item) for item in (messages if isinstance(messages, list) else [messages])]
+            str(name): [
+                str(item) for item in (messages if isinstance(messages, list) else [messages])
+            ]
             for name, messages in detail.items()
         }
-    return {"non_field_errors": [str(item) for item in detail] if isinstance(detail, list) else [str(detail)]}
+    return {
+        "non_field_errors": [str(item) for item in detail]
+        if isinstance(detail, list)
+        else [str(detail)]
+    }
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """One shape for every REST error: ``{"error": {"code", "message", "fields"?}}``."""
     if isinstance(exc, DomainError):
-        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimitedError) else None
+        headers = (
+            {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimitedError) else None
+        )
         return _error(exc.http_status, exc.code, exc.message, exc.fields, headers)
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(detail=serializers.as_serializer_error(exc))
@@ -60,20 +70,34 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, exceptions.ValidationError):
         fields = _field_errors(exc.detail)
         first_field, first_messages = next(iter(fields.items()))
-        message = first_messages[0] if first_field == "non_field_errors" else f"{first_field}: {first_messages[0]}"
+        message = (
+            first_messages[0]
+            if first_field == "non_field_errors"
+            else f"{first_field}: {first_messages[0]}"
+        )
         return _error(422, "invalid_input", message, fields)
     if isinstance(exc, exceptions.NotAuthenticated):
-        return _error(401, "unauthenticated", "Authentication required: send Authorization: Bearer trk_…",
-                      headers={"WWW-Authenticate": 'Bearer realm="trcker"'})
+        return _error(
+            401,
+            "unauthenticated",
+            "Authentication required: send Authorization: Bearer trk_…",
+            headers={"WWW-Authenticate": 'Bearer realm="trcker"'},
+        )
     if isinstance(exc, exceptions.AuthenticationFailed):
         code = exc.get_codes() if isinstance(exc.get_codes(), str) else "invalid_api_key"
         if code == "authentication_failed":
             code = "invalid_api_key"
-        return _error(401, code, str(exc.detail), headers={"WWW-Authenticate": 'Bearer realm="trcker"'})
+        return _error(
+            401, code, str(exc.detail), headers={"WWW-Authenticate": 'Bearer realm="trcker"'}
+        )
     if isinstance(exc, exceptions.Throttled):
         wait = int(exc.wait or 60)
-        return _error(429, "rate_limited", f"Too many requests; retry in {wait} s.",
-                      headers={"Retry-After": str(wait)})
+        return _error(
+            429,
+            "rate_limited",
+            f"Too many requests; retry in {wait} s.",
+            headers={"Retry-After": str(wait)},
+        )
     if isinstance(exc, exceptions.APIException):
         codes = exc.get_codes()
         code = codes if isinstance(codes, str) else "error"
@@ -91,8 +115,11 @@ class ApiKeyRateThrottle(BaseThrottle):
             return True
         try:
             usage = get_usage(
-                request, group="api", key=lambda _g, _r: f"key:{key.pk}",
-                rate=settings.TRCKER_API_RATE, increment=True,
+                request,
+                group="api",
+                key=lambda _g, _r: f"key:{key.pk}",
+                rate=settings.TRCKER_API_RATE,
+                increment=True,
             )
         except Exception:
             # The shared counter store (Redis) is down: serve rather than fail every call.
@@ -118,7 +145,9 @@ class TenantApi(APIView):
         super().__init_subclass__(**kwargs)
         for forbidden in ("get_queryset", "get_object", "queryset"):
             if forbidden in cls.__dict__:
-                raise TypeError(f"{cls.__name__} defines {forbidden}; read through a selector instead.")
+                raise TypeError(
+                    f"{cls.__name__} defines {forbidden}; read through a selector instead."
+                )
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
@@ -132,13 +161,20 @@ class TrckerCursorPagination(CursorPagination):
     ordering = ("-created_at", "-pk")
 
 
-def paginate(view: APIView, request: Request, queryset: Any, output: type[serializers.Serializer],
-             ordering: tuple[str, ...] | None = None) -> Response:
+def paginate(
+    view: APIView,
+    request: Request,
+    queryset: Any,
+    output: type[serializers.Serializer],
+    ordering: tuple[str, ...] | None = None,
+) -> Response:
     paginator = TrckerCursorPagination()
     if ordering:
         paginator.ordering = ordering
     page = paginator.paginate_queryset(queryset, request, view=view)
-    return paginator.get_paginated_response(output(page, many=True, context={"request": request}).data)
+    return paginator.get_paginated_response(
+        output(page, many=True, context={"request": request}).data
+    )
 
 
 class StrictSerializer(serializers.Serializer):

@@ -11,7 +11,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
 
 
-def _check(fn) -> dict[str, object]:  # noqa: ANN001
+def _check(fn) -> dict[str, object]:
     started = time.perf_counter()
     try:
         fn()
@@ -38,7 +38,11 @@ def health(request: HttpRequest) -> JsonResponse:
         checks["redis"] = _check(_redis)
     ok = all(check["ok"] for check in checks.values())
     response = JsonResponse(
-        {"status": "ok" if ok else "unavailable", "version": settings.TRCKER_VERSION, "checks": checks},
+        {
+            "status": "ok" if ok else "unavailable",
+            "version": settings.TRCKER_VERSION,
+            "checks": checks,
+        },
         status=200 if ok else 503,
     )
     response["Cache-Control"] = "no-store"

@@ -240,4 +240,6 @@ LOGGING = {
 
 # --- Tracking ------------------------------------------------------------------------------
 # How long the previous inbound-postback secret stays valid after a rotation (0 = at once).
-TRCKER_POSTBACK_SECRET_GRACE_SECONDS = int(os.environ.get("TRCKER_POSTBACK_SECRET_GRACE_SECONDS", "0"))
+TRCKER_POSTBACK_SECRET_GRACE_SECONDS = int(
+    os.environ.get("TRCKER_POSTBACK_SECRET_GRACE_SECONDS", "0")
+)

@@ -14,7 +14,9 @@ def full_clean_or_raise(instance: models.Model, *, exclude: Iterable[str] = ()) 
     try:
         # validate_unique/constraints are left to the database: services translate the
         # IntegrityError into a ConflictError with a precise code.
-        instance.full_clean(exclude=list(exclude), validate_unique=False, validate_constraints=False)
+        instance.full_clean(
+            exclude=list(exclude), validate_unique=False, validate_constraints=False
+        )
     except DjangoValidationError as exc:
         fields = {
             name: [str(message) for message in messages]

@@ -41,7 +41,9 @@ def test_chains_of_two_brands_are_independent(actor, offer, other_brand):
     offer_pause(actor=other_actor, offer=other_offer)
     offer_resume(actor=actor, offer=offer)
     assert list(AuditEvent.objects.filter(brand=other_brand).values_list("seq", flat=True)) == [1]
-    assert sorted(AuditEvent.objects.filter(brand_id=actor.brand_id).values_list("seq", flat=True)) == [1, 2]
+    assert sorted(
+        AuditEvent.objects.filter(brand_id=actor.brand_id).values_list("seq", flat=True)
+    ) == [1, 2]
 
 
 def test_verify_audit_passes_on_an_untouched_chain(actor, offer, capsys):
@@ -88,12 +90,16 @@ def test_verify_reports_a_truncated_tail(actor, offer):
 def test_audit_row_rolls_back_with_the_write(actor, offer):
     before = AuditEvent.objects.count()
 
-    class Boom(Exception):
+    class RollbackError(Exception):
         pass
 
-    with pytest.raises(Boom), transaction.atomic():
-        offer_update(actor=actor, offer=offer, name="Never committed")
-        raise Boom
+    def write_then_fail():
+        with transaction.atomic():
+            offer_update(actor=actor, offer=offer, name="Never committed")
+            raise RollbackError
+
+    with pytest.raises(RollbackError):
+        write_then_fail()
     assert AuditEvent.objects.count() == before
     offer.refresh_from_db()
     assert offer.name != "Never committed"

@@ -15,10 +15,21 @@ from trcker_site.errors import ConflictError, PermissionDeniedError, ValidationE
 
 
 def test_brand_create_starts_the_brands_audit_chain(db):
-    brand = brand_create(creator_label="system:cli", channel=Channel.CLI, slug="acme", name="Acme",
-                         timezone_name="Europe/Berlin", currency="EUR")
+    brand = brand_create(
+        creator_label="system:cli",
+        channel=Channel.CLI,
+        slug="acme",
+        name="Acme",
+        timezone_name="Europe/Berlin",
+        currency="EUR",
+    )
     event = AuditEvent.objects.get(brand=brand)
-    assert (event.seq, event.action, event.actor_label, event.channel) == (1, "brand.create", "system:cli", "cli")
+    assert (event.seq, event.action, event.actor_label, event.channel) == (
+        1,
+        "brand.create",
+        "system:cli",
+        "cli",
+    )
     assert event.changes["timezone"] == [None, "Europe/Berlin"]
 
 
@@ -47,7 +58,10 @@ def test_brand_create_duplicate_slug_is_a_conflict(brand):
 def test_brand_update_records_old_and_new(actor, brand):
     brand_update(actor=actor, name="Acme Inc", timezone_name="America/New_York")
     event = AuditEvent.objects.get(action="brand.update")
-    assert event.changes == {"name": [brand.name, "Acme Inc"], "timezone": ["UTC", "America/New_York"]}
+    assert event.changes == {
+        "name": [brand.name, "Acme Inc"],
+        "timezone": ["UTC", "America/New_York"],
+    }
     assert event.actor_label == actor.label
 
 
@@ -60,7 +74,10 @@ def test_brand_set_fraud_settings_validates_and_audits(actor):
     assert (brand.fraud_mode, brand.fraud_threshold) == ("review", 55)
     events = AuditEvent.objects.filter(action="brand.fraud_settings")
     assert events.count() == 1
-    assert events.get().changes == {"fraud_mode": ["monitor", "review"], "fraud_threshold": [70, 55]}
+    assert events.get().changes == {
+        "fraud_mode": ["monitor", "review"],
+        "fraud_threshold": [70, 55],
+    }
 
 
 def test_brand_writes_need_write_scope(read_actor):

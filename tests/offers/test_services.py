@@ -35,8 +35,12 @@ def only_event(action):
 
 def test_offer_create_defaults_and_audit(actor, brand):
     offer = offer_create(
-        actor=actor, name="Spring Sale!", destination_url="https://shop.example.com/?c={CLICK_ID}",
-        payout_amount=Decimal("12.50"), geo_allow=["us", "de", "US"], device_allow=["Mobile"],
+        actor=actor,
+        name="Spring Sale!",
+        destination_url="https://shop.example.com/?c={CLICK_ID}",
+        payout_amount=Decimal("12.50"),
+        geo_allow=["us", "de", "US"],
+        device_allow=["Mobile"],
     )
     assert offer.slug == "spring-sale"
     assert offer.currency == brand.currency
@@ -46,23 +50,39 @@ def test_offer_create_defaults_and_audit(actor, brand):
     assert AuditEvent.objects.count() == 1
     event = only_event("offer.create")
     assert (event.actor_label, event.channel, event.target_type, event.target_id) == (
-        actor.label, "rest", "offer", "spring-sale",
+        actor.label,
+        "rest",
+        "offer",
+        "spring-sale",
     )
-    assert (event.ip, event.user_agent, event.request_id) == ("203.0.113.9", "pytest", "req-test-0001")
+    assert (event.ip, event.user_agent, event.request_id) == (
+        "203.0.113.9",
+        "pytest",
+        "req-test-0001",
+    )
     assert event.changes["payout_amount"] == [None, "12.50"]
     assert "postback_secret" not in event.changes
 
 
 def test_offer_create_derives_a_unique_slug(actor):
-    first = offer_create(actor=actor, name="Deal", destination_url="https://a.example/", payout_amount=Decimal(1))
-    second = offer_create(actor=actor, name="Deal", destination_url="https://a.example/", payout_amount=Decimal(1))
+    first = offer_create(
+        actor=actor, name="Deal", destination_url="https://a.example/", payout_amount=Decimal(1)
+    )
+    second = offer_create(
+        actor=actor, name="Deal", destination_url="https://a.example/", payout_amount=Decimal(1)
+    )
     assert (first.slug, second.slug) == ("deal", "deal-2")
 
 
 def test_offer_create_explicit_duplicate_is_a_conflict_and_writes_nothing(actor, offer):
     with pytest.raises(ConflictError) as err:
-        offer_create(actor=actor, name="x", offer_id=offer.slug, destination_url="https://a.example/",
-                     payout_amount=Decimal(1))
+        offer_create(
+            actor=actor,
+            name="x",
+            offer_id=offer.slug,
+            destination_url="https://a.example/",
+            payout_amount=Decimal(1),
+        )
     assert err.value.code == "offer_id_taken"
     assert Offer.objects.count() == 1
     assert AuditEvent.objects.count() == 0
@@ -81,7 +101,12 @@ def test_offer_create_explicit_duplicate_is_a_conflict_and_writes_nothing(actor,
     ],
 )
 def test_offer_create_rejects_invalid_input(actor, kwargs):
-    args = {"name": "Bad", "destination_url": "https://a.example/", "payout_amount": Decimal(1), **kwargs}
+    args = {
+        "name": "Bad",
+        "destination_url": "https://a.example/",
+        "payout_amount": Decimal(1),
+        **kwargs,
+    }
     with pytest.raises(ValidationError):
         offer_create(actor=actor, **args)
     assert not Offer.objects.exists()
@@ -89,8 +114,13 @@ def test_offer_create_rejects_invalid_input(actor, kwargs):
 
 
 def test_offer_update_records_only_changed_fields(actor, offer):
-    offer_update(actor=actor, offer=offer, name="New name", payout_amount=offer.payout_amount,
-                 postback_url_template="https://adv.example/pb?c={CLICK_ID}")
+    offer_update(
+        actor=actor,
+        offer=offer,
+        name="New name",
+        payout_amount=offer.payout_amount,
+        postback_url_template="https://adv.example/pb?c={CLICK_ID}",
+    )
     event = only_event("offer.update")
     assert event.changes == {
         "name": [offer.name, "New name"],
@@ -129,7 +159,11 @@ def test_offer_lifecycle_transitions(actor, offer):
 def test_offer_set_caps(actor, offer):
     offer_set_caps(actor=actor, offer=offer, daily=10, weekly=None, monthly=100, mode="hard")
     event = only_event("offer.set_caps")
-    assert event.changes == {"daily_cap": [None, 10], "monthly_cap": [None, 100], "cap_mode": ["soft", "hard"]}
+    assert event.changes == {
+        "daily_cap": [None, 10],
+        "monthly_cap": [None, 100],
+        "cap_mode": ["soft", "hard"],
+    }
     with pytest.raises(ValidationError):
         offer_set_caps(actor=actor, offer=offer, daily=-1, weekly=None, monthly=None)
     with pytest.raises(ValidationError):
@@ -137,17 +171,40 @@ def test_offer_set_caps(actor, offer):
 
 
 def test_payout_rules_upsert_per_partner_event_and_pair(actor, offer, partner):
-    offer_set_payout_rule(actor=actor, offer=offer, partner=partner, payout_type="percent",
-                          payout_amount=Decimal("15"))
-    offer_set_payout_rule(actor=actor, offer=offer, event_type="signup", payout_type="flat",
-                          payout_amount=Decimal("2"))
-    offer_set_payout_rule(actor=actor, offer=offer, partner=partner, event_type="signup",
-                          payout_type="flat", payout_amount=Decimal("3"))
+    offer_set_payout_rule(
+        actor=actor,
+        offer=offer,
+        partner=partner,
+        payout_type="percent",
+        payout_amount=Decimal("15"),
+    )
+    offer_set_payout_rule(
+        actor=actor,
+        offer=offer,
+        event_type="signup",
+        payout_type="flat",
+        payout_amount=Decimal("2"),
+    )
+    offer_set_payout_rule(
+        actor=actor,
+        offer=offer,
+        partner=partner,
+        event_type="signup",
+        payout_type="flat",
+        payout_amount=Decimal("3"),
+    )
     # same target again replaces, not duplicates
-    offer_set_payout_rule(actor=actor, offer=offer, partner=partner, payout_type="percent",
-                          payout_amount=Decimal("12"))
+    offer_set_payout_rule(
+        actor=actor,
+        offer=offer,
+        partner=partner,
+        payout_type="percent",
+        payout_amount=Decimal("12"),
+    )
     assert PayoutRule.objects.filter(offer=offer).count() == 3
-    assert PayoutRule.objects.get(offer=offer, partner=partner, event_type="").payout_amount == Decimal("12")
+    assert PayoutRule.objects.get(
+        offer=offer, partner=partner, event_type=""
+    ).payout_amount == Decimal("12")
     assert AuditEvent.objects.filter(action="offer.set_payout_rule").count() == 4
     rule = PayoutRule.objects.get(offer=offer, partner=None)
     offer_delete_payout_rule(actor=actor, rule=rule)
@@ -156,11 +213,14 @@ def test_payout_rules_upsert_per_partner_event_and_pair(actor, offer, partner):
 
 def test_payout_rule_needs_a_target_and_a_same_brand_partner(actor, offer, other_brand):
     with pytest.raises(ValidationError):
-        offer_set_payout_rule(actor=actor, offer=offer, payout_type="flat", payout_amount=Decimal(1))
+        offer_set_payout_rule(
+            actor=actor, offer=offer, payout_type="flat", payout_amount=Decimal(1)
+        )
     foreign = PartnerFactory(brand=other_brand)
     with pytest.raises(NotFoundError):
-        offer_set_payout_rule(actor=actor, offer=offer, partner=foreign, payout_type="flat",
-                              payout_amount=Decimal(1))
+        offer_set_payout_rule(
+            actor=actor, offer=offer, partner=foreign, payout_type="flat", payout_amount=Decimal(1)
+        )
     assert not PayoutRule.objects.exists()
 
 
@@ -183,13 +243,23 @@ def test_rotate_postback_secret_returns_it_once_and_never_audits_it(actor, offer
 
 def test_every_offer_write_needs_write_scope(read_actor, offer, partner):
     calls = [
-        lambda: offer_create(actor=read_actor, name="x", destination_url="https://a.example/", payout_amount=Decimal(1)),
+        lambda: offer_create(
+            actor=read_actor,
+            name="x",
+            destination_url="https://a.example/",
+            payout_amount=Decimal(1),
+        ),
         lambda: offer_update(actor=read_actor, offer=offer, name="x"),
         lambda: offer_pause(actor=read_actor, offer=offer),
         lambda: offer_archive(actor=read_actor, offer=offer),
         lambda: offer_set_caps(actor=read_actor, offer=offer, daily=1, weekly=None, monthly=None),
-        lambda: offer_set_payout_rule(actor=read_actor, offer=offer, partner=partner, payout_type="flat",
-                                      payout_amount=Decimal(1)),
+        lambda: offer_set_payout_rule(
+            actor=read_actor,
+            offer=offer,
+            partner=partner,
+            payout_type="flat",
+            payout_amount=Decimal(1),
+        ),
         lambda: offer_rotate_postback_secret(actor=read_actor, offer=offer),
     ]
     for call in calls:
@@ -217,6 +287,15 @@ def test_selectors_are_scoped_to_the_actors_brand(actor, offer, other_brand):
     with pytest.raises(NotFoundError) as foreign_err:
         offer_get_for_actor(actor=actor, offer_id=foreign.slug)
     # identical wording for "missing" and "someone else's", apart from the id itself
-    assert missing.value.message.replace("does-not-exist", "X") == foreign_err.value.message.replace("foreign", "X")
-    assert list(offer_list(actor=make_actor(other_brand), status="active").values_list("slug", flat=True)) != []
+    assert missing.value.message.replace(
+        "does-not-exist", "X"
+    ) == foreign_err.value.message.replace("foreign", "X")
+    assert (
+        list(
+            offer_list(actor=make_actor(other_brand), status="active").values_list(
+                "slug", flat=True
+            )
+        )
+        != []
+    )
     assert list(offer_list(actor=actor, status="paused")) == []

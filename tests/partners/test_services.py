@@ -3,7 +3,12 @@ from django.core import mail
 
 from audit.models import AuditEvent
 from partners.models import Coupon, CouponStatus, Partner, PartnerStatus
-from partners.selectors import coupon_get_for_actor, coupon_list, partner_get_for_actor, partner_list
+from partners.selectors import (
+    coupon_get_for_actor,
+    coupon_list,
+    partner_get_for_actor,
+    partner_list,
+)
 from partners.services import (
     coupon_create,
     coupon_disable,
@@ -35,8 +40,16 @@ def only_event(action):
 def test_partner_create_is_active_unless_pending_requested(actor):
     active = partner_create(actor=actor, name="ABC Media", email="a@abc.example")
     pending = partner_create(actor=actor, name="Newcomer", status="pending")
-    assert (active.slug, active.status, active.approved_at is not None) == ("abc-media", "active", True)
-    assert (pending.status, pending.applied_at is not None, pending.approved_at) == ("pending", True, None)
+    assert (active.slug, active.status, active.approved_at is not None) == (
+        "abc-media",
+        "active",
+        True,
+    )
+    assert (pending.status, pending.applied_at is not None, pending.approved_at) == (
+        "pending",
+        True,
+        None,
+    )
     assert AuditEvent.objects.filter(action="partner.create").count() == 2
 
 
@@ -59,9 +72,13 @@ def test_partner_update_audits_changes(actor, partner):
         partner_update(actor=actor, partner=partner, status="active")
 
 
-def test_partner_approve_sends_welcome_and_tracking_emails_after_commit(actor, brand, django_capture_on_commit_callbacks):
+def test_partner_approve_sends_welcome_and_tracking_emails_after_commit(
+    actor, brand, django_capture_on_commit_callbacks
+):
     OfferFactory(brand=brand, slug="spring-sale", name="Spring Sale")
-    applicant = PartnerFactory(brand=brand, slug="newbie", status=PartnerStatus.PENDING, approved_at=None)
+    applicant = PartnerFactory(
+        brand=brand, slug="newbie", status=PartnerStatus.PENDING, approved_at=None
+    )
     with django_capture_on_commit_callbacks(execute=True):
         partner_approve(actor=actor, partner=applicant)
     applicant.refresh_from_db()
@@ -73,7 +90,9 @@ def test_partner_approve_sends_welcome_and_tracking_emails_after_commit(actor, b
     assert "/c/acme/spring-sale/newbie" in mail.outbox[1].body
 
 
-def test_partner_approve_without_email_sends_nothing(actor, brand, django_capture_on_commit_callbacks):
+def test_partner_approve_without_email_sends_nothing(
+    actor, brand, django_capture_on_commit_callbacks
+):
     applicant = PartnerFactory(brand=brand, status=PartnerStatus.PENDING, email="")
     with django_capture_on_commit_callbacks(execute=True):
         partner_approve(actor=actor, partner=applicant)
@@ -101,7 +120,9 @@ def test_coupon_create_is_case_insensitively_unique(actor, partner, offer):
     assert err.value.code == "coupon_code_taken"
     assert coupon_get_for_actor(actor=actor, code="spring10") == coupon
     assert only_event("coupon.create").changes == {
-        "partner_id": [None, partner.slug], "offer_id": [None, offer.slug], "max_uses": [None, 5],
+        "partner_id": [None, partner.slug],
+        "offer_id": [None, offer.slug],
+        "max_uses": [None, 5],
     }
 
 
@@ -116,7 +137,9 @@ def test_coupon_create_refuses_other_brands_partner_or_offer(actor, partner, oth
     with pytest.raises(NotFoundError):
         coupon_create(actor=actor, partner=PartnerFactory(brand=other_brand), code="X1")
     with pytest.raises(NotFoundError):
-        coupon_create(actor=actor, partner=partner, code="X2", offer=OfferFactory(brand=other_brand))
+        coupon_create(
+            actor=actor, partner=partner, code="X2", offer=OfferFactory(brand=other_brand)
+        )
     assert not Coupon.objects.exists()
 
 

@@ -18,7 +18,9 @@ class Command(BaseCommand):
         brand = Brand.objects.filter(slug=options["slug"]).first()
         if brand is None:
             raise CommandError(f"No brand {options['slug']!r}. Create it with create_brand first.")
-        actor = Actor.system(brand_id=brand.pk, brand_slug=brand.slug, name="cli", channel=Channel.CLI)
+        actor = Actor.system(
+            brand_id=brand.pk, brand_slug=brand.slug, name="cli", channel=Channel.CLI
+        )
         try:
             _, plaintext = api_key_create(
                 actor=actor,

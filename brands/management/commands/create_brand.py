@@ -17,8 +17,12 @@ class Command(BaseCommand):
     def handle(self, *args: object, **options: str) -> None:
         try:
             brand = brand_create(
-                creator_label="system:cli", channel=Channel.CLI, slug=options["slug"],
-                name=options["name"], timezone_name=options["timezone"], currency=options["currency"],
+                creator_label="system:cli",
+                channel=Channel.CLI,
+                slug=options["slug"],
+                name=options["name"],
+                timezone_name=options["timezone"],
+                currency=options["currency"],
             )
         except DomainError as exc:
             raise CommandError(exc.message) from None

@@ -24,32 +24,64 @@ from trcker_site.errors import DomainError
 DEMO_SLUG = "demo"
 
 OFFERS = [
-    {"offer_id": "spring-sale", "name": "Spring Sale", "destination_url":
-        "https://shop.example.com/spring?click={CLICK_ID}&aff={PARTNER_ID}&s1={SUB1}",
-     "payout_type": AmountType.FLAT, "payout_amount": Decimal("12.50"),
-     "revenue_type": AmountType.FLAT, "revenue_amount": Decimal("40.00"),
-     "fallback_url": "https://shop.example.com/"},
-    {"offer_id": "pro-plan", "name": "Pro Plan Subscription", "destination_url":
-        "https://app.example.com/signup?ref={PARTNER_ID}",
-     "payout_type": AmountType.PERCENT, "payout_amount": Decimal("20"),
-     "revenue_type": AmountType.PERCENT, "revenue_amount": Decimal("100"),
-     "geo_allow": ["US", "CA", "GB", "DE"]},
-    {"offer_id": "newsletter", "name": "Newsletter Signup", "destination_url":
-        "https://news.example.com/join", "payout_type": AmountType.FLAT,
-     "payout_amount": Decimal("1.50"), "revenue_amount": Decimal("3.00"),
-     "device_allow": ["mobile", "tablet"]},
-    {"offer_id": "winter-clearance", "name": "Winter Clearance", "destination_url":
-        "https://shop.example.com/winter", "payout_type": AmountType.FLAT,
-     "payout_amount": Decimal("5.00"), "revenue_amount": Decimal("15.00")},
+    {
+        "offer_id": "spring-sale",
+        "name": "Spring Sale",
+        "destination_url": "https://shop.example.com/spring?click={CLICK_ID}&aff={PARTNER_ID}&s1={SUB1}",
+        "payout_type": AmountType.FLAT,
+        "payout_amount": Decimal("12.50"),
+        "revenue_type": AmountType.FLAT,
+        "revenue_amount": Decimal("40.00"),
+        "fallback_url": "https://shop.example.com/",
+    },
+    {
+        "offer_id": "pro-plan",
+        "name": "Pro Plan Subscription",
+        "destination_url": "https://app.example.com/signup?ref={PARTNER_ID}",
+        "payout_type": AmountType.PERCENT,
+        "payout_amount": Decimal("20"),
+        "revenue_type": AmountType.PERCENT,
+        "revenue_amount": Decimal("100"),
+        "geo_allow": ["US", "CA", "GB", "DE"],
+    },
+    {
+        "offer_id": "newsletter",
+        "name": "Newsletter Signup",
+        "destination_url": "https://news.example.com/join",
+        "payout_type": AmountType.FLAT,
+        "payout_amount": Decimal("1.50"),
+        "revenue_amount": Decimal("3.00"),
+        "device_allow": ["mobile", "tablet"],
+    },
+    {
+        "offer_id": "winter-clearance",
+        "name": "Winter Clearance",
+        "destination_url": "https://shop.example.com/winter",
+        "payout_type": AmountType.FLAT,
+        "payout_amount": Decimal("5.00"),
+        "revenue_amount": Decimal("15.00"),
+    },
 ]
 PARTNERS = [
-    {"partner_id": "abc-123", "name": "ABC Media", "email": "team@abc-media.example",
-     "website": "https://abc-media.example"},
+    {
+        "partner_id": "abc-123",
+        "name": "ABC Media",
+        "email": "team@abc-media.example",
+        "website": "https://abc-media.example",
+    },
     {"partner_id": "deal-hunters", "name": "Deal Hunters", "email": "ops@dealhunters.example"},
     {"partner_id": "coupon-kings", "name": "Coupon Kings", "email": "hello@couponkings.example"},
-    {"partner_id": "tech-reviews", "name": "Tech Reviews Weekly", "website": "https://techreviews.example"},
-    {"partner_id": "new-applicant", "name": "New Applicant Blog", "email": "me@newblog.example",
-     "status": PartnerStatus.PENDING},
+    {
+        "partner_id": "tech-reviews",
+        "name": "Tech Reviews Weekly",
+        "website": "https://techreviews.example",
+    },
+    {
+        "partner_id": "new-applicant",
+        "name": "New Applicant Blog",
+        "email": "me@newblog.example",
+        "status": PartnerStatus.PENDING,
+    },
 ]
 
 
@@ -57,8 +89,12 @@ class Command(BaseCommand):
     help = "Create the demo brand with offers, partners and coupons (once), and a usable API key."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--key-file", help="keep the demo API key in this local file and reuse it")
-        parser.add_argument("--admin-password-file", help="keep the demo staff password in this file")
+        parser.add_argument(
+            "--key-file", help="keep the demo API key in this local file and reuse it"
+        )
+        parser.add_argument(
+            "--admin-password-file", help="keep the demo staff password in this file"
+        )
 
     def handle(self, *args: object, **options: str | None) -> None:
         brand = Brand.objects.filter(slug=DEMO_SLUG).first()
@@ -67,7 +103,9 @@ class Command(BaseCommand):
             self.stdout.write(self.style.SUCCESS(f"Seeded demo brand {brand.slug!r}."))
         else:
             self.stdout.write(f"Demo brand {brand.slug!r} already seeded.")
-        actor = Actor.system(brand_id=brand.pk, brand_slug=brand.slug, name="seed_demo", channel=Channel.CLI)
+        actor = Actor.system(
+            brand_id=brand.pk, brand_slug=brand.slug, name="seed_demo", channel=Channel.CLI
+        )
         key = self._api_key(actor, options.get("key_file"))
         password = self._staff_login(actor, options.get("admin_password_file"))
         self.stdout.write(f"API key: {key}")
@@ -77,20 +115,43 @@ class Command(BaseCommand):
     @transaction.atomic
     def _seed(self) -> Brand:
         brand = brand_create(
-            creator_label="system:seed_demo", channel=Channel.CLI, slug=DEMO_SLUG,
-            name="Demo Outfitters", timezone_name="America/New_York", currency="USD",
+            creator_label="system:seed_demo",
+            channel=Channel.CLI,
+            slug=DEMO_SLUG,
+            name="Demo Outfitters",
+            timezone_name="America/New_York",
+            currency="USD",
         )
-        actor = Actor.system(brand_id=brand.pk, brand_slug=brand.slug, name="seed_demo", channel=Channel.CLI)
+        actor = Actor.system(
+            brand_id=brand.pk, brand_slug=brand.slug, name="seed_demo", channel=Channel.CLI
+        )
         offers = {spec["offer_id"]: offer_create(actor=actor, **spec) for spec in OFFERS}
         partners = {spec["partner_id"]: partner_create(actor=actor, **spec) for spec in PARTNERS}
-        offer_set_caps(actor=actor, offer=offers["spring-sale"], daily=200, weekly=None, monthly=3000)
-        offer_set_payout_rule(actor=actor, offer=offers["spring-sale"], partner=partners["abc-123"],
-                              payout_type=AmountType.FLAT, payout_amount=Decimal("15.00"))
-        offer_set_payout_rule(actor=actor, offer=offers["pro-plan"], event_type="trial",
-                              payout_type=AmountType.FLAT, payout_amount=Decimal("2.00"))
+        offer_set_caps(
+            actor=actor, offer=offers["spring-sale"], daily=200, weekly=None, monthly=3000
+        )
+        offer_set_payout_rule(
+            actor=actor,
+            offer=offers["spring-sale"],
+            partner=partners["abc-123"],
+            payout_type=AmountType.FLAT,
+            payout_amount=Decimal("15.00"),
+        )
+        offer_set_payout_rule(
+            actor=actor,
+            offer=offers["pro-plan"],
+            event_type="trial",
+            payout_type=AmountType.FLAT,
+            payout_amount=Decimal("2.00"),
+        )
         offer_pause(actor=actor, offer=offers["winter-clearance"])
-        coupon_create(actor=actor, partner=partners["coupon-kings"], code="SPRING10",
-                      offer=offers["spring-sale"], max_uses=500)
+        coupon_create(
+            actor=actor,
+            partner=partners["coupon-kings"],
+            code="SPRING10",
+            offer=offers["spring-sale"],
+            max_uses=500,
+        )
         coupon_create(actor=actor, partner=partners["deal-hunters"], code="DEALS15")
         return brand
 
@@ -103,7 +164,9 @@ class Command(BaseCommand):
                     return existing
             except DomainError:
                 pass  # revoked or from another database: issue a fresh one
-        _, plaintext = api_key_create(actor=actor, label="Quick start (make run)", scope=ApiKeyScope.READ_WRITE)
+        _, plaintext = api_key_create(
+            actor=actor, label="Quick start (make run)", scope=ApiKeyScope.READ_WRITE
+        )
         if path:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(plaintext + "\n")
@@ -128,5 +191,3 @@ class Command(BaseCommand):
             path.write_text(password + "\n")
             path.chmod(0o600)
         return password
-
-
