@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format venv clean-db help
+.PHONY: run test lint format venv assets clean-db help
 
 help:
 	@echo "make run    - set up (SQLite), seed the demo brand, serve on http://127.0.0.1:$${PORT:-8000}"
@@ -20,7 +20,20 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# Front-end assets from the npm registry (package.json + lock), copied into our static
+# files: BotD for the click interstitial. Skipped with a notice when npm is missing.
+BOTD_ASSET := trcker_site/static/vendor/botd/botd.esm.js
+assets: $(BOTD_ASSET)
+
+$(BOTD_ASSET): package.json package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --no-audit --no-fund --loglevel=error && \
+		mkdir -p $(dir $(BOTD_ASSET)) && \
+		cp node_modules/@fingerprintjs/botd/dist/botd.esm.js $(BOTD_ASSET); \
+	else echo "npm not found: BotD assets not built (the BotD toggle stays unavailable)"; fi
+
 run: $(STAMP)
+	-@$(MAKE) --no-print-directory assets
 	@PY=$(PY) scripts/run-local.sh
 
 test: $(STAMP)

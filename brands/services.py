@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import zoneinfo
 
+from django.conf import settings
+from django.contrib.staticfiles import finders
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -12,11 +14,17 @@ from audit.actor import Actor, ActorKind, Channel, Scope
 from audit.services import audit_record, changes_between, snapshot
 from brands.keys import generate_key
 from brands.models import ApiKey, ApiKeyScope, Brand, FraudMode, StaffMembership, StaffRole
+from trcker_site.config_cache import audit_config_change
 from trcker_site.errors import ConflictError, ValidationError
 from trcker_site.validation import full_clean_or_raise
 
 BRAND_SETTINGS_FIELDS = ("name", "timezone", "currency", "attribution_precedence")
 FRAUD_SETTINGS_FIELDS = ("fraud_mode", "fraud_threshold", "botd_enabled")
+
+
+def botd_asset_available() -> bool:
+    """Is the BotD library present in our static files (never loaded from a CDN)?"""
+    return finders.find(settings.TRCKER_BOTD_ASSET) is not None
 
 
 def _validate_timezone(name: str) -> None:
@@ -103,7 +111,7 @@ def brand_update(
     changes = changes_between(before, snapshot(brand, BRAND_SETTINGS_FIELDS))
     if changes:
         brand.save()
-        audit_record(actor=actor, action="brand.update", target=brand, changes=changes)
+        audit_config_change(actor=actor, action="brand.update", target=brand, changes=changes)
     return brand
 
 
@@ -132,11 +140,21 @@ def brand_set_fraud_settings(
             )
         brand.fraud_threshold = threshold
     if botd_enabled is not None:
+        if botd_enabled and not brand.botd_enabled and not botd_asset_available():
+            raise ValidationError(
+                "BotD cannot be turned on: its script has not been built on this server. Run "
+                "`make assets` (npm ci, copies @fingerprintjs/botd into the static files), then "
+                "collectstatic, and try again.",
+                code="botd_asset_missing",
+                fields={"botd_enabled": ["BotD script not built."]},
+            )
         brand.botd_enabled = botd_enabled
     changes = changes_between(before, snapshot(brand, FRAUD_SETTINGS_FIELDS))
     if changes:
         brand.save(update_fields=[*changes, "updated_at"])
-        audit_record(actor=actor, action="brand.fraud_settings", target=brand, changes=changes)
+        audit_config_change(
+            actor=actor, action="brand.fraud_settings", target=brand, changes=changes
+        )
     return brand
 
 

@@ -17,10 +17,11 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from audit.actor import Actor
-from audit.services import audit_record, changes_between, snapshot
+from audit.services import changes_between, snapshot
 from brands.models import Brand
 from offers.models import AmountType, CapMode, DeviceClass, Offer, OfferStatus, PayoutRule
 from partners.models import Partner
+from trcker_site.config_cache import audit_config_change
 from trcker_site.errors import ConflictError, InvalidTransitionError, NotFoundError, ValidationError
 from trcker_site.validation import full_clean_or_raise
 
@@ -155,7 +156,7 @@ def offer_create(
             f"An offer with offer_id {offer.slug!r} already exists in this brand.",
             code="offer_id_taken",
         ) from None
-    audit_record(
+    audit_config_change(
         actor=actor,
         action="offer.create",
         target=offer,
@@ -195,7 +196,7 @@ def offer_update(*, actor: Actor, offer: Offer, **fields: Any) -> Offer:
     changes = changes_between(before, snapshot(locked, UPDATABLE_FIELDS))
     if changes:
         locked.save()
-        audit_record(actor=actor, action="offer.update", target=locked, changes=changes)
+        audit_config_change(actor=actor, action="offer.update", target=locked, changes=changes)
     return locked
 
 
@@ -220,7 +221,7 @@ def _transition(actor: Actor, offer: Offer, action: str) -> Offer:
     old = locked.status
     locked.status = target
     locked.save(update_fields=["status", "updated_at"])
-    audit_record(
+    audit_config_change(
         actor=actor, action=f"offer.{action}", target=locked, changes={"status": [old, target]}
     )
     return locked
@@ -270,7 +271,7 @@ def offer_set_caps(
     changes = changes_between(before, snapshot(locked, CAP_FIELDS))
     if changes:
         locked.save(update_fields=[*CAP_FIELDS, "updated_at"])
-        audit_record(actor=actor, action="offer.set_caps", target=locked, changes=changes)
+        audit_config_change(actor=actor, action="offer.set_caps", target=locked, changes=changes)
     return locked
 
 
@@ -318,7 +319,7 @@ def offer_set_payout_rule(
     changes = changes_between(before, snapshot(rule, fields))
     if changes:
         rule.save()
-        audit_record(
+        audit_config_change(
             actor=actor,
             action="offer.set_payout_rule",
             target=locked,
@@ -339,7 +340,7 @@ def offer_delete_payout_rule(*, actor: Actor, rule: PayoutRule) -> None:
     if rule.brand_id != actor.brand_id:
         raise NotFoundError("payout rule", rule.pk)
     offer = _lock(actor, rule.offer)
-    audit_record(
+    audit_config_change(
         actor=actor,
         action="offer.delete_payout_rule",
         target=offer,
@@ -390,7 +391,7 @@ def offer_rotate_postback_secret(
         ]
     )
     # The secret itself never enters the audit log: only the fact it changed.
-    audit_record(
+    audit_config_change(
         actor=actor,
         action="offer.rotate_postback_secret",
         target=locked,

@@ -15,10 +15,11 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from audit.actor import Actor
-from audit.services import audit_record, changes_between, snapshot
+from audit.services import changes_between, snapshot
 from brands.models import Brand
 from offers.models import Offer, OfferStatus
 from partners.models import Coupon, CouponStatus, Partner, PartnerStatus
+from trcker_site.config_cache import audit_config_change
 from trcker_site.errors import ConflictError, InvalidTransitionError, NotFoundError, ValidationError
 from trcker_site.links import tracking_link
 from trcker_site.validation import full_clean_or_raise
@@ -75,7 +76,7 @@ def partner_create(
             f"A partner with partner_id {partner.slug!r} already exists in this brand.",
             code="partner_id_taken",
         ) from None
-    audit_record(
+    audit_config_change(
         actor=actor,
         action="partner.create",
         target=partner,
@@ -109,7 +110,7 @@ def partner_update(*, actor: Actor, partner: Partner, **fields: Any) -> Partner:
     changes = changes_between(before, snapshot(locked, PARTNER_UPDATABLE_FIELDS))
     if changes:
         locked.save()
-        audit_record(actor=actor, action="partner.update", target=locked, changes=changes)
+        audit_config_change(actor=actor, action="partner.update", target=locked, changes=changes)
     return locked
 
 
@@ -138,7 +139,7 @@ def _transition(actor: Actor, partner: Partner, action: str) -> tuple[Partner, b
         locked.approved_at = timezone.now()
         changes["approved_at"] = [None, locked.approved_at]
     locked.save()
-    audit_record(actor=actor, action=f"partner.{action}", target=locked, changes=changes)
+    audit_config_change(actor=actor, action=f"partner.{action}", target=locked, changes=changes)
     return locked, True
 
 
@@ -235,7 +236,7 @@ def coupon_create(
         raise ConflictError(
             f"The coupon code {code!r} is already in use in this brand.", code="coupon_code_taken"
         ) from None
-    audit_record(
+    audit_config_change(
         actor=actor,
         action="coupon.create",
         target=coupon,
@@ -259,7 +260,9 @@ def _set_coupon_status(actor: Actor, coupon: Coupon, status: str, action: str) -
     old = locked.status
     locked.status = status
     locked.save(update_fields=["status", "updated_at"])
-    audit_record(actor=actor, action=action, target=locked, changes={"status": [old, status]})
+    audit_config_change(
+        actor=actor, action=action, target=locked, changes={"status": [old, status]}
+    )
     return locked
 
 

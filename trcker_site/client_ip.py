@@ -8,7 +8,7 @@ from django.conf import settings
 from django.http import HttpRequest
 
 
-def _is_trusted(address: str) -> bool:
+def is_trusted_proxy(address: str) -> bool:
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
@@ -20,7 +20,7 @@ def client_ip(request: HttpRequest) -> str | None:
     """Walk X-Forwarded-For from the right, skipping trusted hops; the first untrusted hop is
     the client. A spoofed left-most entry from an untrusted peer is never believed."""
     peer = request.META.get("REMOTE_ADDR") or None
-    if peer is None or not _is_trusted(peer):
+    if peer is None or not is_trusted_proxy(peer):
         return peer
     forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
     hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
@@ -29,6 +29,6 @@ def client_ip(request: HttpRequest) -> str | None:
             ipaddress.ip_address(hop)
         except ValueError:
             return peer
-        if not _is_trusted(hop):
+        if not is_trusted_proxy(hop):
             return hop
     return hops[0] if hops else peer

@@ -243,3 +243,13 @@ LOGGING = {
 TRCKER_POSTBACK_SECRET_GRACE_SECONDS = int(
     os.environ.get("TRCKER_POSTBACK_SECRET_GRACE_SECONDS", "0")
 )
+# Local development and tests only: lets outbound postbacks reach loopback/private addresses.
+TRCKER_OUTBOUND_ALLOW_PRIVATE = env_bool("TRCKER_OUTBOUND_ALLOW_PRIVATE")
+# Header a trusted CDN sets with the visitor's ISO country (read only from trusted proxies).
+TRCKER_COUNTRY_HEADER = os.environ.get("TRCKER_COUNTRY_HEADER", "CF-IPCountry")
+# Optional operator-supplied GeoIP2/GeoLite2 country or city database (.mmdb).
+TRCKER_GEOIP_PATH = os.environ.get("TRCKER_GEOIP_PATH", "")
+# Per-process click-config cache lifetime; changes also invalidate it through the cache.
+TRCKER_CONFIG_CACHE_SECONDS = float(os.environ.get("TRCKER_CONFIG_CACHE_SECONDS", "30"))
+# The BotD library, built by `make assets` from package.json into our static files.
+TRCKER_BOTD_ASSET = "vendor/botd/botd.esm.js"

@@ -17,6 +17,7 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    path("", include("conversions.urls_public")),
     path("admin/", admin.site.urls),
     path("api/health", health, name="health"),
     path("api/v1/", include(api_v1)),

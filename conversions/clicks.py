@@ -1,0 +1,144 @@
+"""The click handler's domain logic: decide, record, and say where to send the visitor.
+
+Hot path: config comes from the per-process cache (no query), the user agent verdict from an
+LRU cache; the only writes are the click row itself (and a counter query for capped offers).
+The destination comes only from the offer's stored config, never from the request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.utils import timezone
+
+from conversions import tracking_config
+from conversions.caps import cap_reached
+from conversions.fraud import FraudScore, over_threshold, score_click
+from conversions.models import SUB_ID_MAX, Click, ClickOutcome
+from conversions.traffic import classify_user_agent, is_prefetch, network_kind, visitor_country
+from offers.models import OfferStatus
+from partners.models import PartnerStatus
+from trcker_site.url_templates import add_query_param, render_url_template
+
+# Outcomes a visitor sees as "gone" (410) rather than "not found" (404) when no fallback.
+GONE_OUTCOMES = {
+    ClickOutcome.OFFER_ARCHIVED, ClickOutcome.OFFER_PAUSED, ClickOutcome.PARTNER_INACTIVE,
+    ClickOutcome.PARTNER_NOT_ALLOWED, ClickOutcome.CAP_REACHED, ClickOutcome.GEO_BLOCKED,
+    ClickOutcome.DEVICE_BLOCKED, ClickOutcome.FRAUD_BLOCKED,
+}
+
+
+@dataclass(frozen=True)
+class ClickInput:
+    brand_slug: str
+    offer_slug: str
+    partner_slug: str
+    ip: str | None
+    user_agent: str
+    referrer: str
+    subs: tuple[str, str, str, str, str]
+    meta: dict[str, str]
+    via_trusted_proxy: bool
+
+
+@dataclass(frozen=True)
+class ClickDecision:
+    outcome: str
+    click_id: str | None
+    location: str | None  # where to send the visitor; None → show the refusal page
+    status_code: int
+    billable: bool
+    interstitial: bool = False  # BotD page before continuing to ``location``
+
+
+def _clip(value: str, limit: int) -> str:
+    return value[:limit]
+
+
+def click_handle(data: ClickInput) -> ClickDecision:
+    """Decide on one click and record it (accepted or with its refusal reason)."""
+    now = timezone.now()
+    brand = tracking_config.brand_config(data.brand_slug)
+    if brand is None:
+        return ClickDecision(ClickOutcome.UNKNOWN_OFFER, None, None, 404, billable=False)
+    offer = tracking_config.offer_config(brand, data.offer_slug)
+    partner = tracking_config.partner_config(brand, data.partner_slug)
+    ua = classify_user_agent(_clip(data.user_agent, 512))
+    preview = ua.is_preview or is_prefetch(data.meta)
+    country = device = ""
+    fraud = FraudScore()
+
+    outcome = ClickOutcome.ACCEPTED
+    if offer is None:
+        outcome = ClickOutcome.UNKNOWN_OFFER
+    elif offer.status == OfferStatus.ARCHIVED:
+        outcome = ClickOutcome.OFFER_ARCHIVED
+    elif offer.status == OfferStatus.PAUSED:
+        outcome = ClickOutcome.OFFER_PAUSED
+    elif partner is None:
+        outcome = ClickOutcome.UNKNOWN_PARTNER
+    elif partner.status != PartnerStatus.ACTIVE:
+        outcome = ClickOutcome.PARTNER_INACTIVE
+    elif offer.is_private and partner.id not in offer.allowed_partner_ids:
+        outcome = ClickOutcome.PARTNER_NOT_ALLOWED
+    else:
+        country = visitor_country(ip=data.ip, meta=data.meta, via_trusted_proxy=data.via_trusted_proxy)
+        device = ua.device_class
+        if brand.fraud_mode != "off":
+            fraud = score_click(
+                ua=ua, ip=data.ip, network=network_kind(data.ip), user_agent=data.user_agent,
+                offer_id=offer.id, partner_id=partner.id, count_velocity=not preview,
+            )
+        # Previews and prefetches are redirected but neither billed nor refused.
+        if not preview:
+            if offer.geo_allow and country not in offer.geo_allow:
+                outcome = ClickOutcome.GEO_BLOCKED
+            elif offer.device_allow and device not in offer.device_allow:
+                outcome = ClickOutcome.DEVICE_BLOCKED
+            elif brand.fraud_mode == "block" and over_threshold(
+                fraud.score, mode=brand.fraud_mode, threshold=brand.fraud_threshold
+            ):
+                outcome = ClickOutcome.FRAUD_BLOCKED
+            elif offer.has_caps and cap_reached(offer, now=now, tz=brand.tz):
+                outcome = ClickOutcome.CAP_REACHED
+
+    billable = outcome == ClickOutcome.ACCEPTED and not preview
+    click = Click.objects.create(
+        brand_id=brand.id,
+        offer_id=offer.id if offer else None,
+        partner_id=partner.id if partner else None,
+        created_at=now,
+        ip=data.ip,
+        user_agent=_clip(data.user_agent, 512),
+        country=country,
+        device_class=device,
+        referrer=_clip(data.referrer, 1024),
+        sub1=data.subs[0], sub2=data.subs[1], sub3=data.subs[2], sub4=data.subs[3], sub5=data.subs[4],
+        outcome=outcome,
+        is_billable=billable,
+        fraud_score=fraud.score,
+        fraud_signals=fraud.signals,
+    )
+    if outcome != ClickOutcome.ACCEPTED:
+        fallback = offer.fallback_url if offer else ""
+        status = 410 if outcome in GONE_OUTCOMES else 404
+        return ClickDecision(outcome, click.id, fallback or None, 302 if fallback else status, billable=False)
+    assert offer is not None and partner is not None
+    return ClickDecision(
+        outcome, click.id, destination_for(offer.destination_url, click, partner.slug, offer.slug),
+        302, billable=billable, interstitial=brand.botd_enabled and not preview,
+    )
+
+
+def destination_for(template: str, click: Click, partner_slug: str, offer_slug: str) -> str:
+    values = {
+        "CLICK_ID": click.id, "PARTNER_ID": partner_slug, "OFFER_ID": offer_slug,
+        "SUB1": click.sub1, "SUB2": click.sub2, "SUB3": click.sub3, "SUB4": click.sub4, "SUB5": click.sub5,
+    }
+    url = render_url_template(template, values)
+    if "{CLICK_ID}" not in template:
+        url = add_query_param(url, "click_id", click.id)
+    return url
+
+
+def sub_ids(params: dict[str, str]) -> tuple[str, str, str, str, str]:
+    return tuple(_clip(params.get(f"sub{i}", ""), SUB_ID_MAX) for i in range(1, 6))  # type: ignore[return-value]

@@ -1,0 +1,133 @@
+"""Fraud scoring: 0–100, additive, with a reason per signal.
+
+Cheap signals are scored on the click; the conversion starts from its click's score and adds
+what only a conversion can show (click-to-conversion time, no click behind a coupon). Weights
+follow the published thresholds collected in reference/security-reliability-performance.md
+§2 and are meant to be tuned on data; the brand's mode decides what a score does:
+off (nothing scored), monitor (score only), review (≥ threshold → pending_review),
+block (≥ threshold → click refused / conversion rejected).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+
+from django.core.cache import cache
+
+from brands.models import FraudMode
+from conversions.traffic import UserAgentInfo
+
+logger = logging.getLogger(__name__)
+
+WEIGHTS = {
+    "bot_user_agent": 60,  # crawler or non-browser client (GIVT)
+    "empty_user_agent": 30,
+    "datacenter_ip": 30,
+    "tor_exit": 40,
+    "vpn_or_proxy": 20,
+    "ip_velocity": 30,  # more than IP_VELOCITY_PER_MINUTE clicks from one IP in a minute
+    "duplicate_click": 10,  # same IP + UA + offer + partner within DUPLICATE_WINDOW
+    "fast_conversion": 40,  # click-to-conversion below the offer's minimum
+    "instant_conversion": 60,  # click-to-conversion below 2 s (replaces fast_conversion)
+    "no_click": 20,  # coupon-attributed with no click at all (coupon leakage)
+    "botd_bot": 40,  # BotD reported automation in the browser
+}
+IP_VELOCITY_PER_MINUTE = 60
+DUPLICATE_WINDOW_SECONDS = 24 * 3600
+INSTANT_SECONDS = 2
+
+
+@dataclass
+class FraudScore:
+    signals: list[dict[str, object]] = field(default_factory=list)
+
+    @property
+    def score(self) -> int:
+        return min(100, sum(int(signal["points"]) for signal in self.signals))
+
+    @property
+    def codes(self) -> set[str]:
+        return {str(signal["signal"]) for signal in self.signals}
+
+    def add(self, code: str, **detail: object) -> None:
+        if code in self.codes:
+            return
+        self.signals.append({"signal": code, "points": WEIGHTS[code], **detail})
+
+    @classmethod
+    def from_stored(cls, signals: list[dict[str, object]] | None) -> FraudScore:
+        return cls(signals=[dict(signal) for signal in signals or []])
+
+
+def _counter(key: str, window: int) -> int | None:
+    """Atomic fixed-window counter in the shared cache; None when the cache is down (the
+    signal is then unknown and scores nothing, rather than failing the click)."""
+    try:
+        if cache.add(key, 1, window):
+            return 1
+        return int(cache.incr(key))
+    except ValueError:  # expired between add and incr
+        try:
+            cache.set(key, 1, window)
+        except Exception:
+            return None
+        return 1
+    except Exception:
+        logger.warning("fraud counters unavailable", exc_info=True)
+        return None
+
+
+def score_click(
+    *,
+    ua: UserAgentInfo,
+    ip: str | None,
+    network: str,
+    user_agent: str,
+    offer_id: int,
+    partner_id: int,
+    count_velocity: bool = True,
+) -> FraudScore:
+    result = FraudScore()
+    if ua.is_empty:
+        result.add("empty_user_agent")
+    elif ua.is_bot:
+        result.add("bot_user_agent")
+    if network == "hosting":
+        result.add("datacenter_ip")
+    elif network == "tor":
+        result.add("tor_exit")
+    elif network == "vpn":
+        result.add("vpn_or_proxy")
+    if ip and count_velocity:
+        per_minute = _counter(f"trcker:vel:{ip}", 60)
+        if per_minute is not None and per_minute > IP_VELOCITY_PER_MINUTE:
+            result.add("ip_velocity", clicks_last_minute=per_minute)
+        fingerprint = hashlib.sha256(f"{ip}|{user_agent}|{offer_id}|{partner_id}".encode()).hexdigest()[:32]
+        seen = _counter(f"trcker:dup:{fingerprint}", DUPLICATE_WINDOW_SECONDS)
+        if seen is not None and seen > 1:
+            result.add("duplicate_click", repeats=seen - 1)
+    return result
+
+
+def score_conversion(
+    *,
+    click_signals: list[dict[str, object]] | None,
+    seconds_since_click: float | None,
+    min_conversion_seconds: int,
+    has_click: bool,
+) -> FraudScore:
+    result = FraudScore.from_stored(click_signals)
+    if has_click and seconds_since_click is not None:
+        if seconds_since_click < INSTANT_SECONDS:
+            result.add("instant_conversion", seconds=round(seconds_since_click, 3))
+        elif seconds_since_click < min_conversion_seconds:
+            result.add("fast_conversion", seconds=round(seconds_since_click, 3))
+    if not has_click:
+        result.add("no_click")
+    return result
+
+
+def over_threshold(score: int, *, mode: str, threshold: int) -> bool:
+    return mode in (FraudMode.REVIEW, FraudMode.BLOCK) and score >= threshold

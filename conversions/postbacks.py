@@ -1,0 +1,176 @@
+"""Inbound postback input: parsing and proof of origin (signature, shared secret, IP).
+
+Signature: ``X-Trcker-Signature: t=<unix>,v1=<hex>`` (or ``?ts=…&sig=…``), where
+``hex = HMAC-SHA256(secret, f"{t}." + canonical)`` and ``canonical`` is the raw body for POST,
+or for GET the query parameters other than ``sig``/``ts``/``secret``, sorted by name then
+value and percent-encoded (RFC 3986 unreserved characters kept) as ``a=1&b=2``. Timestamps
+more than 300 s away in either direction are refused. During a secret rotation the previous
+secret is accepted until its grace period ends. Integrations that can only paste a URL may
+send the secret itself as ``secret=``."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from urllib.parse import quote
+
+from conversions.models import SUB_ID_MAX
+from conversions.tracking_config import OfferConfig
+from trcker_site.errors import AuthenticationError, PermissionDeniedError, ValidationError
+
+SIGNATURE_TOLERANCE_SECONDS = 300
+DEFAULT_EVENT = "sale"
+AUTH_PARAMS = {"sig", "ts", "secret"}
+TXN_ID_PATTERN = re.compile(r"^[\x21-\x7e]{1,128}$")  # printable ASCII, no spaces
+EVENT_PATTERN = re.compile(r"^[a-z0-9_.-]{1,64}$")
+COUPON_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+CLICK_ID_PATTERN = re.compile(r"^clk_[A-Za-z0-9]{10,28}$")
+MAX_AMOUNT = Decimal("999999999999.99")
+
+
+@dataclass(frozen=True)
+class PostbackInput:
+    click_id: str
+    txn_id: str
+    amount: Decimal
+    currency: str
+    event_type: str
+    coupon: str
+    subs: tuple[str, str, str, str, str]
+
+
+def canonical_query(pairs: list[tuple[str, str]]) -> str:
+    kept = sorted((name, value) for name, value in pairs if name not in AUTH_PARAMS)
+    return "&".join(f"{quote(name, safe='-._~')}={quote(value, safe='-._~')}" for name, value in kept)
+
+
+def sign(secret: str, timestamp: int, canonical: bytes) -> str:
+    return hmac.new(secret.encode(), f"{timestamp}.".encode() + canonical, hashlib.sha256).hexdigest()
+
+
+def _active_secrets(offer: OfferConfig, now: datetime) -> list[str]:
+    secrets = [offer.postback_secret]
+    if offer.previous_postback_secret and offer.previous_secret_valid_until and now < offer.previous_secret_valid_until:
+        secrets.append(offer.previous_postback_secret)
+    return secrets
+
+
+def _parse_signature_header(header: str) -> tuple[str, list[str]]:
+    timestamp, signatures = "", []
+    for item in header.split(","):
+        name, _, value = item.strip().partition("=")
+        if name == "t":
+            timestamp = value
+        elif name == "v1":
+            signatures.append(value.lower())
+    return timestamp, signatures
+
+
+def verify_origin(
+    *,
+    offer: OfferConfig,
+    method: str,
+    query_pairs: list[tuple[str, str]],
+    body: bytes,
+    signature_header: str,
+    now: datetime,
+) -> None:
+    """Raise AuthenticationError unless the request proves it knows the offer's secret."""
+    if not offer.postback_secret:
+        return
+    secrets = _active_secrets(offer, now)
+    params = dict(query_pairs)
+    if "secret" in params:
+        presented = params["secret"].encode()
+        if any(hmac.compare_digest(presented, secret.encode()) for secret in secrets):
+            return
+        raise AuthenticationError("The secret does not match this offer's postback secret.", code="bad_signature")
+    if signature_header:
+        timestamp, signatures = _parse_signature_header(signature_header)
+    elif "sig" in params or "ts" in params:
+        timestamp, signatures = params.get("ts", ""), [params.get("sig", "").lower()]
+    else:
+        raise AuthenticationError(
+            "This offer requires a signed postback: send X-Trcker-Signature (t=…,v1=…), "
+            "ts and sig parameters, or the secret parameter.",
+            code="signature_required",
+        )
+    try:
+        stamp = int(timestamp)
+    except ValueError:
+        raise AuthenticationError("The signature timestamp is missing or not a number.", code="bad_signature") from None
+    if abs(now.timestamp() - stamp) > SIGNATURE_TOLERANCE_SECONDS:
+        raise AuthenticationError(
+            "The signature timestamp is more than 300 seconds from the server's clock.",
+            code="signature_expired",
+        )
+    canonical = body if method == "POST" else canonical_query(query_pairs).encode()
+    for secret in secrets:
+        expected = sign(secret, stamp, canonical)
+        if any(hmac.compare_digest(expected.encode(), candidate.encode()) for candidate in signatures):
+            return
+    raise AuthenticationError("The signature does not match.", code="bad_signature")
+
+
+def check_source_ip(offer: OfferConfig, ip: str | None) -> None:
+    if not offer.postback_allowed_networks:
+        return
+    try:
+        address = ipaddress.ip_address(ip or "")
+    except ValueError:
+        address = None
+    if address is None or not any(address in network for network in offer.postback_allowed_networks):
+        raise PermissionDeniedError(
+            "Postbacks for this offer are accepted only from its allowed IP addresses.", code="ip_not_allowed"
+        )
+
+
+def _field_error(name: str, code: str, message: str) -> ValidationError:
+    return ValidationError(message, code=code, fields={name: [message]})
+
+
+def parse_postback(params: dict[str, str], *, offer_currency: str) -> PostbackInput:
+    txn_id = params.get("txn_id", "").strip()
+    if not txn_id:
+        raise _field_error("txn_id", "missing_txn_id", "txn_id is required: the advertiser's order or transaction id.")
+    if not TXN_ID_PATTERN.match(txn_id):
+        raise _field_error("txn_id", "invalid_txn_id", "txn_id must be 1–128 printable characters without spaces.")
+    raw_amount = params.get("amount", "").strip() or "0"
+    try:
+        amount = Decimal(raw_amount)
+    except InvalidOperation:
+        raise _field_error("amount", "invalid_amount", "amount must be a decimal number such as 49.90.") from None
+    if not amount.is_finite() or amount < 0 or amount > MAX_AMOUNT:
+        raise _field_error("amount", "invalid_amount", "amount must be between 0 and 999999999999.99.")
+    amount = amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    currency = params.get("currency", "").strip().upper() or offer_currency
+    if not re.fullmatch(r"[A-Z]{3}", currency):
+        raise _field_error("currency", "invalid_currency", "currency must be an ISO 4217 code such as USD.")
+    if currency != offer_currency:
+        raise _field_error(
+            "currency", "currency_mismatch",
+            f"This offer is in {offer_currency}; send amounts in {offer_currency}.",
+        )
+    event = params.get("event", "").strip().lower() or DEFAULT_EVENT
+    if not EVENT_PATTERN.match(event):
+        raise _field_error("event", "invalid_event", "event must be 1–64 of a-z, 0-9, _ . - (e.g. sale, signup).")
+    click_id = params.get("click_id", "").strip()
+    if click_id and not CLICK_ID_PATTERN.match(click_id):
+        raise _field_error("click_id", "unknown_click", "click_id is not a Trcker click id (clk_…).")
+    coupon = (params.get("coupon") or params.get("couponCode") or "").strip()
+    if coupon and not COUPON_PATTERN.match(coupon):
+        raise _field_error("coupon", "unknown_coupon", "coupon must be 1–64 letters, digits, - or _.")
+    if not click_id and not coupon:
+        raise ValidationError(
+            "Send click_id (from the tracking link) or coupon, or both.", code="missing_click_and_coupon"
+        )
+    subs = tuple(params.get(f"sub{i}", "")[:SUB_ID_MAX] for i in range(1, 6))
+    return PostbackInput(
+        click_id=click_id, txn_id=txn_id, amount=amount, currency=currency, event_type=event,
+        coupon=coupon, subs=subs,  # type: ignore[arg-type]
+    )

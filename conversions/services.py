@@ -1,0 +1,378 @@
+"""Writes for conversions, payouts and postback deliveries.
+
+Conversion ingestion is exactly-once: the (offer, event_type, txn_id) unique constraint
+decides, and everything a conversion causes — the coupon use, the cap slot, the outbox row,
+the audit event — lives in the same transaction as its row, so a duplicate or a failure
+leaves nothing behind."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Min, Sum
+from django.utils import timezone
+
+from audit.actor import Actor
+from audit.services import audit_record
+from brands.models import Brand, FraudMode
+from conversions.caps import cap_try_take
+from conversions.fraud import FraudScore, over_threshold, score_conversion
+from conversions.models import (
+    Click,
+    ClickOutcome,
+    Conversion,
+    ConversionStatus,
+    DeliveryStatus,
+    Payout,
+    PayoutStatus,
+    PostbackDelivery,
+)
+from conversions.outbox import enqueue_postback
+from conversions.payouts_math import resolve_amounts
+from conversions.postbacks import PostbackInput
+from conversions.tracking_config import BrandConfig, OfferConfig
+from partners.models import Coupon, CouponStatus, Partner
+from partners.services import coupon_try_use
+from trcker_site.errors import InvalidTransitionError, NotFoundError, ValidationError
+
+REVIEWABLE = {ConversionStatus.PENDING, ConversionStatus.PENDING_REVIEW}
+FIRES_POSTBACK = {ConversionStatus.PENDING, ConversionStatus.APPROVED}
+
+
+@dataclass(frozen=True)
+class RecordedConversion:
+    conversion: Conversion
+    duplicate: bool
+
+
+def _find_click(brand: BrandConfig, offer: OfferConfig, click_id: str) -> Click | None:
+    if not click_id:
+        return None
+    return (
+        Click.objects.select_related("partner")
+        .filter(pk=click_id, brand_id=brand.id, offer_id=offer.id, outcome=ClickOutcome.ACCEPTED)
+        .first()
+    )
+
+
+def _find_coupon(brand: BrandConfig, offer: OfferConfig, code: str) -> Coupon | None:
+    if not code:
+        return None
+    coupon = (
+        Coupon.objects.select_related("partner")
+        .filter(brand_id=brand.id, code__iexact=code, status=CouponStatus.ACTIVE)
+        .first()
+    )
+    if coupon is None or (coupon.offer_id is not None and coupon.offer_id != offer.id):
+        return None
+    return coupon
+
+
+def conversion_record(
+    *, actor: Actor, brand: BrandConfig, offer: OfferConfig, data: PostbackInput
+) -> RecordedConversion:
+    """Record one reported sale/event, or return the existing one for a repeated txn_id."""
+    existing = Conversion.objects.filter(offer_id=offer.id, event_type=data.event_type, txn_id=data.txn_id).first()
+    if existing is not None:
+        return RecordedConversion(existing, duplicate=True)
+    click = _find_click(brand, offer, data.click_id)
+    coupon = _find_coupon(brand, offer, data.coupon)
+    if click is None and coupon is None:
+        if data.click_id:
+            raise ValidationError(
+                "Unknown click_id for this offer: it was never issued, was refused, or belongs "
+                "to another offer.", code="unknown_click", fields={"click_id": ["Unknown click."]},
+            )
+        raise ValidationError(
+            "Unknown or inactive coupon for this offer.", code="unknown_coupon", fields={"coupon": ["Unknown coupon."]}
+        )
+    try:
+        with transaction.atomic():
+            conversion = _record_new(actor, brand, offer, data, click, coupon)
+    except IntegrityError:
+        # A concurrent request with the same txn_id committed first: that one is the sale.
+        existing = Conversion.objects.filter(offer_id=offer.id, event_type=data.event_type, txn_id=data.txn_id).first()
+        if existing is None:
+            raise
+        return RecordedConversion(existing, duplicate=True)
+    return RecordedConversion(conversion, duplicate=False)
+
+
+def _record_new(
+    actor: Actor,
+    brand: BrandConfig,
+    offer: OfferConfig,
+    data: PostbackInput,
+    click: Click | None,
+    coupon: Coupon | None,
+) -> Conversion:
+    now = timezone.now()
+    use_coupon = coupon is not None and (brand.coupon_first or click is None)
+    if use_coupon and not coupon_try_use(coupon=coupon):  # type: ignore[arg-type]
+        if click is None:
+            raise ValidationError(
+                "This coupon has reached its maximum number of uses.", code="coupon_exhausted",
+                fields={"coupon": ["Used up."]},
+            )
+        use_coupon = False
+    partner: Partner = coupon.partner if use_coupon else click.partner  # type: ignore[union-attr]
+    attribution = {
+        "winner": "coupon" if use_coupon else "click",
+        "click_id": click.id if click else (data.click_id or None),
+        "click_partner_id": click.partner.slug if click and click.partner else None,
+        "coupon": data.coupon or None,
+        "coupon_partner_id": coupon.partner.slug if coupon else None,
+        "precedence": "coupon" if brand.coupon_first else "click",
+    }
+    payout, revenue = resolve_amounts(
+        offer, partner_id=partner.pk, event_type=data.event_type, sale_amount=data.amount
+    )
+    fraud = FraudScore()
+    if brand.fraud_mode != FraudMode.OFF:
+        fraud = score_conversion(
+            click_signals=click.fraud_signals if click else None,
+            seconds_since_click=(now - click.created_at).total_seconds() if click else None,
+            min_conversion_seconds=offer.min_conversion_seconds,
+            has_click=click is not None,
+        )
+    status, reason = ConversionStatus.PENDING, ""
+    if over_threshold(fraud.score, mode=brand.fraud_mode, threshold=brand.fraud_threshold):
+        if brand.fraud_mode == FraudMode.BLOCK:
+            status, reason = ConversionStatus.REJECTED, "fraud_blocked"
+        else:
+            status, reason = ConversionStatus.PENDING_REVIEW, "fraud_review"
+    # Rejected conversions take no cap slot; over-cap ones are held (soft) or rejected (hard).
+    if status != ConversionStatus.REJECTED and offer.has_caps and not cap_try_take(offer, now=now, tz=brand.tz):
+        if offer.cap_mode == "hard":
+            status, reason = ConversionStatus.REJECTED, "cap_exceeded"
+        else:
+            status, reason = ConversionStatus.PENDING_REVIEW, "cap_exceeded"
+    subs = data.subs if any(data.subs) or click is None else (click.sub1, click.sub2, click.sub3, click.sub4, click.sub5)
+    conversion = Conversion.objects.create(
+        brand_id=brand.id,
+        offer_id=offer.id,
+        partner=partner,
+        click=click,
+        coupon=coupon if use_coupon else None,
+        attribution=attribution,
+        event_type=data.event_type,
+        txn_id=data.txn_id,
+        sale_amount=data.amount,
+        currency=data.currency,
+        payout=payout,
+        revenue=revenue,
+        status=status,
+        status_reason=reason,
+        fraud_score=fraud.score,
+        fraud_reasons=fraud.signals,
+        sub1=subs[0], sub2=subs[1], sub3=subs[2], sub4=subs[3], sub5=subs[4],
+        created_at=now,
+        pending_review_at=now if status == ConversionStatus.PENDING_REVIEW else None,
+        rejected_at=now if status == ConversionStatus.REJECTED else None,
+    )
+    if status in FIRES_POSTBACK:
+        enqueue_postback(conversion, template=offer.postback_url_template, offer_slug=offer.slug,
+                         partner_slug=partner.slug)
+    audit_record(
+        actor=actor, action="conversion.create", target=conversion,
+        changes={
+            "status": [None, status], "status_reason": [None, reason], "partner_id": [None, partner.slug],
+            "txn_id": [None, data.txn_id], "sale_amount": [None, data.amount], "payout": [None, payout],
+            "revenue": [None, revenue], "fraud_score": [None, fraud.score],
+        },
+    )
+    return conversion
+
+
+def _lock_conversion(actor: Actor, conversion: Conversion) -> Conversion:
+    try:
+        return (
+            Conversion.objects.select_for_update(of=("self",))
+            .select_related("offer", "partner")
+            .get(pk=conversion.pk, brand_id=actor.brand_id)
+        )
+    except Conversion.DoesNotExist:
+        raise NotFoundError("conversion", conversion.pk) from None
+
+
+@transaction.atomic
+def conversion_approve(*, actor: Actor, conversion: Conversion) -> Conversion:
+    """pending / pending_review → approved. Clears the fraud signal (recording who cleared
+    it) and fires the outbound postback if it has not fired yet."""
+    actor.require_write()
+    locked = _lock_conversion(actor, conversion)
+    if locked.status == ConversionStatus.APPROVED:
+        return locked
+    if locked.status not in REVIEWABLE:
+        raise InvalidTransitionError(
+            f"Cannot approve conversion {locked.pk}: it is {locked.status}. Only pending and "
+            "pending_review conversions can be approved."
+        )
+    old_status = locked.status
+    locked.status = ConversionStatus.APPROVED
+    locked.approved_at = timezone.now()
+    changes: dict[str, list[Any]] = {"status": [old_status, locked.status]}
+    if locked.fraud_score or old_status == ConversionStatus.PENDING_REVIEW:
+        locked.fraud_cleared_by = actor.label
+        changes["fraud_cleared_by"] = ["", actor.label]
+    locked.save(update_fields=["status", "approved_at", "fraud_cleared_by", "updated_at"])
+    enqueue_postback(locked, template=locked.offer.postback_url_template, offer_slug=locked.offer.slug,
+                     partner_slug=locked.partner.slug)
+    audit_record(actor=actor, action="conversion.approve", target=locked, changes=changes)
+    return locked
+
+
+@transaction.atomic
+def conversion_reject(*, actor: Actor, conversion: Conversion, reason: str = "") -> Conversion:
+    """pending / pending_review / approved (not yet in a payout) → rejected."""
+    actor.require_write()
+    locked = _lock_conversion(actor, conversion)
+    if locked.status == ConversionStatus.REJECTED:
+        return locked
+    if locked.status == ConversionStatus.PAID or locked.payout_batch_id:
+        raise InvalidTransitionError(
+            f"Cannot reject conversion {locked.pk}: it is paid or part of payout "
+            f"{locked.payout_batch_id}. Void that payout first."
+        )
+    old_status = locked.status
+    locked.status = ConversionStatus.REJECTED
+    locked.status_reason = (reason.strip() or "manual_rejection")[:64]
+    locked.rejected_at = timezone.now()
+    locked.save(update_fields=["status", "status_reason", "rejected_at", "updated_at"])
+    audit_record(
+        actor=actor, action="conversion.reject", target=locked,
+        changes={"status": [old_status, locked.status], "reason": [None, reason.strip() or None]},
+    )
+    return locked
+
+
+def _end_of_day(day: dt.date, tz: Any) -> dt.datetime:
+    return dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
+
+
+@transaction.atomic
+def payouts_generate(
+    *, actor: Actor, up_to: dt.date | None = None, partner: Partner | None = None
+) -> list[Payout]:
+    """One pending payout per partner and currency, covering approved conversions not yet in
+    a payout and recorded up to the end of ``up_to`` (brand time zone; default today)."""
+    actor.require_write()
+    brand = Brand.objects.get(pk=actor.brand_id)
+    tz = zoneinfo.ZoneInfo(brand.timezone)
+    up_to = up_to or timezone.now().astimezone(tz).date()
+    if partner is not None and partner.brand_id != actor.brand_id:
+        raise NotFoundError("partner", partner.slug)
+    eligible = Conversion.objects.filter(
+        brand_id=actor.brand_id, status=ConversionStatus.APPROVED, payout_batch__isnull=True,
+        created_at__lt=_end_of_day(up_to, tz),
+    )
+    if partner is not None:
+        eligible = eligible.filter(partner=partner)
+    # Lock in primary-key order so concurrent generators cannot deadlock or double-cover.
+    locked_ids = list(eligible.select_for_update().order_by("pk").values_list("pk", flat=True))
+    groups = (
+        Conversion.objects.filter(pk__in=locked_ids)
+        .values("partner_id", "currency")
+        .annotate(total=Sum("payout"), first=Min("created_at"))
+        .order_by("partner_id", "currency")
+    )
+    payouts = []
+    for group in groups:
+        payout = Payout.objects.create(
+            brand_id=actor.brand_id, partner_id=group["partner_id"], currency=group["currency"],
+            amount=group["total"] or Decimal("0"), period_start=group["first"].astimezone(tz).date(),
+            period_end=up_to,
+        )
+        covered = Conversion.objects.filter(
+            pk__in=locked_ids, partner_id=group["partner_id"], currency=group["currency"]
+        ).update(payout_batch=payout)
+        audit_record(
+            actor=actor, action="payout.generate", target=payout,
+            changes={"amount": [None, payout.amount], "currency": [None, payout.currency],
+                     "conversions": [None, covered], "period_end": [None, up_to]},
+        )
+        payouts.append(payout)
+    return payouts
+
+
+def _lock_payout(actor: Actor, payout: Payout) -> Payout:
+    try:
+        return Payout.objects.select_for_update().get(pk=payout.pk, brand_id=actor.brand_id)
+    except Payout.DoesNotExist:
+        raise NotFoundError("payout", payout.pk) from None
+
+
+@transaction.atomic
+def payout_mark_paid(
+    *, actor: Actor, payout: Payout, method: str, reference: str = "", notes: str = ""
+) -> Payout:
+    """Flip a pending payout to paid and cascade its approved conversions to paid, together."""
+    actor.require_write()
+    if not method.strip():
+        raise ValidationError("method is required (e.g. paypal, wire, ach).", fields={"method": ["Required."]})
+    locked = _lock_payout(actor, payout)
+    if locked.status == PayoutStatus.PAID:
+        return locked
+    if locked.status != PayoutStatus.PENDING:
+        raise InvalidTransitionError(f"Cannot mark payout {locked.pk} paid: it is {locked.status}.")
+    now = timezone.now()
+    locked.status = PayoutStatus.PAID
+    locked.method, locked.reference, locked.notes = method.strip()[:64], reference[:200], notes
+    locked.paid_at = now
+    locked.save(update_fields=["status", "method", "reference", "notes", "paid_at", "updated_at"])
+    cascaded = Conversion.objects.filter(
+        payout_batch=locked, status=ConversionStatus.APPROVED
+    ).update(status=ConversionStatus.PAID, paid_at=now, updated_at=now)
+    audit_record(
+        actor=actor, action="payout.mark_paid", target=locked,
+        changes={"status": [PayoutStatus.PENDING, PayoutStatus.PAID], "method": [None, locked.method],
+                 "reference": [None, locked.reference or None], "conversions_paid": [None, cascaded]},
+    )
+    return locked
+
+
+@transaction.atomic
+def payout_void(*, actor: Actor, payout: Payout) -> Payout:
+    """Cancel a pending payout and release its conversions for a later payout."""
+    actor.require_write()
+    locked = _lock_payout(actor, payout)
+    if locked.status == PayoutStatus.VOID:
+        return locked
+    if locked.status != PayoutStatus.PENDING:
+        raise InvalidTransitionError(f"Cannot void payout {locked.pk}: it is {locked.status}.")
+    locked.status = PayoutStatus.VOID
+    locked.save(update_fields=["status", "updated_at"])
+    released = Conversion.objects.filter(payout_batch=locked).update(payout_batch=None)
+    audit_record(
+        actor=actor, action="payout.void", target=locked,
+        changes={"status": [PayoutStatus.PENDING, PayoutStatus.VOID], "conversions_released": [None, released]},
+    )
+    return locked
+
+
+@transaction.atomic
+def delivery_replay(*, actor: Actor, delivery: PostbackDelivery) -> PostbackDelivery:
+    """Queue a failed or dead outbound postback for one more delivery, now."""
+    actor.require_write()
+    try:
+        locked = PostbackDelivery.objects.select_for_update().get(pk=delivery.pk, brand_id=actor.brand_id)
+    except PostbackDelivery.DoesNotExist:
+        raise NotFoundError("delivery", delivery.pk) from None
+    if locked.status not in (DeliveryStatus.DEAD, DeliveryStatus.FAILED):
+        raise InvalidTransitionError(
+            f"Delivery {locked.pk} is {locked.status}; only failed or dead deliveries can be replayed."
+        )
+    old = locked.status
+    locked.status = DeliveryStatus.PENDING
+    locked.next_attempt_at = timezone.now()
+    locked.save(update_fields=["status", "next_attempt_at", "updated_at"])
+    audit_record(actor=actor, action="delivery.replay", target=locked, target_type="delivery",
+                 changes={"status": [old, DeliveryStatus.PENDING]})
+    return locked
+
+

@@ -1,0 +1,55 @@
+"""Invalidation of per-process tracking-config caches.
+
+The click and postback endpoints keep brand/offer/partner config in process memory. A write
+that changes that config calls ``tracking_config_changed(brand_id)``; after commit it bumps a
+generation counter in the shared cache (Redis in production), which every process compares
+on each request, and a local one so this process sees the change at once. Entries also expire
+after TRCKER_CONFIG_CACHE_SECONDS as a safety net when no shared cache is configured.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from typing import Any
+
+from django.core.cache import cache
+from django.db import transaction
+
+from audit.services import audit_record
+
+logger = logging.getLogger(__name__)
+
+_local_generation: defaultdict[int, int] = defaultdict(int)
+
+
+def _key(brand_id: int) -> str:
+    return f"trcker:cfg-gen:{brand_id}"
+
+
+def _bump(brand_id: int) -> None:
+    _local_generation[brand_id] += 1
+    try:
+        if not cache.add(_key(brand_id), 1, None):
+            cache.incr(_key(brand_id))
+    except Exception:
+        logger.warning("could not publish config change of brand %s", brand_id, exc_info=True)
+
+
+def tracking_config_changed(brand_id: int) -> None:
+    transaction.on_commit(lambda: _bump(brand_id))
+
+
+def config_generation(brand_id: int) -> tuple[int, int | None]:
+    """(local, shared) generation; shared is None when the shared cache is unreachable."""
+    try:
+        shared = cache.get(_key(brand_id), 0)
+    except Exception:
+        shared = None
+    return _local_generation[brand_id], shared
+
+
+def audit_config_change(**kwargs: Any) -> None:
+    """audit_record() for a change to tracking config, plus the cache invalidation."""
+    audit_record(**kwargs)
+    tracking_config_changed(kwargs["actor"].brand_id)
