@@ -5,8 +5,8 @@ from __future__ import annotations
 import zoneinfo
 
 from django.conf import settings
-from django.contrib.staticfiles import finders
 from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.staticfiles import finders
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 

@@ -43,9 +43,11 @@ def cap_reached(offer: OfferConfig, *, now: datetime, tz: zoneinfo.ZoneInfo) -> 
     if 0 in caps.values():
         return True
     starts = period_starts(now, tz)
-    counts = OfferCapCounter.objects.filter(offer_id=offer.id, period__in=list(caps)).filter(
-        period_start__in={starts[period] for period in caps}
-    ).values_list("period", "period_start", "count")
+    counts = (
+        OfferCapCounter.objects.filter(offer_id=offer.id, period__in=list(caps))
+        .filter(period_start__in={starts[period] for period in caps})
+        .values_list("period", "period_start", "count")
+    )
     return any(start == starts[period] and count >= caps[period] for period, start, count in counts)
 
 
@@ -56,7 +58,10 @@ def cap_try_take(offer: OfferConfig, *, now: datetime, tz: zoneinfo.ZoneInfo) ->
         return True
     starts = period_starts(now, tz)
     OfferCapCounter.objects.bulk_create(
-        [OfferCapCounter(offer_id=offer.id, period=period, period_start=starts[period]) for period in caps],
+        [
+            OfferCapCounter(offer_id=offer.id, period=period, period_start=starts[period])
+            for period in caps
+        ],
         ignore_conflicts=True,
     )
     try:

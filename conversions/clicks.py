@@ -21,9 +21,14 @@ from trcker_site.url_templates import add_query_param, render_url_template
 
 # Outcomes a visitor sees as "gone" (410) rather than "not found" (404) when no fallback.
 GONE_OUTCOMES = {
-    ClickOutcome.OFFER_ARCHIVED, ClickOutcome.OFFER_PAUSED, ClickOutcome.PARTNER_INACTIVE,
-    ClickOutcome.PARTNER_NOT_ALLOWED, ClickOutcome.CAP_REACHED, ClickOutcome.GEO_BLOCKED,
-    ClickOutcome.DEVICE_BLOCKED, ClickOutcome.FRAUD_BLOCKED,
+    ClickOutcome.OFFER_ARCHIVED,
+    ClickOutcome.OFFER_PAUSED,
+    ClickOutcome.PARTNER_INACTIVE,
+    ClickOutcome.PARTNER_NOT_ALLOWED,
+    ClickOutcome.CAP_REACHED,
+    ClickOutcome.GEO_BLOCKED,
+    ClickOutcome.DEVICE_BLOCKED,
+    ClickOutcome.FRAUD_BLOCKED,
 }
 
 
@@ -81,12 +86,19 @@ def click_handle(data: ClickInput) -> ClickDecision:
     elif offer.is_private and partner.id not in offer.allowed_partner_ids:
         outcome = ClickOutcome.PARTNER_NOT_ALLOWED
     else:
-        country = visitor_country(ip=data.ip, meta=data.meta, via_trusted_proxy=data.via_trusted_proxy)
+        country = visitor_country(
+            ip=data.ip, meta=data.meta, via_trusted_proxy=data.via_trusted_proxy
+        )
         device = ua.device_class
         if brand.fraud_mode != "off":
             fraud = score_click(
-                ua=ua, ip=data.ip, network=network_kind(data.ip), user_agent=data.user_agent,
-                offer_id=offer.id, partner_id=partner.id, count_velocity=not preview,
+                ua=ua,
+                ip=data.ip,
+                network=network_kind(data.ip),
+                user_agent=data.user_agent,
+                offer_id=offer.id,
+                partner_id=partner.id,
+                count_velocity=not preview,
             )
         # Previews and prefetches are redirected but neither billed nor refused.
         if not preview:
@@ -112,7 +124,11 @@ def click_handle(data: ClickInput) -> ClickDecision:
         country=country,
         device_class=device,
         referrer=_clip(data.referrer, 1024),
-        sub1=data.subs[0], sub2=data.subs[1], sub3=data.subs[2], sub4=data.subs[3], sub5=data.subs[4],
+        sub1=data.subs[0],
+        sub2=data.subs[1],
+        sub3=data.subs[2],
+        sub4=data.subs[3],
+        sub5=data.subs[4],
         outcome=outcome,
         is_billable=billable,
         fraud_score=fraud.score,
@@ -121,18 +137,31 @@ def click_handle(data: ClickInput) -> ClickDecision:
     if outcome != ClickOutcome.ACCEPTED:
         fallback = offer.fallback_url if offer else ""
         status = 410 if outcome in GONE_OUTCOMES else 404
-        return ClickDecision(outcome, click.id, fallback or None, 302 if fallback else status, billable=False)
-    assert offer is not None and partner is not None
+        return ClickDecision(
+            outcome, click.id, fallback or None, 302 if fallback else status, billable=False
+        )
+    assert offer is not None
+    assert partner is not None
     return ClickDecision(
-        outcome, click.id, destination_for(offer.destination_url, click, partner.slug, offer.slug),
-        302, billable=billable, interstitial=brand.botd_enabled and not preview,
+        outcome,
+        click.id,
+        destination_for(offer.destination_url, click, partner.slug, offer.slug),
+        302,
+        billable=billable,
+        interstitial=brand.botd_enabled and not preview,
     )
 
 
 def destination_for(template: str, click: Click, partner_slug: str, offer_slug: str) -> str:
     values = {
-        "CLICK_ID": click.id, "PARTNER_ID": partner_slug, "OFFER_ID": offer_slug,
-        "SUB1": click.sub1, "SUB2": click.sub2, "SUB3": click.sub3, "SUB4": click.sub4, "SUB5": click.sub5,
+        "CLICK_ID": click.id,
+        "PARTNER_ID": partner_slug,
+        "OFFER_ID": offer_slug,
+        "SUB1": click.sub1,
+        "SUB2": click.sub2,
+        "SUB3": click.sub3,
+        "SUB4": click.sub4,
+        "SUB5": click.sub5,
     }
     url = render_url_template(template, values)
     if "{CLICK_ID}" not in template:

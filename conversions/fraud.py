@@ -104,7 +104,9 @@ def score_click(
         per_minute = _counter(f"trcker:vel:{ip}", 60)
         if per_minute is not None and per_minute > IP_VELOCITY_PER_MINUTE:
             result.add("ip_velocity", clicks_last_minute=per_minute)
-        fingerprint = hashlib.sha256(f"{ip}|{user_agent}|{offer_id}|{partner_id}".encode()).hexdigest()[:32]
+        fingerprint = hashlib.sha256(
+            f"{ip}|{user_agent}|{offer_id}|{partner_id}".encode()
+        ).hexdigest()[:32]
         seen = _counter(f"trcker:dup:{fingerprint}", DUPLICATE_WINDOW_SECONDS)
         if seen is not None and seen > 1:
             result.add("duplicate_click", repeats=seen - 1)

@@ -35,12 +35,20 @@ RETRY_DELAYS = [
 MAX_ATTEMPTS = len(RETRY_DELAYS) + 1
 # Refusals that no retry can fix.
 PERMANENT_REFUSALS = {
-    "scheme_not_allowed", "credentials_in_url", "port_not_allowed", "host_not_allowed",
-    "address_not_public", "invalid_url", "url_too_long", "placeholder_in_host",
+    "scheme_not_allowed",
+    "credentials_in_url",
+    "port_not_allowed",
+    "host_not_allowed",
+    "address_not_public",
+    "invalid_url",
+    "url_too_long",
+    "placeholder_in_host",
 }
 
 
-def postback_values(conversion: Conversion, *, offer_slug: str, partner_slug: str) -> dict[str, object]:
+def postback_values(
+    conversion: Conversion, *, offer_slug: str, partner_slug: str
+) -> dict[str, object]:
     return {
         "CLICK_ID": conversion.click_id or "",
         "CONVERSION_ID": conversion.id,
@@ -51,8 +59,11 @@ def postback_values(conversion: Conversion, *, offer_slug: str, partner_slug: st
         "CURRENCY": conversion.currency,
         "OFFER_ID": offer_slug,
         "PARTNER_ID": partner_slug,
-        "SUB1": conversion.sub1, "SUB2": conversion.sub2, "SUB3": conversion.sub3,
-        "SUB4": conversion.sub4, "SUB5": conversion.sub5,
+        "SUB1": conversion.sub1,
+        "SUB2": conversion.sub2,
+        "SUB3": conversion.sub3,
+        "SUB4": conversion.sub4,
+        "SUB5": conversion.sub5,
     }
 
 
@@ -62,7 +73,9 @@ def enqueue_postback(
     """Write the outbox row for a conversion, once. Caller holds the conversion's transaction."""
     if not template or PostbackDelivery.objects.filter(conversion=conversion).exists():
         return None
-    url = render_url_template(template, postback_values(conversion, offer_slug=offer_slug, partner_slug=partner_slug))
+    url = render_url_template(
+        template, postback_values(conversion, offer_slug=offer_slug, partner_slug=partner_slug)
+    )
     return PostbackDelivery.objects.create(
         brand_id=conversion.brand_id, conversion=conversion, url=url, next_attempt_at=timezone.now()
     )
@@ -115,18 +128,35 @@ def _attempt(delivery: PostbackDelivery) -> None:
             # 3xx counts as a failure and is not followed; 410 means "stop sending".
             error = "gone" if status_code == 410 else f"http_{status_code}"
         delivery.last_error = error
-        delay = None if error in PERMANENT_REFUSALS or status_code == 410 else next_delay(delivery.attempts)
+        delay = (
+            None
+            if error in PERMANENT_REFUSALS or status_code == 410
+            else next_delay(delivery.attempts)
+        )
         if delay is None:
             delivery.status = DeliveryStatus.DEAD
             delivery.next_attempt_at = None
         else:
             delivery.status = DeliveryStatus.FAILED
             delivery.next_attempt_at = now + delay
-    delivery.save(update_fields=[
-        "attempts", "status", "last_status_code", "last_error", "next_attempt_at", "delivered_at", "updated_at",
-    ])
-    logger.info("postback delivery %s attempt %s: %s %s", delivery.pk, delivery.attempts, delivery.status,
-                status_code or error)
+    delivery.save(
+        update_fields=[
+            "attempts",
+            "status",
+            "last_status_code",
+            "last_error",
+            "next_attempt_at",
+            "delivered_at",
+            "updated_at",
+        ]
+    )
+    logger.info(
+        "postback delivery %s attempt %s: %s %s",
+        delivery.pk,
+        delivery.attempts,
+        delivery.status,
+        status_code or error,
+    )
 
 
 def drain(*, limit: int | None = None, now: datetime | None = None) -> int:

@@ -44,7 +44,9 @@ def resolve_amounts(
         if payout_rule
         else _apply(offer.payout_type, offer.payout_amount, sale_amount)
     )
-    revenue_rule = next((rule for rule in rules if rule.revenue_type and rule.revenue_amount is not None), None)
+    revenue_rule = next(
+        (rule for rule in rules if rule.revenue_type and rule.revenue_amount is not None), None
+    )
     revenue = (
         _apply(revenue_rule.revenue_type, revenue_rule.revenue_amount, sale_amount)  # type: ignore[arg-type]
         if revenue_rule

@@ -46,16 +46,24 @@ class PostbackInput:
 
 def canonical_query(pairs: list[tuple[str, str]]) -> str:
     kept = sorted((name, value) for name, value in pairs if name not in AUTH_PARAMS)
-    return "&".join(f"{quote(name, safe='-._~')}={quote(value, safe='-._~')}" for name, value in kept)
+    return "&".join(
+        f"{quote(name, safe='-._~')}={quote(value, safe='-._~')}" for name, value in kept
+    )
 
 
 def sign(secret: str, timestamp: int, canonical: bytes) -> str:
-    return hmac.new(secret.encode(), f"{timestamp}.".encode() + canonical, hashlib.sha256).hexdigest()
+    return hmac.new(
+        secret.encode(), f"{timestamp}.".encode() + canonical, hashlib.sha256
+    ).hexdigest()
 
 
 def _active_secrets(offer: OfferConfig, now: datetime) -> list[str]:
     secrets = [offer.postback_secret]
-    if offer.previous_postback_secret and offer.previous_secret_valid_until and now < offer.previous_secret_valid_until:
+    if (
+        offer.previous_postback_secret
+        and offer.previous_secret_valid_until
+        and now < offer.previous_secret_valid_until
+    ):
         secrets.append(offer.previous_postback_secret)
     return secrets
 
@@ -89,7 +97,9 @@ def verify_origin(
         presented = params["secret"].encode()
         if any(hmac.compare_digest(presented, secret.encode()) for secret in secrets):
             return
-        raise AuthenticationError("The secret does not match this offer's postback secret.", code="bad_signature")
+        raise AuthenticationError(
+            "The secret does not match this offer's postback secret.", code="bad_signature"
+        )
     if signature_header:
         timestamp, signatures = _parse_signature_header(signature_header)
     elif "sig" in params or "ts" in params:
@@ -103,7 +113,9 @@ def verify_origin(
     try:
         stamp = int(timestamp)
     except ValueError:
-        raise AuthenticationError("The signature timestamp is missing or not a number.", code="bad_signature") from None
+        raise AuthenticationError(
+            "The signature timestamp is missing or not a number.", code="bad_signature"
+        ) from None
     if abs(now.timestamp() - stamp) > SIGNATURE_TOLERANCE_SECONDS:
         raise AuthenticationError(
             "The signature timestamp is more than 300 seconds from the server's clock.",
@@ -112,7 +124,9 @@ def verify_origin(
     canonical = body if method == "POST" else canonical_query(query_pairs).encode()
     for secret in secrets:
         expected = sign(secret, stamp, canonical)
-        if any(hmac.compare_digest(expected.encode(), candidate.encode()) for candidate in signatures):
+        if any(
+            hmac.compare_digest(expected.encode(), candidate.encode()) for candidate in signatures
+        ):
             return
     raise AuthenticationError("The signature does not match.", code="bad_signature")
 
@@ -124,9 +138,12 @@ def check_source_ip(offer: OfferConfig, ip: str | None) -> None:
         address = ipaddress.ip_address(ip or "")
     except ValueError:
         address = None
-    if address is None or not any(address in network for network in offer.postback_allowed_networks):
+    if address is None or not any(
+        address in network for network in offer.postback_allowed_networks
+    ):
         raise PermissionDeniedError(
-            "Postbacks for this offer are accepted only from its allowed IP addresses.", code="ip_not_allowed"
+            "Postbacks for this offer are accepted only from its allowed IP addresses.",
+            code="ip_not_allowed",
         )
 
 
@@ -137,40 +154,65 @@ def _field_error(name: str, code: str, message: str) -> ValidationError:
 def parse_postback(params: dict[str, str], *, offer_currency: str) -> PostbackInput:
     txn_id = params.get("txn_id", "").strip()
     if not txn_id:
-        raise _field_error("txn_id", "missing_txn_id", "txn_id is required: the advertiser's order or transaction id.")
+        raise _field_error(
+            "txn_id",
+            "missing_txn_id",
+            "txn_id is required: the advertiser's order or transaction id.",
+        )
     if not TXN_ID_PATTERN.match(txn_id):
-        raise _field_error("txn_id", "invalid_txn_id", "txn_id must be 1–128 printable characters without spaces.")
+        raise _field_error(
+            "txn_id", "invalid_txn_id", "txn_id must be 1–128 printable characters without spaces."
+        )
     raw_amount = params.get("amount", "").strip() or "0"
     try:
         amount = Decimal(raw_amount)
     except InvalidOperation:
-        raise _field_error("amount", "invalid_amount", "amount must be a decimal number such as 49.90.") from None
+        raise _field_error(
+            "amount", "invalid_amount", "amount must be a decimal number such as 49.90."
+        ) from None
     if not amount.is_finite() or amount < 0 or amount > MAX_AMOUNT:
-        raise _field_error("amount", "invalid_amount", "amount must be between 0 and 999999999999.99.")
+        raise _field_error(
+            "amount", "invalid_amount", "amount must be between 0 and 999999999999.99."
+        )
     amount = amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
     currency = params.get("currency", "").strip().upper() or offer_currency
     if not re.fullmatch(r"[A-Z]{3}", currency):
-        raise _field_error("currency", "invalid_currency", "currency must be an ISO 4217 code such as USD.")
+        raise _field_error(
+            "currency", "invalid_currency", "currency must be an ISO 4217 code such as USD."
+        )
     if currency != offer_currency:
         raise _field_error(
-            "currency", "currency_mismatch",
+            "currency",
+            "currency_mismatch",
             f"This offer is in {offer_currency}; send amounts in {offer_currency}.",
         )
     event = params.get("event", "").strip().lower() or DEFAULT_EVENT
     if not EVENT_PATTERN.match(event):
-        raise _field_error("event", "invalid_event", "event must be 1–64 of a-z, 0-9, _ . - (e.g. sale, signup).")
+        raise _field_error(
+            "event", "invalid_event", "event must be 1–64 of a-z, 0-9, _ . - (e.g. sale, signup)."
+        )
     click_id = params.get("click_id", "").strip()
     if click_id and not CLICK_ID_PATTERN.match(click_id):
-        raise _field_error("click_id", "unknown_click", "click_id is not a Trcker click id (clk_…).")
+        raise _field_error(
+            "click_id", "unknown_click", "click_id is not a Trcker click id (clk_…)."
+        )
     coupon = (params.get("coupon") or params.get("couponCode") or "").strip()
     if coupon and not COUPON_PATTERN.match(coupon):
-        raise _field_error("coupon", "unknown_coupon", "coupon must be 1–64 letters, digits, - or _.")
+        raise _field_error(
+            "coupon", "unknown_coupon", "coupon must be 1–64 letters, digits, - or _."
+        )
     if not click_id and not coupon:
         raise ValidationError(
-            "Send click_id (from the tracking link) or coupon, or both.", code="missing_click_and_coupon"
+            "Send click_id (from the tracking link) or coupon, or both.",
+            code="missing_click_and_coupon",
         )
     subs = tuple(params.get(f"sub{i}", "")[:SUB_ID_MAX] for i in range(1, 6))
     return PostbackInput(
-        click_id=click_id, txn_id=txn_id, amount=amount, currency=currency, event_type=event,
-        coupon=coupon, subs=subs,  # type: ignore[arg-type]
+        click_id=click_id,
+        txn_id=txn_id,
+        amount=amount,
+        currency=currency,
+        event_type=event,
+        coupon=coupon,
+        subs=subs,  # type: ignore[arg-type]
     )

@@ -77,7 +77,9 @@ def conversion_record(
     *, actor: Actor, brand: BrandConfig, offer: OfferConfig, data: PostbackInput
 ) -> RecordedConversion:
     """Record one reported sale/event, or return the existing one for a repeated txn_id."""
-    existing = Conversion.objects.filter(offer_id=offer.id, event_type=data.event_type, txn_id=data.txn_id).first()
+    existing = Conversion.objects.filter(
+        offer_id=offer.id, event_type=data.event_type, txn_id=data.txn_id
+    ).first()
     if existing is not None:
         return RecordedConversion(existing, duplicate=True)
     click = _find_click(brand, offer, data.click_id)
@@ -86,17 +88,23 @@ def conversion_record(
         if data.click_id:
             raise ValidationError(
                 "Unknown click_id for this offer: it was never issued, was refused, or belongs "
-                "to another offer.", code="unknown_click", fields={"click_id": ["Unknown click."]},
+                "to another offer.",
+                code="unknown_click",
+                fields={"click_id": ["Unknown click."]},
             )
         raise ValidationError(
-            "Unknown or inactive coupon for this offer.", code="unknown_coupon", fields={"coupon": ["Unknown coupon."]}
+            "Unknown or inactive coupon for this offer.",
+            code="unknown_coupon",
+            fields={"coupon": ["Unknown coupon."]},
         )
     try:
         with transaction.atomic():
             conversion = _record_new(actor, brand, offer, data, click, coupon)
     except IntegrityError:
         # A concurrent request with the same txn_id committed first: that one is the sale.
-        existing = Conversion.objects.filter(offer_id=offer.id, event_type=data.event_type, txn_id=data.txn_id).first()
+        existing = Conversion.objects.filter(
+            offer_id=offer.id, event_type=data.event_type, txn_id=data.txn_id
+        ).first()
         if existing is None:
             raise
         return RecordedConversion(existing, duplicate=True)
@@ -116,7 +124,8 @@ def _record_new(
     if use_coupon and not coupon_try_use(coupon=coupon):  # type: ignore[arg-type]
         if click is None:
             raise ValidationError(
-                "This coupon has reached its maximum number of uses.", code="coupon_exhausted",
+                "This coupon has reached its maximum number of uses.",
+                code="coupon_exhausted",
                 fields={"coupon": ["Used up."]},
             )
         use_coupon = False
@@ -147,12 +156,20 @@ def _record_new(
         else:
             status, reason = ConversionStatus.PENDING_REVIEW, "fraud_review"
     # Rejected conversions take no cap slot; over-cap ones are held (soft) or rejected (hard).
-    if status != ConversionStatus.REJECTED and offer.has_caps and not cap_try_take(offer, now=now, tz=brand.tz):
+    if (
+        status != ConversionStatus.REJECTED
+        and offer.has_caps
+        and not cap_try_take(offer, now=now, tz=brand.tz)
+    ):
         if offer.cap_mode == "hard":
             status, reason = ConversionStatus.REJECTED, "cap_exceeded"
         else:
             status, reason = ConversionStatus.PENDING_REVIEW, "cap_exceeded"
-    subs = data.subs if any(data.subs) or click is None else (click.sub1, click.sub2, click.sub3, click.sub4, click.sub5)
+    subs = (
+        data.subs
+        if any(data.subs) or click is None
+        else (click.sub1, click.sub2, click.sub3, click.sub4, click.sub5)
+    )
     conversion = Conversion.objects.create(
         brand_id=brand.id,
         offer_id=offer.id,
@@ -170,20 +187,35 @@ def _record_new(
         status_reason=reason,
         fraud_score=fraud.score,
         fraud_reasons=fraud.signals,
-        sub1=subs[0], sub2=subs[1], sub3=subs[2], sub4=subs[3], sub5=subs[4],
+        sub1=subs[0],
+        sub2=subs[1],
+        sub3=subs[2],
+        sub4=subs[3],
+        sub5=subs[4],
         created_at=now,
         pending_review_at=now if status == ConversionStatus.PENDING_REVIEW else None,
         rejected_at=now if status == ConversionStatus.REJECTED else None,
     )
     if status in FIRES_POSTBACK:
-        enqueue_postback(conversion, template=offer.postback_url_template, offer_slug=offer.slug,
-                         partner_slug=partner.slug)
+        enqueue_postback(
+            conversion,
+            template=offer.postback_url_template,
+            offer_slug=offer.slug,
+            partner_slug=partner.slug,
+        )
     audit_record(
-        actor=actor, action="conversion.create", target=conversion,
+        actor=actor,
+        action="conversion.create",
+        target=conversion,
         changes={
-            "status": [None, status], "status_reason": [None, reason], "partner_id": [None, partner.slug],
-            "txn_id": [None, data.txn_id], "sale_amount": [None, data.amount], "payout": [None, payout],
-            "revenue": [None, revenue], "fraud_score": [None, fraud.score],
+            "status": [None, status],
+            "status_reason": [None, reason],
+            "partner_id": [None, partner.slug],
+            "txn_id": [None, data.txn_id],
+            "sale_amount": [None, data.amount],
+            "payout": [None, payout],
+            "revenue": [None, revenue],
+            "fraud_score": [None, fraud.score],
         },
     )
     return conversion
@@ -221,8 +253,12 @@ def conversion_approve(*, actor: Actor, conversion: Conversion) -> Conversion:
         locked.fraud_cleared_by = actor.label
         changes["fraud_cleared_by"] = ["", actor.label]
     locked.save(update_fields=["status", "approved_at", "fraud_cleared_by", "updated_at"])
-    enqueue_postback(locked, template=locked.offer.postback_url_template, offer_slug=locked.offer.slug,
-                     partner_slug=locked.partner.slug)
+    enqueue_postback(
+        locked,
+        template=locked.offer.postback_url_template,
+        offer_slug=locked.offer.slug,
+        partner_slug=locked.partner.slug,
+    )
     audit_record(actor=actor, action="conversion.approve", target=locked, changes=changes)
     return locked
 
@@ -245,7 +281,9 @@ def conversion_reject(*, actor: Actor, conversion: Conversion, reason: str = "")
     locked.rejected_at = timezone.now()
     locked.save(update_fields=["status", "status_reason", "rejected_at", "updated_at"])
     audit_record(
-        actor=actor, action="conversion.reject", target=locked,
+        actor=actor,
+        action="conversion.reject",
+        target=locked,
         changes={"status": [old_status, locked.status], "reason": [None, reason.strip() or None]},
     )
     return locked
@@ -268,7 +306,9 @@ def payouts_generate(
     if partner is not None and partner.brand_id != actor.brand_id:
         raise NotFoundError("partner", partner.slug)
     eligible = Conversion.objects.filter(
-        brand_id=actor.brand_id, status=ConversionStatus.APPROVED, payout_batch__isnull=True,
+        brand_id=actor.brand_id,
+        status=ConversionStatus.APPROVED,
+        payout_batch__isnull=True,
         created_at__lt=_end_of_day(up_to, tz),
     )
     if partner is not None:
@@ -284,17 +324,26 @@ def payouts_generate(
     payouts = []
     for group in groups:
         payout = Payout.objects.create(
-            brand_id=actor.brand_id, partner_id=group["partner_id"], currency=group["currency"],
-            amount=group["total"] or Decimal("0"), period_start=group["first"].astimezone(tz).date(),
+            brand_id=actor.brand_id,
+            partner_id=group["partner_id"],
+            currency=group["currency"],
+            amount=group["total"] or Decimal("0"),
+            period_start=group["first"].astimezone(tz).date(),
             period_end=up_to,
         )
         covered = Conversion.objects.filter(
             pk__in=locked_ids, partner_id=group["partner_id"], currency=group["currency"]
         ).update(payout_batch=payout)
         audit_record(
-            actor=actor, action="payout.generate", target=payout,
-            changes={"amount": [None, payout.amount], "currency": [None, payout.currency],
-                     "conversions": [None, covered], "period_end": [None, up_to]},
+            actor=actor,
+            action="payout.generate",
+            target=payout,
+            changes={
+                "amount": [None, payout.amount],
+                "currency": [None, payout.currency],
+                "conversions": [None, covered],
+                "period_end": [None, up_to],
+            },
         )
         payouts.append(payout)
     return payouts
@@ -314,7 +363,9 @@ def payout_mark_paid(
     """Flip a pending payout to paid and cascade its approved conversions to paid, together."""
     actor.require_write()
     if not method.strip():
-        raise ValidationError("method is required (e.g. paypal, wire, ach).", fields={"method": ["Required."]})
+        raise ValidationError(
+            "method is required (e.g. paypal, wire, ach).", fields={"method": ["Required."]}
+        )
     locked = _lock_payout(actor, payout)
     if locked.status == PayoutStatus.PAID:
         return locked
@@ -329,9 +380,15 @@ def payout_mark_paid(
         payout_batch=locked, status=ConversionStatus.APPROVED
     ).update(status=ConversionStatus.PAID, paid_at=now, updated_at=now)
     audit_record(
-        actor=actor, action="payout.mark_paid", target=locked,
-        changes={"status": [PayoutStatus.PENDING, PayoutStatus.PAID], "method": [None, locked.method],
-                 "reference": [None, locked.reference or None], "conversions_paid": [None, cascaded]},
+        actor=actor,
+        action="payout.mark_paid",
+        target=locked,
+        changes={
+            "status": [PayoutStatus.PENDING, PayoutStatus.PAID],
+            "method": [None, locked.method],
+            "reference": [None, locked.reference or None],
+            "conversions_paid": [None, cascaded],
+        },
     )
     return locked
 
@@ -349,8 +406,13 @@ def payout_void(*, actor: Actor, payout: Payout) -> Payout:
     locked.save(update_fields=["status", "updated_at"])
     released = Conversion.objects.filter(payout_batch=locked).update(payout_batch=None)
     audit_record(
-        actor=actor, action="payout.void", target=locked,
-        changes={"status": [PayoutStatus.PENDING, PayoutStatus.VOID], "conversions_released": [None, released]},
+        actor=actor,
+        action="payout.void",
+        target=locked,
+        changes={
+            "status": [PayoutStatus.PENDING, PayoutStatus.VOID],
+            "conversions_released": [None, released],
+        },
     )
     return locked
 
@@ -360,19 +422,25 @@ def delivery_replay(*, actor: Actor, delivery: PostbackDelivery) -> PostbackDeli
     """Queue a failed or dead outbound postback for one more delivery, now."""
     actor.require_write()
     try:
-        locked = PostbackDelivery.objects.select_for_update().get(pk=delivery.pk, brand_id=actor.brand_id)
+        locked = PostbackDelivery.objects.select_for_update().get(
+            pk=delivery.pk, brand_id=actor.brand_id
+        )
     except PostbackDelivery.DoesNotExist:
         raise NotFoundError("delivery", delivery.pk) from None
     if locked.status not in (DeliveryStatus.DEAD, DeliveryStatus.FAILED):
         raise InvalidTransitionError(
-            f"Delivery {locked.pk} is {locked.status}; only failed or dead deliveries can be replayed."
+            f"Delivery {locked.pk} is {locked.status}; only failed or dead deliveries can be "
+            "replayed."
         )
     old = locked.status
     locked.status = DeliveryStatus.PENDING
     locked.next_attempt_at = timezone.now()
     locked.save(update_fields=["status", "next_attempt_at", "updated_at"])
-    audit_record(actor=actor, action="delivery.replay", target=locked, target_type="delivery",
-                 changes={"status": [old, DeliveryStatus.PENDING]})
+    audit_record(
+        actor=actor,
+        action="delivery.replay",
+        target=locked,
+        target_type="delivery",
+        changes={"status": [old, DeliveryStatus.PENDING]},
+    )
     return locked
-
-

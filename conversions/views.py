@@ -49,7 +49,9 @@ def click_redirect(request: HttpRequest, brand: str, offer: str, partner: str) -
             ip=getattr(request, "client_ip", None),
             user_agent=request.headers.get("User-Agent", ""),
             referrer=request.headers.get("Referer", ""),
-            subs=sub_ids({name: params.get(name, "") for name in ("sub1", "sub2", "sub3", "sub4", "sub5")}),
+            subs=sub_ids(
+                {name: params.get(name, "") for name in ("sub1", "sub2", "sub3", "sub4", "sub5")}
+            ),
             meta={key: value for key, value in request.META.items() if key.startswith("HTTP_")},
             via_trusted_proxy=is_trusted_proxy(request.META.get("REMOTE_ADDR", "")),
         )
@@ -57,12 +59,16 @@ def click_redirect(request: HttpRequest, brand: str, offer: str, partner: str) -
     if decision.location is None:
         return _refusal_page(request, decision.status_code)
     if decision.interstitial and decision.click_id:
-        response = render(request, "tracking/botd.html", {
-            "destination": decision.location,
-            "click_id": decision.click_id,
-            "token": _botd_signer.sign(decision.click_id).rsplit(":", 1)[1],
-            "botd_asset": settings.TRCKER_BOTD_ASSET,
-        })
+        response = render(
+            request,
+            "tracking/botd.html",
+            {
+                "destination": decision.location,
+                "click_id": decision.click_id,
+                "token": _botd_signer.sign(decision.click_id).rsplit(":", 1)[1],
+                "botd_asset": settings.TRCKER_BOTD_ASSET,
+            },
+        )
     else:
         # HttpResponseRedirect refuses non-web schemes; the URL comes from offer config only.
         response = HttpResponseRedirect(decision.location)
@@ -81,14 +87,20 @@ def botd_verdict(request: HttpRequest) -> HttpResponse:
         click_id = str(payload.get("click_id", ""))[:32]
         _botd_signer.unsign(f"{click_id}:{payload.get('token', '')}")
     except (ValueError, BadSignature, AttributeError):
-        return JsonResponse({"error": {"code": "bad_token", "message": "Invalid verdict token."}}, status=400)
+        return JsonResponse(
+            {"error": {"code": "bad_token", "message": "Invalid verdict token."}}, status=400
+        )
     if payload.get("bot") is True:
         with transaction.atomic():
             click = Click.objects.select_for_update().filter(pk=click_id).first()
-            if click is not None and not any(s.get("signal") == "botd_bot" for s in click.fraud_signals):
+            if click is not None and not any(
+                s.get("signal") == "botd_bot" for s in click.fraud_signals
+            ):
                 kind = str(payload.get("bot_kind", "unknown"))[:40]
-                click.fraud_signals = [*click.fraud_signals,
-                                       {"signal": "botd_bot", "points": WEIGHTS["botd_bot"], "bot_kind": kind}]
+                click.fraud_signals = [
+                    *click.fraud_signals,
+                    {"signal": "botd_bot", "points": WEIGHTS["botd_bot"], "bot_kind": kind},
+                ]
                 click.fraud_score = min(100, click.fraud_score + WEIGHTS["botd_bot"])
                 click.save(update_fields=["fraud_signals", "fraud_score"])
     return HttpResponse(status=204)
@@ -115,7 +127,9 @@ def _params(request: HttpRequest) -> tuple[list[tuple[str, str]], dict[str, str]
                 raise DomainError("The JSON body must be an object.", code="invalid_json")
             params.update({str(k): "" if v is None else str(v) for k, v in body.items()})
         else:
-            params.update(dict(parse_qsl(request.body.decode("utf-8", "replace"), keep_blank_values=True)))
+            params.update(
+                dict(parse_qsl(request.body.decode("utf-8", "replace"), keep_blank_values=True))
+            )
     return query_pairs, params
 
 
@@ -124,24 +138,43 @@ def _params(request: HttpRequest) -> tuple[list[tuple[str, str]], dict[str, str]
 @require_http_methods(["GET", "POST"])
 def inbound_postback(request: HttpRequest, brand: str, offer: str) -> HttpResponse:
     if len(request.body) > MAX_POSTBACK_BODY:
-        return JsonResponse({"error": {"code": "body_too_large", "message": "Body over 64 KB."}}, status=413)
+        return JsonResponse(
+            {"error": {"code": "body_too_large", "message": "Body over 64 KB."}}, status=413
+        )
     try:
         brand_config = tracking_config.brand_config(brand[:64])
-        offer_config = tracking_config.offer_config(brand_config, offer[:64]) if brand_config else None
+        offer_config = (
+            tracking_config.offer_config(brand_config, offer[:64]) if brand_config else None
+        )
         if brand_config is None or offer_config is None:
             return JsonResponse(
-                {"error": {"code": "unknown_offer", "message": "No such brand/offer postback URL."}}, status=404
+                {
+                    "error": {
+                        "code": "unknown_offer",
+                        "message": "No such brand/offer postback URL.",
+                    }
+                },
+                status=404,
             )
         query_pairs, params = _params(request)
         check_source_ip(offer_config, getattr(request, "client_ip", None))
         verify_origin(
-            offer=offer_config, method=request.method or "GET", query_pairs=query_pairs, body=request.body,
-            signature_header=request.headers.get("X-Trcker-Signature", ""), now=timezone.now(),
+            offer=offer_config,
+            method=request.method or "GET",
+            query_pairs=query_pairs,
+            body=request.body,
+            signature_header=request.headers.get("X-Trcker-Signature", ""),
+            now=timezone.now(),
         )
         data = parse_postback(params, offer_currency=offer_config.currency)
         actor = dataclasses.replace(
-            Actor.system(brand_id=brand_config.id, brand_slug=brand_config.slug, name="postback",
-                         channel=Channel.POSTBACK, request_id=getattr(request, "request_id", "")),
+            Actor.system(
+                brand_id=brand_config.id,
+                brand_slug=brand_config.slug,
+                name="postback",
+                channel=Channel.POSTBACK,
+                request_id=getattr(request, "request_id", ""),
+            ),
             ip=getattr(request, "client_ip", None),
             user_agent=request.headers.get("User-Agent", "")[:512],
         )
@@ -152,20 +185,30 @@ def inbound_postback(request: HttpRequest, brand: str, offer: str) -> HttpRespon
         # Never acknowledge what was not recorded: the advertiser retries on 5xx.
         logger.exception("postback not recorded: database unavailable")
         response = JsonResponse(
-            {"error": {"code": "service_unavailable", "message": "Temporarily unable to record; retry."}},
+            {
+                "error": {
+                    "code": "service_unavailable",
+                    "message": "Temporarily unable to record; retry.",
+                }
+            },
             status=503,
         )
         response["Retry-After"] = "30"
         return response
     conversion = recorded.conversion
-    return JsonResponse({
-        "conversion_id": conversion.id,
-        "status": conversion.status,
-        "duplicate": recorded.duplicate,
-        "txn_id": conversion.txn_id,
-        "event": conversion.event_type,
-        "payout": str(conversion.payout),
-        "currency": conversion.currency,
-        "sub1": conversion.sub1, "sub2": conversion.sub2, "sub3": conversion.sub3,
-        "sub4": conversion.sub4, "sub5": conversion.sub5,
-    })
+    return JsonResponse(
+        {
+            "conversion_id": conversion.id,
+            "status": conversion.status,
+            "duplicate": recorded.duplicate,
+            "txn_id": conversion.txn_id,
+            "event": conversion.event_type,
+            "payout": str(conversion.payout),
+            "currency": conversion.currency,
+            "sub1": conversion.sub1,
+            "sub2": conversion.sub2,
+            "sub3": conversion.sub3,
+            "sub4": conversion.sub4,
+            "sub5": conversion.sub5,
+        }
+    )

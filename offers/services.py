@@ -23,6 +23,7 @@ from offers.models import AmountType, CapMode, DeviceClass, Offer, OfferStatus, 
 from partners.models import Partner
 from trcker_site.config_cache import audit_config_change
 from trcker_site.errors import ConflictError, InvalidTransitionError, NotFoundError, ValidationError
+from trcker_site.outbound_http import OutboundRefused, check_template_on_save
 from trcker_site.validation import full_clean_or_raise
 
 # Everything offer_update may change; the secret is deliberately absent (rotate it instead).
@@ -82,6 +83,39 @@ def _normalise_targeting(fields: dict[str, Any]) -> None:
                     },
                 ) from None
         fields["postback_allowed_ips"] = sorted(set(networks))
+
+
+# Sample values for the save-time check of an outbound postback template.
+POSTBACK_SAMPLE_VALUES = {
+    "CLICK_ID": "clk_sample",
+    "CONVERSION_ID": "conv_sample",
+    "AMOUNT": "1.00",
+    "TXN_ID": "t1",
+    "EVENT_TYPE": "sale",
+    "PAYOUT": "1.00",
+    "CURRENCY": "USD",
+    "OFFER_ID": "o",
+    "PARTNER_ID": "p",
+    "SUB1": "",
+    "SUB2": "",
+    "SUB3": "",
+    "SUB4": "",
+    "SUB5": "",
+}
+
+
+def _check_postback_template(template: str | None) -> None:
+    """The SSRF guard, at save time (it runs again at every send)."""
+    if not template:
+        return
+    try:
+        check_template_on_save(template, POSTBACK_SAMPLE_VALUES)
+    except OutboundRefused as refused:
+        raise ValidationError(
+            f"postback_url_template refused: {refused.message}",
+            code=f"unsafe_postback_url_{refused.code}",
+            fields={"postback_url_template": [refused.message]},
+        ) from None
 
 
 def _check_amounts(offer: Offer) -> None:
@@ -148,6 +182,7 @@ def offer_create(
     )
     _check_amounts(offer)
     full_clean_or_raise(offer)
+    _check_postback_template(offer.postback_url_template)
     try:
         with transaction.atomic():
             offer.save()
@@ -193,6 +228,8 @@ def offer_update(*, actor: Actor, offer: Offer, **fields: Any) -> Offer:
         setattr(locked, name, value)
     _check_amounts(locked)
     full_clean_or_raise(locked)
+    if "postback_url_template" in fields:
+        _check_postback_template(locked.postback_url_template)
     changes = changes_between(before, snapshot(locked, UPDATABLE_FIELDS))
     if changes:
         locked.save()

@@ -38,5 +38,10 @@ cat <<INFO
 
 INFO
 
-exec "$(dirname "$PY")/gunicorn" trcker_site.wsgi:application \
+# The outbound postback worker runs beside the web server and stops with it.
+"$PY" manage.py deliver_postbacks &
+worker=$!
+trap 'kill "$worker" 2>/dev/null; wait "$worker" 2>/dev/null' EXIT INT TERM
+
+"$(dirname "$PY")/gunicorn" trcker_site.wsgi:application \
   --bind "127.0.0.1:$PORT" --workers "${WEB_CONCURRENCY:-2}" --access-logfile - --log-level info

@@ -10,6 +10,7 @@ from rest_framework.test import APIClient
 from audit.actor import Actor, ActorKind, Channel, Scope
 from brands.models import ApiKeyScope, Brand
 from brands.services import api_key_create
+from conversions import tracking_config
 from tests.factories import BrandFactory, OfferFactory, PartnerFactory
 
 ON_POSTGRES = connection.vendor == "postgresql"
@@ -40,8 +41,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(autouse=True)
 def _fresh_cache() -> None:
-    # Rate-limit counters and cached config must not leak between tests.
+    # Rate-limit counters, fraud counters and cached config must not leak between tests
+    # (brands reuse slugs across tests with new ids).
     cache.clear()
+    tracking_config.clear()
+
+
+@pytest.fixture
+def allow_private_outbound(settings):
+    """Let outbound postbacks reach pytest-httpserver on 127.0.0.1 (off in production)."""
+    settings.TRCKER_OUTBOUND_ALLOW_PRIVATE = True
+    return settings
 
 
 def make_actor(

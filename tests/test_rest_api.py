@@ -30,14 +30,45 @@ WRITE_ENDPOINTS = [
     ("post", "/api/v1/partners/abc-123/resume/", None),
     ("post", "/api/v1/coupons/", {"partner_id": "abc-123", "code": "NEW1"}),
     ("post", "/api/v1/coupons/SPRING10/disable/", None),
+    ("post", "/api/v1/conversions/conv_x/approve/", None),
+    ("post", "/api/v1/conversions/conv_x/reject/", {"reason": "x"}),
+    ("post", "/api/v1/payouts/generate/", {}),
+    ("post", "/api/v1/payouts/pay_x/mark-paid/", {"method": "wire"}),
+    ("post", "/api/v1/payouts/pay_x/void/", None),
+    ("post", "/api/v1/deliveries/1/replay/", None),
+    ("patch", "/api/v1/fraud/settings/", {"mode": "off"}),
 ]
 
 
 @pytest.fixture
 def catalog(brand, offer, partner):
+    from django.utils import timezone
+
+    from conversions.models import Conversion, Payout, PostbackDelivery
     from tests.factories import CouponFactory
 
     CouponFactory(brand=brand, partner=partner, code="SPRING10")
+    payout = Payout.objects.create(
+        id="pay_x",
+        brand=brand,
+        partner=partner,
+        currency="USD",
+        amount=1,
+        period_end=timezone.now().date(),
+    )
+    conversion = Conversion.objects.create(
+        id="conv_x",
+        brand=brand,
+        offer=offer,
+        partner=partner,
+        txn_id="t",
+        currency="USD",
+        created_at=timezone.now(),
+    )
+    PostbackDelivery.objects.create(
+        pk=1, brand=brand, conversion=conversion, url="https://a.example/", status="dead"
+    )
+    assert payout.status == "pending"
     return brand
 
 

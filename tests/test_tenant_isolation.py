@@ -5,15 +5,22 @@ import json
 
 import pytest
 from django.core import serializers as dj_serializers
+from django.utils import timezone
 
 from audit.models import AuditEvent
 from brands.models import Brand
+from conversions.models import Conversion, Payout, PostbackDelivery
 from offers.models import Offer, PayoutRule
 from partners.models import Coupon, Partner
 from tests.conftest import client_with_key, issue_key
 from tests.factories import BrandFactory, CouponFactory, OfferFactory, PartnerFactory
 
 B_OFFER, B_PARTNER, B_COUPON = "b-offer", "b-partner", "BCOUPON"
+B_CONVERSION, B_PAYOUT, B_DELIVERY = (
+    "conv_brandbconversion0001",
+    "pay_brandbpayout000000001",
+    987654,
+)
 
 OBJECT_ENDPOINTS = [
     ("get", f"/api/v1/offers/{B_OFFER}/", None),
@@ -36,6 +43,15 @@ OBJECT_ENDPOINTS = [
     ("post", f"/api/v1/partners/{B_PARTNER}/resume/", None),
     ("get", f"/api/v1/coupons/{B_COUPON}/", None),
     ("post", f"/api/v1/coupons/{B_COUPON}/disable/", None),
+    ("get", f"/api/v1/conversions/{B_CONVERSION}/", None),
+    ("post", f"/api/v1/conversions/{B_CONVERSION}/approve/", None),
+    ("post", f"/api/v1/conversions/{B_CONVERSION}/reject/", {"reason": "x"}),
+    ("get", f"/api/v1/payouts/{B_PAYOUT}/", None),
+    ("post", f"/api/v1/payouts/{B_PAYOUT}/mark-paid/", {"method": "wire"}),
+    ("post", f"/api/v1/payouts/{B_PAYOUT}/void/", None),
+    ("get", f"/api/v1/deliveries/{B_DELIVERY}/", None),
+    ("post", f"/api/v1/deliveries/{B_DELIVERY}/replay/", None),
+    ("post", "/api/v1/payouts/generate/", {"partner_id": B_PARTNER}),
     # nested ids: A's offer with B's partner, A's partner with B's offer
     (
         "post",
@@ -53,7 +69,17 @@ OBJECT_ENDPOINTS = [
 
 def brand_b_checksum(brand_b: Brand) -> str:
     rows = []
-    for model in (Brand, Offer, PayoutRule, Partner, Coupon, AuditEvent):
+    for model in (
+        Brand,
+        Offer,
+        PayoutRule,
+        Partner,
+        Coupon,
+        AuditEvent,
+        Conversion,
+        Payout,
+        PostbackDelivery,
+    ):
         field = "pk" if model is Brand else "brand"
         rows.append(
             dj_serializers.serialize(
@@ -72,6 +98,38 @@ def two_brands(db):
     b_offer = OfferFactory(brand=brand_b, slug=B_OFFER)
     b_partner = PartnerFactory(brand=brand_b, slug=B_PARTNER, status="pending")
     CouponFactory(brand=brand_b, partner=b_partner, offer=b_offer, code=B_COUPON)
+    now = timezone.now()
+    payout = Payout.objects.create(
+        id=B_PAYOUT,
+        brand=brand_b,
+        partner=b_partner,
+        currency="USD",
+        amount=5,
+        period_end=now.date(),
+    )
+    conversion = Conversion.objects.create(
+        id=B_CONVERSION,
+        brand=brand_b,
+        offer=b_offer,
+        partner=b_partner,
+        txn_id="B1",
+        currency="USD",
+        created_at=now,
+        status="approved",
+        payout_batch=payout,
+    )
+    PostbackDelivery.objects.create(
+        pk=B_DELIVERY, brand=brand_b, conversion=conversion, url="https://b.example/", status="dead"
+    )
+    Conversion.objects.create(
+        brand=brand_b,
+        offer=b_offer,
+        partner=b_partner,
+        txn_id="B2",
+        currency="USD",
+        created_at=now,
+        status="approved",
+    )
     return brand_a, brand_b
 
 
@@ -79,6 +137,11 @@ def two_brands(db):
 def test_brand_a_key_cannot_reach_brand_b_objects(two_brands, method, path, body):
     brand_a, brand_b = two_brands
     client = client_with_key(issue_key(brand_a))
+    if "generate" in path:  # A has nothing to pay; B's approved conversion must stay uncovered
+        response = client.post(path, body, format="json")
+        assert response.status_code == 404
+        assert Conversion.objects.get(txn_id="B2").payout_batch is None
+        return
     before = brand_b_checksum(brand_b)
     response = getattr(client, method)(path, body, format="json")
     assert response.status_code == 404, response.content
@@ -95,6 +158,15 @@ def test_brand_a_key_cannot_reach_brand_b_objects(two_brands, method, path, body
         (f"/api/v1/coupons/?partner_id={B_PARTNER}", B_COUPON),
         (f"/api/v1/coupons/?offer_id={B_OFFER}", B_COUPON),
         ("/api/v1/audit-events/", "brand-b"),
+        ("/api/v1/conversions/", B_CONVERSION),
+        (f"/api/v1/conversions/?partner_id={B_PARTNER}", B_CONVERSION),
+        ("/api/v1/conversions/pending/", "B2"),
+        ("/api/v1/payouts/", B_PAYOUT),
+        ("/api/v1/deliveries/", "b.example"),
+        ("/api/v1/stats/partners/", B_PARTNER),
+        ("/api/v1/stats/offers/", B_OFFER),
+        ("/api/v1/stats/top-publishers/", B_PARTNER),
+        ("/api/v1/fraud/summary/", B_PARTNER),
     ],
 )
 def test_lists_and_filters_show_no_brand_b_rows(two_brands, path, b_marker):

@@ -9,6 +9,8 @@ api_v1 = [
     path("", include("offers.urls")),
     path("", include("partners.urls")),
     path("", include("audit.urls")),
+    path("", include("conversions.urls")),
+    path("", include("brands.urls")),
     path(
         "openapi.json",
         SpectacularJSONAPIView.as_view(authentication_classes=[], permission_classes=[AllowAny]),

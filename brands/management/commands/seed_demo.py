@@ -1,5 +1,5 @@
-"""Seed a demo brand once (idempotent): offers, partners, coupons, payout rules, a staff
-login and an API key. Safe to run on every `make run`."""
+"""Seed a demo brand once (idempotent): offers, partners, coupons, payout rules, 30 days of
+clicks and conversions, payouts, a staff login and an API key. Safe on every `make run`."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 
 from audit.actor import Actor, Channel
+from brands.demo_traffic import seed_demo_traffic
 from brands.models import ApiKeyScope, Brand, StaffRole
 from brands.selectors import api_key_authenticate
 from brands.services import api_key_create, brand_create, staff_membership_set
@@ -106,6 +107,11 @@ class Command(BaseCommand):
         actor = Actor.system(
             brand_id=brand.pk, brand_slug=brand.slug, name="seed_demo", channel=Channel.CLI
         )
+        clicks, conversions = seed_demo_traffic(brand=brand, actor=actor)
+        if clicks:
+            self.stdout.write(
+                f"Generated {clicks} clicks and {conversions} conversions over 30 days."
+            )
         key = self._api_key(actor, options.get("key_file"))
         password = self._staff_login(actor, options.get("admin_password_file"))
         self.stdout.write(f"API key: {key}")

@@ -1,0 +1,166 @@
+"""Thirty days of plausible demo traffic for the demo brand (fixture data, not a service).
+
+Clicks and conversions are generated in bulk with a fixed random seed so the admin and the
+stats have something real to show; the money steps after that (payout generation, marking a
+payout paid) go through the domain services like any other write."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from audit.actor import Actor
+from audit.services import audit_record
+from brands.models import Brand
+from conversions import tracking_config
+from conversions.models import Click, ClickOutcome, Conversion, ConversionStatus
+from conversions.payouts_math import resolve_amounts
+from conversions.services import payout_mark_paid, payouts_generate
+from offers.models import Offer, OfferStatus
+from partners.models import Partner, PartnerStatus
+from trcker_site.ids import new_click_id, new_conversion_id
+
+USER_AGENTS = [
+    (
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
+        "(KHTML, like Gecko) Chrome/126.0 Safari/537.36",
+        "desktop",
+    ),
+    (
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 "
+        "(KHTML, like Gecko) Version/17.5 Safari/605.1.15",
+        "desktop",
+    ),
+    (
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
+        "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1",
+        "mobile",
+    ),
+    (
+        "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 "
+        "(KHTML, like Gecko) Chrome/126.0 Mobile Safari/537.36",
+        "mobile",
+    ),
+    (
+        "Mozilla/5.0 (iPad; CPU OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
+        "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1",
+        "tablet",
+    ),
+]
+COUNTRIES = ["US", "US", "US", "CA", "GB", "DE", "FR", "AU"]
+SUB1 = ["newsletter", "sidebar", "review-post", "instagram", "youtube", ""]
+
+
+@transaction.atomic
+def seed_demo_traffic(
+    *, brand: Brand, actor: Actor, days: int = 30, seed: int = 42
+) -> tuple[int, int]:
+    if Click.objects.filter(brand=brand).exists():
+        return 0, 0
+    rng = random.Random(seed)  # noqa: S311 - demo data, not security
+    tracking_config.clear()
+    brand_cfg = tracking_config.brand_config(brand.slug)
+    assert brand_cfg is not None
+    offers = list(Offer.objects.filter(brand=brand, status=OfferStatus.ACTIVE))
+    partners = list(Partner.objects.filter(brand=brand, status=PartnerStatus.ACTIVE))
+    weights = {partner.pk: 1 + index * 1.7 for index, partner in enumerate(partners)}
+    now = timezone.now()
+    clicks: list[Click] = []
+    conversions: list[Conversion] = []
+    for day in range(days, 0, -1):
+        base = now - dt.timedelta(days=day)
+        for offer in offers:
+            offer_cfg = tracking_config.offer_config(brand_cfg, offer.slug)
+            assert offer_cfg is not None
+            for partner in partners:
+                for _ in range(int(rng.uniform(2, 9) * weights[partner.pk] / 2)):
+                    ua, device = rng.choice(USER_AGENTS)
+                    created = base + dt.timedelta(seconds=rng.randint(0, 86399))
+                    suspicious = rng.random() < 0.05
+                    click = Click(
+                        id=new_click_id(),
+                        brand=brand,
+                        offer=offer,
+                        partner=partner,
+                        created_at=created,
+                        ip=f"203.0.113.{rng.randint(1, 254)}",
+                        user_agent=ua,
+                        country=rng.choice(COUNTRIES),
+                        device_class=device,
+                        sub1=rng.choice(SUB1),
+                        outcome=ClickOutcome.ACCEPTED,
+                        fraud_score=30 if suspicious else 0,
+                        fraud_signals=[{"signal": "datacenter_ip", "points": 30}]
+                        if suspicious
+                        else [],
+                    )
+                    clicks.append(click)
+                    if rng.random() > 0.09:
+                        continue
+                    sale = Decimal(rng.randint(1500, 25000)) / 100
+                    payout, revenue = resolve_amounts(
+                        offer_cfg, partner_id=partner.pk, event_type="sale", sale_amount=sale
+                    )
+                    converted = min(created + dt.timedelta(minutes=rng.randint(1, 600)), now)
+                    age = (now - converted).days
+                    status = ConversionStatus.PENDING
+                    if age > 7:
+                        status = (
+                            ConversionStatus.REJECTED
+                            if rng.random() < 0.08
+                            else ConversionStatus.APPROVED
+                        )
+                    elif suspicious:
+                        status = ConversionStatus.PENDING_REVIEW
+                    conversions.append(
+                        Conversion(
+                            id=new_conversion_id(),
+                            brand=brand,
+                            offer=offer,
+                            partner=partner,
+                            click=click,
+                            attribution={"winner": "click", "click_id": click.id},
+                            event_type="sale",
+                            txn_id=f"DEMO-{len(conversions) + 1:05d}",
+                            sale_amount=sale,
+                            currency=offer.currency,
+                            payout=payout,
+                            revenue=revenue,
+                            status=status,
+                            status_reason="fraud_review"
+                            if status == ConversionStatus.PENDING_REVIEW
+                            else "",
+                            fraud_score=click.fraud_score,
+                            fraud_reasons=click.fraud_signals,
+                            sub1=click.sub1,
+                            created_at=converted,
+                            approved_at=converted + dt.timedelta(days=3)
+                            if status == ConversionStatus.APPROVED
+                            else None,
+                            rejected_at=converted + dt.timedelta(days=3)
+                            if status == ConversionStatus.REJECTED
+                            else None,
+                            pending_review_at=converted
+                            if status == ConversionStatus.PENDING_REVIEW
+                            else None,
+                        )
+                    )
+    Click.objects.bulk_create(clicks, batch_size=2000)
+    Conversion.objects.bulk_create(conversions, batch_size=2000)
+    audit_record(
+        actor=actor,
+        action="demo.seed_traffic",
+        target=brand,
+        changes={"clicks": [None, len(clicks)], "conversions": [None, len(conversions)]},
+    )
+    # Pay out the older approved conversions through the services.
+    payouts = payouts_generate(actor=actor, up_to=(now - dt.timedelta(days=14)).date())
+    for payout in payouts[: max(1, len(payouts) // 2)]:
+        payout_mark_paid(
+            actor=actor, payout=payout, method="paypal", reference=f"DEMO-{payout.pk[-6:]}"
+        )
+    return len(clicks), len(conversions)

@@ -1,0 +1,268 @@
+"""REST endpoints for conversions, payouts, deliveries, stats and the fraud summary."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from conversions import selectors, services, stats
+from conversions.serializers import (
+    ConversionListFilters,
+    ConversionOutput,
+    ConversionRejectInput,
+    DeliveryListFilters,
+    DeliveryOutput,
+    FraudSummaryOutput,
+    OfferPerformanceOutput,
+    OfferStatsInput,
+    PartnerPerformanceOutput,
+    PartnerStatsInput,
+    PayoutGenerateInput,
+    PayoutListFilters,
+    PayoutMarkPaidInput,
+    PayoutOutput,
+    PendingListFilters,
+    PeriodInput,
+    TopPublisherOutput,
+    TopPublishersInput,
+)
+from partners.selectors import partner_get_for_actor
+from trcker_site.api import TenantApi, paginate
+
+
+def _validated(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+def _query(request: Request, serializer_class: type[serializers.Serializer]) -> dict[str, Any]:
+    data = _validated(serializer_class, request.query_params.dict())
+    data.pop("cursor", None)
+    if serializer_class is not TopPublishersInput:
+        data.pop("limit", None)
+    return data
+
+
+def _period(api: TenantApi, data: dict[str, Any]) -> stats.Period:
+    return stats.resolve_period(
+        actor=api.actor,
+        days=data.pop("days", None),
+        date_from=data.pop("date_from", None),
+        date_to=data.pop("date_to", None),
+    )
+
+
+class ConversionListApi(TenantApi):
+    @extend_schema(
+        tags=["conversions"],
+        parameters=[ConversionListFilters],
+        responses=ConversionOutput(many=True),
+    )
+    def get(self, request: Request) -> Response:
+        conversions = selectors.conversion_list(
+            actor=self.actor, **_query(request, ConversionListFilters)
+        )
+        return paginate(self, request, conversions, ConversionOutput)
+
+
+class ConversionPendingListApi(TenantApi):
+    @extend_schema(
+        tags=["conversions"], parameters=[PendingListFilters], responses=ConversionOutput(many=True)
+    )
+    def get(self, request: Request) -> Response:
+        queue = selectors.conversion_pending_list(
+            actor=self.actor, **_query(request, PendingListFilters)
+        )
+        return paginate(self, request, queue, ConversionOutput, ordering=("created_at", "pk"))
+
+
+class ConversionDetailApi(TenantApi):
+    @extend_schema(tags=["conversions"], responses=ConversionOutput)
+    def get(self, request: Request, conversion_id: str) -> Response:
+        conversion = selectors.conversion_get_for_actor(
+            actor=self.actor, conversion_id=conversion_id
+        )
+        return Response(ConversionOutput(conversion).data)
+
+
+class ConversionApproveApi(TenantApi):
+    @extend_schema(tags=["conversions"], request=None, responses=ConversionOutput)
+    def post(self, request: Request, conversion_id: str) -> Response:
+        conversion = selectors.conversion_get_for_actor(
+            actor=self.actor, conversion_id=conversion_id
+        )
+        services.conversion_approve(actor=self.actor, conversion=conversion)
+        return Response(
+            ConversionOutput(
+                selectors.conversion_get_for_actor(actor=self.actor, conversion_id=conversion_id)
+            ).data
+        )
+
+
+class ConversionRejectApi(TenantApi):
+    @extend_schema(tags=["conversions"], request=ConversionRejectInput, responses=ConversionOutput)
+    def post(self, request: Request, conversion_id: str) -> Response:
+        data = _validated(ConversionRejectInput, request.data)
+        conversion = selectors.conversion_get_for_actor(
+            actor=self.actor, conversion_id=conversion_id
+        )
+        services.conversion_reject(
+            actor=self.actor, conversion=conversion, reason=data.get("reason", "")
+        )
+        return Response(
+            ConversionOutput(
+                selectors.conversion_get_for_actor(actor=self.actor, conversion_id=conversion_id)
+            ).data
+        )
+
+
+class PayoutListApi(TenantApi):
+    @extend_schema(
+        tags=["payouts"], parameters=[PayoutListFilters], responses=PayoutOutput(many=True)
+    )
+    def get(self, request: Request) -> Response:
+        payouts = selectors.payout_list(actor=self.actor, **_query(request, PayoutListFilters))
+        return paginate(self, request, payouts, PayoutOutput)
+
+
+class PayoutGenerateApi(TenantApi):
+    @extend_schema(
+        tags=["payouts"], request=PayoutGenerateInput, responses={201: PayoutOutput(many=True)}
+    )
+    def post(self, request: Request) -> Response:
+        data = _validated(PayoutGenerateInput, request.data)
+        partner_id = data.get("partner_id")
+        partner = (
+            partner_get_for_actor(actor=self.actor, partner_id=partner_id) if partner_id else None
+        )
+        payouts = services.payouts_generate(
+            actor=self.actor, up_to=data.get("up_to"), partner=partner
+        )
+        fresh = selectors.payout_list(actor=self.actor).filter(
+            pk__in=[payout.pk for payout in payouts]
+        )
+        return Response({"results": PayoutOutput(fresh, many=True).data}, status=201)
+
+
+class PayoutDetailApi(TenantApi):
+    @extend_schema(tags=["payouts"], responses=PayoutOutput)
+    def get(self, request: Request, payout_id: str) -> Response:
+        return Response(
+            PayoutOutput(selectors.payout_get_for_actor(actor=self.actor, payout_id=payout_id)).data
+        )
+
+
+class PayoutMarkPaidApi(TenantApi):
+    @extend_schema(tags=["payouts"], request=PayoutMarkPaidInput, responses=PayoutOutput)
+    def post(self, request: Request, payout_id: str) -> Response:
+        data = _validated(PayoutMarkPaidInput, request.data)
+        payout = selectors.payout_get_for_actor(actor=self.actor, payout_id=payout_id)
+        services.payout_mark_paid(actor=self.actor, payout=payout, **data)
+        return Response(
+            PayoutOutput(selectors.payout_get_for_actor(actor=self.actor, payout_id=payout_id)).data
+        )
+
+
+class PayoutVoidApi(TenantApi):
+    @extend_schema(tags=["payouts"], request=None, responses=PayoutOutput)
+    def post(self, request: Request, payout_id: str) -> Response:
+        payout = selectors.payout_get_for_actor(actor=self.actor, payout_id=payout_id)
+        services.payout_void(actor=self.actor, payout=payout)
+        return Response(
+            PayoutOutput(selectors.payout_get_for_actor(actor=self.actor, payout_id=payout_id)).data
+        )
+
+
+class DeliveryListApi(TenantApi):
+    @extend_schema(
+        tags=["deliveries"], parameters=[DeliveryListFilters], responses=DeliveryOutput(many=True)
+    )
+    def get(self, request: Request) -> Response:
+        deliveries = selectors.delivery_list(
+            actor=self.actor, **_query(request, DeliveryListFilters)
+        )
+        return paginate(self, request, deliveries, DeliveryOutput)
+
+
+class DeliveryDetailApi(TenantApi):
+    @extend_schema(tags=["deliveries"], responses=DeliveryOutput)
+    def get(self, request: Request, delivery_id: int) -> Response:
+        return Response(
+            DeliveryOutput(
+                selectors.delivery_get_for_actor(actor=self.actor, delivery_id=delivery_id)
+            ).data
+        )
+
+
+class DeliveryReplayApi(TenantApi):
+    @extend_schema(tags=["deliveries"], request=None, responses=DeliveryOutput)
+    def post(self, request: Request, delivery_id: int) -> Response:
+        delivery = selectors.delivery_get_for_actor(actor=self.actor, delivery_id=delivery_id)
+        return Response(
+            DeliveryOutput(services.delivery_replay(actor=self.actor, delivery=delivery)).data
+        )
+
+
+class PartnerStatsApi(TenantApi):
+    @extend_schema(
+        tags=["stats"],
+        parameters=[PartnerStatsInput],
+        responses=PartnerPerformanceOutput(many=True),
+    )
+    def get(self, request: Request) -> Response:
+        data = _query(request, PartnerStatsInput)
+        period = _period(self, data)
+        rows = stats.performance(
+            actor=self.actor, by="partner", period=period, partner_id=data.get("partner_id")
+        )
+        return Response(
+            {"period": period.as_dict(), "results": PartnerPerformanceOutput(rows, many=True).data}
+        )
+
+
+class OfferStatsApi(TenantApi):
+    @extend_schema(
+        tags=["stats"], parameters=[OfferStatsInput], responses=OfferPerformanceOutput(many=True)
+    )
+    def get(self, request: Request) -> Response:
+        data = _query(request, OfferStatsInput)
+        period = _period(self, data)
+        rows = stats.performance(
+            actor=self.actor, by="offer", period=period, offer_id=data.get("offer_id")
+        )
+        return Response(
+            {"period": period.as_dict(), "results": OfferPerformanceOutput(rows, many=True).data}
+        )
+
+
+class TopPublishersApi(TenantApi):
+    @extend_schema(
+        tags=["stats"], parameters=[TopPublishersInput], responses=TopPublisherOutput(many=True)
+    )
+    def get(self, request: Request) -> Response:
+        data = _query(request, TopPublishersInput)
+        period = _period(self, data)
+        rows = stats.top_publishers(
+            actor=self.actor, period=period, metric=data["metric"], limit=data["limit"]
+        )
+        return Response(
+            {
+                "period": period.as_dict(),
+                "metric": data["metric"],
+                "results": TopPublisherOutput(rows, many=True).data,
+            }
+        )
+
+
+class FraudSummaryApi(TenantApi):
+    @extend_schema(tags=["fraud"], parameters=[PeriodInput], responses=FraudSummaryOutput)
+    def get(self, request: Request) -> Response:
+        period = _period(self, _query(request, PeriodInput))
+        return Response(
+            FraudSummaryOutput(stats.fraud_summary(actor=self.actor, period=period)).data
+        )

@@ -1,0 +1,53 @@
+"""Helpers for tracking tests: real HTTP requests through Django's test client."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from urllib.parse import parse_qs, urlsplit
+
+from django.test import Client
+
+from conversions.models import Click
+
+CHROME = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36"
+    " (KHTML, like Gecko) Chrome/126.0 Safari/537.36"
+)
+IPHONE = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605"
+    ".1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1"
+)
+
+
+def click(
+    client: Client,
+    brand: str,
+    offer: str,
+    partner: str,
+    *,
+    ua: str = CHROME,
+    ip: str = "81.2.69.142",
+    **params: str,
+):
+    return client.get(f"/c/{brand}/{offer}/{partner}", params, HTTP_USER_AGENT=ua, REMOTE_ADDR=ip)
+
+
+def click_id_from(response) -> str:
+    location = response["Location"]
+    query = parse_qs(urlsplit(location).query)
+    if "click_id" in query:
+        return query["click_id"][0]
+    return Click.objects.latest("created_at").id
+
+
+def signature(secret: str, timestamp: int, canonical: bytes) -> str:
+    # Written out independently of the code under test.
+    return hmac.new(
+        secret.encode(), str(timestamp).encode() + b"." + canonical, hashlib.sha256
+    ).hexdigest()
+
+
+def now_ts() -> int:
+    return int(time.time())
