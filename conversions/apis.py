@@ -17,9 +17,9 @@ from conversions.serializers import (
     DeliveryListFilters,
     DeliveryOutput,
     FraudSummaryOutput,
-    OfferPerformanceOutput,
+    OfferReportOutput,
     OfferStatsInput,
-    PartnerPerformanceOutput,
+    PartnerReportOutput,
     PartnerStatsInput,
     PayoutGenerateInput,
     PayoutListFilters,
@@ -27,8 +27,8 @@ from conversions.serializers import (
     PayoutOutput,
     PendingListFilters,
     PeriodInput,
-    TopPublisherOutput,
     TopPublishersInput,
+    TopPublishersReportOutput,
 )
 from partners.selectors import partner_get_for_actor
 from trcker_site.api import TenantApi, paginate
@@ -46,15 +46,6 @@ def _query(request: Request, serializer_class: type[serializers.Serializer]) -> 
     if serializer_class is not TopPublishersInput:
         data.pop("limit", None)
     return data
-
-
-def _period(api: TenantApi, data: dict[str, Any]) -> stats.Period:
-    return stats.resolve_period(
-        actor=api.actor,
-        days=data.pop("days", None),
-        date_from=data.pop("date_from", None),
-        date_to=data.pop("date_to", None),
-    )
 
 
 class ConversionListApi(TenantApi):
@@ -209,60 +200,32 @@ class DeliveryReplayApi(TenantApi):
 
 
 class PartnerStatsApi(TenantApi):
-    @extend_schema(
-        tags=["stats"],
-        parameters=[PartnerStatsInput],
-        responses=PartnerPerformanceOutput(many=True),
-    )
+    @extend_schema(tags=["stats"], parameters=[PartnerStatsInput], responses=PartnerReportOutput)
     def get(self, request: Request) -> Response:
-        data = _query(request, PartnerStatsInput)
-        period = _period(self, data)
-        rows = stats.performance(
-            actor=self.actor, by="partner", period=period, partner_id=data.get("partner_id")
-        )
-        return Response(
-            {"period": period.as_dict(), "results": PartnerPerformanceOutput(rows, many=True).data}
-        )
+        report = stats.partner_report(actor=self.actor, **_query(request, PartnerStatsInput))
+        return Response(PartnerReportOutput(report).data)
 
 
 class OfferStatsApi(TenantApi):
-    @extend_schema(
-        tags=["stats"], parameters=[OfferStatsInput], responses=OfferPerformanceOutput(many=True)
-    )
+    @extend_schema(tags=["stats"], parameters=[OfferStatsInput], responses=OfferReportOutput)
     def get(self, request: Request) -> Response:
-        data = _query(request, OfferStatsInput)
-        period = _period(self, data)
-        rows = stats.performance(
-            actor=self.actor, by="offer", period=period, offer_id=data.get("offer_id")
-        )
-        return Response(
-            {"period": period.as_dict(), "results": OfferPerformanceOutput(rows, many=True).data}
-        )
+        report = stats.offer_report(actor=self.actor, **_query(request, OfferStatsInput))
+        return Response(OfferReportOutput(report).data)
 
 
 class TopPublishersApi(TenantApi):
     @extend_schema(
-        tags=["stats"], parameters=[TopPublishersInput], responses=TopPublisherOutput(many=True)
+        tags=["stats"], parameters=[TopPublishersInput], responses=TopPublishersReportOutput
     )
     def get(self, request: Request) -> Response:
-        data = _query(request, TopPublishersInput)
-        period = _period(self, data)
-        rows = stats.top_publishers(
-            actor=self.actor, period=period, metric=data["metric"], limit=data["limit"]
+        report = stats.top_publishers_report(
+            actor=self.actor, **_query(request, TopPublishersInput)
         )
-        return Response(
-            {
-                "period": period.as_dict(),
-                "metric": data["metric"],
-                "results": TopPublisherOutput(rows, many=True).data,
-            }
-        )
+        return Response(TopPublishersReportOutput(report).data)
 
 
 class FraudSummaryApi(TenantApi):
     @extend_schema(tags=["fraud"], parameters=[PeriodInput], responses=FraudSummaryOutput)
     def get(self, request: Request) -> Response:
-        period = _period(self, _query(request, PeriodInput))
-        return Response(
-            FraudSummaryOutput(stats.fraud_summary(actor=self.actor, period=period)).data
-        )
+        report = stats.fraud_summary_report(actor=self.actor, **_query(request, PeriodInput))
+        return Response(FraudSummaryOutput(report).data)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from conversions.models import ConversionStatus, DeliveryStatus, PayoutStatus
@@ -46,9 +48,11 @@ class ConversionOutput(serializers.Serializer):
     rejected_at = serializers.DateTimeField(allow_null=True)
     paid_at = serializers.DateTimeField(allow_null=True)
 
+    @extend_schema_field(serializers.CharField(allow_null=True))
     def get_coupon(self, conversion: Any) -> str | None:
         return conversion.attribution.get("coupon") if conversion.coupon_id else None
 
+    @extend_schema_field(OpenApiTypes.DECIMAL)
     def get_profit(self, conversion: Any) -> str:
         return str(conversion.revenue - conversion.payout)
 
@@ -230,3 +234,19 @@ class FraudSummaryOutput(serializers.Serializer):
     clicks = FraudClickTotalsOutput()
     conversions = FraudConversionTotalsOutput()
     top_risk_partners = RiskyPartnerOutput(many=True)
+
+
+class PartnerReportOutput(serializers.Serializer):
+    period = PeriodOutput()
+    results = PartnerPerformanceOutput(many=True)
+
+
+class OfferReportOutput(serializers.Serializer):
+    period = PeriodOutput()
+    results = OfferPerformanceOutput(many=True)
+
+
+class TopPublishersReportOutput(serializers.Serializer):
+    period = PeriodOutput()
+    metric = serializers.CharField()
+    results = TopPublisherOutput(many=True)

@@ -268,3 +268,57 @@ def fraud_summary(*, actor: Actor, period: Period, limit: int = 5) -> dict[str, 
             for row in risky
         ],
     }
+
+
+# --- Reports: the period resolution plus the rows, one call for REST and MCP alike --------
+
+
+def partner_report(
+    *,
+    actor: Actor,
+    partner_id: str | None = None,
+    days: int | None = None,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+) -> dict[str, Any]:
+    period = resolve_period(actor=actor, days=days, date_from=date_from, date_to=date_to)
+    rows = performance(actor=actor, by="partner", period=period, partner_id=partner_id)
+    return {"period": period.as_dict(), "results": rows}
+
+
+def offer_report(
+    *,
+    actor: Actor,
+    offer_id: str | None = None,
+    days: int | None = None,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+) -> dict[str, Any]:
+    period = resolve_period(actor=actor, days=days, date_from=date_from, date_to=date_to)
+    rows = performance(actor=actor, by="offer", period=period, offer_id=offer_id)
+    return {"period": period.as_dict(), "results": rows}
+
+
+def top_publishers_report(
+    *,
+    actor: Actor,
+    metric: str = "revenue",
+    limit: int = 10,
+    days: int | None = None,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+) -> dict[str, Any]:
+    period = resolve_period(actor=actor, days=days, date_from=date_from, date_to=date_to)
+    rows = top_publishers(actor=actor, period=period, metric=metric, limit=limit)
+    return {"period": period.as_dict(), "metric": metric, "results": rows}
+
+
+def fraud_summary_report(
+    *,
+    actor: Actor,
+    days: int | None = None,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+) -> dict[str, Any]:
+    period = resolve_period(actor=actor, days=days, date_from=date_from, date_to=date_to)
+    return fraud_summary(actor=actor, period=period)

@@ -21,6 +21,7 @@ from offers.serializers import (
     PayoutRuleInput,
     RotateSecretInput,
     RotateSecretOutput,
+    rotation_output,
 )
 from partners.selectors import partner_get_for_actor
 from trcker_site.api import TenantApi, paginate
@@ -139,17 +140,9 @@ class OfferRotateSecretApi(TenantApi):
         body = RotateSecretInput(data=request.data)
         body.is_valid(raise_exception=True)
         offer = selectors.offer_get_for_actor(actor=self.actor, offer_id=offer_id)
-        offer, secret = services.offer_rotate_postback_secret(
+        result = services.offer_rotate_postback_secret(
             actor=self.actor, offer=offer, grace_seconds=body.validated_data.get("grace_seconds")
         )
-        payload = {
-            "offer_id": offer.slug,
-            "postback_secret": secret,
-            "previous_secret_valid_until": offer.previous_secret_valid_until,
-            "inbound_postback_url": OfferOutput(
-                selectors.offer_get_for_actor(actor=self.actor, offer_id=offer_id)
-            ).data["inbound_postback_url"],
-        }
-        response = Response(RotateSecretOutput(payload).data)
+        response = Response(rotation_output(result))
         response["Cache-Control"] = "no-store"
         return response

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from offers.models import AmountType, CapMode, DeviceClass, Offer, OfferStatus, PayoutRule
@@ -22,6 +24,7 @@ class PayoutRuleOutput(serializers.Serializer):
     revenue_type = serializers.CharField()
     revenue_amount = serializers.DecimalField(max_digits=14, decimal_places=2, allow_null=True)
 
+    @extend_schema_field(serializers.CharField(allow_null=True))
     def get_partner_id(self, rule: PayoutRule) -> str | None:
         return rule.partner.slug if rule.partner_id else None
 
@@ -59,12 +62,15 @@ class OfferOutput(serializers.Serializer):
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
 
+    @extend_schema_field(OpenApiTypes.BOOL)
     def get_has_postback_secret(self, offer: Offer) -> bool:
         return bool(offer.postback_secret)
 
+    @extend_schema_field(OpenApiTypes.URI)
     def get_inbound_postback_url(self, offer: Offer) -> str:
         return inbound_postback_url(brand_slug=offer.brand.slug, offer_slug=offer.slug)
 
+    @extend_schema_field(OpenApiTypes.STR)
     def get_tracking_link_template(self, offer: Offer) -> str:
         return tracking_link_template(brand_slug=offer.brand.slug, offer_slug=offer.slug)
 
@@ -159,3 +165,18 @@ class RotateSecretOutput(serializers.Serializer):
     postback_secret = serializers.CharField(help_text="Shown once; store it now.")
     previous_secret_valid_until = serializers.DateTimeField(allow_null=True)
     inbound_postback_url = serializers.CharField()
+
+
+def rotation_output(result: tuple[Offer, str]) -> dict[str, Any]:
+    """The one-time answer of offer_rotate_postback_secret (REST and MCP)."""
+    offer, secret = result
+    return RotateSecretOutput(
+        {
+            "offer_id": offer.slug,
+            "postback_secret": secret,
+            "previous_secret_valid_until": offer.previous_secret_valid_until,
+            "inbound_postback_url": inbound_postback_url(
+                brand_slug=offer.brand.slug, offer_slug=offer.slug
+            ),
+        }
+    ).data

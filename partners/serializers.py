@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from offers.serializers import SLUG_FIELD
@@ -60,6 +61,7 @@ class CouponOutput(serializers.Serializer):
     used_count = serializers.IntegerField()
     created_at = serializers.DateTimeField()
 
+    @extend_schema_field(serializers.CharField(allow_null=True))
     def get_offer_id(self, coupon: Coupon) -> str | None:
         return coupon.offer.slug if coupon.offer_id else None
 

@@ -253,3 +253,10 @@ TRCKER_GEOIP_PATH = os.environ.get("TRCKER_GEOIP_PATH", "")
 TRCKER_CONFIG_CACHE_SECONDS = float(os.environ.get("TRCKER_CONFIG_CACHE_SECONDS", "30"))
 # The BotD library, built by `make assets` from package.json into our static files.
 TRCKER_BOTD_ASSET = "vendor/botd/botd.esm.js"
+
+# --- MCP -----------------------------------------------------------------------------------
+TRCKER_MCP_RATE = os.environ.get("TRCKER_MCP_RATE", TRCKER_API_RATE)
+TRCKER_MCP_MAX_BATCH = int(os.environ.get("TRCKER_MCP_MAX_BATCH", "50"))
+# Browser origins allowed to call /api/mcp (requests without Origin are non-browser clients).
+TRCKER_MCP_ALLOWED_ORIGINS = env_list("TRCKER_MCP_ALLOWED_ORIGINS", [TRCKER_PUBLIC_URL])
+TRCKER_DISCOVERY_RATE = os.environ.get("TRCKER_DISCOVERY_RATE", "300/m")

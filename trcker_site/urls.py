@@ -20,6 +20,7 @@ api_v1 = [
 
 urlpatterns = [
     path("", include("conversions.urls_public")),
+    path("", include("mcp_gateway.urls")),
     path("admin/", admin.site.urls),
     path("api/health", health, name="health"),
     path("api/v1/", include(api_v1)),
