@@ -1,0 +1,272 @@
+"""Admin for brands, staff memberships and API keys. Every write is a brands.services call."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest
+
+from audit.actor import Channel
+from brands.models import ApiKey, Brand, StaffMembership
+from brands.services import (
+    BRAND_SETTINGS_FIELDS,
+    FRAUD_SETTINGS_FIELDS,
+    api_key_create,
+    api_key_revoke,
+    brand_create,
+    brand_set_fraud_settings,
+    brand_update,
+    staff_membership_remove,
+    staff_membership_set,
+)
+from trcker_site.admin_base import (
+    BrandScopedAdmin,
+    ServiceModelForm,
+    admin_actor,
+    brand_access,
+    brand_list_filter,
+)
+
+# Form field → service argument, where the two names differ.
+BRAND_ARGS = {"timezone": "timezone_name"}
+FRAUD_ARGS = {"fraud_mode": "mode", "fraud_threshold": "threshold", "botd_enabled": "botd_enabled"}
+
+
+class BrandAddForm(ServiceModelForm):
+    error_fields = {"brand_slug_taken": "slug"}
+
+    class Meta(ServiceModelForm.Meta):
+        model = Brand
+        fields = ("slug", "name", "timezone", "currency")
+        help_texts = {
+            "timezone": "IANA name, e.g. Europe/Berlin.",
+            "currency": "ISO 4217, e.g. EUR.",
+        }
+
+
+class BrandChangeForm(ServiceModelForm):
+    error_fields = {"mode": "fraud_mode", "threshold": "fraud_threshold"}
+
+    class Meta(ServiceModelForm.Meta):
+        model = Brand
+        fields = (*BRAND_SETTINGS_FIELDS, *FRAUD_SETTINGS_FIELDS)
+        help_texts = {
+            "timezone": "IANA name; caps and daily stats use it for day, week and month edges.",
+            "fraud_threshold": "0–100; review/block modes act on scores at or above it.",
+        }
+
+
+@admin.register(Brand)
+class BrandAdmin(BrandScopedAdmin):
+    brand_path = "pk"
+    admin_add = True
+    admin_change = True
+    form = BrandChangeForm
+    add_form = BrandAddForm
+    list_display = (
+        "slug",
+        "name",
+        "currency",
+        "timezone",
+        "fraud_mode",
+        "fraud_threshold",
+        "attribution_precedence",
+        "created_at",
+    )
+    list_filter = ("fraud_mode", "attribution_precedence")
+    search_fields = ("slug", "name")
+    ordering = ("slug",)
+    add_fieldsets = ((None, {"fields": ("slug", "name", "timezone", "currency")}),)
+    fieldsets = (
+        (None, {"fields": ("slug", "name", "timezone", "currency", "attribution_precedence")}),
+        ("Fraud", {"fields": ("fraud_mode", "fraud_threshold", "botd_enabled")}),
+        ("History", {"fields": ("created_at", "updated_at")}),
+    )
+    readonly_fields = ("slug", "created_at", "updated_at")
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        # A new tenant is an operator decision, not something a brand's staff can do.
+        return brand_access(request).is_superuser
+
+    def perform_write(self, request: HttpRequest, form: ServiceModelForm, obj: Any) -> Brand:
+        data = form.cleaned_data
+        if obj is None:
+            return brand_create(
+                creator_label=f"user:{request.user.pk}",
+                channel=Channel.ADMIN,
+                slug=data["slug"],
+                name=data["name"],
+                timezone_name=data["timezone"],
+                currency=data["currency"],
+            )
+        actor = admin_actor(request, obj)
+        changed = set(form.changed_data)
+        brand = obj
+        general = {BRAND_ARGS.get(f, f): data[f] for f in BRAND_SETTINGS_FIELDS if f in changed}
+        if general:
+            brand = brand_update(actor=actor, **general)
+        fraud = {FRAUD_ARGS[f]: data[f] for f in FRAUD_SETTINGS_FIELDS if f in changed}
+        if fraud:
+            brand = brand_set_fraud_settings(actor=actor, **fraud)
+        return brand
+
+
+class MembershipAddForm(ServiceModelForm):
+    username = forms.CharField(
+        label="User",
+        max_length=254,
+        help_text="Username or email address of an existing account.",
+    )
+
+    class Meta(ServiceModelForm.Meta):
+        model = StaffMembership
+        fields = ("brand", "role")
+        help_texts = {"role": "Owners and admins can change data; analysts can only read."}
+
+    def clean_username(self) -> str:
+        # A text box rather than a user picker: a picker would list every tenant's staff.
+        value = self.cleaned_data["username"].strip()
+        users = get_user_model()._default_manager.filter(
+            Q(username=value) | Q(email__iexact=value), is_active=True
+        )[:2]
+        if len(users) != 1:
+            raise forms.ValidationError("No single active account has that username or email.")
+        self.member = users[0]
+        return value
+
+
+class MembershipChangeForm(ServiceModelForm):
+    class Meta(ServiceModelForm.Meta):
+        model = StaffMembership
+        fields = ("role",)
+
+
+@admin.register(StaffMembership)
+class StaffMembershipAdmin(BrandScopedAdmin):
+    admin_add = True
+    admin_change = True
+    admin_delete = True
+    form = MembershipChangeForm
+    add_form = MembershipAddForm
+    list_display = ("user", "brand", "role", "created_at")
+    list_select_related = ("user", "brand")
+    list_filter = ("role", brand_list_filter())
+    search_fields = ("user__username", "user__email", "brand__slug")
+    ordering = ("brand__slug", "user__username")
+    add_fieldsets = ((None, {"fields": ("brand", "username", "role")}),)
+    fields = ("user", "brand", "role", "created_at")
+    readonly_fields = ("user", "brand", "created_at")
+
+    def perform_write(
+        self, request: HttpRequest, form: ServiceModelForm, obj: Any
+    ) -> StaffMembership:
+        data = form.cleaned_data
+        if obj is None:
+            membership = staff_membership_set(
+                actor=admin_actor(request, data["brand"]), user=form.member, role=data["role"]
+            )
+            if not form.member.is_staff:
+                messages.warning(
+                    request,
+                    f"{form.member.get_username()} is not marked as staff, so cannot sign in to "
+                    "the admin until a superuser sets “Staff status” on the account.",
+                )
+            return membership
+        if "role" not in form.changed_data:
+            return obj
+        return staff_membership_set(
+            actor=self.actor_for(request, obj), user=obj.user, role=data["role"]
+        )
+
+    def perform_delete(self, request: HttpRequest, obj: StaffMembership) -> None:
+        staff_membership_remove(actor=self.actor_for(request, obj), membership=obj)
+
+
+class ApiKeyAddForm(ServiceModelForm):
+    class Meta(ServiceModelForm.Meta):
+        model = ApiKey
+        fields = ("brand", "label", "scope")
+
+
+class ApiKeyStateFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("active", "Active"), ("revoked", "Revoked")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value() == "active":
+            return queryset.filter(revoked_at__isnull=True)
+        if self.value() == "revoked":
+            return queryset.filter(revoked_at__isnull=False)
+        return queryset
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(BrandScopedAdmin):
+    """Keys are issued here and revoked by action; an existing key is never edited, and its
+    hash is never shown (the plaintext exists only in the one message after creation)."""
+
+    admin_add = True
+    add_form = ApiKeyAddForm
+    list_display = (
+        "key",
+        "label",
+        "brand",
+        "scope",
+        "created_by",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    )
+    list_select_related = ("brand", "created_by")
+    list_filter = ("scope", ApiKeyStateFilter, brand_list_filter())
+    search_fields = ("prefix", "label")
+    ordering = ("-created_at", "-id")
+    add_fieldsets = ((None, {"fields": ("brand", "label", "scope")}),)
+    fields = (
+        "key",
+        "label",
+        "brand",
+        "scope",
+        "created_by",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    )
+    readonly_fields = fields
+    exclude = ("secret_sha256",)
+    actions = ("revoke_keys",)
+
+    @admin.display(description="key", ordering="prefix")
+    def key(self, obj: ApiKey) -> str:
+        return f"trk_{obj.prefix}_…"
+
+    def perform_write(self, request: HttpRequest, form: ServiceModelForm, obj: Any) -> ApiKey:
+        data = form.cleaned_data
+        key, plaintext = api_key_create(
+            actor=admin_actor(request, data["brand"]),
+            label=data["label"],
+            scope=data["scope"],
+            created_by=request.user,
+        )
+        messages.warning(
+            request,
+            f"New API key for {data['brand'].slug}: {plaintext} — Copy it now; it won't be "
+            "shown again.",
+        )
+        return key
+
+    @admin.action(description="Revoke selected API keys", permissions=["write"])
+    def revoke_keys(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self.run_action(
+            request,
+            queryset,
+            lambda actor, key: api_key_revoke(actor=actor, api_key=key),
+            done="Revoked {count} API key(s).",
+        )

@@ -1,0 +1,179 @@
+"""POST /api/mcp: the HTTP edge of the MCP server. It checks Origin and Accept,
+authenticates the bearer key, applies the per-key rate limit (every JSON-RPC request of a
+batch counts), hands the body to the framework-free protocol, and writes the HTTP answer."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+from django_ratelimit.core import get_usage
+
+from audit.actor import Channel
+from brands.authentication import actor_for_api_key
+from brands.selectors import api_key_authenticate
+from mcp_gateway.host import TrckerMcpHost
+from mcp_gateway.protocol import (
+    INVALID_REQUEST,
+    HttpReply,
+    HttpRequestInfo,
+    McpProtocol,
+    count_requests,
+    error_reply,
+    rate_limited_reply,
+)
+from trcker_site.errors import AuthenticationError
+
+logger = logging.getLogger(__name__)
+AUTH_CHALLENGE = 'Bearer realm="trcker"'
+
+
+def _origin_allowed(origin: str) -> bool:
+    parts = urlsplit(origin)
+    normalised = f"{parts.scheme}://{parts.netloc}".lower()
+    return normalised in {
+        allowed.lower().rstrip("/") for allowed in settings.TRCKER_MCP_ALLOWED_ORIGINS
+    }
+
+
+def _wants_sse_only(accept: str) -> bool | None:
+    """None: acceptable as JSON; True: only SSE; False: neither JSON nor SSE (→ 406)."""
+    if not accept.strip():
+        return None
+    types = [item.split(";")[0].strip().lower() for item in accept.split(",")]
+    if any(t in ("application/json", "*/*", "application/*") for t in types):
+        return None
+    return "text/event-stream" in types or "text/*" in types
+
+
+def _render(reply: HttpReply, *, sse: bool, extra_headers: dict[str, str]) -> HttpResponse:
+    if reply.payload is None:
+        response = HttpResponse(status=reply.status)
+    elif sse:
+        data = json.dumps(reply.payload, separators=(",", ":"))
+        response = HttpResponse(
+            f"event: message\ndata: {data}\n\n",
+            status=reply.status,
+            content_type="text/event-stream",
+        )
+    else:
+        response = HttpResponse(
+            json.dumps(reply.payload, separators=(",", ":")),
+            status=reply.status,
+            content_type="application/json",
+        )
+    for name, value in {**extra_headers, **reply.headers}.items():
+        response[name] = value
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _rate_limit(request: HttpRequest, key_id: int, requests_in_body: int) -> tuple[bool, int, int]:
+    """(allowed, remaining, seconds to reset), counting each JSON-RPC request once."""
+    usage: dict[str, Any] | None = None
+    try:
+        for _ in range(requests_in_body):
+            usage = get_usage(
+                request,
+                group="mcp",
+                key=lambda _g, _r: f"key:{key_id}",
+                rate=settings.TRCKER_MCP_RATE,
+                increment=True,
+            )
+    except Exception:
+        logger.warning("rate-limit store unavailable; allowing MCP request", exc_info=True)
+        return True, -1, 60
+    if usage is None:
+        return True, -1, 60
+    remaining = max(0, usage["limit"] - usage["count"])
+    return not usage["should_limit"], remaining, max(1, int(usage["time_left"]))
+
+
+@csrf_exempt
+def mcp_endpoint(request: HttpRequest) -> HttpResponse:
+    started = time.perf_counter()
+    if request.method != "POST":
+        response = HttpResponse(status=405)
+        response["Allow"] = "POST"
+        return response
+    origin = request.headers.get("Origin")
+    if origin and not _origin_allowed(origin):
+        return _render(
+            error_reply(403, INVALID_REQUEST, "Forbidden: Origin not allowed."),
+            sse=False,
+            extra_headers={},
+        )
+    sse_only = _wants_sse_only(request.headers.get("Accept", ""))
+    if sse_only is False:
+        return _render(
+            error_reply(
+                406,
+                INVALID_REQUEST,
+                "Not Acceptable: accept application/json or text/event-stream.",
+            ),
+            sse=False,
+            extra_headers={},
+        )
+    sse = bool(sse_only)
+    token = _bearer(request)
+    if token is None:
+        return _render(
+            error_reply(
+                401,
+                INVALID_REQUEST,
+                "Unauthorized: send Authorization: Bearer trk_…",
+                {"WWW-Authenticate": AUTH_CHALLENGE},
+            ),
+            sse=sse,
+            extra_headers={},
+        )
+    try:
+        key = api_key_authenticate(token)
+    except AuthenticationError as exc:
+        return _render(
+            error_reply(
+                401,
+                INVALID_REQUEST,
+                f"Unauthorized: {exc.message}",
+                {"WWW-Authenticate": f'{AUTH_CHALLENGE}, error="invalid_token"'},
+            ),
+            sse=sse,
+            extra_headers={},
+        )
+    body = request.body
+    limit = int(settings.TRCKER_MCP_RATE.split("/")[0])
+    allowed, remaining, reset = _rate_limit(request, key.pk, count_requests(body))
+    rate_headers = {"RateLimit-Policy": f"{limit};w=60"}
+    if remaining >= 0:
+        rate_headers["RateLimit"] = f"limit={limit}, remaining={remaining}, reset={reset}"
+    if not allowed:
+        return _render(
+            rate_limited_reply(body, retry_after=reset, limit=limit),
+            sse=sse,
+            extra_headers=rate_headers,
+        )
+    actor = actor_for_api_key(key, channel=Channel.MCP, request=request)
+    protocol = McpProtocol(TrckerMcpHost(actor), max_batch=settings.TRCKER_MCP_MAX_BATCH)
+    reply = protocol.handle(
+        HttpRequestInfo(
+            body=body,
+            protocol_version_header=request.headers.get("MCP-Protocol-Version"),
+            method_header=request.headers.get("Mcp-Method"),
+            name_header=request.headers.get("Mcp-Name"),
+        )
+    )
+    logger.info("mcp %s in %.1f ms", reply.status, (time.perf_counter() - started) * 1000)
+    return _render(reply, sse=sse, extra_headers=rate_headers)
+
+
+def _bearer(request: HttpRequest) -> str | None:
+    if "access_token" in request.GET or "api_key" in request.GET:
+        return None  # tokens in URLs are refused outright (they end up in logs)
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None

@@ -1,0 +1,215 @@
+"""Discovery documents, generated from the live tool registry so they cannot drift:
+the MCP Server Card (SEP-2127 at /api/mcp/server-card, SEP-1649's legacy
+/.well-known/mcp/server-card.json, same bytes), the product page's /.well-known/mcp-manifest,
+the RFC 9727 API catalog, the AI catalog, and the homepage's RFC 8288 Link header."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django_ratelimit.core import get_usage
+
+from mcp_gateway.host import INSTRUCTIONS
+from mcp_gateway.protocol import SUPPORTED_VERSIONS
+from mcp_gateway.tools import TOOLS
+from trcker_site.links import public_url
+
+CARD_MEDIA_TYPE = "application/mcp-server-card+json"
+LINKSET_MEDIA_TYPE = 'application/linkset+json; profile="https://www.rfc-editor.org/info/rfc9727"'
+DESCRIPTION = "Self-hosted affiliate tracking: offers, partners, clicks, conversions, payouts."
+
+
+def _host_name() -> str:
+    return settings.TRCKER_PUBLIC_URL.split("://", 1)[-1].split("/")[0].split(":")[0] or "localhost"
+
+
+def server_card() -> dict[str, Any]:
+    reverse_dns = ".".join(reversed(_host_name().split(".")))
+    mcp_url = public_url("/api/mcp")
+    return {
+        "$schema": "https://static.modelcontextprotocol.io/schemas/v1/server-card.schema.json",
+        "name": f"{reverse_dns}/trcker",
+        "version": settings.TRCKER_VERSION,
+        "title": "Trcker",
+        "description": DESCRIPTION,
+        "websiteUrl": public_url("/"),
+        "remotes": [
+            {
+                "type": "streamable-http",
+                "url": mcp_url,
+                "supportedProtocolVersions": list(SUPPORTED_VERSIONS),
+                "headers": [
+                    {
+                        "name": "Authorization",
+                        "value": "Bearer {api_key}",
+                        "isRequired": True,
+                        "isSecret": True,
+                        "description": "A Trcker brand API key (trk_…)",
+                    }
+                ],
+            }
+        ],
+        # SEP-1649 fields, kept for scanners that still read them.
+        "serverInfo": {"name": "trcker", "title": "Trcker", "version": settings.TRCKER_VERSION},
+        "protocolVersion": SUPPORTED_VERSIONS[0],
+        "transport": {"type": "streamable-http", "endpoint": "/api/mcp", "url": mcp_url},
+        "authentication": {"required": True, "schemes": ["bearer"]},
+        "documentationUrl": public_url("/api/docs"),
+        "instructions": INSTRUCTIONS,
+        "tools": [
+            {
+                "name": tool.name,
+                "title": tool.title,
+                "description": tool.description,
+                "annotations": tool.annotations.as_dict(tool.title),
+            }
+            for tool in TOOLS
+        ],
+    }
+
+
+def manifest() -> dict[str, Any]:
+    card = server_card()
+    return {
+        "name": "trcker",
+        "title": "Trcker",
+        "version": settings.TRCKER_VERSION,
+        "description": DESCRIPTION,
+        "transport": "http",
+        "url": card["transport"]["url"],
+        "protocolVersions": card["remotes"][0]["supportedProtocolVersions"],
+        "authentication": card["authentication"],
+        "serverCard": public_url("/api/mcp/server-card"),
+        "tools": card["tools"],
+    }
+
+
+def api_catalog() -> dict[str, Any]:
+    rest, mcp = public_url("/api/v1"), public_url("/api/mcp")
+    return {
+        "linkset": [
+            {
+                "anchor": public_url("/.well-known/api-catalog"),
+                "item": [
+                    {"href": rest, "title": "Trcker REST API v1"},
+                    {"href": mcp, "title": "Trcker MCP server"},
+                ],
+            },
+            {
+                "anchor": rest,
+                "service-desc": [
+                    {
+                        "href": public_url("/api/v1/openapi.json"),
+                        "type": "application/vnd.oai.openapi+json",
+                    }
+                ],
+                "service-doc": [{"href": public_url("/api/docs"), "type": "text/html"}],
+                "status": [{"href": public_url("/api/health"), "type": "application/json"}],
+            },
+            {
+                "anchor": mcp,
+                "service-desc": [
+                    {"href": public_url("/api/mcp/server-card"), "type": CARD_MEDIA_TYPE}
+                ],
+                "service-doc": [{"href": public_url("/api/docs"), "type": "text/html"}],
+                "status": [{"href": public_url("/api/health"), "type": "application/json"}],
+            },
+        ]
+    }
+
+
+def ai_catalog() -> dict[str, Any]:
+    publisher = _host_name()
+    return {
+        "version": "1.0",
+        "entries": [
+            {
+                "identifier": f"urn:air:{publisher}:trcker:mcp",
+                "type": CARD_MEDIA_TYPE,
+                "url": public_url("/api/mcp/server-card"),
+                "title": "Trcker MCP server",
+                "description": DESCRIPTION,
+            }
+        ],
+    }
+
+
+def _limited(request: HttpRequest) -> bool:
+    ip = getattr(request, "client_ip", None) or request.META.get("REMOTE_ADDR", "")
+    try:
+        usage = get_usage(
+            request,
+            group="discovery",
+            key=lambda _g, _r: f"ip:{ip}",
+            rate=settings.TRCKER_DISCOVERY_RATE,
+            increment=True,
+        )
+    except Exception:
+        return False
+    return bool(usage and usage["should_limit"])
+
+
+def _document(
+    build: Callable[[], dict[str, Any]], content_type: str
+) -> Callable[[HttpRequest], HttpResponse]:
+    def view(request: HttpRequest) -> HttpResponse:
+        if request.method == "OPTIONS":
+            response = HttpResponse(status=204)
+        elif request.method not in ("GET", "HEAD"):
+            response = HttpResponse(status=405)
+            response["Allow"] = "GET, HEAD, OPTIONS"
+        elif _limited(request):
+            response = JsonResponse(
+                {"error": {"code": "rate_limited", "message": "Too many requests."}}, status=429
+            )
+            response["Retry-After"] = "60"
+        else:
+            body = json.dumps(build(), separators=(",", ":"), sort_keys=True).encode()
+            etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+            if etag in request.headers.get("If-None-Match", ""):
+                response = HttpResponse(status=304)
+            else:
+                response = HttpResponse(
+                    b"" if request.method == "HEAD" else body, content_type=content_type
+                )
+                if request.method == "HEAD":
+                    response["Content-Length"] = str(len(body))
+            response["ETag"] = etag
+            response["Cache-Control"] = "public, max-age=3600"
+        response["Access-Control-Allow-Origin"] = "*"
+        response["Access-Control-Allow-Methods"] = "GET, HEAD, OPTIONS"
+        response["Access-Control-Allow-Headers"] = "Content-Type, If-None-Match"
+        response["Access-Control-Expose-Headers"] = "ETag"
+        response["Link"] = f'<{public_url("/.well-known/api-catalog")}>; rel="api-catalog"'
+        return response
+
+    return view
+
+
+server_card_view = _document(server_card, CARD_MEDIA_TYPE)
+manifest_view = _document(manifest, "application/json")
+api_catalog_view = _document(api_catalog, LINKSET_MEDIA_TYPE)
+ai_catalog_view = _document(ai_catalog, "application/ai-catalog+json")
+
+HOMEPAGE_LINKS = ", ".join(
+    [
+        '</.well-known/api-catalog>; rel="api-catalog"; type="application/linkset+json"',
+        '</api/v1/openapi.json>; rel="service-desc"; type="application/vnd.oai.openapi+json"',
+        '</api/docs>; rel="service-doc"; type="text/html"',
+        f'</api/mcp/server-card>; rel="describedby"; type="{CARD_MEDIA_TYPE}"; anchor="/api/mcp"',
+    ]
+)
+
+
+def homepage(request: HttpRequest) -> HttpResponse:
+    response = render(
+        request, "home.html", {"tools": list(TOOLS), "mcp_url": public_url("/api/mcp")}
+    )
+    response["Link"] = HOMEPAGE_LINKS
+    return response

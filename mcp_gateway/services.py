@@ -1,0 +1,39 @@
+"""The MCP tool-call log (every call, reads included)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from audit.actor import Actor
+from mcp_gateway.models import McpToolCall
+
+REDACTED = "[redacted]"
+
+
+def tool_call_record(
+    *,
+    actor: Actor,
+    tool: str,
+    arguments: dict[str, Any],
+    secret_arguments: frozenset[str],
+    outcome: str,
+    is_error: bool,
+    duration_ms: int,
+) -> McpToolCall:
+    """Autocommit insert on purpose: the call is logged whether or not its own write committed."""
+    safe = {
+        name: (REDACTED if name in secret_arguments else value) for name, value in arguments.items()
+    }
+    return McpToolCall.objects.create(
+        brand_id=actor.brand_id,
+        actor_label=actor.label,
+        credential=str(actor.detail.get("api_key", ""))[:64],
+        tool=tool[:64],
+        arguments=safe,
+        outcome=outcome[:64],
+        is_error=is_error,
+        duration_ms=duration_ms,
+        request_id=actor.request_id[:64],
+        ip=actor.ip,
+        user_agent=actor.user_agent[:512],
+    )

@@ -1,0 +1,458 @@
+"""Admin for offers, payout rules and cap counters. Every write is an offers.services call;
+status changes are actions, and the inbound-postback secret is never shown except once,
+right after a rotation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+
+from offers.models import AmountType, DeviceClass, Offer, OfferCapCounter, OfferStatus, PayoutRule
+from offers.services import (
+    CAP_FIELDS,
+    UPDATABLE_FIELDS,
+    offer_archive,
+    offer_create,
+    offer_delete_payout_rule,
+    offer_pause,
+    offer_resume,
+    offer_rotate_postback_secret,
+    offer_set_caps,
+    offer_set_payout_rule,
+    offer_update,
+)
+from trcker_site.admin_base import (
+    BrandScopedAdmin,
+    CommaListField,
+    ReadOnlyBrandAdmin,
+    ServiceModelForm,
+    admin_actor,
+    brand_list_filter,
+    join_display,
+    related_filter,
+)
+
+CREATE_FIELDS = (
+    "brand",
+    "slug",
+    "name",
+    "destination_url",
+    "fallback_url",
+    "currency",
+    "payout_type",
+    "payout_amount",
+    "revenue_type",
+    "revenue_amount",
+    "postback_url_template",
+    "geo_allow",
+    "device_allow",
+)
+# Service argument → form field, for errors the services report by argument name.
+OFFER_ERROR_FIELDS = {
+    "daily": "daily_cap",
+    "weekly": "weekly_cap",
+    "monthly": "monthly_cap",
+    "mode": "cap_mode",
+    "offer_id": "slug",
+    "offer_id_taken": "slug",
+}
+_TARGETING_HELP = {
+    "geo_allow": "Two-letter country codes separated by commas (US, DE). Empty: all countries.",
+    "postback_allowed_ips": "Addresses or CIDR ranges separated by commas. Empty: any sender.",
+}
+
+
+def _geo_field() -> CommaListField:
+    return CommaListField(required=False, label="Countries", help_text=_TARGETING_HELP["geo_allow"])
+
+
+def _device_field() -> forms.MultipleChoiceField:
+    return forms.MultipleChoiceField(
+        choices=DeviceClass.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Devices",
+        help_text="None ticked: all devices.",
+    )
+
+
+class OfferAddForm(ServiceModelForm):
+    error_fields = OFFER_ERROR_FIELDS
+    geo_allow = _geo_field()
+    device_allow = _device_field()
+
+    class Meta(ServiceModelForm.Meta):
+        model = Offer
+        fields = (*CREATE_FIELDS, *CAP_FIELDS)
+        help_texts = {
+            "slug": "The offer_id used in tracking links; derived from the name when left empty.",
+            "currency": "Defaults to the brand's currency.",
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name in ("slug", "currency"):
+            if name in self.fields:
+                self.fields[name].required = False
+
+
+class OfferChangeForm(ServiceModelForm):
+    error_fields = OFFER_ERROR_FIELDS
+    geo_allow = _geo_field()
+    device_allow = _device_field()
+    postback_allowed_ips = CommaListField(
+        required=False,
+        label="Postback allowed IPs",
+        help_text=_TARGETING_HELP["postback_allowed_ips"],
+    )
+
+    class Meta(ServiceModelForm.Meta):
+        model = Offer
+        fields = (*UPDATABLE_FIELDS, *CAP_FIELDS)
+
+
+@admin.register(Offer)
+class OfferAdmin(BrandScopedAdmin):
+    admin_add = True
+    admin_change = True
+    form = OfferChangeForm
+    add_form = OfferAddForm
+    list_display = ("slug", "name", "brand", "status", "payout", "caps", "is_private", "created_at")
+    list_select_related = ("brand",)
+    list_filter = ("status", "payout_type", "is_private", brand_list_filter())
+    search_fields = ("slug", "name", "destination_url")
+    ordering = ("-created_at", "-id")
+    actions = ("pause_offers", "resume_offers", "archive_offers", "rotate_postback_secrets")
+    add_fieldsets = (
+        (None, {"fields": ("brand", "slug", "name", "destination_url", "fallback_url")}),
+        (
+            "Money",
+            {
+                "fields": (
+                    "currency",
+                    "payout_type",
+                    "payout_amount",
+                    "revenue_type",
+                    "revenue_amount",
+                )
+            },
+        ),
+        ("Targeting", {"fields": ("geo_allow", "device_allow")}),
+        ("Caps", {"fields": ("daily_cap", "weekly_cap", "monthly_cap", "cap_mode")}),
+        ("Postbacks", {"fields": ("postback_url_template",)}),
+    )
+    fieldsets = (
+        (None, {"fields": ("brand", "slug", "status", "name", "destination_url", "fallback_url")}),
+        (
+            "Money",
+            {
+                "fields": (
+                    "currency",
+                    "payout_type",
+                    "payout_amount",
+                    "revenue_type",
+                    "revenue_amount",
+                    "payout_rules_table",
+                )
+            },
+        ),
+        (
+            "Targeting",
+            {"fields": ("geo_allow", "device_allow", "is_private", "allowed_partners_list")},
+        ),
+        ("Caps", {"fields": ("daily_cap", "weekly_cap", "monthly_cap", "cap_mode")}),
+        (
+            "Postbacks",
+            {
+                "fields": (
+                    "postback_secret_state",
+                    "postback_allowed_ips",
+                    "min_conversion_seconds",
+                    "postback_url_template",
+                )
+            },
+        ),
+        ("History", {"fields": ("created_at", "updated_at")}),
+    )
+    readonly_fields = (
+        "brand",
+        "slug",
+        "status",
+        "payout_rules_table",
+        "allowed_partners_list",
+        "postback_secret_state",
+        "created_at",
+        "updated_at",
+    )
+    # Belt and braces: no form of this admin may ever carry the secrets.
+    exclude = ("postback_secret", "previous_postback_secret", "previous_secret_valid_until")
+
+    def is_editable(self, obj: Offer) -> bool:
+        # offer_update refuses archived offers: show them read-only rather than a form that
+        # can never save.
+        return obj.status != OfferStatus.ARCHIVED
+
+    # --- display --------------------------------------------------------------------------
+
+    @admin.display(description="payout", ordering="payout_amount")
+    def payout(self, obj: Offer) -> str:
+        if obj.payout_type == AmountType.PERCENT:
+            return f"{obj.payout_amount}%"
+        return f"{obj.payout_amount} {obj.currency}"
+
+    @admin.display(description="caps (day/week/month)")
+    def caps(self, obj: Offer) -> str:
+        values = (obj.daily_cap, obj.weekly_cap, obj.monthly_cap)
+        if all(value is None for value in values):
+            return "—"
+        return (
+            " / ".join("∞" if value is None else str(value) for value in values)
+            + f" ({obj.cap_mode})"
+        )
+
+    @admin.display(description="inbound postback secret")
+    def postback_secret_state(self, obj: Offer) -> str:
+        if not obj.postback_secret:
+            return "Not set. Use the “Rotate postback secret” action to create one."
+        state = "Set (shown only once, when rotated)."
+        if obj.previous_postback_secret and obj.previous_secret_valid_until:
+            until = f"{obj.previous_secret_valid_until:%Y-%m-%d %H:%M}"
+            state += f" The previous secret stays valid until {until} UTC."
+        return state
+
+    @admin.display(description="allowed partners (private offers)")
+    def allowed_partners_list(self, obj: Offer) -> str:
+        return join_display(partner.slug for partner in obj.allowed_partners.order_by("slug"))
+
+    @admin.display(description="payout rules")
+    def payout_rules_table(self, obj: Offer) -> str:
+        rules = obj.payout_rules.select_related("partner").order_by("event_type", "id")
+        changelist = reverse("admin:offers_payoutrule_changelist")
+        add = reverse("admin:offers_payoutrule_add")
+        rows = format_html_join(
+            "",
+            "<li>{}: {} {}</li>",
+            (
+                (
+                    " + ".join(
+                        filter(
+                            None,
+                            [
+                                f"partner {rule.partner.slug}" if rule.partner else "",
+                                f"event {rule.event_type}" if rule.event_type else "",
+                            ],
+                        )
+                    ),
+                    rule.payout_type,
+                    rule.payout_amount,
+                )
+                for rule in rules
+            ),
+        )
+        return format_html(
+            '<ul>{}</ul><a href="{}?offer__id__exact={}">Manage payout rules</a> · '
+            '<a href="{}?offer={}">Add a rule</a>',
+            rows or format_html("<li>{}</li>", "None: the offer payout applies."),
+            changelist,
+            obj.pk,
+            add,
+            obj.pk,
+        )
+
+    # --- writes ---------------------------------------------------------------------------
+
+    def perform_write(self, request: HttpRequest, form: ServiceModelForm, obj: Any) -> Offer:
+        data = form.cleaned_data
+        changed = set(form.changed_data)
+        if obj is None:
+            actor = admin_actor(request, data["brand"])
+            offer = offer_create(
+                actor=actor,
+                offer_id=data["slug"] or None,
+                name=data["name"],
+                destination_url=data["destination_url"],
+                fallback_url=data["fallback_url"],
+                currency=data["currency"] or None,
+                payout_type=data["payout_type"],
+                payout_amount=data["payout_amount"],
+                revenue_type=data["revenue_type"],
+                revenue_amount=data["revenue_amount"],
+                postback_url_template=data["postback_url_template"],
+                geo_allow=data["geo_allow"],
+                device_allow=data["device_allow"],
+            )
+        else:
+            actor = self.actor_for(request, obj)
+            offer = obj
+            fields = {name: data[name] for name in UPDATABLE_FIELDS if name in changed}
+            if fields:
+                offer = offer_update(actor=actor, offer=obj, **fields)
+        if changed & set(CAP_FIELDS):
+            offer = offer_set_caps(
+                actor=actor,
+                offer=offer,
+                daily=data["daily_cap"],
+                weekly=data["weekly_cap"],
+                monthly=data["monthly_cap"],
+                mode=data["cap_mode"],
+            )
+        return offer
+
+    # --- actions --------------------------------------------------------------------------
+
+    @admin.action(description="Pause selected offers", permissions=["write"])
+    def pause_offers(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self.run_action(
+            request,
+            queryset,
+            lambda actor, offer: offer_pause(actor=actor, offer=offer),
+            done="Paused {count} offer(s).",
+        )
+
+    @admin.action(description="Resume selected offers", permissions=["write"])
+    def resume_offers(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self.run_action(
+            request,
+            queryset,
+            lambda actor, offer: offer_resume(actor=actor, offer=offer),
+            done="Resumed {count} offer(s).",
+        )
+
+    @admin.action(description="Archive selected offers (permanent)", permissions=["write"])
+    def archive_offers(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self.run_action(
+            request,
+            queryset,
+            lambda actor, offer: offer_archive(actor=actor, offer=offer),
+            done="Archived {count} offer(s).",
+        )
+
+    @admin.action(description="Rotate postback secret of selected offers", permissions=["write"])
+    def rotate_postback_secrets(self, request: HttpRequest, queryset: QuerySet) -> None:
+        results = self.run_action(
+            request,
+            queryset,
+            lambda actor, offer: offer_rotate_postback_secret(actor=actor, offer=offer),
+            done="Rotated the postback secret of {count} offer(s).",
+        )
+        for offer, (_, secret) in results:
+            messages.warning(
+                request,
+                f"New postback secret for {offer.slug}: {secret} — Copy it now; it won't be "
+                "shown again.",
+            )
+
+
+class PayoutRuleAddForm(ServiceModelForm):
+    class Meta(ServiceModelForm.Meta):
+        model = PayoutRule
+        fields = (
+            "offer",
+            "partner",
+            "event_type",
+            "payout_type",
+            "payout_amount",
+            "revenue_type",
+            "revenue_amount",
+        )
+        help_texts = {
+            "partner": "Leave empty for any partner.",
+            "event_type": "Leave empty for any event. A rule needs a partner, an event, or both; "
+            "an existing rule for the same partner and event is replaced.",
+        }
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        offer, partner = data.get("offer"), data.get("partner")
+        if offer and partner and offer.brand_id != partner.brand_id:
+            self.add_error("partner", "This partner is not in the offer's brand.")
+        return data
+
+
+class PayoutRuleChangeForm(ServiceModelForm):
+    class Meta(ServiceModelForm.Meta):
+        model = PayoutRule
+        fields = ("payout_type", "payout_amount", "revenue_type", "revenue_amount")
+
+
+@admin.register(PayoutRule)
+class PayoutRuleAdmin(BrandScopedAdmin):
+    """Per-partner / per-event payout overrides, written by offer_set_payout_rule (which
+    replaces the rule for the same offer, partner and event) and offer_delete_payout_rule."""
+
+    admin_add = True
+    admin_change = True
+    admin_delete = True
+    form = PayoutRuleChangeForm
+    add_form = PayoutRuleAddForm
+    list_display = (
+        "offer",
+        "partner",
+        "event_type",
+        "payout_type",
+        "payout_amount",
+        "revenue_type",
+        "revenue_amount",
+        "brand",
+    )
+    list_select_related = ("offer", "partner", "brand")
+    list_filter = ("payout_type", related_filter("offer"), brand_list_filter())
+    search_fields = ("offer__slug", "partner__slug", "event_type")
+    ordering = ("offer__slug", "event_type", "id")
+    add_fieldsets = ((None, {"fields": PayoutRuleAddForm.Meta.fields}),)
+    fields = (
+        "brand",
+        "offer",
+        "partner",
+        "event_type",
+        "payout_type",
+        "payout_amount",
+        "revenue_type",
+        "revenue_amount",
+        "created_at",
+        "updated_at",
+    )
+    readonly_fields = ("brand", "offer", "partner", "event_type", "created_at", "updated_at")
+
+    def perform_write(self, request: HttpRequest, form: ServiceModelForm, obj: Any) -> PayoutRule:
+        data = form.cleaned_data
+        if obj is None:
+            offer, partner, event_type = data["offer"], data["partner"], data["event_type"]
+        else:
+            if not form.has_changed():
+                return obj
+            offer, partner, event_type = obj.offer, obj.partner, obj.event_type
+        return offer_set_payout_rule(
+            actor=admin_actor(request, offer.brand),
+            offer=offer,
+            partner=partner,
+            event_type=event_type,
+            payout_type=data["payout_type"],
+            payout_amount=data["payout_amount"],
+            revenue_type=data["revenue_type"] or "",
+            revenue_amount=data["revenue_amount"],
+        )
+
+    def perform_delete(self, request: HttpRequest, obj: PayoutRule) -> None:
+        offer_delete_payout_rule(actor=self.actor_for(request, obj), rule=obj)
+
+
+@admin.register(OfferCapCounter)
+class OfferCapCounterAdmin(ReadOnlyBrandAdmin):
+    brand_path = "offer__brand"
+    list_display = ("offer", "brand", "period", "period_start", "count")
+    list_select_related = ("offer", "offer__brand")
+    list_filter = ("period", related_filter("offer"))
+    search_fields = ("offer__slug",)
+    ordering = ("-period_start", "offer_id", "period")
+    date_hierarchy = "period_start"
+
+    @admin.display(description="brand", ordering="offer__brand__slug")
+    def brand(self, obj: OfferCapCounter) -> str:
+        return obj.offer.brand.slug

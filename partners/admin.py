@@ -1,0 +1,233 @@
+"""Admin for partners and coupons. Every write is a partners.services call; statuses change
+only through the actions (approve, reject, pause, resume; disable, enable)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from partners.models import Coupon, Partner, PartnerStatus
+from partners.services import (
+    PARTNER_UPDATABLE_FIELDS,
+    coupon_create,
+    coupon_disable,
+    coupon_enable,
+    partner_approve,
+    partner_create,
+    partner_pause,
+    partner_reject,
+    partner_resume,
+    partner_update,
+)
+from trcker_site.admin_base import (
+    BrandScopedAdmin,
+    ServiceModelForm,
+    admin_actor,
+    brand_list_filter,
+    related_filter,
+)
+
+
+class PartnerAddForm(ServiceModelForm):
+    error_fields = {"partner_id": "slug", "partner_id_taken": "slug", "status": "initial_status"}
+    # Only the starting point of a new partner; later changes are the status actions.
+    initial_status = forms.ChoiceField(
+        label="Start as",
+        choices=[
+            (PartnerStatus.ACTIVE.value, "Active (approved now)"),
+            (PartnerStatus.PENDING.value, "Pending application (approve or reject later)"),
+        ],
+        initial=PartnerStatus.ACTIVE.value,
+    )
+
+    class Meta(ServiceModelForm.Meta):
+        model = Partner
+        fields = ("brand", "slug", "name", "email", "website")
+        help_texts = {
+            "slug": "The partner_id used in tracking links; derived from the name when empty."
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if "slug" in self.fields:
+            self.fields["slug"].required = False
+
+
+class PartnerChangeForm(ServiceModelForm):
+    class Meta(ServiceModelForm.Meta):
+        model = Partner
+        fields = PARTNER_UPDATABLE_FIELDS
+
+
+@admin.register(Partner)
+class PartnerAdmin(BrandScopedAdmin):
+    admin_add = True
+    admin_change = True
+    form = PartnerChangeForm
+    add_form = PartnerAddForm
+    list_display = ("slug", "name", "brand", "status", "email", "created_at", "approved_at")
+    list_select_related = ("brand",)
+    list_filter = ("status", brand_list_filter())
+    search_fields = ("slug", "name", "email")
+    ordering = ("-created_at", "-id")
+    actions = ("approve_partners", "reject_partners", "pause_partners", "resume_partners")
+    add_fieldsets = (
+        (None, {"fields": ("brand", "slug", "name", "email", "website", "initial_status")}),
+    )
+    fieldsets = (
+        (None, {"fields": ("brand", "slug", "status", "name", "email", "website")}),
+        ("History", {"fields": ("applied_at", "approved_at", "created_at", "updated_at")}),
+    )
+    readonly_fields = (
+        "brand",
+        "slug",
+        "status",
+        "applied_at",
+        "approved_at",
+        "created_at",
+        "updated_at",
+    )
+
+    def perform_write(self, request: HttpRequest, form: ServiceModelForm, obj: Any) -> Partner:
+        data = form.cleaned_data
+        if obj is None:
+            return partner_create(
+                actor=admin_actor(request, data["brand"]),
+                partner_id=data["slug"] or None,
+                name=data["name"],
+                email=data["email"],
+                website=data["website"],
+                status=data["initial_status"],
+            )
+        fields = {
+            name: data[name] for name in PARTNER_UPDATABLE_FIELDS if name in form.changed_data
+        }
+        if not fields:
+            return obj
+        return partner_update(actor=self.actor_for(request, obj), partner=obj, **fields)
+
+    @admin.action(description="Approve selected applications", permissions=["write"])
+    def approve_partners(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self.run_action(
+            request,
+            queryset,
+            lambda actor, partner: partner_approve(actor=actor, partner=partner),
+            done="Approved {count} partner(s).",
+        )
+
+    @admin.action(description="Reject selected applications", permissions=["write"])
+    def reject_partners(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self.run_action(
+            request,
+            queryset,
+            lambda actor, partner: partner_reject(actor=actor, partner=partner),
+            done="Rejected {count} partner(s).",
+        )
+
+    @admin.action(description="Pause selected partners", permissions=["write"])
+    def pause_partners(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self.run_action(
+            request,
+            queryset,
+            lambda actor, partner: partner_pause(actor=actor, partner=partner),
+            done="Paused {count} partner(s).",
+        )
+
+    @admin.action(description="Resume selected partners", permissions=["write"])
+    def resume_partners(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self.run_action(
+            request,
+            queryset,
+            lambda actor, partner: partner_resume(actor=actor, partner=partner),
+            done="Resumed {count} partner(s).",
+        )
+
+
+class CouponAddForm(ServiceModelForm):
+    error_fields = {"coupon_code_taken": "code"}
+
+    class Meta(ServiceModelForm.Meta):
+        model = Coupon
+        fields = ("partner", "offer", "code", "max_uses")
+        help_texts = {
+            "code": "Letters, digits, hyphens and underscores; unique in the brand, ignoring case.",
+            "offer": "Leave empty for a coupon valid on every offer.",
+            "max_uses": "Leave empty for unlimited uses.",
+        }
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        partner, offer = data.get("partner"), data.get("offer")
+        if partner and offer and partner.brand_id != offer.brand_id:
+            self.add_error("offer", "This offer is not in the partner's brand.")
+        return data
+
+
+@admin.register(Coupon)
+class CouponAdmin(BrandScopedAdmin):
+    """Coupons are issued here and switched on and off by action. There is no update service
+    (max_uses, offer) yet, so an existing coupon's page is view-only."""
+
+    admin_add = True
+    add_form = CouponAddForm
+    list_display = (
+        "code",
+        "brand",
+        "partner",
+        "offer",
+        "status",
+        "used_count",
+        "max_uses",
+        "created_at",
+    )
+    list_select_related = ("brand", "partner", "offer")
+    list_filter = ("status", brand_list_filter(), related_filter("partner"))
+    search_fields = ("code", "partner__slug", "offer__slug")
+    ordering = ("-created_at", "-id")
+    actions = ("disable_coupons", "enable_coupons")
+    add_fieldsets = ((None, {"fields": ("partner", "offer", "code", "max_uses")}),)
+    fields = (
+        "code",
+        "brand",
+        "partner",
+        "offer",
+        "status",
+        "used_count",
+        "max_uses",
+        "created_at",
+        "updated_at",
+    )
+    readonly_fields = fields
+
+    def perform_write(self, request: HttpRequest, form: ServiceModelForm, obj: Any) -> Coupon:
+        data = form.cleaned_data
+        partner = data["partner"]
+        return coupon_create(
+            actor=admin_actor(request, partner.brand),
+            partner=partner,
+            offer=data["offer"],
+            code=data["code"],
+            max_uses=data["max_uses"],
+        )
+
+    @admin.action(description="Disable selected coupons", permissions=["write"])
+    def disable_coupons(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self.run_action(
+            request,
+            queryset,
+            lambda actor, coupon: coupon_disable(actor=actor, coupon=coupon),
+            done="Disabled {count} coupon(s).",
+        )
+
+    @admin.action(description="Enable selected coupons", permissions=["write"])
+    def enable_coupons(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self.run_action(
+            request,
+            queryset,
+            lambda actor, coupon: coupon_enable(actor=actor, coupon=coupon),
+            done="Enabled {count} coupon(s).",
+        )
