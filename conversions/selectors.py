@@ -10,6 +10,8 @@ from django.db.models import QuerySet
 
 from audit.actor import Actor
 from conversions.models import Click, Conversion, ConversionStatus, Payout, PostbackDelivery
+from offers.selectors import offer_get_for_actor
+from partners.selectors import partner_get_for_actor
 from trcker_site.errors import NotFoundError
 
 
@@ -31,11 +33,14 @@ def conversion_list(
             if isinstance(status, str)
             else qs.filter(status__in=list(status))
         )
+    # Filter ids must exist in the brand: another brand's id is "not found", not an empty list.
     if offer_id:
-        qs = qs.filter(offer__slug=offer_id)
+        qs = qs.filter(offer=offer_get_for_actor(actor=actor, offer_id=offer_id))
     if partner_id:
-        qs = qs.filter(partner__slug=partner_id)
+        qs = qs.filter(partner=partner_get_for_actor(actor=actor, partner_id=partner_id))
     if conversion_id:
+        if not qs.filter(pk=conversion_id).exists():
+            raise NotFoundError("conversion", conversion_id)
         qs = qs.filter(pk=conversion_id)
     if since:
         qs = qs.filter(created_at__gte=since)
@@ -70,9 +75,9 @@ def click_list(
 ) -> QuerySet[Click]:
     qs = Click.objects.filter(brand_id=actor.brand_id).select_related("offer", "partner")
     if offer_id:
-        qs = qs.filter(offer__slug=offer_id)
+        qs = qs.filter(offer=offer_get_for_actor(actor=actor, offer_id=offer_id))
     if partner_id:
-        qs = qs.filter(partner__slug=partner_id)
+        qs = qs.filter(partner=partner_get_for_actor(actor=actor, partner_id=partner_id))
     return qs.order_by("-created_at", "-pk")
 
 
@@ -83,7 +88,7 @@ def payout_list(
     if status:
         qs = qs.filter(status=status)
     if partner_id:
-        qs = qs.filter(partner__slug=partner_id)
+        qs = qs.filter(partner=partner_get_for_actor(actor=actor, partner_id=partner_id))
     return qs.order_by("-created_at", "-pk")
 
 
@@ -101,7 +106,7 @@ def delivery_list(
     if status:
         qs = qs.filter(status=status)
     if conversion_id:
-        qs = qs.filter(conversion_id=conversion_id)
+        qs = qs.filter(conversion=conversion_get_for_actor(actor=actor, conversion_id=conversion_id))
     return qs.order_by("-created_at", "-pk")
 
 

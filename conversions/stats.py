@@ -24,7 +24,9 @@ from audit.actor import Actor
 from brands.models import Brand
 from conversions.models import Click, ClickOutcome, Conversion, ConversionStatus
 from offers.models import Offer
+from offers.selectors import offer_get_for_actor
 from partners.models import Partner
+from partners.selectors import partner_get_for_actor
 from trcker_site.errors import ValidationError
 
 ZERO = Decimal("0.00")
@@ -281,6 +283,8 @@ def partner_report(
     date_from: dt.date | None = None,
     date_to: dt.date | None = None,
 ) -> dict[str, Any]:
+    if partner_id:
+        partner_get_for_actor(actor=actor, partner_id=partner_id)  # unknown id: say so, not []
     period = resolve_period(actor=actor, days=days, date_from=date_from, date_to=date_to)
     rows = performance(actor=actor, by="partner", period=period, partner_id=partner_id)
     return {"period": period.as_dict(), "results": rows}
@@ -294,6 +298,8 @@ def offer_report(
     date_from: dt.date | None = None,
     date_to: dt.date | None = None,
 ) -> dict[str, Any]:
+    if offer_id:
+        offer_get_for_actor(actor=actor, offer_id=offer_id)  # unknown id: say so, not []
     period = resolve_period(actor=actor, days=days, date_from=date_from, date_to=date_to)
     rows = performance(actor=actor, by="offer", period=period, offer_id=offer_id)
     return {"period": period.as_dict(), "results": rows}

@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.db.models import Q, QuerySet
 
 from audit.actor import Actor
+from offers.selectors import offer_get_for_actor
 from partners.models import Coupon, Partner
 from trcker_site.errors import NotFoundError
 
@@ -39,9 +40,9 @@ def coupon_list(
 ) -> QuerySet[Coupon]:
     qs = Coupon.objects.filter(brand_id=actor.brand_id).select_related("partner", "offer")
     if partner_id:
-        qs = qs.filter(partner__slug=partner_id)
+        qs = qs.filter(partner=partner_get_for_actor(actor=actor, partner_id=partner_id))
     if offer_id:
-        qs = qs.filter(offer__slug=offer_id)
+        qs = qs.filter(offer=offer_get_for_actor(actor=actor, offer_id=offer_id))
     if status:
         qs = qs.filter(status=status)
     return qs.order_by("-created_at", "-id")

@@ -21,6 +21,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
     # Tests do not run collectstatic; the manifest storage of production would refuse
     # to render admin pages without it.
+    # Test users need no slow password hashing (PBKDF2 costs ~1 s per user here).
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.STORAGES = {
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

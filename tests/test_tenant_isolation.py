@@ -155,11 +155,10 @@ def test_brand_a_key_cannot_reach_brand_b_objects(two_brands, method, path, body
         ("/api/v1/offers/", B_OFFER),
         ("/api/v1/partners/", B_PARTNER),
         ("/api/v1/coupons/", B_COUPON),
-        (f"/api/v1/coupons/?partner_id={B_PARTNER}", B_COUPON),
-        (f"/api/v1/coupons/?offer_id={B_OFFER}", B_COUPON),
+
         ("/api/v1/audit-events/", "brand-b"),
         ("/api/v1/conversions/", B_CONVERSION),
-        (f"/api/v1/conversions/?partner_id={B_PARTNER}", B_CONVERSION),
+
         ("/api/v1/conversions/pending/", "B2"),
         ("/api/v1/payouts/", B_PAYOUT),
         ("/api/v1/deliveries/", "b.example"),
@@ -175,6 +174,28 @@ def test_lists_and_filters_show_no_brand_b_rows(two_brands, path, b_marker):
     response = client_with_key(issue_key(brand_a)).get(path)
     assert response.status_code == 200
     assert b_marker not in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"/api/v1/coupons/?partner_id={B_PARTNER}",
+        f"/api/v1/coupons/?offer_id={B_OFFER}",
+        f"/api/v1/conversions/?partner_id={B_PARTNER}",
+        f"/api/v1/conversions/?offer_id={B_OFFER}",
+        f"/api/v1/conversions/?conversion_id={B_CONVERSION}",
+        f"/api/v1/conversions/pending/?partner_id={B_PARTNER}",
+        f"/api/v1/payouts/?partner_id={B_PARTNER}",
+        f"/api/v1/deliveries/?conversion_id={B_CONVERSION}",
+        f"/api/v1/stats/partners/?partner_id={B_PARTNER}",
+        f"/api/v1/stats/offers/?offer_id={B_OFFER}",
+    ],
+)
+def test_list_filters_naming_brand_b_ids_are_not_found(two_brands, path):
+    brand_a, _ = two_brands
+    response = client_with_key(issue_key(brand_a)).get(path)
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
 
 
 def test_audit_event_of_brand_b_is_not_found_by_id(two_brands):

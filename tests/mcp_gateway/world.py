@@ -1,0 +1,78 @@
+"""A brand with something of everything, and a valid call for every MCP tool against it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from brands.models import Brand
+from conversions.models import Conversion, Payout
+from conversions.services import conversion_approve, payouts_generate
+from offers.models import Offer
+from partners.models import Partner
+from tests.conftest import make_actor
+from tests.conversions.factories_flow import accepted_click, record
+from tests.factories import CouponFactory, OfferFactory, PartnerFactory
+
+
+@dataclass
+class World:
+    brand: Brand
+    offer: Offer
+    partner: Partner
+    applicant: Partner
+    pending: Conversion
+    to_reject: Conversion
+    payout: Payout
+
+
+def build_world(brand: Brand) -> World:
+    offer = OfferFactory(brand=brand, slug="spring-sale", payout_amount=Decimal("10.00"))
+    partner = PartnerFactory(brand=brand, slug="abc-123")
+    applicant = PartnerFactory(brand=brand, slug="new-blog", status="pending", approved_at=None)
+    CouponFactory(brand=brand, partner=partner, offer=offer, code="SPRING10")
+    pending = record(brand, offer, click=accepted_click(brand, offer, partner), txn_id="W-1")
+    to_reject = record(brand, offer, click=accepted_click(brand, offer, partner), txn_id="W-2")
+    paid_later = record(brand, offer, click=accepted_click(brand, offer, partner), txn_id="W-3")
+    actor = make_actor(brand)
+    conversion_approve(actor=actor, conversion=paid_later)
+    (payout,) = payouts_generate(actor=actor)
+    return World(brand, offer, partner, applicant, pending, to_reject, payout)
+
+
+def every_tool_call(world: World) -> list[tuple[str, dict[str, Any]]]:
+    offer, partner = world.offer.slug, world.partner.slug
+    return [
+        ("get_partner_stats", {"days": 7}),
+        ("get_offer_stats", {"offer_id": offer}),
+        ("get_offer_config", {"offer_id": offer}),
+        ("get_conversions", {"status": "pending", "limit": 5}),
+        ("get_fraud_summary", {}),
+        ("get_fraud_settings", {}),
+        ("list_pending_conversions", {"limit": 10}),
+        ("list_coupons", {"partner_id": partner}),
+        ("get_top_publishers", {"metric": "revenue", "limit": 5}),
+        ("list_offers", {}),
+        ("list_partners", {"status": "active"}),
+        ("list_payouts", {"status": "pending"}),
+        ("get_audit_log", {"action": "payout"}),
+        ("create_offer", {"name": "Summer Sale", "destination_url": "https://shop.example.com/summer",
+                          "payout_type": "percent", "payout_amount": "12.5"}),
+        ("update_offer", {"offer_id": offer, "name": "Spring Sale 2026", "postback_url_template": None}),
+        ("pause_offer", {"offer_id": offer}),
+        ("resume_offer", {"offer_id": offer}),
+        ("rotate_offer_postback_secret", {"offer_id": offer, "grace_seconds": 60}),
+        ("pause_partner", {"partner_id": partner}),
+        ("resume_partner", {"partner_id": partner}),
+        ("approve_partner_application", {"partner_id": world.applicant.slug}),
+        ("adjust_payout", {"offer_id": offer, "partner_id": partner, "payout_type": "percent", "payout_amount": "15"}),
+        ("set_event_payout", {"offer_id": offer, "event_type": "signup", "payout_type": "flat", "payout_amount": "2"}),
+        ("set_fraud_settings", {"mode": "review", "threshold": 60}),
+        ("approve_conversion", {"conversion_id": world.pending.id}),
+        ("reject_conversion", {"conversion_id": world.to_reject.id, "reason": "test order"}),
+        ("set_cap", {"offer_id": offer, "daily": 100, "weekly": None, "monthly": 2000, "mode": "hard"}),
+        ("create_coupon", {"partner_id": partner, "code": "SUMMER20", "max_uses": 10}),
+        ("generate_payouts", {}),
+        ("mark_payout_paid", {"payout_id": world.payout.id, "method": "paypal", "reference": "PP-1"}),
+    ]
