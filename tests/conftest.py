@@ -30,15 +30,23 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    needs_pg = [item for item in items if item.get_closest_marker("postgres")]
-    if ON_POSTGRES or not needs_pg:
-        return
-    if os.environ.get("CI"):
-        # Under CI nothing may be skipped for want of PostgreSQL: the run itself is wrong.
-        raise pytest.UsageError("CI must run the suite on PostgreSQL (set DATABASE_URL).")
-    skip = pytest.mark.skip(reason="needs PostgreSQL row locks/concurrency; DATABASE_URL is SQLite")
-    for item in needs_pg:
-        item.add_marker(skip)
+    from django.conf import settings
+
+    requirements = [
+        ("postgres", ON_POSTGRES, "needs PostgreSQL row locks/concurrency; DATABASE_URL is SQLite",
+         "CI must run the suite on PostgreSQL (set DATABASE_URL)."),
+        ("redis", bool(settings.REDIS_URL), "needs a shared Redis; REDIS_URL is not set",
+         "CI must run the suite with Redis (set REDIS_URL)."),
+    ]
+    for marker, available, reason, ci_error in requirements:
+        needing = [item for item in items if item.get_closest_marker(marker)]
+        if available or not needing:
+            continue
+        if os.environ.get("CI"):
+            # Under CI nothing may be skipped for want of a service: the run itself is wrong.
+            raise pytest.UsageError(ci_error)
+        for item in needing:
+            item.add_marker(pytest.mark.skip(reason=reason))
 
 
 @pytest.fixture(autouse=True)
