@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format venv assets clean-db help
+.PHONY: run test lint format venv assets conformance-tools clean-db help
 
 help:
 	@echo "make run    - set up (SQLite), seed the demo brand, serve on http://127.0.0.1:$${PORT:-8000}"
@@ -36,7 +36,17 @@ run: $(STAMP)
 	-@$(MAKE) --no-print-directory assets
 	@PY=$(PY) scripts/run-local.sh
 
+# The MCP conformance suite and Node 22, from the npm registry (used by the test suite).
+CONFORMANCE := tools/mcp-conformance/node_modules/.bin/conformance
+conformance-tools: $(CONFORMANCE)
+
+$(CONFORMANCE): tools/mcp-conformance/package.json tools/mcp-conformance/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		cd tools/mcp-conformance && npm ci --no-audit --no-fund --loglevel=error; \
+	else echo "npm not found: the MCP conformance tests will be skipped"; fi
+
 test: $(STAMP)
+	-@$(MAKE) --no-print-directory conformance-tools assets
 	@SECRET_KEY=$${SECRET_KEY:-$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(40))')} \
 		$(VENV)/bin/pytest $(PYTEST_ARGS)
 

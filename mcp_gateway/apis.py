@@ -15,8 +15,9 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django_ratelimit.core import get_usage
 
-from audit.actor import Channel
+from audit.actor import Actor, ActorKind, Channel, Scope
 from brands.authentication import actor_for_api_key
+from brands.models import Brand
 from brands.selectors import api_key_authenticate
 from mcp_gateway.host import TrckerMcpHost
 from mcp_gateway.protocol import (
@@ -74,7 +75,9 @@ def _render(reply: HttpReply, *, sse: bool, extra_headers: dict[str, str]) -> Ht
     return response
 
 
-def _rate_limit(request: HttpRequest, key_id: int, requests_in_body: int) -> tuple[bool, int, int]:
+def _rate_limit(
+    request: HttpRequest, rate_key: str, requests_in_body: int
+) -> tuple[bool, int, int]:
     """(allowed, remaining, seconds to reset), counting each JSON-RPC request once."""
     usage: dict[str, Any] | None = None
     try:
@@ -82,7 +85,7 @@ def _rate_limit(request: HttpRequest, key_id: int, requests_in_body: int) -> tup
             usage = get_usage(
                 request,
                 group="mcp",
-                key=lambda _g, _r: f"key:{key_id}",
+                key=lambda _g, _r: rate_key,
                 rate=settings.TRCKER_MCP_RATE,
                 increment=True,
             )
@@ -122,6 +125,10 @@ def mcp_endpoint(request: HttpRequest) -> HttpResponse:
         )
     sse = bool(sse_only)
     token = _bearer(request)
+    if token is None and settings.TRCKER_MCP_TEST_ANONYMOUS_BRAND and settings.DEBUG:
+        return _serve(
+            request, _anonymous_test_actor(request), rate_key="anonymous", sse=sse, started=started
+        )
     if token is None:
         return _render(
             error_reply(
@@ -146,9 +153,21 @@ def mcp_endpoint(request: HttpRequest) -> HttpResponse:
             sse=sse,
             extra_headers={},
         )
+    return _serve(
+        request,
+        actor_for_api_key(key, channel=Channel.MCP, request=request),
+        rate_key=f"key:{key.pk}",
+        sse=sse,
+        started=started,
+    )
+
+
+def _serve(
+    request: HttpRequest, actor: Actor, *, rate_key: str, sse: bool, started: float
+) -> HttpResponse:
     body = request.body
     limit = int(settings.TRCKER_MCP_RATE.split("/")[0])
-    allowed, remaining, reset = _rate_limit(request, key.pk, count_requests(body))
+    allowed, remaining, reset = _rate_limit(request, rate_key, count_requests(body))
     rate_headers = {"RateLimit-Policy": f"{limit};w=60"}
     if remaining >= 0:
         rate_headers["RateLimit"] = f"limit={limit}, remaining={remaining}, reset={reset}"
@@ -158,7 +177,6 @@ def mcp_endpoint(request: HttpRequest) -> HttpResponse:
             sse=sse,
             extra_headers=rate_headers,
         )
-    actor = actor_for_api_key(key, channel=Channel.MCP, request=request)
     protocol = McpProtocol(TrckerMcpHost(actor), max_batch=settings.TRCKER_MCP_MAX_BATCH)
     reply = protocol.handle(
         HttpRequestInfo(
@@ -170,6 +188,22 @@ def mcp_endpoint(request: HttpRequest) -> HttpResponse:
     )
     logger.info("mcp %s in %.1f ms", reply.status, (time.perf_counter() - started) * 1000)
     return _render(reply, sse=sse, extra_headers=rate_headers)
+
+
+def _anonymous_test_actor(request: HttpRequest) -> Actor:
+    brand = Brand.objects.get(slug=settings.TRCKER_MCP_TEST_ANONYMOUS_BRAND)
+    return Actor(
+        kind=ActorKind.MCP,
+        label=f"mcp:{brand.slug}",
+        channel=Channel.MCP,
+        brand_id=brand.pk,
+        brand_slug=brand.slug,
+        scopes=frozenset({Scope.READ}),
+        ip=getattr(request, "client_ip", None),
+        user_agent=request.headers.get("User-Agent", "")[:512],
+        request_id=getattr(request, "request_id", ""),
+        detail={"test_anonymous": True},
+    )
 
 
 def _bearer(request: HttpRequest) -> str | None:

@@ -220,10 +220,12 @@ class McpProtocol:
         return self._handle_legacy(envelope, header_version)
 
     def _is_modern(self, envelope: Envelope, header_version: str | None) -> bool:
-        if envelope.method == "initialize":
-            return False
         meta = envelope.params.get("_meta")
         has_modern_meta = isinstance(meta, dict) and META_VERSION in meta
+        if envelope.method == "initialize":
+            # "An initialize request selects legacy semantics" — unless it carries the modern
+            # envelope, in which case it is a removed method (404 -32601).
+            return has_modern_meta
         return has_modern_meta or header_version == MODERN_VERSION
 
     # --- legacy era ---------------------------------------------------------------------------
@@ -468,13 +470,8 @@ class McpProtocol:
                 http_status=400,
             )
         requested = meta[META_VERSION]
-        if requested not in SUPPORTED_VERSIONS or requested != MODERN_VERSION:
-            raise ProtocolError(
-                UNSUPPORTED_VERSION,
-                "Unsupported protocol version",
-                data={"supported": [MODERN_VERSION], "requested": requested[:40]},
-                http_status=400,
-            )
+        # Header/body agreement is checked before the version itself: a mismatch is a
+        # HeaderMismatch whatever the versions are.
         if header_version is None:
             raise ProtocolError(
                 HEADER_MISMATCH,
@@ -486,7 +483,14 @@ class McpProtocol:
                 HEADER_MISMATCH,
                 "Header mismatch: MCP-Protocol-Version header "
                 f"{header_version[:40]!r} does not match "
-                f"_meta version {requested!r}.",
+                f"_meta version {requested[:40]!r}.",
+                http_status=400,
+            )
+        if requested != MODERN_VERSION:
+            raise ProtocolError(
+                UNSUPPORTED_VERSION,
+                "Unsupported protocol version",
+                data={"supported": [MODERN_VERSION], "requested": requested[:40]},
                 http_status=400,
             )
         if request.method_header is None:

@@ -450,7 +450,7 @@ TOOLS = ToolRegistry(
             name="resume_offer",
             title="Resume offer",
             description="Resume a paused offer (status paused → active) so the click handler accepts its clicks again. "
-        "Example: {\"offer_id\": \"spring-sale\"}.",
+            'Example: {"offer_id": "spring-sale"}.',
             input=OfferRef,
             run=_offer_fresh(offer_services.offer_resume),
             render=_one(OfferOutput),
@@ -490,7 +490,7 @@ TOOLS = ToolRegistry(
             name="resume_partner",
             title="Resume partner",
             description="Resume a paused partner (paused → active) so their tracking links redirect and count "
-        "again. Example: {\"partner_id\": \"abc-123\"}.",
+            'again. Example: {"partner_id": "abc-123"}.',
             input=PartnerRef,
             run=partner_services.partner_resume,
             render=_one(PartnerOutput),

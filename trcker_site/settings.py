@@ -260,3 +260,8 @@ TRCKER_MCP_MAX_BATCH = int(os.environ.get("TRCKER_MCP_MAX_BATCH", "50"))
 # Browser origins allowed to call /api/mcp (requests without Origin are non-browser clients).
 TRCKER_MCP_ALLOWED_ORIGINS = env_list("TRCKER_MCP_ALLOWED_ORIGINS", [TRCKER_PUBLIC_URL])
 TRCKER_DISCOVERY_RATE = os.environ.get("TRCKER_DISCOVERY_RATE", "300/m")
+# Test instances only (the MCP conformance suite cannot send credentials): requests without
+# a key act as a read-only caller of this brand. Refused unless DEBUG is on.
+TRCKER_MCP_TEST_ANONYMOUS_BRAND = os.environ.get("TRCKER_MCP_TEST_ANONYMOUS_BRAND", "")
+if TRCKER_MCP_TEST_ANONYMOUS_BRAND and not DEBUG:
+    raise ImproperlyConfigured("TRCKER_MCP_TEST_ANONYMOUS_BRAND is for test instances: it needs DEBUG=1.")
