@@ -19,7 +19,7 @@ from mcp_gateway.pagination import paginate
 from mcp_gateway.protocol import ProtocolError, ToolOutcome, UnknownTool
 from mcp_gateway.registry import Tool
 from mcp_gateway.services import tool_call_record
-from mcp_gateway.tools import TOOLS
+from mcp_gateway.tools import TOOLS, AuditLogRows
 from trcker_site.errors import DomainError
 
 logger = logging.getLogger(__name__)
@@ -101,11 +101,15 @@ class TrckerMcpHost:
         data = dict(contract.validated_data)
         try:
             result = tool.run(actor=self.actor, **tool.bind(self.actor, data))
+            render = tool.render
+            if isinstance(result, AuditLogRows):
+                result, row_serializer = result.queryset, result.serializer
+                render = lambda rows: row_serializer(rows, many=True).data  # noqa: E731
             if isinstance(result, QuerySet):
                 rows, next_cursor = paginate(
                     result, limit=data.get("limit"), cursor=data.get("cursor")
                 )
-                structured = {"items": _jsonable(tool.render(rows)), "next_cursor": next_cursor}
+                structured = {"items": _jsonable(render(rows)), "next_cursor": next_cursor}
             else:
                 structured = _jsonable(tool.render(result))
         except DomainError as exc:

@@ -103,11 +103,12 @@ def object_output(serializer: type[serializers.Serializer]) -> dict[str, Any]:
     return serializer_schema(serializer, for_input=False)
 
 
-def list_output(serializer: type[serializers.Serializer]) -> dict[str, Any]:
+def list_output(*row_serializers: type[serializers.Serializer]) -> dict[str, Any]:
+    rows = [serializer_schema(serializer, for_input=False) for serializer in row_serializers]
     return {
         "type": "object",
         "properties": {
-            "items": {"type": "array", "items": serializer_schema(serializer, for_input=False)},
+            "items": {"type": "array", "items": rows[0] if len(rows) == 1 else {"anyOf": rows}},
             "next_cursor": {
                 "type": ["string", "null"],
                 "description": "Pass as cursor to get the next page; null on the last page.",

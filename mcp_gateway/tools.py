@@ -46,6 +46,8 @@ from mcp_gateway.registry import (
     list_output,
     object_output,
 )
+from mcp_gateway.selectors import tool_call_list
+from mcp_gateway.serializers import ToolCallOutput
 from offers import selectors as offer_selectors
 from offers import services as offer_services
 from offers.serializers import (
@@ -187,11 +189,34 @@ class GeneratedPayoutsOutput(serializers.Serializer):
     payouts = PayoutOutput(many=True)
 
 
-def _audit_log(*, actor: Any, actor_label: str | None = None, **filters: Any) -> Any:
-    return audit_selectors.audit_event_list(actor=actor, actor_label=actor_label, **filters)
+def _audit_log(
+    *, actor: Any, source: str = "writes", actor_label: str | None = None, **filters: Any
+) -> Any:
+    if source == "tool_calls":
+        return AuditLogRows(
+            tool_call_list(actor=actor, tool=filters.get("target_id")), ToolCallOutput
+        )
+    return AuditLogRows(
+        audit_selectors.audit_event_list(actor=actor, actor_label=actor_label, **filters),
+        AuditEventOutput,
+    )
+
+
+class AuditLogRows:
+    """A queryset plus the serializer its rows render with (two kinds of log, one tool)."""
+
+    def __init__(self, queryset: Any, serializer: type[serializers.Serializer]) -> None:
+        self.queryset, self.serializer = queryset, serializer
 
 
 class _AuditLogInput(AuditLogArguments):
+    source = serializers.ChoiceField(
+        choices=["writes", "tool_calls"],
+        default="writes",
+        help_text="writes: the audited changes (default). tool_calls: every MCP tool call, reads included "
+        "(filter one tool with target_id).",
+    )
+
     def to_internal_value(self, data: Any) -> Any:
         values = super().to_internal_value(data)
         if "actor" in values:
@@ -397,7 +422,7 @@ TOOLS = ToolRegistry(
             input=_AuditLogInput,
             run=_audit_log,
             render=_many(AuditEventOutput),
-            output=list_output(AuditEventOutput),
+            output=list_output(AuditEventOutput, ToolCallOutput),
             scope=Scope.READ,
             annotations=READ,
             interface_arguments=PAGING,
