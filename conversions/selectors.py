@@ -106,7 +106,9 @@ def delivery_list(
     if status:
         qs = qs.filter(status=status)
     if conversion_id:
-        qs = qs.filter(conversion=conversion_get_for_actor(actor=actor, conversion_id=conversion_id))
+        qs = qs.filter(
+            conversion=conversion_get_for_actor(actor=actor, conversion_id=conversion_id)
+        )
     return qs.order_by("-created_at", "-pk")
 
 

@@ -22,11 +22,14 @@ from mcp_gateway.tools import TOOLS  # noqa: E402
 MARKER = "## Tools\n"
 
 
-def hints(tool) -> str:  # noqa: ANN001
+def hints(tool) -> str:
     a = tool.annotations
     if a.read_only:
         return "read-only"
-    parts = ["destructive" if a.destructive else "additive", "idempotent" if a.idempotent else "not idempotent"]
+    parts = [
+        "destructive" if a.destructive else "additive",
+        "idempotent" if a.idempotent else "not idempotent",
+    ]
     if a.open_world:
         parts.append("reaches outside Trcker")
     return ", ".join(parts)
@@ -37,9 +40,12 @@ def render() -> str:
     for tool in TOOLS:
         schema = tool.input_schema()
         required = set(schema.get("required", []))
-        args = ", ".join(f"`{n}`" if n in required else f"`{n}`?" for n in schema["properties"]) or "none"
-        blocks.append(f"### `{tool.name}` — {tool.title}\n\n{tool.description}\n\n- Arguments: {args}\n"
-                      f"- Scope: {tool.scope}; hints: {hints(tool)}\n")
+        names = schema["properties"]
+        args = ", ".join(f"`{n}`" if n in required else f"`{n}`?" for n in names) or "none"
+        blocks.append(
+            f"### `{tool.name}` — {tool.title}\n\n{tool.description}\n\n"
+            f"- Arguments: {args}\n- Scope: {tool.scope}; hints: {hints(tool)}\n"
+        )
     return "\n".join(blocks)
 
 

@@ -33,10 +33,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     from django.conf import settings
 
     requirements = [
-        ("postgres", ON_POSTGRES, "needs PostgreSQL row locks/concurrency; DATABASE_URL is SQLite",
-         "CI must run the suite on PostgreSQL (set DATABASE_URL)."),
-        ("redis", bool(settings.REDIS_URL), "needs a shared Redis; REDIS_URL is not set",
-         "CI must run the suite with Redis (set REDIS_URL)."),
+        (
+            "postgres",
+            ON_POSTGRES,
+            "needs PostgreSQL row locks/concurrency; DATABASE_URL is SQLite",
+            "CI must run the suite on PostgreSQL (set DATABASE_URL).",
+        ),
+        (
+            "redis",
+            bool(settings.REDIS_URL),
+            "needs a shared Redis; REDIS_URL is not set",
+            "CI must run the suite with Redis (set REDIS_URL).",
+        ),
     ]
     for marker, available, reason, ci_error in requirements:
         needing = [item for item in items if item.get_closest_marker(marker)]

@@ -155,10 +155,8 @@ def test_brand_a_key_cannot_reach_brand_b_objects(two_brands, method, path, body
         ("/api/v1/offers/", B_OFFER),
         ("/api/v1/partners/", B_PARTNER),
         ("/api/v1/coupons/", B_COUPON),
-
         ("/api/v1/audit-events/", "brand-b"),
         ("/api/v1/conversions/", B_CONVERSION),
-
         ("/api/v1/conversions/pending/", "B2"),
         ("/api/v1/payouts/", B_PAYOUT),
         ("/api/v1/deliveries/", "b.example"),

@@ -264,4 +264,6 @@ TRCKER_DISCOVERY_RATE = os.environ.get("TRCKER_DISCOVERY_RATE", "300/m")
 # a key act as a read-only caller of this brand. Refused unless DEBUG is on.
 TRCKER_MCP_TEST_ANONYMOUS_BRAND = os.environ.get("TRCKER_MCP_TEST_ANONYMOUS_BRAND", "")
 if TRCKER_MCP_TEST_ANONYMOUS_BRAND and not DEBUG:
-    raise ImproperlyConfigured("TRCKER_MCP_TEST_ANONYMOUS_BRAND is for test instances: it needs DEBUG=1.")
+    raise ImproperlyConfigured(
+        "TRCKER_MCP_TEST_ANONYMOUS_BRAND is for test instances: it needs DEBUG=1."
+    )

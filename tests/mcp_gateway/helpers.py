@@ -23,8 +23,11 @@ class Mcp:
         self._id = 0
 
     def post(self, body: Any, *, raw: bytes | None = None, headers: dict[str, str] | None = None):
-        extra = {"HTTP_ACCEPT": "application/json, text/event-stream", "REMOTE_ADDR": "198.51.100.23",
-                 "HTTP_USER_AGENT": "pytest-mcp/1.0"}
+        extra = {
+            "HTTP_ACCEPT": "application/json, text/event-stream",
+            "REMOTE_ADDR": "198.51.100.23",
+            "HTTP_USER_AGENT": "pytest-mcp/1.0",
+        }
         if self.key:
             extra["HTTP_AUTHORIZATION"] = f"Bearer {self.key}"
         if self.version:
@@ -32,7 +35,9 @@ class Mcp:
         for name, value in (headers or {}).items():
             extra["HTTP_" + name.upper().replace("-", "_")] = value
         data = raw if raw is not None else json.dumps(body)
-        return self.client.generic("POST", "/api/mcp", data, content_type="application/json", **extra)
+        return self.client.generic(
+            "POST", "/api/mcp", data, content_type="application/json", **extra
+        )
 
     def request(self, method: str, params: dict[str, Any] | None = None, **kwargs: Any):
         self._id += 1
@@ -48,8 +53,14 @@ class Mcp:
         assert "result" in body, body
         return body["result"]
 
-    def modern(self, method: str, params: dict[str, Any] | None = None, *, name: str | None = None,
-               headers: dict[str, str] | None = None):
+    def modern(
+        self,
+        method: str,
+        params: dict[str, Any] | None = None,
+        *,
+        name: str | None = None,
+        headers: dict[str, str] | None = None,
+    ):
         params = {**(params or {}), "_meta": META}
         merged = {"Mcp-Method": method, **({"Mcp-Name": name} if name else {}), **(headers or {})}
         saved, self.version = self.version, MODERN

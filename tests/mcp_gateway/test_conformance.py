@@ -52,7 +52,9 @@ def _tools_available() -> bool:
 def conformance_instance(live_server, settings):
     if not _tools_available():
         if os.environ.get("CI"):
-            pytest.fail("conformance tools missing: run `make test` (npm ci in tools/mcp-conformance)")
+            pytest.fail(
+                "conformance tools missing: run `make test` (npm ci in tools/mcp-conformance)"
+            )
         pytest.skip("conformance tools not installed (npm ci in tools/mcp-conformance)")
     brand = BrandFactory(slug="conformance")
     OfferFactory(brand=brand)
@@ -68,18 +70,38 @@ def conformance_instance(live_server, settings):
 def test_conformance_scenario(conformance_instance, tmp_path, version, scenario):
     env = {**os.environ, "PATH": f"{NODE_BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
     completed = subprocess.run(  # noqa: S603 - fixed arguments, our own tool install
-        [str(shutil.which("node", path=str(NODE_BIN))), str(CLI), "server", "--url", conformance_instance,
-         "--scenario", scenario, "--spec-version", version, "-o", str(tmp_path)],
-        cwd=TOOLS_DIR, env=env, capture_output=True, text=True, timeout=120, check=False,
+        [
+            str(shutil.which("node", path=str(NODE_BIN))),
+            str(CLI),
+            "server",
+            "--url",
+            conformance_instance,
+            "--scenario",
+            scenario,
+            "--spec-version",
+            version,
+            "-o",
+            str(tmp_path),
+        ],
+        cwd=TOOLS_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     results = list(tmp_path.glob("**/checks.json"))
     assert results, completed.stdout[-2000:] + completed.stderr[-2000:]
     checks = json.loads(results[0].read_text())
     failures = [
-        check for check in checks
+        check
+        for check in checks
         if check["status"] == "FAILURE"
         and not (check.get("details") or {}).get("untestable")
         and check["id"] not in NOT_APPLICABLE
     ]
     assert failures == [], json.dumps(failures, indent=1)[:4000]
-    assert any(check["status"] == "SUCCESS" for check in checks) or scenario == "server-session-lifecycle"
+    assert (
+        any(check["status"] == "SUCCESS" for check in checks)
+        or scenario == "server-session-lifecycle"
+    )

@@ -37,7 +37,10 @@ def test_manifest_and_ai_catalog(db, client):
 
 def test_api_catalog_is_an_rfc9727_linkset_on_get_and_head(db, client):
     response = client.get("/.well-known/api-catalog")
-    assert response["Content-Type"] == 'application/linkset+json; profile="https://www.rfc-editor.org/info/rfc9727"'
+    assert (
+        response["Content-Type"]
+        == 'application/linkset+json; profile="https://www.rfc-editor.org/info/rfc9727"'
+    )
     linkset = response.json()["linkset"]
     items = {item["href"].rsplit("/", 1)[-1] for item in linkset[0]["item"]}
     assert items == {"v1", "mcp"}

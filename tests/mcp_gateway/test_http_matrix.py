@@ -46,16 +46,28 @@ def test_missing_or_bad_credentials_are_401_with_a_challenge(brand):
         assert response["WWW-Authenticate"].startswith('Bearer realm="trcker"')
         assert response.json()["error"]["code"] == -32600
     plaintext = issue_key(brand)
-    query_token = Mcp(None).client.post(f"/api/mcp?access_token={plaintext}", "{}", content_type="application/json")
+    query_token = Mcp(None).client.post(
+        f"/api/mcp?access_token={plaintext}", "{}", content_type="application/json"
+    )
     assert query_token.status_code == 401
 
 
 def test_parse_error_invalid_request_and_null_id(mcp):
     parse = mcp.post(None, raw=b"{not json")
-    assert (parse.status_code, parse.json()["error"]["code"], parse.json()["id"]) == (400, -32700, None)
-    for bad in ({"jsonrpc": "1.0", "id": 1, "method": "ping"}, {"jsonrpc": "2.0", "id": 1},
-                {"jsonrpc": "2.0", "id": None, "method": "ping"}, {"jsonrpc": "2.0", "id": True, "method": "ping"},
-                {"jsonrpc": "2.0", "id": 1, "method": "ping", "params": [1]}, 42, "x"):
+    assert (parse.status_code, parse.json()["error"]["code"], parse.json()["id"]) == (
+        400,
+        -32700,
+        None,
+    )
+    for bad in (
+        {"jsonrpc": "1.0", "id": 1, "method": "ping"},
+        {"jsonrpc": "2.0", "id": 1},
+        {"jsonrpc": "2.0", "id": None, "method": "ping"},
+        {"jsonrpc": "2.0", "id": True, "method": "ping"},
+        {"jsonrpc": "2.0", "id": 1, "method": "ping", "params": [1]},
+        42,
+        "x",
+    ):
         response = mcp.post(bad)
         assert response.status_code == 400, bad
         assert response.json()["error"]["code"] == -32600
@@ -64,7 +76,13 @@ def test_parse_error_invalid_request_and_null_id(mcp):
 @pytest.mark.parametrize("version", LEGACY)
 def test_initialize_negotiates_the_requested_version(brand, version):
     response = Mcp(issue_key(brand), version=None).request(
-        "initialize", {"protocolVersion": version, "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}})
+        "initialize",
+        {
+            "protocolVersion": version,
+            "capabilities": {},
+            "clientInfo": {"name": "t", "version": "1"},
+        },
+    )
     result = response.json()["result"]
     assert result["protocolVersion"] == version
     assert result["capabilities"]["tools"] == {"listChanged": False}
@@ -76,13 +94,19 @@ def test_initialize_negotiates_the_requested_version(brand, version):
 def test_initialize_with_an_unknown_version_gets_the_newest_legacy_one(brand):
     for requested in ("1999-01-01", MODERN):
         response = Mcp(issue_key(brand), version="2099-01-01").request(
-            "initialize", {"protocolVersion": requested, "capabilities": {}})
+            "initialize", {"protocolVersion": requested, "capabilities": {}}
+        )
         assert response.json()["result"]["protocolVersion"] == "2025-11-25"
 
 
 def test_notifications_and_responses_are_202(mcp):
     assert mcp.post({"jsonrpc": "2.0", "method": "notifications/initialized"}).status_code == 202
-    assert mcp.post({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 1}}).status_code == 202
+    assert (
+        mcp.post(
+            {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 1}}
+        ).status_code
+        == 202
+    )
     response = mcp.post({"jsonrpc": "2.0", "id": 9, "result": {}})
     assert (response.status_code, response.content) == (202, b"")
 
@@ -100,20 +124,42 @@ def test_protocol_version_header_is_validated(brand):
 
 
 def test_unknown_tool_and_bad_params_are_32602(mcp):
-    assert mcp.request("tools/call", {"name": "drop_database", "arguments": {}}).json()["error"]["code"] == -32602
+    assert (
+        mcp.request("tools/call", {"name": "drop_database", "arguments": {}}).json()["error"][
+            "code"
+        ]
+        == -32602
+    )
     assert mcp.request("tools/call", {"arguments": {}}).json()["error"]["code"] == -32602
-    assert mcp.request("tools/call", {"name": "list_offers", "arguments": [1]}).json()["error"]["code"] == -32602
+    assert (
+        mcp.request("tools/call", {"name": "list_offers", "arguments": [1]}).json()["error"]["code"]
+        == -32602
+    )
     assert mcp.request("tools/list", {"cursor": "bogus"}).json()["error"]["code"] == -32602
 
 
 @pytest.mark.parametrize(
     ("version", "fields", "annotations", "structured"),
-    [("2024-11-05", {"name", "description", "inputSchema"}, False, False),
-     ("2025-03-26", {"name", "description", "inputSchema", "annotations"}, True, False),
-     ("2025-06-18", {"name", "description", "inputSchema", "annotations", "title", "outputSchema"}, True, True),
-     ("2025-11-25", {"name", "description", "inputSchema", "annotations", "title", "outputSchema"}, True, True)],
+    [
+        ("2024-11-05", {"name", "description", "inputSchema"}, False, False),
+        ("2025-03-26", {"name", "description", "inputSchema", "annotations"}, True, False),
+        (
+            "2025-06-18",
+            {"name", "description", "inputSchema", "annotations", "title", "outputSchema"},
+            True,
+            True,
+        ),
+        (
+            "2025-11-25",
+            {"name", "description", "inputSchema", "annotations", "title", "outputSchema"},
+            True,
+            True,
+        ),
+    ],
 )
-def test_tool_shapes_follow_the_negotiated_version(brand, offer, version, fields, annotations, structured):
+def test_tool_shapes_follow_the_negotiated_version(
+    brand, offer, version, fields, annotations, structured
+):
     mcp = Mcp(issue_key(brand), version=version)
     tools = mcp.request("tools/list").json()["result"]["tools"]
     assert all(set(tool) == fields for tool in tools)
@@ -124,6 +170,7 @@ def test_tool_shapes_follow_the_negotiated_version(brand, offer, version, fields
 
 # --- batches ---------------------------------------------------------------------------------
 
+
 def _batch(*messages):
     return list(messages)
 
@@ -131,13 +178,15 @@ def _batch(*messages):
 @pytest.mark.parametrize("version", ["2025-03-26", None])
 def test_batch_answers_every_request_and_no_notification(brand, version):
     mcp = Mcp(issue_key(brand), version=version)
-    response = mcp.post(_batch(
-        {"jsonrpc": "2.0", "id": "a", "method": "ping"},
-        {"jsonrpc": "2.0", "method": "notifications/initialized"},
-        {"jsonrpc": "2.0", "id": "b", "method": "tools/list"},
-        5,
-        {"jsonrpc": "2.0", "id": "c", "method": "nope"},
-    ))
+    response = mcp.post(
+        _batch(
+            {"jsonrpc": "2.0", "id": "a", "method": "ping"},
+            {"jsonrpc": "2.0", "method": "notifications/initialized"},
+            {"jsonrpc": "2.0", "id": "b", "method": "tools/list"},
+            5,
+            {"jsonrpc": "2.0", "id": "c", "method": "nope"},
+        )
+    )
     assert response.status_code == 200
     body = response.json()
     by_id = {item["id"]: item for item in body}
@@ -158,13 +207,24 @@ def test_batch_edge_cases(brand, settings):
     too_big = mcp.post([{"jsonrpc": "2.0", "id": i, "method": "ping"} for i in range(4)])
     assert too_big.status_code == 400
     assert "at most 3" in too_big.json()["error"]["message"]
-    init = mcp.post([{"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-03-26"}}])
+    init = mcp.post(
+        [
+            {
+                "jsonrpc": "2.0",
+                "id": 1,
+                "method": "initialize",
+                "params": {"protocolVersion": "2025-03-26"},
+            }
+        ]
+    )
     assert init.json()[0]["error"]["code"] == -32600
 
 
 @pytest.mark.parametrize("version", ["2025-06-18", "2025-11-25", "2024-11-05"])
 def test_batches_are_refused_where_the_version_removed_them(brand, version):
-    response = Mcp(issue_key(brand), version=version).post([{"jsonrpc": "2.0", "id": 1, "method": "ping"}])
+    response = Mcp(issue_key(brand), version=version).post(
+        [{"jsonrpc": "2.0", "id": 1, "method": "ping"}]
+    )
     assert response.status_code == 400
     error = response.json()["error"]
     assert error["code"] == -32600
@@ -173,15 +233,38 @@ def test_batches_are_refused_where_the_version_removed_them(brand, version):
 
 def test_each_batch_element_commits_or_fails_on_its_own(brand, offer):
     mcp = Mcp(issue_key(brand), version="2025-03-26")
-    response = mcp.post([
-        {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
-         "params": {"name": "update_offer", "arguments": {"offer_id": offer.slug, "name": "Renamed"}}},
-        {"jsonrpc": "2.0", "id": 2, "method": "tools/call",
-         "params": {"name": "update_offer", "arguments": {"offer_id": offer.slug, "payout_type": "percent",
-                                                          "payout_amount": "150"}}},
-        {"jsonrpc": "2.0", "id": 3, "method": "tools/call",
-         "params": {"name": "pause_offer", "arguments": {"offer_id": offer.slug}}},
-    ])
+    response = mcp.post(
+        [
+            {
+                "jsonrpc": "2.0",
+                "id": 1,
+                "method": "tools/call",
+                "params": {
+                    "name": "update_offer",
+                    "arguments": {"offer_id": offer.slug, "name": "Renamed"},
+                },
+            },
+            {
+                "jsonrpc": "2.0",
+                "id": 2,
+                "method": "tools/call",
+                "params": {
+                    "name": "update_offer",
+                    "arguments": {
+                        "offer_id": offer.slug,
+                        "payout_type": "percent",
+                        "payout_amount": "150",
+                    },
+                },
+            },
+            {
+                "jsonrpc": "2.0",
+                "id": 3,
+                "method": "tools/call",
+                "params": {"name": "pause_offer", "arguments": {"offer_id": offer.slug}},
+            },
+        ]
+    )
     results = {item["id"]: item["result"] for item in response.json()}
     assert results[1]["isError"] is False
     assert results[2]["isError"] is True
@@ -191,6 +274,7 @@ def test_each_batch_element_commits_or_fails_on_its_own(brand, offer):
 
 
 # --- modern era (2026-07-28) -----------------------------------------------------------------
+
 
 def test_server_discover(mcp):
     response = mcp.modern("server/discover")
@@ -206,24 +290,45 @@ def test_server_discover(mcp):
 def test_modern_lists_carry_caching_hints_and_calls_need_mcp_name(mcp, offer):
     listed = mcp.modern("tools/list").json()["result"]
     assert (listed["resultType"], listed["cacheScope"]) == ("complete", "private")
-    assert [tool["name"] for tool in listed["tools"]][:2] == ["get_partner_stats", "get_offer_stats"]
-    called = mcp.modern("tools/call", {"name": "get_offer_config", "arguments": {"offer_id": offer.slug}},
-                        name="get_offer_config")
+    assert [tool["name"] for tool in listed["tools"]][:2] == [
+        "get_partner_stats",
+        "get_offer_stats",
+    ]
+    called = mcp.modern(
+        "tools/call",
+        {"name": "get_offer_config", "arguments": {"offer_id": offer.slug}},
+        name="get_offer_config",
+    )
     assert called.json()["result"]["structuredContent"]["offer_id"] == offer.slug
-    encoded = mcp.modern("tools/call", {"name": "get_offer_config", "arguments": {"offer_id": offer.slug}},
-                         name="=?base64?Z2V0X29mZmVyX2NvbmZpZw==?=")
+    encoded = mcp.modern(
+        "tools/call",
+        {"name": "get_offer_config", "arguments": {"offer_id": offer.slug}},
+        name="=?base64?Z2V0X29mZmVyX2NvbmZpZw==?=",
+    )
     assert encoded.status_code == 200
 
 
 @pytest.mark.parametrize(
     ("change", "status", "code"),
-    [("no_meta", 400, -32602), ("no_capabilities", 400, -32602), ("old_version", 400, -32022),
-     ("header_mismatch", 400, -32020), ("no_method_header", 400, -32020), ("wrong_method_header", 400, -32020),
-     ("no_name_header", 400, -32020), ("wrong_name_header", 400, -32020), ("unknown_method", 404, -32601)],
+    [
+        ("no_meta", 400, -32602),
+        ("no_capabilities", 400, -32602),
+        ("old_version", 400, -32022),
+        ("header_mismatch", 400, -32020),
+        ("no_method_header", 400, -32020),
+        ("wrong_method_header", 400, -32020),
+        ("no_name_header", 400, -32020),
+        ("wrong_name_header", 400, -32020),
+        ("unknown_method", 404, -32601),
+    ],
 )
 def test_modern_request_validation(mcp, change, status, code):
     params = {"name": "list_offers", "arguments": {}, "_meta": dict(META)}
-    headers = {"Mcp-Method": "tools/call", "Mcp-Name": "list_offers", "MCP-Protocol-Version": MODERN}
+    headers = {
+        "Mcp-Method": "tools/call",
+        "Mcp-Name": "list_offers",
+        "MCP-Protocol-Version": MODERN,
+    }
     method = "tools/call"
     if change == "no_meta":
         del params["_meta"]

@@ -37,17 +37,36 @@ def _database_url() -> str:
 @pytest.fixture
 def two_servers():
     env = {
-        **os.environ, "DEBUG": "0", "SECRET_KEY": "rate-limit-test-" + uuid.uuid4().hex,
-        "ALLOWED_HOSTS": "127.0.0.1", "DATABASE_URL": _database_url(), "REDIS_URL": settings.REDIS_URL,
-        "CACHE_KEY_PREFIX": "rltest-" + uuid.uuid4().hex[:8], "TRCKER_MCP_RATE": "120/m", "LOG_LEVEL": "WARNING",
+        **os.environ,
+        "DEBUG": "0",
+        "SECRET_KEY": "rate-limit-test-" + uuid.uuid4().hex,
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "DATABASE_URL": _database_url(),
+        "REDIS_URL": settings.REDIS_URL,
+        "CACHE_KEY_PREFIX": "rltest-" + uuid.uuid4().hex[:8],
+        "TRCKER_MCP_RATE": "120/m",
+        "LOG_LEVEL": "WARNING",
         "DB_POOL_MAX": "2",
     }
     ports = [_free_port(), _free_port()]
     processes = [
         subprocess.Popen(  # noqa: S603 - our own server, fixed arguments
-            [sys.executable, "-m", "gunicorn", "trcker_site.wsgi:application", "--bind", f"127.0.0.1:{port}",
-             "--workers", "1", "--log-level", "warning"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "trcker_site.wsgi:application",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                "1",
+                "--log-level",
+                "warning",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         for port in ports
     ]
@@ -56,7 +75,10 @@ def two_servers():
         for port in ports:
             while True:
                 try:
-                    if requests.get(f"http://127.0.0.1:{port}/api/health", timeout=2).status_code == 200:
+                    if (
+                        requests.get(f"http://127.0.0.1:{port}/api/health", timeout=2).status_code
+                        == 200
+                    ):
                         break
                 except requests.ConnectionError:
                     pass
@@ -71,9 +93,13 @@ def two_servers():
             process.wait(timeout=20)
 
 
-def _post(session, url, key):  # noqa: ANN001, ANN202
-    return session.post(url, json=PING, headers={"Authorization": f"Bearer {key}", "Accept": "application/json"},
-                        timeout=10)
+def _post(session, url, key):
+    return session.post(
+        url,
+        json=PING,
+        headers={"Authorization": f"Bearer {key}", "Accept": "application/json"},
+        timeout=10,
+    )
 
 
 def test_exactly_120_of_150_requests_pass_across_two_processes(two_servers):

@@ -21,13 +21,13 @@ from tests.mcp_gateway.world import build_world, every_tool_call
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-async def _session(url: str, key: str, mode: str, work):  # noqa: ANN001, ANN202
+async def _session(url: str, key: str, mode: str, work):
     async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {key}"}, timeout=30) as http:
         async with Client(streamable_http_client(url, http_client=http), mode=mode) as client:
             return await work(client)
 
 
-def run(live_server, key, work, mode="auto"):  # noqa: ANN001, ANN201
+def run(live_server, key, work, mode="auto"):
     return asyncio.run(_session(f"{live_server.url}/api/mcp", key, mode, work))
 
 
@@ -36,7 +36,7 @@ def test_sdk_lists_and_calls_every_tool(live_server, mode):
     world = build_world(BrandFactory(slug="acme"))
     key = issue_key(world.brand)
 
-    async def work(client):  # noqa: ANN001, ANN202
+    async def work(client):
         tools, cursor = [], None
         while True:
             page = await client.list_tools(cursor=cursor)
@@ -51,7 +51,10 @@ def test_sdk_lists_and_calls_every_tool(live_server, mode):
     version, tools, results = run(live_server, key, work, mode)
     assert version == ("2026-07-28" if mode == "auto" else "2025-11-25")
     assert len(tools) == 30
-    assert all(tool.annotations is not None and tool.annotations.read_only_hint is not None for tool in tools)
+    assert all(
+        tool.annotations is not None and tool.annotations.read_only_hint is not None
+        for tool in tools
+    )
     for name, result in results.items():
         assert result.is_error is False, (name, result.content[0].text)
         assert result.structured_content is not None, name
@@ -62,7 +65,7 @@ def test_sdk_sees_tool_errors_and_protocol_errors(live_server):
     brand = BrandFactory(slug="acme")
     key = issue_key(brand)
 
-    async def work(client):  # noqa: ANN001, ANN202
+    async def work(client):
         missing = await client.call_tool("pause_offer", {"offer_id": "nope"})
         try:
             await client.call_tool("drop_everything", {})
@@ -90,20 +93,33 @@ def test_product_page_example_prompts_as_tool_sequences(live_server):
     Conversion.objects.filter(pk=world.pending.pk).update(fraud_score=12)
     key = issue_key(brand)
 
-    async def work(client):  # noqa: ANN001, ANN202
+    async def work(client):
         # "Which partners have the highest fraud scores this month?"
         fraud = (await client.call_tool("get_fraud_summary", {"days": 30})).structured_content
         # "Show me top 5 publishers by revenue in the last 14 days."
-        top = (await client.call_tool("get_top_publishers", {"metric": "revenue", "limit": 5, "days": 14}))
+        top = await client.call_tool(
+            "get_top_publishers", {"metric": "revenue", "limit": 5, "days": 14}
+        )
         # "Pause partner abc-123 and lower their payout on offer xyz to 15%."
         paused = await client.call_tool("pause_partner", {"partner_id": "abc-123"})
-        adjusted = await client.call_tool("adjust_payout", {"offer_id": "xyz", "partner_id": "abc-123",
-                                                            "payout_type": "percent", "payout_amount": "15"})
+        adjusted = await client.call_tool(
+            "adjust_payout",
+            {
+                "offer_id": "xyz",
+                "partner_id": "abc-123",
+                "payout_type": "percent",
+                "payout_amount": "15",
+            },
+        )
         # "Approve conversion conv_… if its fraud score is under 20."
-        found = (await client.call_tool("get_conversions", {"conversion_id": world.pending.id})).structured_content
+        found = (
+            await client.call_tool("get_conversions", {"conversion_id": world.pending.id})
+        ).structured_content
         approved = None
         if found["items"][0]["fraud_score"] < 20:
-            approved = await client.call_tool("approve_conversion", {"conversion_id": world.pending.id})
+            approved = await client.call_tool(
+                "approve_conversion", {"conversion_id": world.pending.id}
+            )
         return fraud, top, paused, adjusted, approved
 
     fraud, top, paused, adjusted, approved = run(live_server, key, work)
