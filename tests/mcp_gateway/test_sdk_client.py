@@ -22,9 +22,11 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 async def _session(url: str, key: str, mode: str, work):
-    async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {key}"}, timeout=30) as http:
-        async with Client(streamable_http_client(url, http_client=http), mode=mode) as client:
-            return await work(client)
+    async with (
+        httpx2.AsyncClient(headers={"Authorization": f"Bearer {key}"}, timeout=30) as http,
+        Client(streamable_http_client(url, http_client=http), mode=mode) as client,
+    ):
+        return await work(client)
 
 
 def run(live_server, key, work, mode="auto"):
