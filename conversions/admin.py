@@ -1,13 +1,45 @@
-"""Clicks, conversions, payouts and postback deliveries: read-only reports for the brand's
-staff. Their writes belong to the click handler, the postback endpoint and the workers (and,
-later, to conversion/payout actions that will call services like everything else)."""
+"""Clicks, conversions, payouts and postback deliveries in the admin. Rows are written by the
+click handler, the postback endpoint and the workers; staff act on them only through admin
+actions that call the domain services (approve/reject, payouts, delivery replay), so every
+change is audited as ``user:<id>``."""
 
 from __future__ import annotations
 
-from django.contrib import admin
+import datetime as dt
+from typing import Any
 
-from conversions.models import Click, Conversion, Payout, PostbackDelivery
-from trcker_site.admin_base import ReadOnlyBrandAdmin, brand_list_filter, related_filter
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+
+from conversions.models import (
+    Click,
+    Conversion,
+    ConversionReviewQueue,
+    ConversionStatus,
+    Payout,
+    PostbackDelivery,
+)
+from conversions.services import (
+    conversion_approve,
+    conversion_reject,
+    delivery_replay,
+    payout_mark_paid,
+    payout_void,
+    payouts_generate,
+)
+from trcker_site.admin_base import (
+    BrandScopedAdmin,
+    ReadOnlyBrandAdmin,
+    admin_actor,
+    brand_access,
+    brand_list_filter,
+    related_filter,
+)
+from trcker_site.errors import DomainError
 
 SUB_IDS = ("sub1", "sub2", "sub3", "sub4", "sub5")
 
@@ -42,8 +74,38 @@ class ClickAdmin(ReadOnlyBrandAdmin):
     )
 
 
+class ActionOnlyAdmin(BrandScopedAdmin):
+    """View-only pages; the only writes are admin actions that call services."""
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return [field.name for field in self.model._meta.fields]
+
+
+class ReviewActionsMixin:
+    @admin.action(description="Approve selected conversions", permissions=["write"])
+    def approve(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self.run_action(  # type: ignore[attr-defined]
+            request,
+            queryset.select_related("offer", "partner"),
+            lambda actor, conversion: conversion_approve(actor=actor, conversion=conversion),
+            done="Approved {count} conversion(s).",
+        )
+
+    @admin.action(description="Reject selected conversions", permissions=["write"])
+    def reject(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self.run_action(  # type: ignore[attr-defined]
+            request,
+            queryset,
+            lambda actor, conversion: conversion_reject(
+                actor=actor, conversion=conversion, reason="rejected in admin"
+            ),
+            done="Rejected {count} conversion(s).",
+        )
+
+
 @admin.register(Conversion)
-class ConversionAdmin(ReadOnlyBrandAdmin):
+class ConversionAdmin(ReviewActionsMixin, ActionOnlyAdmin):
+    actions = ("approve", "reject")
     list_display = (
         "id",
         "created_at",
@@ -88,8 +150,130 @@ class ConversionAdmin(ReadOnlyBrandAdmin):
     )
 
 
+@admin.register(ConversionReviewQueue)
+class ConversionReviewQueueAdmin(ReviewActionsMixin, ActionOnlyAdmin):
+    actions = ("approve", "reject")
+    list_display = (
+        "id",
+        "created_at",
+        "offer",
+        "partner",
+        "sale_amount",
+        "payout",
+        "currency",
+        "status",
+        "status_reason",
+        "fraud_score",
+        "fraud_signals",
+    )
+    list_select_related = ("brand", "offer", "partner")
+    list_filter = ("status", "status_reason", brand_list_filter())
+    ordering = ("created_at", "id")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return (
+            super()
+            .get_queryset(request)
+            .filter(status__in=[ConversionStatus.PENDING, ConversionStatus.PENDING_REVIEW])
+        )
+
+    @admin.display(description="fraud signals")
+    def fraud_signals(self, obj: Conversion) -> str:
+        return ", ".join(str(signal.get("signal")) for signal in obj.fraud_reasons) or "—"
+
+
+class MarkPaidForm(forms.Form):
+    method = forms.CharField(max_length=64, help_text="e.g. paypal, wire, ach")
+    reference = forms.CharField(max_length=200, required=False)
+    notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+
+
+class GeneratePayoutsForm(forms.Form):
+    brand = forms.ModelChoiceField(queryset=None)
+    up_to = forms.DateField(
+        initial=dt.date.today, help_text="Last day covered, in the brand's time zone."
+    )
+
+    def __init__(self, *args: Any, brands: QuerySet, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["brand"].queryset = brands
+        if brands.count() == 1:
+            self.fields["brand"].initial = brands.first()
+
+
 @admin.register(Payout)
-class PayoutAdmin(ReadOnlyBrandAdmin):
+class PayoutAdmin(ActionOnlyAdmin):
+    actions = ("mark_paid", "void")
+    change_list_template = "admin/conversions/payout/change_list.html"
+
+    def get_urls(self) -> list[Any]:
+        return [
+            path(
+                "generate/",
+                self.admin_site.admin_view(self.generate_view),
+                name="conversions_payout_generate",
+            ),
+            *super().get_urls(),
+        ]
+
+    def generate_view(self, request: HttpRequest) -> HttpResponse:
+        brands = brand_access(request).writable_brands()
+        if not self.has_write_permission(request):
+            return HttpResponseRedirect(reverse("admin:conversions_payout_changelist"))
+        form = GeneratePayoutsForm(request.POST or None, brands=brands)
+        if request.method == "POST" and form.is_valid():
+            brand = form.cleaned_data["brand"]
+            try:
+                payouts = payouts_generate(
+                    actor=admin_actor(request, brand), up_to=form.cleaned_data["up_to"]
+                )
+            except DomainError as exc:
+                self.message_user(request, exc.message, messages.ERROR)
+            else:
+                self.message_user(request, f"Generated {len(payouts)} payout(s).", messages.SUCCESS)
+                return HttpResponseRedirect(reverse("admin:conversions_payout_changelist"))
+        context = {
+            **self.admin_site.each_context(request),
+            "form": form,
+            "title": "Generate payouts",
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/conversions/payout/generate.html", context)
+
+    @admin.action(description="Mark selected payouts paid…", permissions=["write"])
+    def mark_paid(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        form = MarkPaidForm(request.POST if "apply" in request.POST else None)
+        if "apply" in request.POST and form.is_valid():
+            self.run_action(
+                request,
+                queryset,
+                lambda actor, payout: payout_mark_paid(
+                    actor=actor, payout=payout, **form.cleaned_data
+                ),
+                done="Marked {count} payout(s) paid; their conversions are paid too.",
+            )
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "form": form,
+            "payouts": queryset,
+            "title": "Mark payouts paid",
+            "opts": self.model._meta,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/conversions/payout/mark_paid.html", context)
+
+    @admin.action(
+        description="Void selected payouts (release their conversions)", permissions=["write"]
+    )
+    def void(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self.run_action(
+            request,
+            queryset,
+            lambda actor, payout: payout_void(actor=actor, payout=payout),
+            done="Voided {count} payout(s).",
+        )
+
     list_display = (
         "id",
         "brand",
@@ -125,7 +309,18 @@ class PayoutAdmin(ReadOnlyBrandAdmin):
 
 
 @admin.register(PostbackDelivery)
-class PostbackDeliveryAdmin(ReadOnlyBrandAdmin):
+class PostbackDeliveryAdmin(ActionOnlyAdmin):
+    actions = ("replay",)
+
+    @admin.action(description="Replay selected failed/dead deliveries", permissions=["write"])
+    def replay(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self.run_action(
+            request,
+            queryset,
+            lambda actor, delivery: delivery_replay(actor=actor, delivery=delivery),
+            done="Queued {count} delivery(ies) for another attempt.",
+        )
+
     list_display = (
         "id",
         "brand",

@@ -144,6 +144,15 @@ class Conversion(models.Model):
         return self.id
 
 
+class ConversionReviewQueue(Conversion):
+    """The approval queue in the admin: pending and pending_review conversions, oldest first."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "conversion awaiting review"
+        verbose_name_plural = "review queue"
+
+
 class PayoutStatus(models.TextChoices):
     PENDING = "pending", "Pending"
     PAID = "paid", "Paid"
