@@ -26,7 +26,7 @@ def setup(brand):
     return owner, analyst, conversions
 
 
-def act(client, model, action, objs, **extra):  # noqa: ANN001, ANN201
+def act(client, model, action, objs, **extra):
     url = reverse(f"admin:conversions_{model._meta.model_name}_changelist")
     return client.post(
         url,
