@@ -158,6 +158,19 @@ def brand_set_fraud_settings(
     return brand
 
 
+def _keep_an_owner(brand_id: int, *, leaving: int) -> None:
+    """A brand must keep at least one owner, or nobody could manage its staff any more."""
+    others = (
+        StaffMembership.objects.select_for_update()
+        .filter(brand_id=brand_id, role=StaffRole.OWNER)
+        .exclude(pk=leaving)
+    )
+    if not others.exists():
+        raise ConflictError(
+            "This is the brand's last owner; make someone else owner first.", code="last_owner"
+        )
+
+
 @transaction.atomic
 def staff_membership_set(*, actor: Actor, user: AbstractBaseUser, role: str) -> StaffMembership:
     """Give a user a role in the actor's brand (creating or changing the membership)."""
@@ -170,6 +183,8 @@ def staff_membership_set(*, actor: Actor, user: AbstractBaseUser, role: str) -> 
     old_role = None if created else membership.role
     if old_role == role:
         return membership
+    if old_role == StaffRole.OWNER:
+        _keep_an_owner(actor.brand_id, leaving=membership.pk)
     membership.role = role
     membership.save(update_fields=["role"])
     audit_record(
@@ -186,6 +201,8 @@ def staff_membership_remove(*, actor: Actor, membership: StaffMembership) -> Non
     actor.require_write()
     if membership.brand_id != actor.brand_id:
         raise ValidationError("That membership belongs to another brand.")
+    if membership.role == StaffRole.OWNER:
+        _keep_an_owner(actor.brand_id, leaving=membership.pk)
     audit_record(
         actor=actor,
         action="staff.remove",

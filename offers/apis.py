@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from offers import selectors, services
 from offers.models import Offer
 from offers.serializers import (
+    AllowedPartnersInput,
     OfferCreateInput,
     OfferListFilters,
     OfferOutput,
@@ -146,3 +147,22 @@ class OfferRotateSecretApi(TenantApi):
         response = Response(rotation_output(result))
         response["Cache-Control"] = "no-store"
         return response
+
+
+class OfferAllowedPartnersApi(TenantApi):
+    @extend_schema(tags=TAG, request=AllowedPartnersInput, responses=OfferOutput)
+    def post(self, request: Request, offer_id: str) -> Response:
+        body = AllowedPartnersInput(data=request.data)
+        body.is_valid(raise_exception=True)
+        offer = selectors.offer_get_for_actor(actor=self.actor, offer_id=offer_id)
+        partners = [
+            partner_get_for_actor(actor=self.actor, partner_id=slug)
+            for slug in dict.fromkeys(body.validated_data["partner_ids"])
+        ]
+        services.offer_set_allowed_partners(
+            actor=self.actor,
+            offer=offer,
+            partners=partners,
+            is_private=body.validated_data["is_private"],
+        )
+        return _output(self, offer_id)

@@ -7,6 +7,7 @@ from django.db.models import Prefetch, QuerySet
 
 from audit.actor import Actor
 from offers.models import Offer, PayoutRule
+from partners.models import Partner
 from trcker_site.errors import NotFoundError
 
 
@@ -18,7 +19,8 @@ def offer_list(*, actor: Actor, status: str | None = None) -> QuerySet[Offer]:
             Prefetch(
                 "payout_rules",
                 queryset=PayoutRule.objects.select_related("partner").order_by("event_type", "id"),
-            )
+            ),
+            Prefetch("allowed_partners", queryset=Partner.objects.order_by("slug")),
         )
     )
     if status:

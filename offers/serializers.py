@@ -52,6 +52,7 @@ class OfferOutput(serializers.Serializer):
     geo_allow = serializers.ListField(child=serializers.CharField())
     device_allow = serializers.ListField(child=serializers.CharField())
     is_private = serializers.BooleanField()
+    allowed_partner_ids = serializers.SerializerMethodField()
     min_conversion_seconds = serializers.IntegerField()
     postback_url_template = serializers.CharField(allow_null=True)
     # The secret's value never leaves the server through a read: only whether one is set.
@@ -61,6 +62,11 @@ class OfferOutput(serializers.Serializer):
     tracking_link_template = serializers.SerializerMethodField()
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_allowed_partner_ids(self, offer: Offer) -> list[str]:
+        # Meaningful only when is_private; the click handler admits only these partners.
+        return [partner.slug for partner in offer.allowed_partners.all()]
 
     @extend_schema_field(OpenApiTypes.BOOL)
     def get_has_postback_secret(self, offer: Offer) -> bool:
@@ -154,6 +160,11 @@ class PayoutRuleInput(StrictSerializer):
                 {"payout_amount": ["A percentage must be at most 100."]}
             )
         return attrs
+
+
+class AllowedPartnersInput(StrictSerializer):
+    partner_ids = serializers.ListField(child=serializers.RegexField(**SLUG_FIELD), max_length=1000)
+    is_private = serializers.BooleanField(default=True)
 
 
 class RotateSecretInput(StrictSerializer):

@@ -207,6 +207,16 @@ def _lock(actor: Actor, offer: Offer) -> Offer:
         raise NotFoundError("offer", offer.slug) from None
 
 
+def _lock_editable(actor: Actor, offer: Offer) -> Offer:
+    """Lock an offer whose configuration may change: archived offers are frozen."""
+    locked = _lock(actor, offer)
+    if locked.status == OfferStatus.ARCHIVED:
+        raise InvalidTransitionError(
+            f"Offer {locked.slug!r} is archived; archived offers cannot be changed."
+        )
+    return locked
+
+
 @transaction.atomic
 def offer_update(*, actor: Actor, offer: Offer, **fields: Any) -> Offer:
     """Change any of UPDATABLE_FIELDS; ``postback_url_template=None`` clears the template."""
@@ -217,9 +227,7 @@ def offer_update(*, actor: Actor, offer: Offer, **fields: Any) -> Offer:
             f"These fields cannot be changed here: {', '.join(sorted(unknown))}.",
             fields={name: ["Not updatable."] for name in sorted(unknown)},
         )
-    locked = _lock(actor, offer)
-    if locked.status == OfferStatus.ARCHIVED:
-        raise InvalidTransitionError("This offer is archived; archived offers cannot be edited.")
+    locked = _lock_editable(actor, offer)
     _normalise_targeting(fields)
     before = snapshot(locked, UPDATABLE_FIELDS)
     for name, value in fields.items():
@@ -300,7 +308,7 @@ def offer_set_caps(
             )
     if mode is not None and mode not in CapMode.values:
         raise ValidationError("mode must be soft or hard.", fields={"mode": ["Use soft or hard."]})
-    locked = _lock(actor, offer)
+    locked = _lock_editable(actor, offer)
     before = snapshot(locked, CAP_FIELDS)
     locked.daily_cap, locked.weekly_cap, locked.monthly_cap = daily, weekly, monthly
     if mode is not None:
@@ -334,12 +342,23 @@ def offer_set_payout_rule(
         raise ValidationError(
             "payout_type must be flat or percent.", fields={"payout_type": ["Invalid."]}
         )
+    if revenue_type and revenue_type not in AmountType.values:
+        raise ValidationError(
+            "revenue_type must be flat or percent.", fields={"revenue_type": ["Invalid."]}
+        )
+    if revenue_amount is not None and (
+        revenue_amount < 0 or (revenue_type == AmountType.PERCENT and revenue_amount > 100)
+    ):
+        raise ValidationError(
+            "revenue_amount must be ≥ 0, and ≤ 100 when revenue_type is percent.",
+            fields={"revenue_amount": ["Out of range."]},
+        )
     if payout_amount < 0 or (payout_type == AmountType.PERCENT and payout_amount > 100):
         raise ValidationError(
             "payout_amount must be ≥ 0, and ≤ 100 when payout_type is percent.",
             fields={"payout_amount": ["Out of range."]},
         )
-    locked = _lock(actor, offer)
+    locked = _lock_editable(actor, offer)
     rule = (
         PayoutRule.objects.select_for_update()
         .filter(offer=locked, partner=partner, event_type=event_type)
@@ -435,3 +454,31 @@ def offer_rotate_postback_secret(
         changes={"has_postback_secret": [had_secret, True], "grace_seconds": [None, grace]},
     )
     return locked, new_secret
+
+
+@transaction.atomic
+def offer_set_allowed_partners(
+    *, actor: Actor, offer: Offer, partners: list[Partner], is_private: bool = True
+) -> Offer:
+    """Make an offer private to the given partners (their clicks only), or public again with
+    ``is_private=False``. The list replaces the previous one."""
+    actor.require_write()
+    locked = _lock_editable(actor, offer)
+    foreign = [partner.slug for partner in partners if partner.brand_id != actor.brand_id]
+    if foreign:
+        raise NotFoundError("partner", foreign[0])
+    before = sorted(locked.allowed_partners.values_list("slug", flat=True))
+    after = sorted({partner.slug for partner in partners})
+    changes: dict[str, list[Any]] = {}
+    if before != after:
+        locked.allowed_partners.set(partners)
+        changes["allowed_partner_ids"] = [before, after]
+    if locked.is_private != is_private:
+        changes["is_private"] = [locked.is_private, is_private]
+        locked.is_private = is_private
+        locked.save(update_fields=["is_private", "updated_at"])
+    if changes:
+        audit_config_change(
+            actor=actor, action="offer.set_allowed_partners", target=locked, changes=changes
+        )
+    return locked

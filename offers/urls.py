@@ -12,6 +12,11 @@ urlpatterns = [
     path("offers/<str:offer_id>/archive/", apis.OfferArchiveApi.as_view(), name="offer-archive"),
     path("offers/<str:offer_id>/caps/", apis.OfferCapsApi.as_view(), name="offer-caps"),
     path(
+        "offers/<str:offer_id>/allowed-partners/",
+        apis.OfferAllowedPartnersApi.as_view(),
+        name="offer-allowed-partners",
+    ),
+    path(
         "offers/<str:offer_id>/payout-rules/",
         apis.OfferPayoutRuleApi.as_view(),
         name="offer-payout-rules",

@@ -3,7 +3,7 @@ import pytest
 from audit.models import AuditEvent
 from offers.models import Offer
 from partners.models import Partner
-from tests.factories import OfferFactory
+from tests.factories import OfferFactory, PartnerFactory
 
 WRITE_ENDPOINTS = [
     (
@@ -384,3 +384,25 @@ def test_api_stays_up_when_the_rate_limit_store_is_down(api, offer, settings):
     response = api.get("/api/v1/offers/")
     assert response.status_code == 200
     assert response.json()["results"][0]["offer_id"] == offer.slug
+
+
+def test_allowed_partners_endpoint_and_click_admission(api, brand, offer, partner, client):
+    from tests.conversions.helpers import click
+
+    response = api.post(
+        f"/api/v1/offers/{offer.slug}/allowed-partners/",
+        {"partner_ids": [partner.slug]},
+        format="json",
+    )
+    assert response.status_code == 200
+    assert (response.json()["is_private"], response.json()["allowed_partner_ids"]) == (
+        True,
+        [partner.slug],
+    )
+    outsider = PartnerFactory(brand=brand, slug="outsider")
+    assert click(client, brand.slug, offer.slug, partner.slug).status_code == 302
+    assert click(client, brand.slug, offer.slug, outsider.slug).status_code == 410
+    unknown = api.post(
+        f"/api/v1/offers/{offer.slug}/allowed-partners/", {"partner_ids": ["nobody"]}, format="json"
+    )
+    assert unknown.status_code == 404

@@ -101,3 +101,15 @@ def test_staff_membership_set_and_remove_are_audited(actor, brand):
         ("staff.remove", {"user": [user.pk, None], "role": ["admin", None]}),
     ]
     assert not StaffMembership.objects.exists()
+
+
+def test_the_last_owner_cannot_be_demoted_or_removed(actor, brand):
+    owner = staff_membership_set(actor=actor, user=UserFactory(), role="owner")
+    with pytest.raises(ConflictError) as err:
+        staff_membership_set(actor=actor, user=owner.user, role="analyst")
+    assert err.value.code == "last_owner"
+    with pytest.raises(ConflictError):
+        staff_membership_remove(actor=actor, membership=owner)
+    second = staff_membership_set(actor=actor, user=UserFactory(), role="owner")
+    staff_membership_set(actor=actor, user=owner.user, role="analyst")  # another owner remains
+    assert StaffMembership.objects.get(pk=second.pk).role == "owner"

@@ -299,3 +299,54 @@ def test_selectors_are_scoped_to_the_actors_brand(actor, offer, other_brand):
         != []
     )
     assert list(offer_list(actor=actor, status="paused")) == []
+
+
+def test_allowed_partners_make_an_offer_private(actor, offer, partner, brand):
+    from offers.services import offer_set_allowed_partners
+
+    second = PartnerFactory(brand=brand, slug="second")
+    offer_set_allowed_partners(actor=actor, offer=offer, partners=[partner, second])
+    stored = Offer.objects.get(pk=offer.pk)
+    assert stored.is_private is True
+    assert set(stored.allowed_partners.values_list("slug", flat=True)) == {partner.slug, "second"}
+    assert only_event("offer.set_allowed_partners").changes == {
+        "allowed_partner_ids": [[], sorted([partner.slug, "second"])],
+        "is_private": [False, True],
+    }
+    offer_set_allowed_partners(
+        actor=actor, offer=offer, partners=[partner, second]
+    )  # no change, no event
+    assert AuditEvent.objects.filter(action="offer.set_allowed_partners").count() == 1
+
+
+def test_archived_offers_refuse_caps_and_rules(actor, offer, partner):
+    offer_archive(actor=actor, offer=offer)
+    with pytest.raises(InvalidTransitionError):
+        offer_set_caps(actor=actor, offer=offer, daily=1, weekly=None, monthly=None)
+    with pytest.raises(InvalidTransitionError):
+        offer_set_payout_rule(
+            actor=actor, offer=offer, partner=partner, payout_type="flat", payout_amount=Decimal(1)
+        )
+
+
+def test_payout_rule_revenue_is_validated(actor, offer, partner):
+    with pytest.raises(ValidationError):
+        offer_set_payout_rule(
+            actor=actor,
+            offer=offer,
+            partner=partner,
+            payout_type="flat",
+            payout_amount=Decimal(1),
+            revenue_type="percent",
+            revenue_amount=Decimal(150),
+        )
+    with pytest.raises(ValidationError):
+        offer_set_payout_rule(
+            actor=actor,
+            offer=offer,
+            partner=partner,
+            payout_type="flat",
+            payout_amount=Decimal(1),
+            revenue_type="bogus",
+            revenue_amount=Decimal(1),
+        )
