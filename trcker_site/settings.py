@@ -111,8 +111,17 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Django's psycopg 3 pool (5.1+). Needs CONN_MAX_AGE=0; each process owns its pool.
-    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
-        "pool", {"min_size": 1, "max_size": int(os.environ.get("DB_POOL_MAX", "10")), "timeout": 10}
+    # Fail fast when PostgreSQL is unreachable: a 503 in seconds beats a hung worker.
+    _db_timeout = float(os.environ.get("DB_TIMEOUT", "5"))
+    _db_options = DATABASES["default"].setdefault("OPTIONS", {})
+    _db_options.setdefault("connect_timeout", max(1, int(_db_timeout)))
+    _db_options.setdefault(
+        "pool",
+        {
+            "min_size": 1,
+            "max_size": int(os.environ.get("DB_POOL_MAX", "10")),
+            "timeout": _db_timeout,
+        },
     )
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL + a busy timeout let the web server and the postback worker share the file.
