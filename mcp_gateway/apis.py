@@ -20,6 +20,7 @@ from brands.authentication import actor_for_api_key
 from brands.models import Brand
 from brands.selectors import api_key_authenticate
 from mcp_gateway.host import TrckerMcpHost
+from mcp_gateway.oauth import WRITE_SCOPE, authenticate_oauth_token, challenge
 from mcp_gateway.protocol import (
     INVALID_REQUEST,
     HttpReply,
@@ -32,7 +33,6 @@ from mcp_gateway.protocol import (
 from trcker_site.errors import AuthenticationError
 
 logger = logging.getLogger(__name__)
-AUTH_CHALLENGE = 'Bearer realm="trcker"'
 
 
 def _origin_allowed(origin: str) -> bool:
@@ -134,32 +134,52 @@ def mcp_endpoint(request: HttpRequest) -> HttpResponse:
             error_reply(
                 401,
                 INVALID_REQUEST,
-                "Unauthorized: send Authorization: Bearer trk_…",
-                {"WWW-Authenticate": AUTH_CHALLENGE},
+                "Unauthorized: send Authorization: Bearer <API key or OAuth token>.",
+                {"WWW-Authenticate": challenge()},
             ),
             sse=sse,
             extra_headers={},
         )
     try:
-        key = api_key_authenticate(token)
+        actor, rate_key = _authenticate(request, token)
     except AuthenticationError as exc:
         return _render(
             error_reply(
                 401,
                 INVALID_REQUEST,
                 f"Unauthorized: {exc.message}",
-                {"WWW-Authenticate": f'{AUTH_CHALLENGE}, error="invalid_token"'},
+                {"WWW-Authenticate": challenge(error="invalid_token", description=exc.message)},
             ),
             sse=sse,
             extra_headers={},
         )
-    return _serve(
-        request,
-        actor_for_api_key(key, channel=Channel.MCP, request=request),
-        rate_key=f"key:{key.pk}",
-        sse=sse,
-        started=started,
+    return _serve(request, actor, rate_key=rate_key, sse=sse, started=started)
+
+
+def _authenticate(request: HttpRequest, token: str) -> tuple[Actor, str]:
+    """A brand API key (trk_…) or an OAuth access token issued for this endpoint."""
+    if token.startswith("trk_"):
+        key = api_key_authenticate(token)
+        return actor_for_api_key(key, channel=Channel.MCP, request=request), f"key:{key.pk}"
+    caller = authenticate_oauth_token(token)
+    scopes = {Scope.READ}
+    if WRITE_SCOPE in caller.scopes:
+        scopes.add(Scope.WRITE)
+    actor = Actor(
+        kind=ActorKind.MCP,
+        label=f"mcp:{caller.brand.slug}",
+        channel=Channel.MCP,
+        brand_id=caller.brand.pk,
+        brand_slug=caller.brand.slug,
+        scopes=frozenset(scopes),
+        user_id=caller.user_id,
+        ip=getattr(request, "client_ip", None),
+        user_agent=request.headers.get("User-Agent", "")[:512],
+        request_id=getattr(request, "request_id", ""),
+        # Beside the synthetic mcp:<brand> actor: who authorized it, through which client.
+        detail={"oauth_client": caller.client_id, "user": caller.subject, "oauth": True},
     )
+    return actor, f"oauth:{caller.client_id}:{caller.subject}"
 
 
 def _serve(

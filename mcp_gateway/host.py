@@ -15,8 +15,9 @@ from django.db.models import QuerySet
 
 from audit.actor import Actor
 from mcp_gateway import prompts
+from mcp_gateway.oauth import READ_SCOPE, WRITE_SCOPE, challenge
 from mcp_gateway.pagination import paginate
-from mcp_gateway.protocol import ProtocolError, ToolOutcome, UnknownTool
+from mcp_gateway.protocol import HttpChallenge, ProtocolError, ToolOutcome, UnknownTool
 from mcp_gateway.registry import Tool
 from mcp_gateway.services import tool_call_record
 from mcp_gateway.tools import TOOLS, AuditLogRows
@@ -80,6 +81,19 @@ class TrckerMcpHost:
         return outcome
 
     def _run(self, tool: Tool, arguments: dict[str, Any]) -> tuple[ToolOutcome, str]:
+        if tool.scope not in self.actor.scopes and self.actor.detail.get("oauth"):
+            # OAuth callers can step up: tell the client which scope to ask for (MCP 2025-11-25).
+            raise HttpChallenge(
+                403,
+                f"Forbidden: {tool.name} needs the mcp:write scope.",
+                {
+                    "WWW-Authenticate": challenge(
+                        error="insufficient_scope",
+                        scope=f"{READ_SCOPE} {WRITE_SCOPE}",
+                        description=f"{tool.name} changes data and needs mcp:write",
+                    )
+                },
+            )
         if tool.scope not in self.actor.scopes:
             return _error(
                 "read_only_credential",

@@ -63,6 +63,17 @@ class ProtocolError(Exception):
         self.http_status = http_status
 
 
+class HttpChallenge(Exception):  # noqa: N818 - an HTTP-level answer, not an error of ours
+    """Ends the whole HTTP exchange with a status and headers (e.g. 403 insufficient_scope
+    with a WWW-Authenticate step-up challenge); never turned into a JSON-RPC result."""
+
+    def __init__(self, status: int, message: str, headers: dict[str, str]) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers
+
+
 class UnknownTool(ProtocolError):  # noqa: N818 - it is a kind of protocol error
     def __init__(self, name: str) -> None:
         super().__init__(INVALID_PARAMS, f"Unknown tool: {name[:100]}")
@@ -195,6 +206,16 @@ class McpProtocol:
 
     def handle(self, request: HttpRequestInfo) -> HttpReply:
         try:
+            return self._handle(request)
+        except HttpChallenge as challenge:
+            return HttpReply(
+                challenge.status,
+                _error_object(None, INVALID_REQUEST, challenge.message),
+                dict(challenge.headers),
+            )
+
+    def _handle(self, request: HttpRequestInfo) -> HttpReply:
+        try:
             message = json.loads(request.body)
         except (ValueError, UnicodeDecodeError):
             return HttpReply(
@@ -261,6 +282,8 @@ class McpProtocol:
             return _result_object(envelope.id, self._legacy_method(envelope, version))
         except ProtocolError as exc:
             return _error_object(envelope.id, exc.code, exc.message, exc.data)
+        except HttpChallenge:
+            raise
         except Exception:
             logger.exception("MCP %s failed", envelope.method)
             return _error_object(
@@ -435,6 +458,8 @@ class McpProtocol:
             return HttpReply(
                 exc.http_status, _error_object(envelope.id, exc.code, exc.message, exc.data)
             )
+        except HttpChallenge:
+            raise
         except Exception:
             logger.exception("MCP %s failed", envelope.method)
             return HttpReply(

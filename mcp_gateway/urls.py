@@ -1,6 +1,23 @@
-from django.urls import path
+from django.urls import include, path
+from oauth2_provider import views as oauth_views
 
-from mcp_gateway import apis, discovery
+from mcp_gateway import apis, discovery, oauth
+
+# The built-in authorization server (django-oauth-toolkit) with Trcker's consent page.
+oauth_patterns = (
+    [
+        path("authorize/", oauth.ConsentView.as_view(), name="authorize"),
+        path("token/", oauth_views.TokenView.as_view(), name="token"),
+        path("revoke_token/", oauth_views.RevokeTokenView.as_view(), name="revoke-token"),
+        path("register/", oauth_views.DynamicClientRegistrationView.as_view(), name="dcr-register"),
+        path(
+            "register/<str:client_id>/",
+            oauth_views.DynamicClientRegistrationManagementView.as_view(),
+            name="dcr-register-management",
+        ),
+    ],
+    "oauth2_provider",
+)
 
 urlpatterns = [
     path("", discovery.homepage, name="home"),
@@ -15,4 +32,20 @@ urlpatterns = [
     path(".well-known/mcp-manifest.json", discovery.manifest_view),
     path(".well-known/api-catalog", discovery.api_catalog_view, name="well-known-api-catalog"),
     path(".well-known/ai-catalog.json", discovery.ai_catalog_view, name="well-known-ai-catalog"),
+    path("oauth/", include(oauth_patterns)),
+    path(
+        ".well-known/oauth-authorization-server",
+        oauth.AuthorizationServerMetadataView.as_view(),
+        name="oauth-server-metadata",
+    ),
+    path(
+        ".well-known/oauth-protected-resource",
+        oauth.ProtectedResourceMetadataView.as_view(),
+        name="oauth-resource-metadata",
+    ),
+    path(
+        ".well-known/oauth-protected-resource/api/mcp",
+        oauth.ProtectedResourceMetadataView.as_view(),
+        name="oauth-resource-metadata-mcp",
+    ),
 ]

@@ -71,6 +71,8 @@ INSTALLED_APPS = [
     "partners",
     "conversions",
     "mcp_gateway",
+    "oauth2_provider",
+    "mozilla_django_oidc",
 ]
 
 MIDDLEWARE = [
@@ -276,3 +278,45 @@ if TRCKER_MCP_TEST_ANONYMOUS_BRAND and not DEBUG:
     raise ImproperlyConfigured(
         "TRCKER_MCP_TEST_ANONYMOUS_BRAND is for test instances: it needs DEBUG=1."
     )
+
+
+# --- OAuth for MCP clients ------------------------------------------------------------------
+# The canonical MCP URL: the protected-resource identifier and every token's audience.
+TRCKER_MCP_RESOURCE_URL = os.environ.get("TRCKER_MCP_RESOURCE_URL", "")  # default: PUBLIC_URL/api/mcp
+# Built in by default (django-oauth-toolkit). Set TRCKER_OAUTH_ISSUER to use an external
+# authorization server instead; its JWT access tokens are then validated against its JWKS.
+TRCKER_OAUTH_ISSUER = os.environ.get("TRCKER_OAUTH_ISSUER", "").rstrip("/")
+TRCKER_OAUTH_JWKS_URL = os.environ.get("TRCKER_OAUTH_JWKS_URL", "")
+TRCKER_OAUTH_ORG_CLAIM = os.environ.get("TRCKER_OAUTH_ORG_CLAIM", "org")
+OAUTH2_PROVIDER = {
+    "SCOPES_BACKEND_CLASS": "mcp_gateway.oauth.BrandScopes",
+    "SCOPES": {"mcp:read": "Read", "mcp:write": "Write"},
+    "DEFAULT_SCOPES": ["mcp:read"],
+    "PKCE_REQUIRED": True,
+    "ACCESS_TOKEN_EXPIRE_SECONDS": int(os.environ.get("TRCKER_OAUTH_ACCESS_TOKEN_SECONDS", "3600")),
+    "REFRESH_TOKEN_EXPIRE_SECONDS": int(os.environ.get("TRCKER_OAUTH_REFRESH_TOKEN_SECONDS", str(30 * 86400))),
+    "ROTATE_REFRESH_TOKEN": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
+    # Loopback redirect URIs match on any port (OAuth 2.1 / RFC 8252 for native clients).
+    "ALLOW_LOCALHOST_LOOPBACK": True,
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["http", "https"],
+    "OAUTH2_RESPONSE_TYPES_SUPPORTED": ["code"],
+    "OAUTH2_GRANT_TYPES_SUPPORTED": ["authorization_code", "refresh_token"],
+    "OAUTH2_TOKEN_ENDPOINT_AUTH_METHODS_SUPPORTED": ["none", "client_secret_post", "client_secret_basic"],
+    "RESOURCE_SERVER_TOKEN_RESOURCE_VALIDATOR": "mcp_gateway.oauth.exact_resource_validator",
+    # RFC 9700: S256 only, the iss authorization-response parameter, hashed tokens at rest,
+    # no implicit or password grant.
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    # Public registration is what "Add MCP server by URL" clients need (RFC 7591), and
+    # client-ID metadata documents are fetched behind the library's SSRF guard.
+    "DCR_ENABLED": True,
+    "DCR_REGISTRATION_PERMISSION_CLASSES": ("oauth2_provider.dcr.AllowAllDCRPermission",),
+    "CIMD_ENABLED": True,
+}
+LOGIN_REDIRECT_URL = "/admin/"

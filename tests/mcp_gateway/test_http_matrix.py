@@ -43,7 +43,9 @@ def test_missing_or_bad_credentials_are_401_with_a_challenge(brand):
     for key in (None, "trk_bad", "Basic x"):
         response = Mcp(key).request("ping")
         assert response.status_code == 401
-        assert response["WWW-Authenticate"].startswith('Bearer realm="trcker"')
+        challenge = response["WWW-Authenticate"]
+        assert challenge.startswith('Bearer realm="trcker"')
+        assert 'resource_metadata="http://127.0.0.1:8000/.well-known/oauth-protected-resource/api/mcp"' in challenge
         assert response.json()["error"]["code"] == -32600
     plaintext = issue_key(brand)
     query_token = Mcp(None).client.post(

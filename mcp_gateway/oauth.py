@@ -1,0 +1,291 @@
+"""OAuth for MCP clients: the resource-server side of /api/mcp, and the pieces of the built-in
+authorization server (django-oauth-toolkit) that are Trcker's own — brand-bound scopes, the
+consent page, the discovery documents.
+
+A token is bound to one brand by a ``brand:<slug>`` scope chosen on the consent page, and to
+this MCP endpoint by its RFC 8707 ``resource`` (the canonical MCP URL). It grants at most what
+its user may do in that brand today: an analyst's token never writes, and a token whose user
+left the brand stops working."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils import timezone
+from oauth2_provider.forms import AllowForm
+from oauth2_provider.models import get_access_token_model
+from oauth2_provider.scopes import BaseScopes
+from oauth2_provider.views import AuthorizationView, OAuthProtectedResourceMetadataView
+from oauth2_provider.views.metadata import OAuthServerMetadataView
+
+from brands.models import WRITE_ROLES, Brand
+from brands.selectors import staff_roles_for_user
+from trcker_site.errors import AuthenticationError, DomainError
+from trcker_site.links import public_url
+
+READ_SCOPE = "mcp:read"
+WRITE_SCOPE = "mcp:write"
+BRAND_SCOPE_PREFIX = "brand:"
+SCOPES = {
+    READ_SCOPE: "Read this brand's offers, partners, conversions and stats",
+    WRITE_SCOPE: "Change this brand's offers, partners, conversions and payouts",
+}
+
+
+def mcp_resource_url() -> str:
+    """The canonical MCP URL: the token audience and the protected-resource identifier."""
+    return settings.TRCKER_MCP_RESOURCE_URL or public_url("/api/mcp")
+
+
+def resource_metadata_url() -> str:
+    return public_url("/.well-known/oauth-protected-resource/api/mcp")
+
+
+def external_issuer() -> str:
+    return settings.TRCKER_OAUTH_ISSUER
+
+
+# --- scopes ------------------------------------------------------------------------------
+
+
+class _ScopeDescriptions(dict):
+    def __missing__(self, key: str) -> str:
+        if key.startswith(BRAND_SCOPE_PREFIX):
+            return f"Act on brand {key[len(BRAND_SCOPE_PREFIX) :]}"
+        raise KeyError(key)
+
+
+class BrandScopes(BaseScopes):
+    """mcp:read / mcp:write, plus brand:<slug> for the brands the signing-in user belongs to."""
+
+    def get_all_scopes(self) -> dict[str, str]:
+        return _ScopeDescriptions(SCOPES)
+
+    def get_available_scopes(
+        self, application: Any = None, request: Any = None, *args: Any, **kwargs: Any
+    ) -> list[str]:
+        scopes = [READ_SCOPE, WRITE_SCOPE]
+        user = getattr(request, "user", None)
+        if user is not None and getattr(user, "is_authenticated", False):
+            slugs = Brand.objects.filter(pk__in=staff_roles_for_user(user)).values_list(
+                "slug", flat=True
+            )
+            scopes += [f"{BRAND_SCOPE_PREFIX}{slug}" for slug in slugs]
+        return scopes
+
+    def get_default_scopes(
+        self, application: Any = None, request: Any = None, *args: Any, **kwargs: Any
+    ) -> list[str]:
+        return [READ_SCOPE]
+
+
+def exact_resource_validator(request_uri: str, audiences: list[str]) -> bool:
+    # RFC 8707: the token must name this resource exactly (no prefix matching).
+    return request_uri in audiences
+
+
+# --- consent -------------------------------------------------------------------------------
+
+
+class ConsentForm(AllowForm):
+    brand = forms.ChoiceField(label="Brand")
+    access = forms.ChoiceField(
+        label="Access",
+        choices=[("read", "Read only"), ("read_write", "Read and write")],
+        initial="read",
+    )
+
+    def __init__(
+        self, *args: Any, brand_choices: list[tuple[str, str]], write_allowed: bool, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["brand"].choices = brand_choices
+        if not write_allowed:
+            self.fields["access"].choices = [("read", "Read only")]
+
+
+class ConsentView(AuthorizationView):
+    """The consent page: which client asks, for which brand (one of the user's), with which
+    access. The chosen brand becomes a brand:<slug> scope on the grant and every token."""
+
+    template_name = "oauth/consent.html"
+    form_class = ConsentForm  # type: ignore[assignment]
+
+    def _brand_roles(self) -> dict[str, str]:
+        roles = staff_roles_for_user(self.request.user)
+        return {
+            brand.slug: roles[brand.pk]
+            for brand in Brand.objects.filter(pk__in=roles).order_by("name")
+        }
+
+    def get_form_kwargs(self) -> dict[str, Any]:
+        kwargs = super().get_form_kwargs()
+        roles = self._brand_roles()
+        names = dict(Brand.objects.filter(slug__in=roles).values_list("slug", "name"))
+        requested = set(str(kwargs.get("initial", {}).get("scope", "") or "").split())
+        if self.request.method == "POST":
+            requested = set(str(self.request.POST.get("scope", "")).split())
+        kwargs["brand_choices"] = [(slug, f"{names[slug]} ({slug})") for slug in roles]
+        kwargs["write_allowed"] = WRITE_SCOPE in requested and any(
+            role in WRITE_ROLES for role in roles.values()
+        )
+        return kwargs
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        redirect_uri = context.get("redirect_uri") or ""
+        context["redirect_host"] = redirect_uri.split("://", 1)[-1].split("/", 1)[0]
+        context["has_brands"] = bool(self._brand_roles())
+        return context
+
+    def form_valid(self, form: ConsentForm) -> HttpResponse:
+        roles = self._brand_roles()
+        slug = form.cleaned_data["brand"]
+        if slug not in roles:  # the choices already restrict this; a tampered POST lands here
+            form.add_error("brand", "You are not a member of that brand.")
+            return self.form_invalid(form)
+        scopes = [READ_SCOPE]
+        if form.cleaned_data["access"] == "read_write" and roles[slug] in WRITE_ROLES:
+            scopes.append(WRITE_SCOPE)
+        scopes.append(f"{BRAND_SCOPE_PREFIX}{slug}")
+        form.cleaned_data["scope"] = " ".join(scopes)
+        return super().form_valid(form)
+
+
+# --- discovery documents ---------------------------------------------------------------------
+
+
+class ProtectedResourceMetadataView(OAuthProtectedResourceMetadataView):
+    """RFC 9728 for /api/mcp, at the path-inserted and the root well-known URIs."""
+
+    def get_resource(self, request: HttpRequest) -> str:
+        return mcp_resource_url()
+
+    def get_authorization_servers(self, request: HttpRequest) -> list[str]:
+        return [external_issuer() or settings.TRCKER_PUBLIC_URL]
+
+    def get_scopes_supported(self) -> list[str]:
+        # Minimal on purpose (MCP 2025-11-25): write access is asked for by step-up (403
+        # insufficient_scope) when a write tool is called.
+        return [READ_SCOPE]
+
+    def get_resource_name(self) -> str:
+        return "Trcker MCP"
+
+    def get_resource_documentation(self) -> str:
+        return public_url("/api/docs")
+
+
+class AuthorizationServerMetadataView(OAuthServerMetadataView):
+    """RFC 8414: the built-in server's own metadata, or the external issuer's when one is
+    configured (for 2025-03-26-era clients that look at the MCP origin)."""
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if external_issuer():
+            from mcp_gateway.oauth_external import issuer_metadata
+
+            try:
+                return JsonResponse(issuer_metadata())
+            except DomainError as exc:
+                return JsonResponse(
+                    {"error": exc.code, "error_description": exc.message}, status=503
+                )
+        return super().get(request, *args, **kwargs)
+
+
+# --- resource server -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OAuthCaller:
+    brand: Brand
+    scopes: frozenset[str]  # effective: the token's, capped by the user's role
+    user_id: int | None
+    client_id: str
+    subject: str
+
+
+def _scopes_for_role(scopes: set[str], role: str | None) -> frozenset[str]:
+    effective = {scope for scope in scopes if scope in (READ_SCOPE, WRITE_SCOPE)}
+    if role not in WRITE_ROLES:
+        effective.discard(WRITE_SCOPE)
+    return frozenset(effective)
+
+
+def authenticate_oauth_token(token: str) -> OAuthCaller:
+    """Validate a bearer token issued for this MCP endpoint; AuthenticationError otherwise."""
+    if external_issuer():
+        return _authenticate_external(token)
+    access_token = (
+        get_access_token_model()
+        .objects.select_related("application", "user")
+        .filter(token_checksum=hashlib.sha256(token.encode()).hexdigest())
+        .first()
+    )
+    if access_token is None:
+        raise AuthenticationError("Unknown or revoked access token.", code="invalid_token")
+    if access_token.expires <= timezone.now():
+        raise AuthenticationError("The access token has expired.", code="invalid_token")
+    if mcp_resource_url() not in (access_token.resource or []):
+        raise AuthenticationError(
+            "The access token was not issued for this MCP endpoint (RFC 8707 resource).",
+            code="invalid_token",
+        )
+    scopes = set(access_token.scope.split())
+    brand_slugs = [
+        scope[len(BRAND_SCOPE_PREFIX) :] for scope in scopes if scope.startswith(BRAND_SCOPE_PREFIX)
+    ]
+    if len(brand_slugs) != 1 or READ_SCOPE not in scopes:
+        raise AuthenticationError(
+            "The access token is not bound to one brand.", code="invalid_token"
+        )
+    brand = Brand.objects.filter(slug=brand_slugs[0]).first()
+    user = access_token.user
+    role = staff_roles_for_user(user).get(brand.pk) if brand and user else None
+    if brand is None or role is None:
+        raise AuthenticationError(
+            "The token's user is no longer a member of its brand.", code="invalid_token"
+        )
+    return OAuthCaller(
+        brand=brand,
+        scopes=_scopes_for_role(scopes, role),
+        user_id=user.pk,
+        client_id=access_token.application.client_id if access_token.application else "",
+        subject=f"user:{user.pk}",
+    )
+
+
+def _authenticate_external(token: str) -> OAuthCaller:
+    from mcp_gateway.oauth_external import brand_for_org, validate_external_token
+
+    validated = validate_external_token(token)
+    brand = brand_for_org(validated.brand_org)
+    scopes = frozenset(scope for scope in validated.scopes if scope in (READ_SCOPE, WRITE_SCOPE))
+    if READ_SCOPE not in scopes:
+        raise AuthenticationError(
+            "The access token lacks the mcp:read scope.", code="invalid_token"
+        )
+    return OAuthCaller(
+        brand=brand,
+        scopes=scopes,
+        user_id=None,
+        client_id=validated.client_id,
+        subject=validated.subject,
+    )
+
+
+def challenge(*, error: str | None = None, scope: str = READ_SCOPE, description: str = "") -> str:
+    """A WWW-Authenticate value pointing at the protected-resource metadata (RFC 9728 §5.1)."""
+    parts = ['realm="trcker"']
+    if error:
+        parts.append(f'error="{error}"')
+    parts.append(f'resource_metadata="{resource_metadata_url()}"')
+    parts.append(f'scope="{scope}"')
+    if description:
+        parts.append(f'error_description="{description}"')
+    return "Bearer " + ", ".join(parts)
