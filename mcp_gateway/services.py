@@ -37,3 +37,27 @@ def tool_call_record(
         ip=actor.ip,
         user_agent=actor.user_agent[:512],
     )
+
+
+def oauth_tokens_revoke(*, actor: Actor, tokens: list[Any], client_label: str) -> int:
+    """Revoke OAuth access tokens (and their refresh tokens) bound to the actor's brand."""
+    from django.db import transaction
+
+    from audit.services import audit_record
+
+    actor.require_write()
+    brand_scope = f"brand:{actor.brand_slug}"
+    mine = [token for token in tokens if brand_scope in token.scope.split()]
+    if not mine:
+        return 0
+    with transaction.atomic():
+        for token in mine:
+            token.revoke()
+        audit_record(
+            actor=actor,
+            action="oauth.revoke",
+            target_type="oauth_client",
+            target_id=client_label[:64],
+            changes={"tokens_revoked": [None, len(mine)]},
+        )
+    return len(mine)

@@ -64,6 +64,9 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_ratelimit",
+    # Before mcp_gateway, whose admin replaces two of the toolkit's admins.
+    "oauth2_provider",
+    "mozilla_django_oidc",
     "trcker_site",
     "audit",
     "brands",
@@ -71,8 +74,6 @@ INSTALLED_APPS = [
     "partners",
     "conversions",
     "mcp_gateway",
-    "oauth2_provider",
-    "mozilla_django_oidc",
 ]
 
 MIDDLEWARE = [
@@ -282,7 +283,9 @@ if TRCKER_MCP_TEST_ANONYMOUS_BRAND and not DEBUG:
 
 # --- OAuth for MCP clients ------------------------------------------------------------------
 # The canonical MCP URL: the protected-resource identifier and every token's audience.
-TRCKER_MCP_RESOURCE_URL = os.environ.get("TRCKER_MCP_RESOURCE_URL", "")  # default: PUBLIC_URL/api/mcp
+TRCKER_MCP_RESOURCE_URL = os.environ.get(
+    "TRCKER_MCP_RESOURCE_URL", ""
+)  # default: PUBLIC_URL/api/mcp
 # Built in by default (django-oauth-toolkit). Set TRCKER_OAUTH_ISSUER to use an external
 # authorization server instead; its JWT access tokens are then validated against its JWKS.
 TRCKER_OAUTH_ISSUER = os.environ.get("TRCKER_OAUTH_ISSUER", "").rstrip("/")
@@ -294,7 +297,9 @@ OAUTH2_PROVIDER = {
     "DEFAULT_SCOPES": ["mcp:read"],
     "PKCE_REQUIRED": True,
     "ACCESS_TOKEN_EXPIRE_SECONDS": int(os.environ.get("TRCKER_OAUTH_ACCESS_TOKEN_SECONDS", "3600")),
-    "REFRESH_TOKEN_EXPIRE_SECONDS": int(os.environ.get("TRCKER_OAUTH_REFRESH_TOKEN_SECONDS", str(30 * 86400))),
+    "REFRESH_TOKEN_EXPIRE_SECONDS": int(
+        os.environ.get("TRCKER_OAUTH_REFRESH_TOKEN_SECONDS", str(30 * 86400))
+    ),
     "ROTATE_REFRESH_TOKEN": True,
     "REFRESH_TOKEN_REUSE_PROTECTION": True,
     "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
@@ -303,7 +308,11 @@ OAUTH2_PROVIDER = {
     "ALLOWED_REDIRECT_URI_SCHEMES": ["http", "https"],
     "OAUTH2_RESPONSE_TYPES_SUPPORTED": ["code"],
     "OAUTH2_GRANT_TYPES_SUPPORTED": ["authorization_code", "refresh_token"],
-    "OAUTH2_TOKEN_ENDPOINT_AUTH_METHODS_SUPPORTED": ["none", "client_secret_post", "client_secret_basic"],
+    "OAUTH2_TOKEN_ENDPOINT_AUTH_METHODS_SUPPORTED": [
+        "none",
+        "client_secret_post",
+        "client_secret_basic",
+    ],
     "RESOURCE_SERVER_TOKEN_RESOURCE_VALIDATOR": "mcp_gateway.oauth.exact_resource_validator",
     # RFC 9700: S256 only, the iss authorization-response parameter, hashed tokens at rest,
     # no implicit or password grant.

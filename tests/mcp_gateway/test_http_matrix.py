@@ -45,7 +45,10 @@ def test_missing_or_bad_credentials_are_401_with_a_challenge(brand):
         assert response.status_code == 401
         challenge = response["WWW-Authenticate"]
         assert challenge.startswith('Bearer realm="trcker"')
-        assert 'resource_metadata="http://127.0.0.1:8000/.well-known/oauth-protected-resource/api/mcp"' in challenge
+        assert (
+            'resource_metadata="http://127.0.0.1:8000/.well-known/oauth-protected-resource/api/mcp"'
+            in challenge
+        )
         assert response.json()["error"]["code"] == -32600
     plaintext = issue_key(brand)
     query_token = Mcp(None).client.post(

@@ -361,3 +361,32 @@ def test_consent_cannot_pick_a_brand_the_user_is_not_in(server, acme):
     assert set(AccessToken.objects.values_list("scope", flat=True)) == {
         "oauth2_provider:registration"
     }
+
+
+def test_brand_staff_list_and_revoke_their_brands_clients_and_tokens(server, acme, client):
+    from oauth2_provider.models import Application
+
+    owner = _member(acme, StaffRole.OWNER)
+    outsider = _member(BrandFactory(slug="globex"), StaffRole.OWNER)
+    flow = Flow(server)
+    metadata = flow.discover()
+    client_id = flow.register(metadata)
+    token = flow.authorize(
+        metadata, client_id, username=owner.username, brand="acme", access="read"
+    )["access_token"]
+    client.force_login(outsider)
+    assert client_id not in client.get("/admin/oauth2_provider/application/").content.decode()
+    client.force_login(owner)
+    assert client_id in client.get("/admin/oauth2_provider/application/").content.decode()
+    app = Application.objects.get(client_id=client_id)
+    client.post(
+        "/admin/oauth2_provider/application/",
+        {"action": "revoke_tokens", "_selected_action": [app.pk]},
+    )
+    assert flow.call(token).status_code == 401
+    event = AuditEvent.objects.get(action="oauth.revoke")
+    assert (event.actor_label, event.target_id, event.changes) == (
+        f"user:{owner.pk}",
+        client_id,
+        {"tokens_revoked": [None, 1]},
+    )
