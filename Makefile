@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format venv assets conformance-tools clean-db help
+.PHONY: run test lint format venv assets conformance-tools oidc-op clean-db help
 
 help:
 	@echo "make run    - set up (SQLite), seed the demo brand, serve on http://127.0.0.1:$${PORT:-8000}"
@@ -45,8 +45,17 @@ $(CONFORMANCE): tools/mcp-conformance/package.json tools/mcp-conformance/package
 		cd tools/mcp-conformance && npm ci --no-audit --no-fund --loglevel=error; \
 	else echo "npm not found: the MCP conformance tests will be skipped"; fi
 
+# The OpenID provider the OAuth/SSO tests start on loopback (npm oidc-provider + Node 22).
+OIDC_OP := tools/oidc-provider/node_modules/.package-lock.json
+oidc-op: $(OIDC_OP)
+
+$(OIDC_OP): tools/oidc-provider/package.json tools/oidc-provider/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		cd tools/oidc-provider && npm ci --no-audit --no-fund --loglevel=error; \
+	else echo "npm not found: the OAuth/SSO tests against a real provider will be skipped"; fi
+
 test: $(STAMP)
-	-@$(MAKE) --no-print-directory conformance-tools assets
+	-@$(MAKE) --no-print-directory conformance-tools assets oidc-op
 	@SECRET_KEY=$${SECRET_KEY:-$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(40))')} \
 		$(VENV)/bin/pytest $(PYTEST_ARGS)
 

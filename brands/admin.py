@@ -84,9 +84,12 @@ class BrandAdmin(BrandScopedAdmin):
     fieldsets = (
         (None, {"fields": ("slug", "name", "timezone", "currency", "attribution_precedence")}),
         ("Fraud", {"fields": ("fraud_mode", "fraud_threshold", "botd_enabled")}),
+        ("Identity provider", {"fields": ("external_org_id",)}),
         ("History", {"fields": ("created_at", "updated_at")}),
     )
-    readonly_fields = ("slug", "created_at", "updated_at")
+    # external_org_id decides which IdP users and tokens reach this brand: set by an operator
+    # with `manage.py set_brand_org`, shown here.
+    readonly_fields = ("slug", "external_org_id", "created_at", "updated_at")
 
     def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
         # A new tenant is an operator decision, not something a brand's staff can do.

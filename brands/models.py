@@ -43,6 +43,11 @@ class Brand(models.Model):
     attribution_precedence = models.CharField(
         max_length=8, choices=AttributionPrecedence.choices, default=AttributionPrecedence.COUPON
     )
+    # The organization id the operator's identity provider puts in its tokens (WorkOS/Auth0
+    # org_…, an Okta group, a Keycloak organization). Staff SSO and external-issuer MCP tokens
+    # find their brand by exact match on it, so two brands may never share a value; blank
+    # means "no IdP organization" and is exempt from the uniqueness rule.
+    external_org_id = models.CharField(max_length=200, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -54,6 +59,12 @@ class Brand(models.Model):
             ),
             models.CheckConstraint(
                 condition=models.Q(fraud_mode__in=FraudMode.values), name="brand_fraud_mode_valid"
+            ),
+            models.UniqueConstraint(
+                fields=["external_org_id"],
+                condition=~models.Q(external_org_id=""),
+                name="brand_external_org_id_uniq",
+                violation_error_message="Another brand already uses this external organization id.",
             ),
         ]
 

@@ -263,3 +263,26 @@ def api_key_revoke(*, actor: Actor, api_key: ApiKey) -> ApiKey:
         changes={"revoked_at": [None, key.revoked_at]},
     )
     return key
+
+
+@transaction.atomic
+def brand_set_external_org_id(*, actor: Actor, external_org_id: str) -> Brand:
+    """Link the brand to an identity provider's organization id (blank unlinks it)."""
+    actor.require_write()
+    brand = _locked_brand(actor)
+    value = external_org_id.strip()
+    if value and Brand.objects.exclude(pk=brand.pk).filter(external_org_id=value).exists():
+        raise ConflictError(
+            "Another brand is already linked to that organization.", code="org_taken"
+        )
+    old = brand.external_org_id
+    if old != value:
+        brand.external_org_id = value
+        brand.save(update_fields=["external_org_id", "updated_at"])
+        audit_record(
+            actor=actor,
+            action="brand.set_external_org",
+            target=brand,
+            changes={"external_org_id": [old, value]},
+        )
+    return brand

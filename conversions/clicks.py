@@ -6,14 +6,17 @@ The destination comes only from the offer's stored config, never from the reques
 
 from __future__ import annotations
 
+import zoneinfo
 from dataclasses import dataclass
 
+from django.db import transaction
 from django.utils import timezone
 
 from conversions import tracking_config
 from conversions.caps import cap_reached
-from conversions.fraud import FraudScore, over_threshold, score_click
+from conversions.fraud import WEIGHTS, FraudScore, over_threshold, score_click
 from conversions.models import SUB_ID_MAX, Click, ClickOutcome
+from conversions.rollups import rollup_add, rollup_click
 from conversions.traffic import classify_user_agent, is_prefetch, network_kind, visitor_country
 from offers.models import OfferStatus
 from partners.models import PartnerStatus
@@ -114,26 +117,32 @@ def click_handle(data: ClickInput) -> ClickDecision:
                 outcome = ClickOutcome.CAP_REACHED
 
     billable = outcome == ClickOutcome.ACCEPTED and not preview
-    click = Click.objects.create(
-        brand_id=brand.id,
-        offer_id=offer.id if offer else None,
-        partner_id=partner.id if partner else None,
-        created_at=now,
-        ip=data.ip,
-        user_agent=_clip(data.user_agent, 512),
-        country=country,
-        device_class=device,
-        referrer=_clip(data.referrer, 1024),
-        sub1=data.subs[0],
-        sub2=data.subs[1],
-        sub3=data.subs[2],
-        sub4=data.subs[3],
-        sub5=data.subs[4],
-        outcome=outcome,
-        is_billable=billable,
-        fraud_score=fraud.score,
-        fraud_signals=fraud.signals,
+    flagged = (
+        brand.fraud_mode != "off" and fraud.score >= brand.fraud_threshold and bool(fraud.signals)
     )
+    with transaction.atomic():  # the click and its rollup increment commit together
+        click = Click.objects.create(
+            brand_id=brand.id,
+            offer_id=offer.id if offer else None,
+            partner_id=partner.id if partner else None,
+            created_at=now,
+            ip=data.ip,
+            user_agent=_clip(data.user_agent, 512),
+            country=country,
+            device_class=device,
+            referrer=_clip(data.referrer, 1024),
+            sub1=data.subs[0],
+            sub2=data.subs[1],
+            sub3=data.subs[2],
+            sub4=data.subs[3],
+            sub5=data.subs[4],
+            outcome=outcome,
+            is_billable=billable,
+            fraud_score=fraud.score,
+            fraud_signals=fraud.signals,
+            fraud_flagged=flagged,
+        )
+        rollup_click(click, tz=brand.tz, currency=offer.currency if offer else "")
     if outcome != ClickOutcome.ACCEPTED:
         fallback = offer.fallback_url if offer else ""
         status = 410 if outcome in GONE_OUTCOMES else 404
@@ -171,3 +180,38 @@ def destination_for(template: str, click: Click, partner_slug: str, offer_slug: 
 
 def sub_ids(params: dict[str, str]) -> tuple[str, str, str, str, str]:
     return tuple(_clip(params.get(f"sub{i}", ""), SUB_ID_MAX) for i in range(1, 6))  # type: ignore[return-value]
+
+
+def click_record_botd_verdict(*, click_id: str, bot: bool, bot_kind: str) -> None:
+    """A bot verdict from the BotD interstitial raises the click's score (once); a human
+    verdict changes nothing, since a client-side claim can only make things worse."""
+    if not bot:
+        return
+    with transaction.atomic():
+        click = (
+            Click.objects.select_for_update().select_related("brand").filter(pk=click_id).first()
+        )
+        if click is None or any(s.get("signal") == "botd_bot" for s in click.fraud_signals):
+            return
+        click.fraud_signals = [
+            *click.fraud_signals,
+            {"signal": "botd_bot", "points": WEIGHTS["botd_bot"], "bot_kind": bot_kind[:40]},
+        ]
+        click.fraud_score = min(100, click.fraud_score + WEIGHTS["botd_bot"])
+        brand = click.brand
+        newly_flagged = (
+            not click.fraud_flagged
+            and brand.fraud_mode != "off"
+            and click.fraud_score >= brand.fraud_threshold
+        )
+        click.fraud_flagged = click.fraud_flagged or newly_flagged
+        click.save(update_fields=["fraud_signals", "fraud_score", "fraud_flagged"])
+        if newly_flagged and click.offer_id and click.partner_id:
+            rollup_add(
+                brand_id=click.brand_id,
+                day=click.created_at.astimezone(zoneinfo.ZoneInfo(brand.timezone)).date(),
+                offer_id=click.offer_id,
+                partner_id=click.partner_id,
+                currency="",
+                deltas={"clicks_flagged": 1},
+            )

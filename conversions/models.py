@@ -46,6 +46,9 @@ class Click(models.Model):
     is_billable = models.BooleanField(default=True)
     fraud_score = models.PositiveSmallIntegerField(default=0)
     fraud_signals = models.JSONField(default=list, blank=True)
+    # Score at or above the brand's threshold when it was scored (later threshold changes do
+    # not rewrite history, so stats and rollups agree).
+    fraud_flagged = models.BooleanField(default=False)
 
     class Meta:
         indexes = [
@@ -102,6 +105,7 @@ class Conversion(models.Model):
     status_reason = models.CharField(max_length=64, blank=True)
     fraud_score = models.PositiveSmallIntegerField(default=0)
     fraud_reasons = models.JSONField(default=list, blank=True)
+    fraud_flagged = models.BooleanField(default=False)
     fraud_cleared_by = models.CharField(max_length=200, blank=True)
     payout_batch = models.ForeignKey(
         "conversions.Payout",
@@ -223,3 +227,54 @@ class PostbackDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"delivery {self.pk} ({self.status})"
+
+
+class DailyRollup(models.Model):
+    """Per brand, day (brand time zone), offer and partner: clicks and conversions by status
+    with amounts. Maintained by increments in the same transaction as the click or conversion
+    change that moves them; every stats selector reads these instead of raw rows. A
+    conversion's amounts stay on the day it was recorded and move between status columns."""
+
+    brand = models.ForeignKey("brands.Brand", on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    offer = models.ForeignKey("offers.Offer", on_delete=models.CASCADE, related_name="+")
+    partner = models.ForeignKey("partners.Partner", on_delete=models.CASCADE, related_name="+")
+    currency = models.CharField(max_length=3)
+    clicks_gross = models.BigIntegerField(db_default=0)
+    clicks = models.BigIntegerField(db_default=0)  # accepted and billable
+    clicks_flagged = models.BigIntegerField(db_default=0)
+    clicks_fraud_refused = models.BigIntegerField(db_default=0)
+    conversions_flagged = models.BigIntegerField(db_default=0)
+    conversions_fraud_review = models.BigIntegerField(db_default=0)
+    conversions_fraud_rejected = models.BigIntegerField(db_default=0)
+    pending_count = models.BigIntegerField(db_default=0)
+    pending_payout = models.DecimalField(**MONEY, db_default=0)
+    pending_revenue = models.DecimalField(**MONEY, db_default=0)
+    pending_sale = models.DecimalField(**MONEY, db_default=0)
+    pending_review_count = models.BigIntegerField(db_default=0)
+    pending_review_payout = models.DecimalField(**MONEY, db_default=0)
+    pending_review_revenue = models.DecimalField(**MONEY, db_default=0)
+    pending_review_sale = models.DecimalField(**MONEY, db_default=0)
+    approved_count = models.BigIntegerField(db_default=0)
+    approved_payout = models.DecimalField(**MONEY, db_default=0)
+    approved_revenue = models.DecimalField(**MONEY, db_default=0)
+    approved_sale = models.DecimalField(**MONEY, db_default=0)
+    rejected_count = models.BigIntegerField(db_default=0)
+    rejected_payout = models.DecimalField(**MONEY, db_default=0)
+    rejected_revenue = models.DecimalField(**MONEY, db_default=0)
+    rejected_sale = models.DecimalField(**MONEY, db_default=0)
+    paid_count = models.BigIntegerField(db_default=0)
+    paid_payout = models.DecimalField(**MONEY, db_default=0)
+    paid_revenue = models.DecimalField(**MONEY, db_default=0)
+    paid_sale = models.DecimalField(**MONEY, db_default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["brand", "day", "offer", "partner"], name="rollup_key_uniq"
+            ),
+        ]
+        indexes = [models.Index(fields=["brand", "day"], name="rollup_brand_day_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.brand_id} {self.day} {self.offer_id}/{self.partner_id}"

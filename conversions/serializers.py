@@ -209,7 +209,6 @@ class FraudTotalsOutput(serializers.Serializer):
 
 
 class FraudClickTotalsOutput(FraudTotalsOutput):
-    scored = serializers.IntegerField()
     refused = serializers.IntegerField()
 
 

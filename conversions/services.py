@@ -35,6 +35,7 @@ from conversions.models import (
 from conversions.outbox import enqueue_postback
 from conversions.payouts_math import resolve_amounts
 from conversions.postbacks import PostbackInput
+from conversions.rollups import rollup_conversion_added, rollup_conversions_moved
 from conversions.tracking_config import BrandConfig, OfferConfig
 from partners.models import Coupon, CouponStatus, Partner
 from partners.services import coupon_try_use
@@ -170,6 +171,11 @@ def _record_new(
         if any(data.subs) or click is None
         else (click.sub1, click.sub2, click.sub3, click.sub4, click.sub5)
     )
+    flagged = (
+        brand.fraud_mode != FraudMode.OFF
+        and bool(fraud.signals)
+        and fraud.score >= brand.fraud_threshold
+    )
     conversion = Conversion.objects.create(
         brand_id=brand.id,
         offer_id=offer.id,
@@ -187,6 +193,7 @@ def _record_new(
         status_reason=reason,
         fraud_score=fraud.score,
         fraud_reasons=fraud.signals,
+        fraud_flagged=flagged,
         sub1=subs[0],
         sub2=subs[1],
         sub3=subs[2],
@@ -196,6 +203,7 @@ def _record_new(
         pending_review_at=now if status == ConversionStatus.PENDING_REVIEW else None,
         rejected_at=now if status == ConversionStatus.REJECTED else None,
     )
+    rollup_conversion_added(conversion, tz=brand.tz)
     if status in FIRES_POSTBACK:
         enqueue_postback(
             conversion,
@@ -219,6 +227,12 @@ def _record_new(
         },
     )
     return conversion
+
+
+def _brand_tz(actor: Actor) -> zoneinfo.ZoneInfo:
+    return zoneinfo.ZoneInfo(
+        Brand.objects.values_list("timezone", flat=True).get(pk=actor.brand_id)
+    )
 
 
 def _lock_conversion(actor: Actor, conversion: Conversion) -> Conversion:
@@ -253,6 +267,7 @@ def conversion_approve(*, actor: Actor, conversion: Conversion) -> Conversion:
         locked.fraud_cleared_by = actor.label
         changes["fraud_cleared_by"] = ["", actor.label]
     locked.save(update_fields=["status", "approved_at", "fraud_cleared_by", "updated_at"])
+    rollup_conversions_moved([locked], tz=_brand_tz(actor), old=old_status, new=locked.status)
     enqueue_postback(
         locked,
         template=locked.offer.postback_url_template,
@@ -280,6 +295,7 @@ def conversion_reject(*, actor: Actor, conversion: Conversion, reason: str = "")
     locked.status_reason = (reason.strip() or "manual_rejection")[:64]
     locked.rejected_at = timezone.now()
     locked.save(update_fields=["status", "status_reason", "rejected_at", "updated_at"])
+    rollup_conversions_moved([locked], tz=_brand_tz(actor), old=old_status, new=locked.status)
     audit_record(
         actor=actor,
         action="conversion.reject",
@@ -376,9 +392,22 @@ def payout_mark_paid(
     locked.method, locked.reference, locked.notes = method.strip()[:64], reference[:200], notes
     locked.paid_at = now
     locked.save(update_fields=["status", "method", "reference", "notes", "paid_at", "updated_at"])
-    cascaded = Conversion.objects.filter(
-        payout_batch=locked, status=ConversionStatus.APPROVED
-    ).update(status=ConversionStatus.PAID, paid_at=now, updated_at=now)
+    covered = Conversion.objects.filter(payout_batch=locked, status=ConversionStatus.APPROVED)
+    fields = (
+        "brand_id",
+        "created_at",
+        "offer_id",
+        "partner_id",
+        "currency",
+        "payout",
+        "revenue",
+        "sale_amount",
+    )
+    moving = list(covered.select_for_update().only(*fields))
+    cascaded = covered.update(status=ConversionStatus.PAID, paid_at=now, updated_at=now)
+    rollup_conversions_moved(
+        moving, tz=_brand_tz(actor), old=ConversionStatus.APPROVED, new=ConversionStatus.PAID
+    )
     audit_record(
         actor=actor,
         action="payout.mark_paid",

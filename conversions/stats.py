@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, Q, Sum
+from django.db.models import QuerySet, Sum
 from django.utils import timezone
 
 from audit.actor import Actor
 from brands.models import Brand
-from conversions.models import Click, ClickOutcome, Conversion, ConversionStatus
+from conversions.models import ConversionStatus, DailyRollup
 from offers.models import Offer
 from offers.selectors import offer_get_for_actor
 from partners.models import Partner
@@ -30,9 +30,9 @@ from partners.selectors import partner_get_for_actor
 from trcker_site.errors import ValidationError
 
 ZERO = Decimal("0.00")
+CENT = Decimal("0.01")
 MAX_RANGE_DAYS = 366
 METRICS = ("revenue", "conversions", "epc", "cvr", "profit")
-NOT_REJECTED = ~Q(status=ConversionStatus.REJECTED)
 
 
 @dataclass(frozen=True)
@@ -90,18 +90,19 @@ def _ratio(numerator: Decimal | int, denominator: int, places: str) -> Decimal:
     return (Decimal(numerator) / Decimal(denominator)).quantize(Decimal(places))
 
 
-def _status_breakdown() -> dict[str, Any]:
+def _rollup_sums() -> dict[str, Any]:
     # "agg_" keeps annotation names clear of the model's own field names.
-    aggregates: dict[str, Any] = {
-        "agg_conversions": Count("pk", filter=NOT_REJECTED),
-        "agg_payout": Sum("payout", filter=NOT_REJECTED),
-        "agg_revenue": Sum("revenue", filter=NOT_REJECTED),
-        "agg_sale_amount": Sum("sale_amount", filter=NOT_REJECTED),
-    }
+    sums: dict[str, Any] = {"agg_clicks": Sum("clicks")}
     for status in ConversionStatus.values:
-        aggregates[f"agg_{status}_count"] = Count("pk", filter=Q(status=status))
-        aggregates[f"agg_{status}_payout"] = Sum("payout", filter=Q(status=status))
-    return aggregates
+        for measure in ("count", "payout", "revenue", "sale"):
+            sums[f"agg_{status}_{measure}"] = Sum(f"{status}_{measure}")
+    return sums
+
+
+def _rollups(actor: Actor, period: Period) -> QuerySet[DailyRollup]:
+    return DailyRollup.objects.filter(
+        brand_id=actor.brand_id, day__gte=period.date_from, day__lte=period.date_to
+    )
 
 
 def performance(
@@ -113,81 +114,43 @@ def performance(
     partner_id: str | None = None,
 ) -> list[dict[str, Any]]:
     """Rows of clicks, conversions by status, amounts, profit, EPC and CVR, grouped by
-    ``by`` ("partner" or "offer") and currency."""
+    ``by`` ("partner" or "offer") and currency — read from the daily rollups."""
     key = f"{by}_id"
-    clicks = Click.objects.filter(
-        brand_id=actor.brand_id,
-        created_at__gte=period.start,
-        created_at__lt=period.end,
-        outcome=ClickOutcome.ACCEPTED,
-        is_billable=True,
-    )
-    conversions = Conversion.objects.filter(
-        brand_id=actor.brand_id, created_at__gte=period.start, created_at__lt=period.end
-    )
+    rows = _rollups(actor, period)
     if offer_id:
-        clicks, conversions = (
-            clicks.filter(offer__slug=offer_id),
-            conversions.filter(offer__slug=offer_id),
-        )
+        rows = rows.filter(offer__slug=offer_id)
     if partner_id:
-        clicks, conversions = (
-            clicks.filter(partner__slug=partner_id),
-            conversions.filter(partner__slug=partner_id),
-        )
-    click_counts = dict(clicks.values_list(key).annotate(n=Count("pk")).values_list(key, "n"))
-    grouped = (
-        conversions.values(key, "currency")
-        .annotate(**_status_breakdown())
-        .order_by(key, "currency")
+        rows = rows.filter(partner__slug=partner_id)
+    grouped = list(
+        rows.values(key, "currency").annotate(**_rollup_sums()).order_by(key, "currency")
     )
-
     model = Partner if by == "partner" else Offer
-    ids = set(click_counts) | {row[key] for row in grouped}
     names = {
         pk: (slug, name)
-        for pk, slug, name in model.objects.filter(pk__in=ids).values_list("pk", "slug", "name")
+        for pk, slug, name in model.objects.filter(
+            pk__in={row[key] for row in grouped}
+        ).values_list("pk", "slug", "name")
     }
-    brand_currency = Brand.objects.values_list("currency", flat=True).get(pk=actor.brand_id)
-
-    rows: list[dict[str, Any]] = []
-    seen: set[int] = set()
-    for row in grouped:
-        rows.append(
-            _row(
-                by, row[key], row["currency"], names, click_counts, row, first=row[key] not in seen
-            )
-        )
-        seen.add(row[key])
-    for pk in click_counts:
-        if pk is not None and pk not in seen:
-            rows.append(_row(by, pk, brand_currency, names, click_counts, {}, first=True))
-    return [row for row in rows if row[f"{by}_id"] is not None]
+    return [_row(by, row[key], row["currency"], names, row) for row in grouped]
 
 
 def _row(
-    by: str,
-    pk: int,
-    currency: str,
-    names: dict[int, tuple[str, str]],
-    click_counts: dict[int, int],
-    agg: dict[str, Any],
-    *,
-    first: bool,
+    by: str, pk: int, currency: str, names: dict[int, tuple[str, str]], agg: dict[str, Any]
 ) -> dict[str, Any]:
     slug, name = names.get(pk, (None, None))
-    # Clicks carry no currency: they are reported on the first currency row of the group.
-    clicks = click_counts.get(pk, 0) if first else 0
-    conversions = agg.get("agg_conversions", 0)
-    payout = agg.get("agg_payout") or ZERO
-    revenue = agg.get("agg_revenue") or ZERO
+    clicks = agg.get("agg_clicks") or 0
     by_status = {
         status: {
-            "count": agg.get(f"agg_{status}_count", 0),
+            "count": agg.get(f"agg_{status}_count") or 0,
             "payout": agg.get(f"agg_{status}_payout") or ZERO,
         }
         for status in ConversionStatus.values
     }
+    counted = [status for status in ConversionStatus.values if status != ConversionStatus.REJECTED]
+    conversions = sum(by_status[status]["count"] for status in counted)
+    payout = sum((agg.get(f"agg_{status}_payout") or ZERO for status in counted), ZERO)
+    revenue = sum((agg.get(f"agg_{status}_revenue") or ZERO for status in counted), ZERO)
+    sale_amount = sum((agg.get(f"agg_{status}_sale") or ZERO for status in counted), ZERO)
     return {
         f"{by}_id": slug,
         "name": name,
@@ -195,10 +158,10 @@ def _row(
         "clicks": clicks,
         "conversions": conversions,
         "by_status": by_status,
-        "sale_amount": agg.get("agg_sale_amount") or ZERO,
-        "payout": payout,
-        "revenue": revenue,
-        "profit": revenue - payout,
+        "sale_amount": Decimal(sale_amount).quantize(CENT),
+        "payout": Decimal(payout).quantize(CENT),
+        "revenue": Decimal(revenue).quantize(CENT),
+        "profit": Decimal(revenue - payout).quantize(CENT),
         "epc": _ratio(payout, clicks, "0.0001"),
         "cvr": _ratio(conversions, clicks, "0.0001"),
     }
@@ -219,55 +182,68 @@ def top_publishers(
 
 
 def fraud_summary(*, actor: Actor, period: Period, limit: int = 5) -> dict[str, Any]:
+    """Flagged (score at or above the brand threshold when scored) clicks and conversions, and
+    the partners with the most flagged conversions — from the daily rollups."""
     brand = Brand.objects.get(pk=actor.brand_id)
-    threshold = brand.fraud_threshold
-    flagged = Q(fraud_score__gte=threshold)
-    clicks = Click.objects.filter(
-        brand_id=actor.brand_id, created_at__gte=period.start, created_at__lt=period.end
+    sums = {
+        "clicks_total": Sum("clicks_gross"),
+        "clicks_flagged_sum": Sum("clicks_flagged"),
+        "clicks_refused": Sum("clicks_fraud_refused"),
+        "conversions_flagged_sum": Sum("conversions_flagged"),
+        "held": Sum("conversions_fraud_review"),
+        "rejected": Sum("conversions_fraud_rejected"),
+        **{f"{status}_total": Sum(f"{status}_count") for status in ConversionStatus.values},
+    }
+    rows = _rollups(actor, period)
+    totals = rows.aggregate(**sums)
+    per_partner = (
+        rows.values("partner__slug", "partner__name")
+        .annotate(**sums)
+        .order_by("-conversions_flagged_sum", "partner__slug")
     )
-    conversions = Conversion.objects.filter(
-        brand_id=actor.brand_id, created_at__gte=period.start, created_at__lt=period.end
-    )
-    click_totals = clicks.aggregate(
-        scored=Count("pk", filter=Q(fraud_score__gt=0) | ~Q(fraud_signals=[])),
-        total=Count("pk"),
-        flagged=Count("pk", filter=flagged),
-        refused=Count("pk", filter=Q(outcome=ClickOutcome.FRAUD_BLOCKED)),
-    )
-    conversion_totals = conversions.aggregate(
-        total=Count("pk"),
-        flagged=Count("pk", filter=flagged),
-        held_for_review=Count("pk", filter=Q(status_reason="fraud_review")),
-        rejected=Count("pk", filter=Q(status_reason="fraud_blocked")),
-    )
-    risky = (
-        conversions.values("partner__slug", "partner__name")
-        .annotate(flagged=Count("pk", filter=flagged), total=Count("pk"))
-        .filter(flagged__gt=0)
-        .order_by("-flagged", "partner__slug")[:limit]
-    )
-    flagged_clicks = dict(
-        clicks.filter(flagged)
-        .values_list("partner__slug")
-        .annotate(n=Count("pk"))
-        .values_list("partner__slug", "n")
+
+    def conversions_of(row: dict[str, Any]) -> int:
+        return sum(row.get(f"{status}_total") or 0 for status in ConversionStatus.values)
+
+    risky = [
+        row
+        for row in per_partner
+        if (row["conversions_flagged_sum"] or 0) or (row["clicks_flagged_sum"] or 0)
+    ]
+    risky.sort(
+        key=lambda row: (
+            -(row["conversions_flagged_sum"] or 0),
+            -(row["clicks_flagged_sum"] or 0),
+            row["partner__slug"],
+        )
     )
     return {
         "period": period.as_dict(),
         "mode": brand.fraud_mode,
-        "threshold": threshold,
-        "clicks": click_totals,
-        "conversions": conversion_totals,
+        "threshold": brand.fraud_threshold,
+        "clicks": {
+            "total": totals["clicks_total"] or 0,
+            "flagged": totals["clicks_flagged_sum"] or 0,
+            "refused": totals["clicks_refused"] or 0,
+        },
+        "conversions": {
+            "total": conversions_of(totals),
+            "flagged": totals["conversions_flagged_sum"] or 0,
+            "held_for_review": totals["held"] or 0,
+            "rejected": totals["rejected"] or 0,
+        },
         "top_risk_partners": [
             {
                 "partner_id": row["partner__slug"],
                 "name": row["partner__name"],
-                "flagged_conversions": row["flagged"],
-                "conversions": row["total"],
-                "flagged_share": _ratio(row["flagged"], row["total"], "0.0001"),
-                "flagged_clicks": flagged_clicks.get(row["partner__slug"], 0),
+                "flagged_conversions": row["conversions_flagged_sum"] or 0,
+                "conversions": conversions_of(row),
+                "flagged_share": _ratio(
+                    row["conversions_flagged_sum"] or 0, conversions_of(row), "0.0001"
+                ),
+                "flagged_clicks": row["clicks_flagged_sum"] or 0,
             }
-            for row in risky
+            for row in risky[:limit]
         ],
     }
 

@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl
 
 from django.conf import settings
 from django.core.signing import BadSignature, Signer
-from django.db import DatabaseError, InterfaceError, OperationalError, transaction
+from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -20,9 +20,7 @@ from django.views.decorators.http import require_http_methods
 
 from audit.actor import Actor, Channel
 from conversions import tracking_config
-from conversions.clicks import ClickInput, click_handle, sub_ids
-from conversions.fraud import WEIGHTS
-from conversions.models import Click
+from conversions.clicks import ClickInput, click_handle, click_record_botd_verdict, sub_ids
 from conversions.postbacks import check_source_ip, parse_postback, verify_origin
 from conversions.services import conversion_record
 from trcker_site.client_ip import is_trusted_proxy
@@ -90,19 +88,11 @@ def botd_verdict(request: HttpRequest) -> HttpResponse:
         return JsonResponse(
             {"error": {"code": "bad_token", "message": "Invalid verdict token."}}, status=400
         )
-    if payload.get("bot") is True:
-        with transaction.atomic():
-            click = Click.objects.select_for_update().filter(pk=click_id).first()
-            if click is not None and not any(
-                s.get("signal") == "botd_bot" for s in click.fraud_signals
-            ):
-                kind = str(payload.get("bot_kind", "unknown"))[:40]
-                click.fraud_signals = [
-                    *click.fraud_signals,
-                    {"signal": "botd_bot", "points": WEIGHTS["botd_bot"], "bot_kind": kind},
-                ]
-                click.fraud_score = min(100, click.fraud_score + WEIGHTS["botd_bot"])
-                click.save(update_fields=["fraud_signals", "fraud_score"])
+    click_record_botd_verdict(
+        click_id=click_id,
+        bot=payload.get("bot") is True,
+        bot_kind=str(payload.get("bot_kind", "unknown")),
+    )
     return HttpResponse(status=204)
 
 

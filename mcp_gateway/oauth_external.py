@@ -62,6 +62,13 @@ def _issuer() -> str:
     return getattr(settings, "TRCKER_OAUTH_ISSUER", "") or ""
 
 
+def _issuer_spellings(issuer: str) -> tuple[str, str]:
+    """The issuer with and without a trailing slash. Auth0's ``iss`` ends in "/", Okta's and
+    Keycloak's do not, and settings may strip it; the slash never names a different server."""
+    bare = issuer.rstrip("/")
+    return bare, f"{bare}/"
+
+
 def _org_claim() -> str:
     return getattr(settings, "TRCKER_OAUTH_ORG_CLAIM", "") or "org"
 
@@ -121,11 +128,11 @@ def _fetch_metadata(issuer: str) -> dict[str, Any]:
             continue
         # RFC 8414 §3.3: the document must name the issuer we asked about, or it is someone
         # else's metadata (and its jwks_uri must not be trusted for our tokens).
-        if document.get("issuer") != issuer:
+        if document.get("issuer") not in _issuer_spellings(issuer):
             raise ServiceUnavailableError(
                 f"The OAuth issuer metadata at {url} names issuer {document.get('issuer')!r}, "
                 f"not the configured TRCKER_OAUTH_ISSUER {issuer!r}; set TRCKER_OAUTH_ISSUER "
-                "to exactly the issuer's 'iss' value (including any trailing slash).",
+                "to the issuer's 'iss' value.",
                 code="oauth_issuer_mismatch",
             )
         return document
@@ -250,7 +257,7 @@ def validate_external_token(token: str) -> ExternalToken:
     try:
         header = jwt.get_unverified_header(token)
         unverified = jwt.decode(token, options={"verify_signature": False})
-    except jwt.DecodeError:
+    except jwt.InvalidTokenError:
         raise _invalid("The access token is not a well-formed JWT.") from None
     if header.get("alg") not in ALLOWED_ALGORITHMS:
         raise _invalid(
@@ -258,7 +265,8 @@ def validate_external_token(token: str) -> ExternalToken:
             f"{' or '.join(ALLOWED_ALGORITHMS)})."
         )
     # Checked before any key lookup, so a token from a foreign issuer costs no JWKS fetch.
-    if unverified.get("iss") != issuer:
+    accepted_issuers = _issuer_spellings(issuer)
+    if unverified.get("iss") not in accepted_issuers:
         raise _invalid("The access token was issued by an unknown issuer.")
 
     key = _signing_key(token)
@@ -269,7 +277,7 @@ def validate_external_token(token: str) -> ExternalToken:
             key,
             algorithms=list(ALLOWED_ALGORITHMS),
             audience=audience,
-            issuer=issuer,
+            issuer=accepted_issuers,
             leeway=LEEWAY_SECONDS,
             options={"require": ["exp", "iss", "aud", "sub"]},
         )

@@ -101,6 +101,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "brands.context_processors.sso",
             ],
         },
     },
@@ -329,3 +330,27 @@ OAUTH2_PROVIDER = {
     "CIMD_ENABLED": True,
 }
 LOGIN_REDIRECT_URL = "/admin/"
+
+# --- Staff single sign-on (mozilla-django-oidc, any OpenID Connect provider) ---------------
+TRCKER_OIDC_ENABLED = env_bool("TRCKER_OIDC_ENABLED")
+TRCKER_OIDC_ORG_CLAIM = os.environ.get("TRCKER_OIDC_ORG_CLAIM", "org")
+TRCKER_OIDC_ROLE_CLAIM = os.environ.get("TRCKER_OIDC_ROLE_CLAIM", "trcker_role")
+TRCKER_OIDC_DEFAULT_ROLE = os.environ.get("TRCKER_OIDC_DEFAULT_ROLE", "analyst")
+AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+if TRCKER_OIDC_ENABLED:
+    # Only when configured: the backend refuses to start without the OP endpoints, and
+    # username/password login must keep working on the built-in default.
+    AUTHENTICATION_BACKENDS.append("brands.oidc.BrandOIDCBackend")
+    OIDC_OP_AUTHORIZATION_ENDPOINT = os.environ["OIDC_OP_AUTHORIZATION_ENDPOINT"]
+    OIDC_OP_TOKEN_ENDPOINT = os.environ["OIDC_OP_TOKEN_ENDPOINT"]
+    OIDC_OP_USER_ENDPOINT = os.environ["OIDC_OP_USER_ENDPOINT"]
+    OIDC_OP_JWKS_ENDPOINT = os.environ["OIDC_OP_JWKS_ENDPOINT"]
+    OIDC_RP_CLIENT_ID = os.environ["OIDC_RP_CLIENT_ID"]
+    OIDC_RP_CLIENT_SECRET = os.environ["OIDC_RP_CLIENT_SECRET"]
+    OIDC_RP_SIGN_ALGO = os.environ.get(
+        "OIDC_RP_SIGN_ALGO", "RS256"
+    )  # the library's default is HS256
+    OIDC_RP_SCOPES = os.environ.get("OIDC_RP_SCOPES", "openid email")
+    OIDC_USE_PKCE = True
+    OIDC_TIMEOUT = 5
+    LOGIN_REDIRECT_URL_FAILURE = "/admin/login/"

@@ -19,6 +19,7 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    path("oidc/", include("mozilla_django_oidc.urls")),
     path("", include("conversions.urls_public")),
     path("", include("mcp_gateway.urls")),
     path("admin/", admin.site.urls),

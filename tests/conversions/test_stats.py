@@ -6,6 +6,7 @@ import pytest
 from django.utils import timezone
 
 from conversions.models import Click, Conversion
+from conversions.rollups import rebuild_brand
 from conversions.stats import fraud_summary, performance, resolve_period, top_publishers
 from tests.factories import OfferFactory, PartnerFactory
 from trcker_site.errors import ValidationError
@@ -38,10 +39,11 @@ def add_clicks(brand, offer, partner, n, when, outcome="accepted", **fields):
             for _ in range(n)
         ]
     )
+    rebuild_brand(brand_id=brand.pk)  # raw rows inserted directly; stats read the rollups
 
 
-def add_conversion(brand, offer, partner, when, status, payout, revenue, txn, fraud=0):
-    return Conversion.objects.create(
+def add_conversion(brand, offer, partner, when, status, payout, revenue, txn, fraud=0, reason=""):
+    conversion = Conversion.objects.create(
         brand=brand,
         offer=offer,
         partner=partner,
@@ -53,7 +55,11 @@ def add_conversion(brand, offer, partner, when, status, payout, revenue, txn, fr
         currency="USD",
         txn_id=txn,
         fraud_score=fraud,
+        fraud_flagged=fraud >= brand.fraud_threshold,
+        status_reason=reason,
     )
+    rebuild_brand(brand_id=brand.pk)
+    return conversion
 
 
 def test_performance_metrics_by_partner(actor, brand, world):
@@ -178,16 +184,18 @@ def test_fraud_summary_counts_and_top_risk_partners(actor, brand, world):
     brand.fraud_threshold = 50
     brand.save()
     now = timezone.now()
-    add_clicks(brand, offer_a, p1, 3, now, fraud_score=60)
-    add_clicks(brand, offer_a, p1, 2, now, outcome="fraud_blocked", fraud_score=90)
+    add_clicks(brand, offer_a, p1, 3, now, fraud_score=60, fraud_flagged=True)
+    add_clicks(
+        brand, offer_a, p1, 2, now, outcome="fraud_blocked", fraud_score=90, fraud_flagged=True
+    )
     add_clicks(brand, offer_a, p2, 5, now)
     add_conversion(
-        brand, offer_a, p1, now, "pending_review", "1", "2", "f1", fraud=70
-    ).__class__.objects.filter(txn_id="f1").update(status_reason="fraud_review")
+        brand, offer_a, p1, now, "pending_review", "1", "2", "f1", fraud=70, reason="fraud_review"
+    )
     add_conversion(brand, offer_a, p1, now, "pending", "1", "2", "f2", fraud=10)
     add_conversion(brand, offer_a, p2, now, "pending", "1", "2", "f3", fraud=55)
     summary = fraud_summary(actor=actor, period=resolve_period(actor=actor))
-    assert summary["clicks"] == {"scored": 5, "total": 10, "flagged": 5, "refused": 2}
+    assert summary["clicks"] == {"total": 10, "flagged": 5, "refused": 2}
     assert summary["conversions"] == {"total": 3, "flagged": 2, "held_for_review": 1, "rejected": 0}
     assert [row["partner_id"] for row in summary["top_risk_partners"]] == ["p1", "p2"]
     assert summary["top_risk_partners"][0]["flagged_clicks"] == 5

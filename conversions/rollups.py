@@ -1,0 +1,253 @@
+"""Daily rollups, maintained by increments in the transaction of the change that moves them.
+
+One statement per change: ``INSERT … ON CONFLICT (brand, day, offer, partner) DO UPDATE SET
+col = col + excluded.col`` (PostgreSQL and SQLite alike), so concurrent writers never read
+and rewrite a row. ``rebuild`` recomputes days from raw rows for repairs and backfills."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import Count, Q, Sum
+from django.db.models.functions import TruncDate
+
+from conversions.models import Click, ClickOutcome, Conversion, ConversionStatus, DailyRollup
+
+ZERO = Decimal("0")
+STATUSES = tuple(ConversionStatus.values)
+KEY_COLUMNS = ("brand_id", "day", "offer_id", "partner_id")
+
+
+def _value(value: int | Decimal) -> Any:
+    # SQLite has no decimal type: pass money as text, which its arithmetic converts exactly
+    # enough for 2-decimal sums stored as NUMERIC.
+    if isinstance(value, Decimal) and connection.vendor == "sqlite":
+        return str(value)
+    return value
+
+
+def rollup_add(
+    *,
+    brand_id: int,
+    day: dt.date,
+    offer_id: int,
+    partner_id: int,
+    currency: str,
+    deltas: Mapping[str, int | Decimal],
+) -> None:
+    deltas = {column: value for column, value in deltas.items() if value}
+    if not deltas:
+        return
+    table = connection.ops.quote_name(DailyRollup._meta.db_table)
+    columns = [*KEY_COLUMNS, "currency", *deltas]
+    updates = ", ".join(f"{column} = {table}.{column} + excluded.{column}" for column in deltas)
+    sql = (
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))}) "  # noqa: S608
+        f"ON CONFLICT (brand_id, day, offer_id, partner_id) DO UPDATE SET {updates}"
+    )
+    params = [brand_id, day, offer_id, partner_id, currency, *(_value(v) for v in deltas.values())]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def local_day(moment: dt.datetime, tz: zoneinfo.ZoneInfo) -> dt.date:
+    return moment.astimezone(tz).date()
+
+
+def click_deltas(click: Click) -> dict[str, int]:
+    accepted = click.outcome == ClickOutcome.ACCEPTED
+    return {
+        "clicks_gross": 1,
+        "clicks": int(accepted and click.is_billable),
+        "clicks_flagged": int(click.fraud_flagged),
+        "clicks_fraud_refused": int(click.outcome == ClickOutcome.FRAUD_BLOCKED),
+    }
+
+
+def status_deltas(status: str, conversion: Any, sign: int = 1) -> dict[str, int | Decimal]:
+    return {
+        f"{status}_count": sign,
+        f"{status}_payout": sign * conversion.payout,
+        f"{status}_revenue": sign * conversion.revenue,
+        f"{status}_sale": sign * conversion.sale_amount,
+    }
+
+
+def conversion_deltas(conversion: Conversion) -> dict[str, int | Decimal]:
+    return {
+        **status_deltas(conversion.status, conversion),
+        "conversions_flagged": int(conversion.fraud_flagged),
+        "conversions_fraud_review": int(conversion.status_reason == "fraud_review"),
+        "conversions_fraud_rejected": int(conversion.status_reason == "fraud_blocked"),
+    }
+
+
+def rollup_click(click: Click, *, tz: zoneinfo.ZoneInfo, currency: str) -> None:
+    if click.offer_id is None or click.partner_id is None:
+        return  # refused before an offer and a partner were known: nothing to attribute
+    rollup_add(
+        brand_id=click.brand_id,
+        day=local_day(click.created_at, tz),
+        offer_id=click.offer_id,
+        partner_id=click.partner_id,
+        currency=currency,
+        deltas=click_deltas(click),
+    )
+
+
+def rollup_conversion_added(conversion: Conversion, *, tz: zoneinfo.ZoneInfo) -> None:
+    rollup_add(
+        brand_id=conversion.brand_id,
+        day=local_day(conversion.created_at, tz),
+        offer_id=conversion.offer_id,
+        partner_id=conversion.partner_id,
+        currency=conversion.currency,
+        deltas=conversion_deltas(conversion),
+    )
+
+
+def rollup_conversions_moved(
+    conversions: Iterable[Any], *, tz: zoneinfo.ZoneInfo, old: str, new: str
+) -> None:
+    """Move counts and amounts from one status column to another, grouped per rollup row."""
+    grouped: dict[tuple[int, dt.date, int, int, str], dict[str, int | Decimal]] = defaultdict(
+        lambda: defaultdict(int)  # type: ignore[arg-type]
+    )
+    for conversion in conversions:
+        key = (
+            conversion.brand_id,
+            local_day(conversion.created_at, tz),
+            conversion.offer_id,
+            conversion.partner_id,
+            conversion.currency,
+        )
+        for column, value in {
+            **status_deltas(old, conversion, -1),
+            **status_deltas(new, conversion),
+        }.items():
+            grouped[key][column] += value
+    for (brand_id, day, offer_id, partner_id, currency), deltas in grouped.items():
+        rollup_add(
+            brand_id=brand_id,
+            day=day,
+            offer_id=offer_id,
+            partner_id=partner_id,
+            currency=currency,
+            deltas=deltas,
+        )
+
+
+# --- rebuilding from raw rows ---------------------------------------------------------------
+
+
+def raw_aggregates(
+    *, brand_id: int, tz: zoneinfo.ZoneInfo, day: dt.date
+) -> dict[tuple[int, int], dict[str, Any]]:
+    """The rollup values of one brand and day, computed from raw clicks and conversions."""
+    start = dt.datetime.combine(day, dt.time.min, tzinfo=tz)
+    end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
+    rows: dict[tuple[int, int], dict[str, Any]] = defaultdict(dict)
+    clicks = (
+        Click.objects.filter(
+            brand_id=brand_id,
+            created_at__gte=start,
+            created_at__lt=end,
+            offer__isnull=False,
+            partner__isnull=False,
+        )
+        .values("offer_id", "partner_id", "offer__currency")
+        .annotate(
+            clicks_gross=Count("pk"),
+            clicks=Count("pk", filter=Q(outcome=ClickOutcome.ACCEPTED, is_billable=True)),
+            clicks_flagged=Count("pk", filter=Q(fraud_flagged=True)),
+            clicks_fraud_refused=Count("pk", filter=Q(outcome=ClickOutcome.FRAUD_BLOCKED)),
+        )
+    )
+    for row in clicks:
+        key = (row.pop("offer_id"), row.pop("partner_id"))
+        rows[key].update(row, currency=row.pop("offer__currency"))
+    aggregates: dict[str, Any] = {
+        "conversions_flagged": Count("pk", filter=Q(fraud_flagged=True)),
+        "conversions_fraud_review": Count("pk", filter=Q(status_reason="fraud_review")),
+        "conversions_fraud_rejected": Count("pk", filter=Q(status_reason="fraud_blocked")),
+    }
+    for status in STATUSES:
+        only = Q(status=status)
+        aggregates[f"{status}_count"] = Count("pk", filter=only)
+        aggregates[f"{status}_payout"] = Sum("payout", filter=only)
+        aggregates[f"{status}_revenue"] = Sum("revenue", filter=only)
+        aggregates[f"{status}_sale"] = Sum("sale_amount", filter=only)
+    conversions = (
+        Conversion.objects.filter(brand_id=brand_id, created_at__gte=start, created_at__lt=end)
+        .values("offer_id", "partner_id", "currency")
+        .annotate(**aggregates)
+    )
+    for row in conversions:
+        key = (row.pop("offer_id"), row.pop("partner_id"))
+        rows[key].update({k: (v if v is not None else ZERO) for k, v in row.items()})
+    return rows
+
+
+def rebuild_day(*, brand_id: int, tz: zoneinfo.ZoneInfo, day: dt.date) -> int:
+    """Recompute one brand-day. Existing rows are locked first, so increments from traffic
+    arriving meanwhile wait and then apply on top of the recomputed values."""
+    with transaction.atomic():
+        list(
+            DailyRollup.objects.select_for_update()
+            .filter(brand_id=brand_id, day=day)
+            .values_list("pk")
+        )
+        computed = raw_aggregates(brand_id=brand_id, tz=tz, day=day)
+        DailyRollup.objects.filter(brand_id=brand_id, day=day).delete()
+        DailyRollup.objects.bulk_create(
+            [
+                DailyRollup(
+                    brand_id=brand_id,
+                    day=day,
+                    offer_id=offer_id,
+                    partner_id=partner_id,
+                    **{"currency": "", **values},
+                )
+                for (offer_id, partner_id), values in computed.items()
+            ]
+        )
+    return len(computed)
+
+
+def days_with_activity(
+    *, brand_id: int, tz: zoneinfo.ZoneInfo, since: dt.date | None
+) -> list[dt.date]:
+    days: set[dt.date] = set()
+    for model in (Click, Conversion):
+        qs = model.objects.filter(brand_id=brand_id)
+        if since:
+            qs = qs.filter(created_at__gte=dt.datetime.combine(since, dt.time.min, tzinfo=tz))
+        days |= set(
+            qs.annotate(day=TruncDate("created_at", tzinfo=tz))
+            .values_list("day", flat=True)
+            .distinct()
+        )
+    rolled = DailyRollup.objects.filter(brand_id=brand_id)
+    if since:
+        rolled = rolled.filter(day__gte=since)
+    days |= set(rolled.values_list("day", flat=True).distinct())
+    return sorted(days)
+
+
+def rebuild_brand(*, brand_id: int, since: dt.date | None = None, progress: Any = None) -> int:
+    """Recompute every day with activity (from ``since``) for one brand; returns days done."""
+    from brands.models import Brand
+
+    tz = zoneinfo.ZoneInfo(Brand.objects.values_list("timezone", flat=True).get(pk=brand_id))
+    days = days_with_activity(brand_id=brand_id, tz=tz, since=since)
+    for index, day in enumerate(days, 1):
+        rebuild_day(brand_id=brand_id, tz=tz, day=day)
+        if progress:
+            progress(index, len(days))
+    return len(days)
