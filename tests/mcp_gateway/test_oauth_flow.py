@@ -390,3 +390,60 @@ def test_brand_staff_list_and_revoke_their_brands_clients_and_tokens(server, acm
         client_id,
         {"tokens_revoked": [None, 1]},
     )
+
+
+def test_redirect_uris_match_exactly_except_the_loopback_port_and_deny_works(server, acme):
+    owner = _member(acme, StaffRole.OWNER)
+    flow = Flow(server)
+    metadata = flow.discover()
+    registered = requests.post(
+        metadata["registration_endpoint"],
+        json={
+            "client_name": "Loopback client",
+            "redirect_uris": ["http://127.0.0.1/callback"],
+            "token_endpoint_auth_method": "none",
+            "grant_types": ["authorization_code", "refresh_token"],
+            "response_types": ["code"],
+        },
+        timeout=10,
+    ).json()
+    verifier, challenge = _pkce()
+
+    def authorize(redirect_uri):  # noqa: ANN001, ANN202
+        browser = requests.Session()
+        query = urlencode(
+            {
+                "response_type": "code",
+                "client_id": registered["client_id"],
+                "redirect_uri": redirect_uri,
+                "scope": "mcp:read",
+                "state": "s",
+                "code_challenge": challenge,
+                "code_challenge_method": "S256",
+                "resource": flow.mcp_url,
+            }
+        )
+        page = browser.get(f"{metadata['authorization_endpoint']}?{query}", timeout=10)
+        form = _hidden_inputs(page.text)
+        return browser, browser.post(
+            page.url,
+            data={**form, "username": owner.username, "password": PASSWORD},
+            headers={"Referer": page.url},
+            timeout=10,
+        )
+
+    _, wrong_path = authorize("http://127.0.0.1:45678/elsewhere")
+    assert "Connect" not in wrong_path.text  # an error page, not the consent form
+    browser, consent = authorize("http://127.0.0.1:45678/callback")  # any loopback port
+    assert "Connect Loopback client to Trcker?" in consent.text
+    fields = _hidden_inputs(consent.text)
+    denied = browser.post(
+        consent.url,
+        data={**fields, "brand": "acme", "access": "read"},
+        headers={"Referer": consent.url},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert denied.status_code == 302
+    assert parse_qs(urlsplit(denied.headers["Location"]).query)["error"] == ["access_denied"]
+    assert not AccessToken.objects.exclude(scope="oauth2_provider:registration").exists()
