@@ -409,7 +409,7 @@ def test_redirect_uris_match_exactly_except_the_loopback_port_and_deny_works(ser
     ).json()
     verifier, challenge = _pkce()
 
-    def authorize(redirect_uri):  # noqa: ANN001, ANN202
+    def authorize(redirect_uri):
         browser = requests.Session()
         query = urlencode(
             {
