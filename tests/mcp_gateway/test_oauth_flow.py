@@ -407,7 +407,7 @@ def test_redirect_uris_match_exactly_except_the_loopback_port_and_deny_works(ser
         },
         timeout=10,
     ).json()
-    verifier, challenge = _pkce()
+    _verifier, challenge = _pkce()
 
     def authorize(redirect_uri):
         browser = requests.Session()
