@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 from decimal import Decimal
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -19,6 +20,7 @@ from brands.models import Brand
 from conversions import tracking_config
 from conversions.models import Click, ClickOutcome, Conversion, ConversionStatus
 from conversions.payouts_math import resolve_amounts
+from conversions.rollups import rebuild_brand
 from conversions.services import payout_mark_paid, payouts_generate
 from offers.models import Offer, OfferStatus
 from partners.models import Partner, PartnerStatus
@@ -151,6 +153,7 @@ def seed_demo_traffic(
                     )
     Click.objects.bulk_create(clicks, batch_size=2000)
     Conversion.objects.bulk_create(conversions, batch_size=2000)
+    rebuild_brand(brand_id=brand.pk)  # bulk rows bypass the per-change increments
     audit_record(
         actor=actor,
         action="demo.seed_traffic",
@@ -164,3 +167,75 @@ def seed_demo_traffic(
             actor=actor, payout=payout, method="paypal", reference=f"DEMO-{payout.pk[-6:]}"
         )
     return len(clicks), len(conversions)
+
+
+def seed_volume(
+    *,
+    brand: Brand,
+    clicks: int,
+    conversion_rate: float = 0.1,
+    days: int = 30,
+    seed: int = 7,
+    progress: Any = None,
+) -> tuple[int, int]:
+    """Bulk volume for benchmarks: ``clicks`` accepted clicks over ``days`` and about
+    ``conversion_rate`` of them converted, inserted in batches, then rolled up."""
+    rng = random.Random(seed)  # noqa: S311 - synthetic data
+    offers = list(Offer.objects.filter(brand=brand))
+    partners = list(Partner.objects.filter(brand=brand))
+    if not offers or not partners:
+        raise ValueError("the brand needs at least one offer and one partner")
+    now = timezone.now()
+    made_clicks = made_conversions = 0
+    batch = 10_000
+    while made_clicks < clicks:
+        size = min(batch, clicks - made_clicks)
+        click_rows, conversion_rows = [], []
+        for _ in range(size):
+            offer, partner = rng.choice(offers), rng.choice(partners)
+            created = now - dt.timedelta(seconds=rng.randint(0, days * 86400 - 1))
+            click = Click(
+                id=new_click_id(),
+                brand=brand,
+                offer=offer,
+                partner=partner,
+                created_at=created,
+                outcome=ClickOutcome.ACCEPTED,
+                device_class="desktop",
+                country="US",
+            )
+            click_rows.append(click)
+            if rng.random() < conversion_rate:
+                sale = Decimal(rng.randint(1000, 20000)) / 100
+                conversion_rows.append(
+                    Conversion(
+                        id=new_conversion_id(),
+                        brand=brand,
+                        offer=offer,
+                        partner=partner,
+                        click=click,
+                        txn_id=f"VOL-{made_conversions + len(conversion_rows) + 1:09d}",
+                        sale_amount=sale,
+                        currency=offer.currency,
+                        payout=(sale / 10).quantize(Decimal("0.01")),
+                        revenue=(sale / 4).quantize(Decimal("0.01")),
+                        status=rng.choice(
+                            [
+                                ConversionStatus.PENDING,
+                                ConversionStatus.APPROVED,
+                                ConversionStatus.REJECTED,
+                                ConversionStatus.PAID,
+                            ]
+                        ),
+                        created_at=min(created + dt.timedelta(minutes=rng.randint(1, 120)), now),
+                    )
+                )
+        with transaction.atomic():
+            Click.objects.bulk_create(click_rows, batch_size=5000)
+            Conversion.objects.bulk_create(conversion_rows, batch_size=5000)
+        made_clicks += size
+        made_conversions += len(conversion_rows)
+        if progress:
+            progress(made_clicks, clicks)
+    rebuild_brand(brand_id=brand.pk)
+    return made_clicks, made_conversions

@@ -84,7 +84,7 @@ class Conversion(models.Model):
         Click,
         null=True,
         blank=True,
-        on_delete=models.SET_NULL,
+        on_delete=models.DO_NOTHING,  # pruning clicks must not rewrite conversions
         db_constraint=False,
         related_name="+",
     )

@@ -112,8 +112,29 @@ def rollup_conversion_added(conversion: Conversion, *, tz: zoneinfo.ZoneInfo) ->
     )
 
 
+REASON_COLUMNS = {
+    "fraud_review": "conversions_fraud_review",
+    "fraud_blocked": "conversions_fraud_rejected",
+}
+
+
+def reason_deltas(old_reason: str, new_reason: str) -> dict[str, int]:
+    deltas: dict[str, int] = defaultdict(int)
+    if old_reason in REASON_COLUMNS:
+        deltas[REASON_COLUMNS[old_reason]] -= 1
+    if new_reason in REASON_COLUMNS:
+        deltas[REASON_COLUMNS[new_reason]] += 1
+    return dict(deltas)
+
+
 def rollup_conversions_moved(
-    conversions: Iterable[Any], *, tz: zoneinfo.ZoneInfo, old: str, new: str
+    conversions: Iterable[Any],
+    *,
+    tz: zoneinfo.ZoneInfo,
+    old: str,
+    new: str,
+    old_reason: str = "",
+    new_reason: str = "",
 ) -> None:
     """Move counts and amounts from one status column to another, grouped per rollup row."""
     grouped: dict[tuple[int, dt.date, int, int, str], dict[str, int | Decimal]] = defaultdict(
@@ -130,6 +151,7 @@ def rollup_conversions_moved(
         for column, value in {
             **status_deltas(old, conversion, -1),
             **status_deltas(new, conversion),
+            **reason_deltas(old_reason, new_reason),
         }.items():
             grouped[key][column] += value
     for (brand_id, day, offer_id, partner_id, currency), deltas in grouped.items():

@@ -290,12 +290,19 @@ def conversion_reject(*, actor: Actor, conversion: Conversion, reason: str = "")
             f"Cannot reject conversion {locked.pk}: it is paid or part of payout "
             f"{locked.payout_batch_id}. Void that payout first."
         )
-    old_status = locked.status
+    old_status, old_reason = locked.status, locked.status_reason
     locked.status = ConversionStatus.REJECTED
     locked.status_reason = (reason.strip() or "manual_rejection")[:64]
     locked.rejected_at = timezone.now()
     locked.save(update_fields=["status", "status_reason", "rejected_at", "updated_at"])
-    rollup_conversions_moved([locked], tz=_brand_tz(actor), old=old_status, new=locked.status)
+    rollup_conversions_moved(
+        [locked],
+        tz=_brand_tz(actor),
+        old=old_status,
+        new=locked.status,
+        old_reason=old_reason,
+        new_reason=locked.status_reason,
+    )
     audit_record(
         actor=actor,
         action="conversion.reject",

@@ -12,7 +12,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 
 from audit.actor import Actor, Channel
-from brands.demo_traffic import seed_demo_traffic
+from brands.demo_traffic import seed_demo_traffic, seed_volume
 from brands.models import ApiKeyScope, Brand, StaffRole
 from brands.selectors import api_key_authenticate
 from brands.services import api_key_create, brand_create, staff_membership_set
@@ -96,6 +96,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--admin-password-file", help="keep the demo staff password in this file"
         )
+        parser.add_argument(
+            "--clicks",
+            type=int,
+            default=0,
+            help="also bulk-generate this many clicks (about 10%% converted) for benchmarks",
+        )
 
     def handle(self, *args: object, **options: str | None) -> None:
         brand = Brand.objects.filter(slug=DEMO_SLUG).first()
@@ -111,6 +117,20 @@ class Command(BaseCommand):
         if clicks:
             self.stdout.write(
                 f"Generated {clicks} clicks and {conversions} conversions over 30 days."
+            )
+        if options.get("clicks"):
+
+            def progress(done: int, total: int) -> None:
+                filled = 30 * done // total
+                bar = "#" * filled + "." * (30 - filled)
+                self.stdout.write(f"\r[{bar}] {done}/{total} clicks", ending="")
+                self.stdout.flush()
+
+            made, converted = seed_volume(
+                brand=brand, clicks=int(options["clicks"]), progress=progress
+            )
+            self.stdout.write(
+                f"\rBulk-generated {made} clicks and {converted} conversions (rolled up)."
             )
         key = self._api_key(actor, options.get("key_file"))
         password = self._staff_login(actor, options.get("admin_password_file"))
