@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format venv assets conformance-tools oidc-op clean-db help
+.PHONY: run test lint format venv assets conformance-tools oidc-op bench clean-db help
 
 help:
 	@echo "make run    - set up (SQLite), seed the demo brand, serve on http://127.0.0.1:$${PORT:-8000}"
@@ -58,6 +58,10 @@ test: $(STAMP)
 	-@$(MAKE) --no-print-directory conformance-tools assets oidc-op
 	@SECRET_KEY=$${SECRET_KEY:-$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(40))')} \
 		$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# Benchmarks (not tests): figures printed and saved under bench/results/.
+bench: $(STAMP)
+	$(PY) bench/stats_bench.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
