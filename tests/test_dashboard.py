@@ -1,0 +1,565 @@
+"""The brand dashboard on the admin index: numbers from the stats layer for the staff member's
+brand only, one-click review and replay through the services (audited as the user), no
+buttons and a 403 for analysts, escaped partner text, and a bounded number of queries.
+
+Traffic is made with the real code paths — clicks through the /c/ endpoint, conversions
+through the postback service, failed deliveries through the outbox worker — so the daily
+rollups are maintained exactly as in production."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import zoneinfo
+from collections import defaultdict
+from decimal import Decimal
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import time_machine
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from audit.models import AuditEvent
+from brands.models import StaffRole
+from conversions.models import Click, Conversion, PostbackDelivery
+from conversions.outbox import drain
+from conversions.selectors import conversion_pending_list
+from conversions.services import conversion_approve, conversion_reject
+from conversions.stats import fraud_summary, performance, resolve_period, top_publishers
+from tests.conftest import make_actor
+from tests.conversions.factories_flow import record
+from tests.conversions.helpers import click
+from tests.factories import (
+    BrandFactory,
+    OfferFactory,
+    PartnerFactory,
+    StaffMembershipFactory,
+    UserFactory,
+)
+from trcker_site.charts import chart
+from trcker_site.dashboard import count_text, money_text
+
+NEW_YORK = zoneinfo.ZoneInfo("America/New_York")
+ZERO = Decimal("0.00")
+EVIL_NAME = '<script>alert("partner")</script>'
+EVIL_SUB = "<img src=x onerror=alert(1)>"
+# Loopback is never a public address: the worker gives up at once ("address_not_public").
+DEAD_END = "http://127.0.0.1/pb?conv={CONVERSION_ID}"
+
+
+# --- traffic through the real code paths ------------------------------------------------------
+
+
+def visit(offer, partner, *, times: int = 1, sub1: str = "") -> list[Click]:
+    """Clicks through the public /c/ endpoint (as a visitor, not a staff session)."""
+    visitor = Client()
+    ids = []
+    for n in range(times):
+        response = click(
+            visitor,
+            offer.brand.slug,
+            offer.slug,
+            partner.slug,
+            ip=f"81.2.69.{n % 250 + 1}",
+            sub1=sub1,
+        )
+        assert response.status_code == 302
+        ids.append(parse_qs(urlsplit(response["Location"]).query)["c"][0])
+    return list(Click.objects.filter(pk__in=ids).order_by("created_at", "pk"))
+
+
+def convert(offer, partner, *, txn: str, amount: str = "100.00", sub1: str = "") -> Conversion:
+    (landed,) = visit(offer, partner, sub1=sub1)
+    return record(offer.brand, offer, click=landed, txn_id=txn, amount=amount)
+
+
+@pytest.fixture
+def acme(db):
+    return BrandFactory(slug="acme", name="Acme", timezone="America/New_York", currency="USD")
+
+
+@pytest.fixture
+def globex(db):
+    return BrandFactory(slug="globex", name="Globex", timezone="UTC", currency="USD")
+
+
+@pytest.fixture
+def world(acme, globex):
+    """Acme: two offers (USD and EUR), two partners, traffic today and on earlier days
+    (one of them late evening in New York, already the next day in UTC), conversions in
+    every state. Globex: its own, distinctively named traffic."""
+    shoes = OfferFactory(
+        brand=acme,
+        slug="shoes",
+        name="Shoes",
+        payout_amount=Decimal("10.00"),
+        revenue_amount=Decimal("25.00"),
+    )
+    hats = OfferFactory(
+        brand=acme,
+        slug="hats",
+        name="Hats",
+        currency="EUR",
+        payout_amount=Decimal("4.00"),
+        revenue_amount=Decimal("9.50"),
+    )
+    evil = PartnerFactory(brand=acme, slug="evil", name=EVIL_NAME)
+    plain = PartnerFactory(brand=acme, slug="plain", name="Plain & Simple")
+    now = timezone.now()
+    # 02:30 UTC is 21:30/22:30 the evening before in New York: the brand's day, not UTC's.
+    late_evening = dt.datetime.combine(
+        (now - dt.timedelta(days=3)).date(), dt.time(2, 30), tzinfo=dt.UTC
+    )
+    with time_machine.travel(late_evening, tick=False):
+        visit(shoes, plain, times=2)
+        convert(shoes, plain, txn="EVE-1")
+    with time_machine.travel(now - dt.timedelta(days=9), tick=False):
+        visit(hats, evil, times=3)
+        convert(hats, evil, txn="OLD-1", amount="40.00")
+    visit(shoes, evil, times=4, sub1=EVIL_SUB)
+    visit(hats, plain, times=2)
+    a1 = convert(shoes, evil, txn="A-1", sub1=EVIL_SUB)
+    a2 = convert(shoes, evil, txn="A-2")
+    h1 = convert(hats, plain, txn="H-1")
+    r1 = convert(shoes, plain, txn="R-1")
+    system = make_actor(acme, label="system:tests")
+    conversion_approve(actor=system, conversion=a2)
+    conversion_reject(actor=system, conversion=r1)  # rejected: counted nowhere
+
+    gx_offer = OfferFactory(
+        brand=globex,
+        slug="gx",
+        name="Globex offer",
+        payout_amount=Decimal("77.77"),
+        revenue_amount=Decimal("333.33"),
+    )
+    gx_partner = PartnerFactory(brand=globex, slug="gx-partner", name="Globex secret partner")
+    visit(gx_offer, gx_partner, times=5)
+    gx_conversion = convert(gx_offer, gx_partner, txn="GX-1", sub1="globex-sub")
+    return {
+        "shoes": shoes,
+        "hats": hats,
+        "evil": evil,
+        "plain": plain,
+        "pending": [a1, h1],
+        "late_evening": late_evening,
+        "gx_conversion": gx_conversion,
+    }
+
+
+def staff(brand, role=StaffRole.OWNER):
+    return StaffMembershipFactory(brand=brand, role=role).user
+
+
+def dashboard_page(client, **params):
+    response = client.get(reverse("admin:index"), params)
+    assert response.status_code == 200
+    return response, response.context["dashboard"], response.content.decode()
+
+
+def stats_totals(actor, period) -> dict:
+    """Totals as the stats selectors report them: performance rows summed over partners."""
+    rows = performance(actor=actor, by="partner", period=period)
+    money: dict[str, dict[str, Decimal]] = defaultdict(
+        lambda: {"revenue": ZERO, "payout": ZERO, "profit": ZERO}
+    )
+    for row in rows:
+        for metric in ("revenue", "payout", "profit"):
+            money[row["currency"]][metric] += row[metric]
+    return {
+        "clicks": sum(row["clicks"] for row in rows),
+        "conversions": sum(row["conversions"] for row in rows),
+        "money": dict(money),
+    }
+
+
+def card_total(html: str, metric: str, currency: str = "") -> str:
+    match = re.search(
+        rf'data-metric="{metric}" data-currency="{currency}">.*?'
+        r'<span class="trk-total">([^<]*)</span>',
+        html,
+        re.S,
+    )
+    assert match, f"no {metric} {currency} card"
+    return match.group(1)
+
+
+# --- numbers ----------------------------------------------------------------------------------
+
+
+def test_totals_and_daily_series_equal_the_stats_selectors(client, acme, world):
+    client.force_login(staff(acme))
+    _, dash, html = dashboard_page(client)
+    actor = make_actor(acme)
+    period = resolve_period(actor=actor, days=30)
+    expected = stats_totals(actor, period)
+
+    assert dash.brand == acme
+    assert (dash.period.date_from, dash.period.date_to) == (period.date_from, period.date_to)
+    assert dash.series.totals() == expected
+    # the traffic made above, as the stats layer counts it
+    assert expected["clicks"] == 2 + 1 + 3 + 1 + 4 + 2 + 4
+    assert expected["conversions"] == 5  # EVE-1, OLD-1, A-1, A-2, H-1 (R-1 rejected)
+    assert expected["money"]["USD"] == {
+        "revenue": Decimal("75.00"),  # EVE-1, A-1, A-2 at 25.00
+        "payout": Decimal("30.00"),
+        "profit": Decimal("45.00"),
+    }
+    assert expected["money"]["EUR"]["profit"] == Decimal("11.00")
+
+    # the text totals on the page are those numbers
+    assert card_total(html, "clicks") == count_text(expected["clicks"])
+    assert card_total(html, "conversions") == count_text(expected["conversions"])
+    for currency, metrics in expected["money"].items():
+        for metric, value in metrics.items():
+            assert card_total(html, metric, currency) == money_text(value)
+
+    # every day of every chart equals the stats selectors asked about that day alone
+    assert len(dash.series.days) == 30
+    for index, day in enumerate(dash.series.days):
+        one_day = stats_totals(actor, resolve_period(actor=actor, date_from=day, date_to=day))
+        assert dash.series.clicks[index] == one_day["clicks"], day
+        assert dash.series.conversions[index] == one_day["conversions"], day
+        for currency, metrics in dash.series.money.items():
+            for metric, values in metrics.items():
+                assert values[index] == one_day["money"].get(currency, {}).get(metric, ZERO)
+
+    # the late-evening traffic sits on New York's day, not UTC's
+    evening_day = world["late_evening"].astimezone(NEW_YORK).date()
+    assert evening_day != world["late_evening"].date()
+    assert dash.series.clicks[dash.series.days.index(evening_day)] == 3
+    assert dash.series.conversions[dash.series.days.index(evening_day)] == 1
+
+
+def test_charts_are_inline_svg_with_title_desc_and_a_mark_per_day(client, acme, world):
+    client.force_login(staff(acme))
+    _, dash, html = dashboard_page(client)
+
+    assert [(m.key, m.currency) for m in dash.metrics] == [
+        ("clicks", ""),
+        ("conversions", ""),
+        ("revenue", "USD"),
+        ("payout", "USD"),
+        ("profit", "USD"),
+        ("revenue", "EUR"),
+        ("payout", "EUR"),
+        ("profit", "EUR"),
+    ]
+    assert html.count('<svg class="trk-chart ') == len(dash.metrics)
+    for metric in dash.metrics:
+        chart = metric.chart
+        assert len(chart.marks) == 30
+        assert f'aria-labelledby="{chart.title_id} {chart.desc_id}"' in html
+        assert f'<title id="{chart.title_id}">' in html
+        assert f"Total {metric.total}." in chart.desc
+        assert "America/New_York" in chart.desc
+    # one <title> per day, with the day's value
+    clicks = dash.metrics[0].chart
+    today = dash.series.days[-1]
+    assert clicks.marks[-1].label == f"{today:%b} {today.day}: {dash.series.clicks[-1]}"
+    assert "<script" not in html.split('id="content-main"')[1].split("trk-apps-section")[0]
+
+
+def test_top_lists_fraud_queue_deliveries_and_audit_come_from_the_selectors(client, acme, world):
+    client.force_login(staff(acme))
+    _, dash, html = dashboard_page(client)
+    actor = make_actor(acme)
+    period = resolve_period(actor=actor, days=30)
+
+    assert dash.top_partners == top_publishers(actor=actor, period=period, limit=5)
+    offers = performance(actor=actor, by="offer", period=period)
+    assert {(row["offer_id"], row["currency"]) for row in dash.top_offers} == {
+        (row["offer_id"], row["currency"]) for row in offers
+    }
+    assert dash.top_offers[0]["revenue"] == max(row["revenue"] for row in offers)
+    summary = fraud_summary(actor=actor, period=period)
+    assert dash.fraud["clicks"] == summary["clicks"]
+    assert dash.fraud["conversions"] == summary["conversions"]
+    queue = conversion_pending_list(actor=actor)
+    assert [c.pk for c in dash.pending] == [c.pk for c in queue[:10]]
+    assert dash.pending_total == queue.count() == 4  # EVE-1, OLD-1, A-1, H-1
+    assert dash.audit_events[0].action == "conversion.reject"
+    assert "Plain &amp; Simple" in html
+
+
+# --- tenancy ----------------------------------------------------------------------------------
+
+
+def test_staff_see_their_brand_and_nothing_of_another(client, acme, globex, world):
+    client.force_login(staff(acme))
+    _, dash, html = dashboard_page(client)
+
+    assert dash.brands == [acme]
+    assert 'name="brand"' not in html  # one brand: no switcher
+    for foreign in ("Globex", "globex", "gx-partner", "333.33", "77.77", "globex-sub"):
+        assert foreign not in html
+    assert world["gx_conversion"].pk not in html
+    assert all(e.brand_id == acme.pk for e in dash.audit_events)
+    # asking for another brand is "not found", like asking for one that does not exist
+    assert client.get(reverse("admin:index"), {"brand": "globex"}).status_code == 404
+    assert client.get(reverse("admin:index"), {"brand": "nope"}).status_code == 404
+
+
+def test_members_of_several_brands_switch_between_them(client, acme, globex, world):
+    user = staff(acme)
+    StaffMembershipFactory(user=user, brand=globex, role=StaffRole.ANALYST)
+    client.force_login(user)
+
+    _, dash, html = dashboard_page(client)
+    assert dash.brand == acme  # the first by slug
+    assert '<option value="globex">Globex (globex)</option>' in html
+    _, dash, html = dashboard_page(client, brand="globex")
+    assert dash.brand == globex
+    assert dash.series.totals()["clicks"] == 6
+    assert card_total(html, "revenue", "USD") == "333.33"
+    assert EVIL_SUB not in html and "Plain" not in html
+
+
+def test_superusers_may_open_any_brand(client, acme, globex, world):
+    client.force_login(UserFactory(is_superuser=True))
+    _, dash, _ = dashboard_page(client, brand="globex")
+    assert dash.brand == globex
+    assert [b.slug for b in dash.brands] == ["acme", "globex"]
+
+
+def test_staff_without_a_brand_get_the_plain_index(client, acme, world):
+    client.force_login(UserFactory())
+    response = client.get(reverse("admin:index"))
+    assert response.status_code == 200
+    assert response.context["dashboard"] is None
+    assert "not a member of any brand" in response.content.decode()
+
+
+def test_the_app_list_stays_below_the_dashboard(client, acme, world):
+    client.force_login(staff(acme))
+    response, _, html = dashboard_page(client)
+    assert response.context["app_list"]
+    assert html.index('class="trk-dash"') < html.index('class="app-offers module')
+
+
+def test_anonymous_visitors_are_sent_to_the_login_page(client, acme, world):
+    response = client.get(reverse("admin:index"))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("admin:login"))
+    pending = world["pending"][0]
+    approve = reverse("dashboard:conversion-approve", args=["acme", pending.pk])
+    assert client.post(approve).status_code == 302
+    assert Conversion.objects.get(pk=pending.pk).status == pending.status
+
+
+# --- untrusted text ---------------------------------------------------------------------------
+
+
+def test_partner_names_and_sub_ids_are_escaped(client, acme, world):
+    client.force_login(staff(acme))
+    _, _, html = dashboard_page(client)
+    assert EVIL_NAME not in html
+    assert EVIL_SUB not in html
+    assert "&lt;script&gt;alert(&quot;partner&quot;)&lt;/script&gt;" in html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html
+
+
+# --- one-click actions ------------------------------------------------------------------------
+
+
+def test_one_click_approve_and_reject_are_audited_as_the_user(client, acme, world):
+    owner = staff(acme)
+    client.force_login(owner)
+    first, second = world["pending"]
+    _, _, html = dashboard_page(client)
+    approve = reverse("dashboard:conversion-approve", args=["acme", first.pk])
+    reject = reverse("dashboard:conversion-reject", args=["acme", second.pk])
+    assert f'action="{approve}"' in html and f'action="{reject}"' in html
+
+    response = client.post(approve, follow=True)
+    assert response.redirect_chain == [(reverse("admin:index") + "?brand=acme", 302)]
+    assert f"Approved conversion {first.pk}." in response.content.decode()
+    response = client.post(reject, follow=True)
+    assert f"Rejected conversion {second.pk}." in response.content.decode()
+
+    assert Conversion.objects.get(pk=first.pk).status == "approved"
+    rejected = Conversion.objects.get(pk=second.pk)
+    assert (rejected.status, rejected.status_reason) == ("rejected", "rejected on the dashboard")
+    events = AuditEvent.objects.filter(target_id__in=[first.pk, second.pk], channel="admin")
+    assert sorted((e.action, e.target_id, e.actor_label, e.brand_id) for e in events) == [
+        ("conversion.approve", first.pk, f"user:{owner.pk}", acme.pk),
+        ("conversion.reject", second.pk, f"user:{owner.pk}", acme.pk),
+    ]
+    # the approved row left the queue
+    _, dash, _ = dashboard_page(client)
+    assert first.pk not in [c.pk for c in dash.pending]
+
+
+def test_an_invalid_transition_is_a_message_not_an_error(client, acme, world):
+    client.force_login(staff(acme))
+    first = world["pending"][0]
+    conversion_reject(actor=make_actor(acme), conversion=first)
+    response = client.post(
+        reverse("dashboard:conversion-approve", args=["acme", first.pk]), follow=True
+    )
+    assert response.status_code == 200
+    assert "Only pending and pending_review conversions can be approved" in (
+        response.content.decode()
+    )
+    assert Conversion.objects.get(pk=first.pk).status == "rejected"
+
+
+def test_failed_deliveries_are_listed_and_replayed_as_the_user(client, acme, world):
+    shoes = world["shoes"]
+    shoes.postback_url_template = DEAD_END
+    shoes.save(update_fields=["postback_url_template"])
+    conversion = convert(shoes, world["plain"], txn="PB-1")
+    assert drain() == 1
+    delivery = PostbackDelivery.objects.get(conversion=conversion)
+    assert (delivery.status, delivery.last_error) == ("dead", "address_not_public")
+    owner = staff(acme)
+    client.force_login(owner)
+
+    _, dash, html = dashboard_page(client)
+    assert [d.pk for d in dash.deliveries] == [delivery.pk]
+    replay = reverse("dashboard:delivery-replay", args=["acme", delivery.pk])
+    assert f'action="{replay}"' in html
+    assert "address_not_public" in html
+
+    response = client.post(replay, follow=True)
+    assert f"Queued delivery {delivery.pk} for another attempt." in response.content.decode()
+    delivery.refresh_from_db()
+    assert delivery.status == "pending"
+    event = AuditEvent.objects.get(action="delivery.replay")
+    assert (event.actor_label, event.channel, event.target_id) == (
+        f"user:{owner.pk}",
+        "admin",
+        str(delivery.pk),
+    )
+
+
+def test_analysts_see_no_buttons_and_get_403(client, acme, world):
+    shoes = world["shoes"]
+    shoes.postback_url_template = DEAD_END
+    shoes.save(update_fields=["postback_url_template"])
+    convert(shoes, world["plain"], txn="PB-2")
+    drain()
+    delivery = PostbackDelivery.objects.get(status="dead")
+    client.force_login(staff(acme, StaffRole.ANALYST))
+    _, dash, html = dashboard_page(client)
+
+    assert dash.pending and dash.deliveries and not dash.can_write
+    assert "/admin/dashboard/" not in html
+    assert 'method="post"' not in html.split('class="trk-dash"')[1].split("trk-apps-section")[0]
+    first = world["pending"][0]
+    before = AuditEvent.objects.count()
+    for url in (
+        reverse("dashboard:conversion-approve", args=["acme", first.pk]),
+        reverse("dashboard:conversion-reject", args=["acme", first.pk]),
+        reverse("dashboard:delivery-replay", args=["acme", delivery.pk]),
+    ):
+        assert client.post(url).status_code == 403
+    assert Conversion.objects.get(pk=first.pk).status == first.status
+    assert PostbackDelivery.objects.get(pk=delivery.pk).status == "dead"
+    assert AuditEvent.objects.count() == before
+
+
+def test_buttons_cannot_reach_another_brand(client, acme, globex, world):
+    client.force_login(staff(acme))
+    foreign = world["gx_conversion"]
+    # through another brand's URL: not found
+    url = reverse("dashboard:conversion-approve", args=["globex", foreign.pk])
+    assert client.post(url).status_code == 404
+    # through one's own brand's URL: the service's "not found", as for a missing id
+    url = reverse("dashboard:conversion-approve", args=["acme", foreign.pk])
+    response = client.post(url, follow=True)
+    assert f"No conversion with id {foreign.pk} in this brand." in response.content.decode()
+    assert Conversion.objects.get(pk=foreign.pk).status == foreign.status
+    assert not AuditEvent.objects.filter(brand=globex, channel="admin").exists()
+
+
+def test_action_endpoints_take_only_post(client, acme, world):
+    client.force_login(staff(acme))
+    url = reverse("dashboard:conversion-approve", args=["acme", world["pending"][0].pk])
+    assert client.get(url).status_code == 405
+
+
+def test_action_endpoints_check_csrf(acme, world):
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(staff(acme))
+    pending = world["pending"][0]
+    url = reverse("dashboard:conversion-approve", args=["acme", pending.pk])
+    assert browser.post(url).status_code == 403
+    assert Conversion.objects.get(pk=pending.pk).status == pending.status
+
+
+# --- queries ----------------------------------------------------------------------------------
+
+MAX_QUERIES = 30
+
+
+def count_queries(client) -> int:
+    client.get(reverse("admin:index"))  # warm per-process caches (content types, …)
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(reverse("admin:index")).status_code == 200
+    return len(captured)
+
+
+def test_queries_are_bounded_and_do_not_grow_with_partners_or_offers(
+    client, acme, world, django_assert_max_num_queries
+):
+    client.force_login(staff(acme))
+    few = count_queries(client)
+
+    for n in range(8):
+        offer = OfferFactory(brand=acme, slug=f"more-{n}", postback_url_template=DEAD_END)
+        partner = PartnerFactory(brand=acme, slug=f"partner-{n}")
+        visit(offer, partner, times=2)
+        convert(offer, partner, txn=f"MORE-{n}", sub1=f"sub-{n}")
+    drain()
+    assert PostbackDelivery.objects.filter(status="dead").count() == 8
+    many = count_queries(client)
+
+    assert many == few
+    with django_assert_max_num_queries(MAX_QUERIES):
+        client.get(reverse("admin:index"))
+
+
+# --- charts -----------------------------------------------------------------------------------
+
+
+def test_a_brand_without_traffic_gets_flat_charts_in_its_currency(client, globex):
+    client.force_login(staff(globex))
+    _, dash, html = dashboard_page(client)
+    assert [(m.key, m.currency, m.total) for m in dash.metrics] == [
+        ("clicks", "", "0"),
+        ("conversions", "", "0"),
+        ("revenue", "USD", "0.00"),
+        ("payout", "USD", "0.00"),
+        ("profit", "USD", "0.00"),
+    ]
+    for metric in dash.metrics:
+        assert {mark.height for mark in metric.chart.marks} == {0}
+    assert "Nothing is waiting for review." in html
+
+
+def test_negative_values_are_drawn_below_the_zero_line():
+    days = [dt.date(2025, 3, 1) + dt.timedelta(days=n) for n in range(3)]
+    values = [Decimal("12.00"), Decimal("-30.50"), Decimal("0.00")]
+    drawn = chart(
+        chart_id="c",
+        kind="bar",
+        title="Profit",
+        days=days,
+        values=values,
+        fmt=money_text,
+        timezone="UTC",
+    )
+    up, down, flat = drawn.marks
+    assert up.y + up.height == pytest.approx(drawn.baseline)  # above the line, ending on it
+    assert down.y == drawn.baseline and down.height > up.height  # below it, and longer
+    assert flat.height == 0
+    assert [tick.label for tick in drawn.y_ticks] == ["-50", "0", "20"]  # nice bounds
+    assert drawn.desc == (
+        "Profit per day, 2025-03-01 to 2025-03-03 (UTC). Total -18.50. Highest 12.00 on 2025-03-01."
+    )
+    assert down.label == "Mar 2: -30.50"

@@ -1,0 +1,369 @@
+"""The brand dashboard on the admin index, and its one-click review and replay buttons.
+
+Every number comes from the domain read layer, scoped by an admin actor: the per-day series
+from the same daily rollups the stats selectors read (``daily_series``), top partners and
+offers, the fraud summary, the review queue, failed deliveries and the audit log from their
+selectors. The buttons POST to small views that call the same services as the admin actions,
+with ``admin_actor(...)``, so they are audited as ``user:<id>``; a read-only role gets no
+buttons and a 403.
+
+Mounted by ``trcker_site/urls.py`` at ``admin/`` before the admin site itself: the empty path
+renders Django's index with the dashboard as extra context (the app list stays below it), and
+the POST endpoints live under ``admin/dashboard/``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlencode
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Sum
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import path, reverse
+from django.views.decorators.http import require_POST
+
+from audit.actor import Actor
+from audit.models import AuditEvent
+from audit.selectors import audit_event_list
+from brands.models import Brand
+from conversions.models import (
+    Conversion,
+    ConversionStatus,
+    DailyRollup,
+    DeliveryStatus,
+    PostbackDelivery,
+)
+from conversions.selectors import (
+    conversion_get_for_actor,
+    conversion_pending_list,
+    delivery_get_for_actor,
+    delivery_list,
+)
+from conversions.services import conversion_approve, conversion_reject, delivery_replay
+from conversions.stats import Period, fraud_summary, performance, resolve_period, top_publishers
+from trcker_site.admin_base import admin_actor, brand_access
+from trcker_site.charts import Chart, chart
+from trcker_site.errors import DomainError
+
+DAYS = 30
+TOP_LIMIT = 5
+LIST_LIMIT = 10
+ZERO = Decimal("0.00")
+# What "conversions" and their amounts mean, as in conversions.stats: every status but rejected.
+COUNTED = tuple(status for status in ConversionStatus.values if status != ConversionStatus.REJECTED)
+MONEY_METRICS = ("revenue", "payout", "profit")
+
+
+def count_text(value: int) -> str:
+    return f"{value:,}"
+
+
+def money_text(value: Decimal | int) -> str:
+    return f"{Decimal(value):,.2f}"
+
+
+# --- the per-day series -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DailySeries:
+    """One value per day of the period (brand time zone), days without traffic as zero.
+    Amounts are per currency: ``money[currency][metric]`` for revenue, payout and profit."""
+
+    days: list[dt.date]
+    clicks: list[int]
+    conversions: list[int]
+    money: dict[str, dict[str, list[Decimal]]]
+
+    def totals(self) -> dict[str, Any]:
+        return {
+            "clicks": sum(self.clicks),
+            "conversions": sum(self.conversions),
+            "money": {
+                currency: {metric: sum(values, ZERO) for metric, values in metrics.items()}
+                for currency, metrics in self.money.items()
+            },
+        }
+
+
+def daily_series(*, actor: Actor, period: Period) -> DailySeries:
+    """Clicks, conversions, revenue, payout and profit per day, summed over offers and
+    partners from ``DailyRollup`` — one grouped query, the rows the stats selectors read."""
+    sums: dict[str, Any] = {"agg_clicks": Sum("clicks")}
+    for status in COUNTED:
+        for measure in ("count", "payout", "revenue"):
+            sums[f"agg_{status}_{measure}"] = Sum(f"{status}_{measure}")
+    rows = (
+        DailyRollup.objects.filter(
+            brand_id=actor.brand_id, day__gte=period.date_from, day__lte=period.date_to
+        )
+        .values("day", "currency")
+        .annotate(**sums)
+        .order_by("day", "currency")
+    )
+    days = [
+        period.date_from + dt.timedelta(days=offset)
+        for offset in range((period.date_to - period.date_from).days + 1)
+    ]
+    index = {day: position for position, day in enumerate(days)}
+    clicks = [0] * len(days)
+    conversions = [0] * len(days)
+    money: dict[str, dict[str, list[Decimal]]] = defaultdict(
+        lambda: {metric: [ZERO] * len(days) for metric in MONEY_METRICS}
+    )
+    for row in rows:
+        at = index[row["day"]]
+        clicks[at] += row["agg_clicks"] or 0
+        count = sum(row[f"agg_{status}_count"] or 0 for status in COUNTED)
+        payout = sum((row[f"agg_{status}_payout"] or ZERO for status in COUNTED), ZERO)
+        revenue = sum((row[f"agg_{status}_revenue"] or ZERO for status in COUNTED), ZERO)
+        conversions[at] += count
+        metrics = money[row["currency"]]
+        metrics["revenue"][at] += Decimal(revenue)
+        metrics["payout"][at] += Decimal(payout)
+        metrics["profit"][at] += Decimal(revenue) - Decimal(payout)
+    quantized = {
+        currency: {
+            metric: [value.quantize(Decimal("0.01")) for value in values]
+            for metric, values in metrics.items()
+        }
+        for currency, metrics in money.items()
+    }
+    return DailySeries(days=days, clicks=clicks, conversions=conversions, money=quantized)
+
+
+# --- the page ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Metric:
+    key: str
+    label: str
+    total: str
+    chart: Chart
+    currency: str = ""
+
+
+@dataclass
+class Dashboard:
+    brand: Brand
+    brands: list[Brand]
+    period: Period
+    can_write: bool
+    series: DailySeries
+    metrics: list[Metric]
+    top_partners: list[dict[str, Any]]
+    top_offers: list[dict[str, Any]]
+    fraud: dict[str, Any]
+    pending: list[Conversion]
+    pending_total: int
+    deliveries: list[PostbackDelivery]
+    deliveries_total: int
+    audit_events: list[AuditEvent]
+    links: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def show_switcher(self) -> bool:
+        return len(self.brands) > 1
+
+    @property
+    def days(self) -> int:
+        return (self.period.date_to - self.period.date_from).days + 1
+
+
+def dashboard_url(brand: Brand) -> str:
+    return f"{reverse('admin:index')}?{urlencode({'brand': brand.slug})}"
+
+
+def dashboard_brands(request: HttpRequest) -> list[Brand]:
+    """The brands the user may open: their memberships; every brand for superusers."""
+    access = brand_access(request)
+    brands = Brand.objects.all()
+    if not access.is_superuser:
+        brands = brands.filter(pk__in=access.readable_ids)
+    return list(brands.order_by("slug"))
+
+
+def _metrics(series: DailySeries, period: Period, brand: Brand) -> list[Metric]:
+    def make(
+        key: str, label: str, kind: str, values: list, fmt: Callable, currency: str = ""
+    ) -> Metric:
+        title = f"{label} ({currency})" if currency else label
+        return Metric(
+            key=key,
+            label=label,
+            total=fmt(sum(values, ZERO if currency else 0)),
+            currency=currency,
+            chart=chart(
+                chart_id=f"chart-{key}{'-' + currency.lower() if currency else ''}",
+                kind=kind,
+                title=title,
+                days=series.days,
+                values=values,
+                fmt=fmt,
+                timezone=period.timezone,
+            ),
+        )
+
+    metrics = [
+        make("clicks", "Clicks", "bar", series.clicks, count_text),
+        make("conversions", "Conversions", "bar", series.conversions, count_text),
+    ]
+    # The brand's currency first, shown even before its first sale; others after, by code.
+    money = dict(series.money)
+    money.setdefault(brand.currency, {m: [ZERO] * len(series.days) for m in MONEY_METRICS})
+    for currency in sorted(money, key=lambda code: (code != brand.currency, code)):
+        for metric in MONEY_METRICS:
+            values = money[currency][metric]
+            metrics.append(make(metric, metric.capitalize(), "line", values, money_text, currency))
+    return metrics
+
+
+def _top_offers(actor: Actor, period: Period) -> list[dict[str, Any]]:
+    rows = performance(actor=actor, by="offer", period=period)
+    # The order top_publishers uses for partners: revenue, then conversions, then id.
+    rows.sort(
+        key=lambda row: (row["revenue"], row["conversions"], row["offer_id"] or ""), reverse=True
+    )
+    return [{"rank": index + 1, **row} for index, row in enumerate(rows[:TOP_LIMIT])]
+
+
+def _fraud(actor: Actor, period: Period) -> dict[str, Any]:
+    summary = fraud_summary(actor=actor, period=period, limit=TOP_LIMIT)
+    for row in summary["top_risk_partners"]:
+        row["flagged_percent"] = row["flagged_share"] * 100
+    return summary
+
+
+def dashboard_build(request: HttpRequest) -> Dashboard | None:
+    """The dashboard of the brand picked by ``?brand=<slug>`` (default: the first of the
+    user's brands by slug), or None when the user belongs to no brand. A slug outside the
+    user's brands is "not found", exactly like one that does not exist."""
+    brands = dashboard_brands(request)
+    if not brands:
+        return None
+    wanted = request.GET.get("brand")
+    if wanted:
+        brand = next((candidate for candidate in brands if candidate.slug == wanted), None)
+        if brand is None:
+            raise Http404("No such brand.")
+    else:
+        brand = brands[0]
+    actor = admin_actor(request, brand)
+    period = resolve_period(actor=actor, days=DAYS)
+    pending = conversion_pending_list(actor=actor)
+    deliveries = delivery_list(actor=actor).filter(
+        status__in=[DeliveryStatus.FAILED, DeliveryStatus.DEAD]
+    )
+    brand_filter = urlencode({"brand__id__exact": brand.pk})
+    series = daily_series(actor=actor, period=period)
+    return Dashboard(
+        brand=brand,
+        brands=brands,
+        period=period,
+        can_write=brand_access(request).can_write(brand.pk),
+        series=series,
+        metrics=_metrics(series, period, brand),
+        top_partners=top_publishers(actor=actor, period=period, limit=TOP_LIMIT),
+        top_offers=_top_offers(actor, period),
+        fraud=_fraud(actor, period),
+        pending=list(pending[:LIST_LIMIT]),
+        pending_total=pending.count(),
+        deliveries=list(deliveries[:LIST_LIMIT]),
+        deliveries_total=deliveries.count(),
+        audit_events=list(audit_event_list(actor=actor)[:LIST_LIMIT]),
+        links={
+            "review_queue": reverse("admin:conversions_conversionreviewqueue_changelist")
+            + f"?{brand_filter}",
+            "deliveries": reverse("admin:conversions_postbackdelivery_changelist")
+            + f"?{brand_filter}",
+            "audit": reverse("admin:audit_auditevent_changelist") + f"?{brand_filter}",
+        },
+    )
+
+
+def index(request: HttpRequest) -> HttpResponse:
+    """Django's admin index (app list and all) with the dashboard above it."""
+    return admin.site.index(request, extra_context={"dashboard": dashboard_build(request)})
+
+
+# --- one-click actions ------------------------------------------------------------------------
+
+
+def _writable_brand(request: HttpRequest, slug: str) -> Brand:
+    access = brand_access(request)
+    brand = Brand.objects.filter(slug=slug).first()
+    if brand is None or not access.can_read(brand.pk):
+        raise Http404("No such brand.")
+    if not access.can_write(brand.pk):
+        raise PermissionDenied("Your role in this brand is read-only.")
+    return brand
+
+
+def _act(request: HttpRequest, slug: str, call: Callable[[Actor], str]) -> HttpResponseRedirect:
+    brand = _writable_brand(request, slug)
+    try:
+        done = call(admin_actor(request, brand))
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, done)
+    return HttpResponseRedirect(dashboard_url(brand))
+
+
+@require_POST
+def conversion_approve_view(request: HttpRequest, brand: str, conversion_id: str) -> HttpResponse:
+    def call(actor: Actor) -> str:
+        conversion = conversion_get_for_actor(actor=actor, conversion_id=conversion_id)
+        conversion_approve(actor=actor, conversion=conversion)
+        return f"Approved conversion {conversion.pk}."
+
+    return _act(request, brand, call)
+
+
+@require_POST
+def conversion_reject_view(request: HttpRequest, brand: str, conversion_id: str) -> HttpResponse:
+    def call(actor: Actor) -> str:
+        conversion = conversion_get_for_actor(actor=actor, conversion_id=conversion_id)
+        conversion_reject(actor=actor, conversion=conversion, reason="rejected on the dashboard")
+        return f"Rejected conversion {conversion.pk}."
+
+    return _act(request, brand, call)
+
+
+@require_POST
+def delivery_replay_view(request: HttpRequest, brand: str, delivery_id: int) -> HttpResponse:
+    def call(actor: Actor) -> str:
+        delivery = delivery_get_for_actor(actor=actor, delivery_id=delivery_id)
+        delivery_replay(actor=actor, delivery=delivery)
+        return f"Queued delivery {delivery.pk} for another attempt."
+
+    return _act(request, brand, call)
+
+
+app_name = "dashboard"
+urlpatterns = [
+    path("", admin.site.admin_view(index), name="index"),
+    path(
+        "dashboard/<slug:brand>/conversions/<str:conversion_id>/approve",
+        admin.site.admin_view(conversion_approve_view),
+        name="conversion-approve",
+    ),
+    path(
+        "dashboard/<slug:brand>/conversions/<str:conversion_id>/reject",
+        admin.site.admin_view(conversion_reject_view),
+        name="conversion-reject",
+    ),
+    path(
+        "dashboard/<slug:brand>/deliveries/<int:delivery_id>/replay",
+        admin.site.admin_view(delivery_replay_view),
+        name="delivery-replay",
+    ),
+]
