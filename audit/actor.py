@@ -28,6 +28,8 @@ class Channel(StrEnum):
     CLICK = "click"
     CLI = "cli"
     WORKER = "worker"
+    # The public partner application form (/p/<brand>/apply): an anonymous visitor.
+    APPLY = "apply"
 
 
 class Scope(StrEnum):

@@ -6,15 +6,15 @@ from rest_framework.response import Response
 
 from audit import selectors
 from audit.serializers import AuditEventListFilters, AuditEventOutput
-from trcker_site.api import TenantApi, paginate
+from trcker_site.api import TenantApi, paginate, paginated, query_params
 
 
 class AuditEventListApi(TenantApi):
     @extend_schema(
-        tags=["audit"], parameters=[AuditEventListFilters], responses=AuditEventOutput(many=True)
+        tags=["audit"], parameters=[AuditEventListFilters], responses=paginated(AuditEventOutput)
     )
     def get(self, request: Request) -> Response:
-        filters = AuditEventListFilters(data=request.query_params.dict())
+        filters = AuditEventListFilters(data=query_params(request))
         filters.is_valid(raise_exception=True)
         data = dict(filters.validated_data)
         data.pop("limit", None)

@@ -30,7 +30,8 @@ class AuditEventListFilters(StrictSerializer):
     target_id = serializers.CharField(max_length=64, required=False)
     actor = serializers.CharField(max_length=200, required=False)
     channel = serializers.ChoiceField(
-        choices=["admin", "rest", "mcp", "postback", "click", "cli", "worker"], required=False
+        choices=["admin", "rest", "mcp", "postback", "click", "cli", "worker", "apply"],
+        required=False,
     )
     since = serializers.DateTimeField(required=False)
     until = serializers.DateTimeField(required=False)

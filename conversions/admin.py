@@ -10,10 +10,12 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import quote, unquote
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.html import format_html
 
 from conversions.models import (
     Click,
@@ -31,6 +33,7 @@ from conversions.services import (
     payout_void,
     payouts_generate,
 )
+from conversions.statements import payout_statement, statement_content_disposition
 from trcker_site.admin_base import (
     BrandScopedAdmin,
     ReadOnlyBrandAdmin,
@@ -213,8 +216,33 @@ class PayoutAdmin(ActionOnlyAdmin):
                 self.admin_site.admin_view(self.generate_view),
                 name="conversions_payout_generate",
             ),
+            path(
+                "<path:object_id>/statement.csv",
+                self.admin_site.admin_view(self.statement_view),
+                name="conversions_payout_statement",
+            ),
             *super().get_urls(),
         ]
+
+    def statement_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The partner statement CSV, for any member of the payout's brand (a read)."""
+        payout = (
+            self.get_queryset(request).select_related("brand").filter(pk=unquote(object_id)).first()
+        )
+        if payout is None or not self.has_view_permission(request, payout):
+            raise Http404("No such payout.")
+        statement = payout_statement(actor=admin_actor(request, payout.brand), payout_id=payout.pk)
+        response = HttpResponse(statement.content, content_type=statement.content_type)
+        response["Content-Disposition"] = statement_content_disposition(statement)
+        return response
+
+    @admin.display(description="statement")
+    def statement_link(self, obj: Payout) -> str:
+        url = reverse("admin:conversions_payout_statement", args=[quote(obj.pk)])
+        return format_html('<a href="{}" download>Download statement (CSV)</a>', url)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return [*super().get_readonly_fields(request, obj), "statement_link"]
 
     def generate_view(self, request: HttpRequest) -> HttpResponse:
         brands = brand_access(request).writable_brands()
@@ -285,6 +313,7 @@ class PayoutAdmin(ActionOnlyAdmin):
         "status",
         "paid_at",
         "created_at",
+        "statement_link",
     )
     list_select_related = ("brand", "partner")
     list_filter = ("status", brand_list_filter(), related_filter("partner"))
@@ -305,6 +334,7 @@ class PayoutAdmin(ActionOnlyAdmin):
         "paid_at",
         "created_at",
         "updated_at",
+        "statement_link",
     )
 
 

@@ -33,6 +33,11 @@ urlpatterns = [
         name="payout-mark-paid",
     ),
     path("payouts/<str:payout_id>/void/", apis.PayoutVoidApi.as_view(), name="payout-void"),
+    path(
+        "payouts/<str:payout_id>/statement.csv",
+        apis.PayoutStatementApi.as_view(),
+        name="payout-statement",
+    ),
     path("deliveries/", apis.DeliveryListApi.as_view(), name="delivery-list"),
     path("deliveries/<int:delivery_id>/", apis.DeliveryDetailApi.as_view(), name="delivery-detail"),
     path(

@@ -417,7 +417,7 @@ TOOLS = ToolRegistry(
             title="Audit log",
             description="Audited writes, newest first: who (actor, e.g. mcp:acme or user:4), what "
             "(action, e.g. offer.pause; or a prefix like offer), on which target, with old and new "
-            "values. Filters: action, target_type, target_id, actor, channel (admin, rest, mcp, "
+            "values. Filters: action, target_type, target_id, actor, channel (admin, rest, mcp, apply, "
             "postback, cli, worker), since, until. source=tool_calls lists every MCP tool call instead (reads "
             "included: tool, arguments with secrets redacted, outcome, duration).",
             input=_AuditLogInput,

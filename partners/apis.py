@@ -22,15 +22,15 @@ from partners.serializers import (
     PartnerOutput,
     PartnerUpdateInput,
 )
-from trcker_site.api import TenantApi, paginate
+from trcker_site.api import TenantApi, paginate, paginated, query_params
 
 
 class PartnerListCreateApi(TenantApi):
     @extend_schema(
-        tags=["partners"], parameters=[PartnerListFilters], responses=PartnerOutput(many=True)
+        tags=["partners"], parameters=[PartnerListFilters], responses=paginated(PartnerOutput)
     )
     def get(self, request: Request) -> Response:
-        filters = PartnerListFilters(data=request.query_params.dict())
+        filters = PartnerListFilters(data=query_params(request))
         filters.is_valid(raise_exception=True)
         data = filters.validated_data
         partners = selectors.partner_list(
@@ -92,10 +92,10 @@ class PartnerResumeApi(PartnerTransitionApi):
 
 class CouponListCreateApi(TenantApi):
     @extend_schema(
-        tags=["coupons"], parameters=[CouponListFilters], responses=CouponOutput(many=True)
+        tags=["coupons"], parameters=[CouponListFilters], responses=paginated(CouponOutput)
     )
     def get(self, request: Request) -> Response:
-        filters = CouponListFilters(data=request.query_params.dict())
+        filters = CouponListFilters(data=query_params(request))
         filters.is_valid(raise_exception=True)
         data = filters.validated_data
         coupons = selectors.coupon_list(

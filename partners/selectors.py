@@ -6,8 +6,11 @@ from __future__ import annotations
 from django.db.models import Q, QuerySet
 
 from audit.actor import Actor
+from brands.models import Brand, StaffMembership, StaffRole
+from brands.selectors import staff_membership_list
+from offers.models import Offer, OfferStatus
 from offers.selectors import offer_get_for_actor
-from partners.models import Coupon, Partner
+from partners.models import Coupon, CouponStatus, Partner
 from trcker_site.errors import NotFoundError
 
 
@@ -53,3 +56,49 @@ def coupon_get_for_actor(*, actor: Actor, code: str) -> Coupon:
         return coupon_list(actor=actor).get(code__iexact=code)
     except Coupon.DoesNotExist:
         raise NotFoundError("coupon", code) from None
+
+
+def application_brand_get(*, brand_slug: str) -> Brand:
+    """The brand behind a public application page (``/p/<brand>/apply``). No actor exists yet:
+    the visitor is anonymous, and the brand they name becomes the actor's brand."""
+    try:
+        return Brand.objects.get(slug=brand_slug)
+    except Brand.DoesNotExist:
+        raise NotFoundError("brand", brand_slug) from None
+
+
+def partner_email_taken(*, actor: Actor, email: str) -> bool:
+    """Whether any partner of the brand (pending, active, paused or rejected) uses this
+    address, ignoring case."""
+    return Partner.objects.filter(brand_id=actor.brand_id, email__iexact=email.strip()).exists()
+
+
+def partner_offer_list(*, actor: Actor, partner: Partner) -> QuerySet[Offer]:
+    """Active offers the partner may send traffic to: every public one, and the private ones
+    that list them in allowed_partners (the click handler's rule)."""
+    return (
+        Offer.objects.filter(brand_id=actor.brand_id, status=OfferStatus.ACTIVE)
+        .filter(Q(is_private=False) | Q(allowed_partners=partner))
+        .distinct()
+        .order_by("name", "slug")
+    )
+
+
+def partner_active_coupon_list(*, actor: Actor, partner: Partner) -> QuerySet[Coupon]:
+    """The partner's usable coupons: active, and valid on every offer or on an active one."""
+    return (
+        coupon_list(actor=actor, status=CouponStatus.ACTIVE)
+        .filter(partner_id=partner.pk)
+        .filter(Q(offer__isnull=True) | Q(offer__status=OfferStatus.ACTIVE))
+        .order_by("code")
+    )
+
+
+def brand_owner_membership_list(*, actor: Actor) -> QuerySet[StaffMembership]:
+    """Owners of the brand who can receive email: active users with an address."""
+    return (
+        staff_membership_list(actor=actor)
+        .filter(role=StaffRole.OWNER, user__is_active=True)
+        .exclude(user__email="")
+        .order_by("user_id")
+    )

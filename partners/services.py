@@ -7,26 +7,37 @@ import logging
 from typing import Any
 
 from django.conf import settings
-from django.core.mail import send_mail
+from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
 
 from audit.actor import Actor
 from audit.services import changes_between, snapshot
 from brands.models import Brand
-from offers.models import Offer, OfferStatus
+from offers.models import Offer
 from partners.models import Coupon, CouponStatus, Partner, PartnerStatus
+from partners.selectors import (
+    brand_owner_membership_list,
+    partner_active_coupon_list,
+    partner_email_taken,
+    partner_offer_list,
+)
 from trcker_site.config_cache import audit_config_change
 from trcker_site.errors import ConflictError, InvalidTransitionError, NotFoundError, ValidationError
-from trcker_site.links import tracking_link
+from trcker_site.links import public_url, tracking_link
 from trcker_site.validation import full_clean_or_raise
 
 logger = logging.getLogger(__name__)
 
 PARTNER_UPDATABLE_FIELDS = ("name", "email", "website")
+APPLICATION_NOTE_MAX = 1000
+# Links listed in one tracking-setup email; a brand with more active offers says how many
+# more there are instead of sending a wall of links.
+SETUP_EMAIL_MAX_LINKS = 100
 
 
 def _unique_partner_slug(brand_id: int, name: str) -> str:
@@ -82,6 +93,79 @@ def partner_create(
         target=partner,
         changes={"name": [None, name], "email": [None, partner.email], "status": [None, status]},
     )
+    return partner
+
+
+@transaction.atomic
+def partner_apply(
+    *,
+    actor: Actor,
+    name: str,
+    email: str,
+    website: str = "",
+    partner_id: str | None = None,
+    note: str = "",
+) -> Partner:
+    """A self-service application from the brand's public page: a pending partner, audited as
+    ``partner.apply``. One application per email address and brand (any status, ignoring
+    case). The brand's owners are emailed after commit. ``note`` (how the applicant will
+    promote the brand) has no column of its own: it lives in the audit event and the email."""
+    actor.require_write()
+    name = " ".join(name.split())
+    email = email.strip()
+    website = website.strip()
+    note = note.strip()
+    if not name:
+        raise ValidationError("name is required.", fields={"name": ["Required."]})
+    if not email:
+        raise ValidationError("email is required.", fields={"email": ["Required."]})
+    if len(note) > APPLICATION_NOTE_MAX:
+        raise ValidationError(
+            f"note must be at most {APPLICATION_NOTE_MAX} characters.",
+            fields={"note": [f"At most {APPLICATION_NOTE_MAX} characters."]},
+        )
+    # Applications of one brand take turns, so two submissions of one address cannot both
+    # pass the duplicate check (there is no unique constraint on email to fall back on).
+    Brand.objects.select_for_update().only("pk").get(pk=actor.brand_id)
+    if partner_email_taken(actor=actor, email=email):
+        raise ConflictError(
+            "An application with this email address has already been received.",
+            code="partner_email_taken",
+            fields={"email": ["An application with this email address has already been received."]},
+        )
+    partner = Partner(
+        brand_id=actor.brand_id,
+        slug=partner_id or _unique_partner_slug(actor.brand_id, name),
+        name=name,
+        email=email,
+        website=website,
+        status=PartnerStatus.PENDING,
+        applied_at=timezone.now(),
+    )
+    full_clean_or_raise(partner, exclude=["brand"])
+    try:
+        with transaction.atomic():
+            partner.save()
+    except IntegrityError:
+        raise ConflictError(
+            f"The partner id {partner.slug!r} is taken; choose another or leave it empty.",
+            code="partner_id_taken",
+            fields={"partner_id": ["This partner id is taken."]},
+        ) from None
+    audit_config_change(
+        actor=actor,
+        action="partner.apply",
+        target=partner,
+        changes={
+            "name": [None, name],
+            "email": [None, email],
+            "website": [None, website or None],
+            "status": [None, PartnerStatus.PENDING],
+            "note": [None, note or None],
+        },
+    )
+    partner_pk = partner.pk
+    transaction.on_commit(lambda: _notify_owners_of_application(actor, partner_pk, note))
     return partner
 
 
@@ -150,7 +234,7 @@ def partner_approve(*, actor: Actor, partner: Partner) -> Partner:
     locked, changed = _transition(actor, partner, "approve")
     if changed and locked.email:
         partner_pk = locked.pk
-        transaction.on_commit(lambda: _send_partner_welcome(partner_pk))
+        transaction.on_commit(lambda: _send_partner_welcome(actor, partner_pk))
     return locked
 
 
@@ -170,12 +254,53 @@ def partner_resume(*, actor: Actor, partner: Partner) -> Partner:
     return _transition(actor, partner, "resume")[0]
 
 
-def _send_partner_welcome(partner_pk: int) -> None:
-    partner = Partner.objects.select_related("brand").get(pk=partner_pk)
-    brand: Brand = partner.brand
-    offers = Offer.objects.filter(
-        brand=brand, status=OfferStatus.ACTIVE, is_private=False
-    ).order_by("name")
+def _one_line(text: str, limit: int = 150) -> str:
+    # Subjects carry applicant-typed names: a newline would be a header injection (Django
+    # refuses it, and the mail would be lost), an essay would be unreadable.
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def _email(
+    *, subject: str, template: str, context: dict[str, Any], to: str, reply_to: str = ""
+) -> EmailMultiAlternatives:
+    """A plain-text email with an HTML alternative, from ``emails/<template>.txt`` and
+    ``.html`` (the text one renders with autoescape off, the HTML one escapes everything)."""
+    message = EmailMultiAlternatives(
+        _one_line(subject),
+        render_to_string(f"emails/{template}.txt", context),
+        settings.DEFAULT_FROM_EMAIL,
+        [to],
+        reply_to=[reply_to] if reply_to else None,
+    )
+    message.attach_alternative(render_to_string(f"emails/{template}.html", context), "text/html")
+    return message
+
+
+def _send_each(messages: list[tuple[str, EmailMultiAlternatives]], about: str) -> None:
+    """Send one by one after commit: a failure is logged and the others still go out; the
+    write that triggered them stands either way."""
+    if not messages:
+        return
+    try:
+        connection = get_connection()
+    except Exception:
+        logger.exception("no email connection; nothing sent for %s", about)
+        return
+    for label, message in messages:
+        try:
+            message.connection = connection
+            message.send()
+        except Exception:
+            logger.exception("could not send %s email for %s", label, about)
+
+
+def _setup_email_context(*, actor: Actor, partner: Partner) -> dict[str, Any]:
+    """What the welcome and tracking-setup emails show: the brand, one tracking link per
+    offer the partner may promote, and their active coupons."""
+    brand = Brand.objects.get(pk=actor.brand_id)
+    offers = partner_offer_list(actor=actor, partner=partner)
+    shown = list(offers[:SETUP_EMAIL_MAX_LINKS])
     links = [
         {
             "offer": offer,
@@ -183,23 +308,90 @@ def _send_partner_welcome(partner_pk: int) -> None:
                 brand_slug=brand.slug, offer_slug=offer.slug, partner_slug=partner.slug
             ),
         }
-        for offer in offers[:50]
+        for offer in shown
     ]
-    context = {"partner": partner, "brand": brand, "links": links}
-    messages = [
-        (f"Welcome to {brand.name}'s partner program", "emails/partner_welcome.txt"),
-        (f"Your {brand.name} tracking links", "emails/partner_tracking_setup.txt"),
-    ]
-    for subject, template in messages:
-        try:
-            send_mail(
-                subject,
-                render_to_string(template, context),
-                settings.DEFAULT_FROM_EMAIL,
-                [partner.email],
+    more = offers.count() - len(shown) if len(shown) == SETUP_EMAIL_MAX_LINKS else 0
+    return {
+        "partner": partner,
+        "brand": brand,
+        "links": links,
+        "more_links": more,
+        "coupons": list(partner_active_coupon_list(actor=actor, partner=partner)),
+        "example_link": links[0]["url"] if links else "",
+    }
+
+
+def _send_partner_welcome(actor: Actor, partner_pk: int) -> None:
+    try:
+        partner = Partner.objects.get(pk=partner_pk, brand_id=actor.brand_id)
+        context = _setup_email_context(actor=actor, partner=partner)
+    except Exception:
+        logger.exception("could not prepare the welcome emails of partner %s", partner_pk)
+        return
+    brand_name = context["brand"].name
+    _send_each(
+        [
+            (
+                "welcome",
+                _email(
+                    subject=f"Welcome to {brand_name}'s partner program",
+                    template="partner_welcome",
+                    context=context,
+                    to=partner.email,
+                ),
+            ),
+            (
+                "tracking-setup",
+                _email(
+                    subject=f"Your {brand_name} tracking links",
+                    template="partner_tracking_setup",
+                    context=context,
+                    to=partner.email,
+                ),
+            ),
+        ],
+        about=f"partner {partner.slug}",
+    )
+
+
+def _notify_owners_of_application(actor: Actor, partner_pk: int, note: str) -> None:
+    try:
+        partner = Partner.objects.get(pk=partner_pk, brand_id=actor.brand_id)
+        brand = Brand.objects.get(pk=actor.brand_id)
+        owners = [membership.user for membership in brand_owner_membership_list(actor=actor)]
+        context = {
+            "partner": partner,
+            "brand": brand,
+            "note": note,
+            "review_url": public_url(reverse("admin:partners_partner_change", args=[partner.pk])),
+            "pending_url": public_url(
+                reverse("admin:partners_partner_changelist") + "?status__exact=pending"
+            ),
+        }
+        messages = [
+            (
+                "application-notice",
+                _email(
+                    subject=f"New partner application for {brand.name}: {partner.name}",
+                    template="partner_application_owner",
+                    context={**context, "owner": owner},
+                    to=owner.email,
+                    # Owners answer the applicant directly; the address was validated.
+                    reply_to=partner.email,
+                ),
             )
-        except Exception:  # the approval stands even when the mail server is down
-            logger.exception("could not send %s to partner %s", template, partner.slug)
+            for owner in owners
+        ]
+    except Exception:
+        logger.exception("could not prepare the application notice of partner %s", partner_pk)
+        return
+    if not messages:
+        logger.warning(
+            "partner application %s: brand %s has no owner with an email address",
+            partner.slug,
+            brand.slug,
+        )
+    _send_each(messages, about=f"application {partner.slug}")
 
 
 @transaction.atomic

@@ -1,0 +1,138 @@
+"""The public partner application page of a brand: ``/p/<brand>/apply``. Plain Django views
+(no API key, no login), CSRF-protected, rate-limited per client IP and brand."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods
+from django_ratelimit.core import get_usage
+
+from audit.actor import Actor, Channel
+from brands.models import Brand
+from partners.forms import PartnerApplicationForm
+from partners.selectors import application_brand_get
+from partners.services import partner_apply
+from trcker_site.errors import DomainError, NotFoundError
+
+logger = logging.getLogger(__name__)
+
+# Service error fields → form fields (the model calls the partner id "slug").
+_ERROR_FIELDS = {"slug": "partner_id", "partner_id": "partner_id"}
+
+
+def _not_found(request: HttpRequest) -> HttpResponse:
+    # One page for every unknown slug: it must not tell which brands exist.
+    return render(request, "partners/apply_not_found.html", status=404)
+
+
+def _brand(slug: str) -> Brand | None:
+    try:
+        return application_brand_get(brand_slug=slug[:64])
+    except NotFoundError:
+        return None
+
+
+def _retry_after(request: HttpRequest, brand: Brand) -> int | None:
+    """Count this submission; the seconds to wait when over the limit, else None.
+
+    Counted in the shared cache (Redis in production) so the limit holds across processes.
+    When that store is down the form stays open: a warning is logged and the submission
+    goes through, since refusing every applicant would be worse than a burst of spam.
+    """
+    ip = getattr(request, "client_ip", None) or request.META.get("REMOTE_ADDR") or "unknown"
+    try:
+        usage = get_usage(
+            request,
+            group="partner_apply",
+            key=lambda _group, _request: f"{brand.pk}:{ip}",
+            rate=settings.TRCKER_APPLY_RATE,
+            increment=True,
+        )
+    except Exception:
+        logger.warning("rate-limit store unavailable; accepting application", exc_info=True)
+        return None
+    if usage is None:
+        return None
+    if usage["limit"] == 0 and usage["time_left"] < 0:
+        # django-ratelimit's answer when the cache silently failed to count.
+        logger.warning("rate-limit store did not count; accepting application")
+        return None
+    if not usage["should_limit"]:
+        return None
+    return max(int(usage["time_left"]), 1)
+
+
+def _actor(request: HttpRequest, brand: Brand) -> Actor:
+    return dataclasses.replace(
+        Actor.system(
+            brand_id=brand.pk,
+            brand_slug=brand.slug,
+            name="partner_application",
+            channel=Channel.APPLY,
+            request_id=getattr(request, "request_id", ""),
+        ),
+        ip=getattr(request, "client_ip", None) or request.META.get("REMOTE_ADDR") or None,
+        user_agent=request.headers.get("User-Agent", "")[:512],
+    )
+
+
+def _add_domain_error(form: PartnerApplicationForm, exc: DomainError) -> None:
+    placed = False
+    for name, messages in (exc.fields or {}).items():
+        target = _ERROR_FIELDS.get(name, name)
+        if target in form.VISIBLE_FIELDS:
+            form.add_error(target, list(messages))
+            placed = True
+    if not placed:
+        form.add_error(None, exc.message)
+
+
+@never_cache
+@require_http_methods(["GET", "HEAD", "POST"])
+def application_form(request: HttpRequest, brand: str) -> HttpResponse:
+    brand_row = _brand(brand)
+    if brand_row is None:
+        return _not_found(request)
+    thanks = reverse("partner-apply-thanks", args=[brand_row.slug])
+    if request.method == "POST":
+        retry_after = _retry_after(request, brand_row)
+        if retry_after is not None:
+            response = render(
+                request,
+                "partners/apply_rate_limited.html",
+                {"brand": brand_row, "retry_minutes": max(1, -(-retry_after // 60))},
+                status=429,
+            )
+            response["Retry-After"] = str(retry_after)
+            return response
+        form = PartnerApplicationForm(request.POST)
+        if form.is_valid():
+            if form.is_bot:
+                # Same answer as a real application, so the bot learns nothing.
+                logger.info("partner application to %s dropped: honeypot filled", brand_row.slug)
+                return HttpResponseRedirect(thanks)
+            try:
+                partner_apply(actor=_actor(request, brand_row), **form.service_arguments())
+            except DomainError as exc:
+                _add_domain_error(form, exc)
+            else:
+                return HttpResponseRedirect(thanks)
+    else:
+        form = PartnerApplicationForm()
+    return render(request, "partners/apply.html", {"brand": brand_row, "form": form})
+
+
+@never_cache
+@require_http_methods(["GET", "HEAD"])
+def application_thanks(request: HttpRequest, brand: str) -> HttpResponse:
+    brand_row = _brand(brand)
+    if brand_row is None:
+        return _not_found(request)
+    return render(request, "partners/apply_thanks.html", {"brand": brand_row})
