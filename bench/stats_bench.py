@@ -41,33 +41,60 @@ RUNS = int(os.environ.get("BENCH_RUNS", "7"))
 SLUG = f"bench-{CLICKS}"
 
 
-def raw_performance(actor: Actor, by: str, period) -> list[dict]:  # noqa: ANN001
+def raw_performance(actor: Actor, by: str, period) -> list[dict]:
     """The same report straight from raw rows (what the rollups replace)."""
     key = f"{by}_id"
     clicks = dict(
-        Click.objects.filter(brand_id=actor.brand_id, created_at__gte=period.start, created_at__lt=period.end,
-                             outcome=ClickOutcome.ACCEPTED, is_billable=True)
-        .values_list(key).annotate(n=Count("pk")).values_list(key, "n")
+        Click.objects.filter(
+            brand_id=actor.brand_id,
+            created_at__gte=period.start,
+            created_at__lt=period.end,
+            outcome=ClickOutcome.ACCEPTED,
+            is_billable=True,
+        )
+        .values_list(key)
+        .annotate(n=Count("pk"))
+        .values_list(key, "n")
     )
     not_rejected = ~Q(status=ConversionStatus.REJECTED)
     rows = (
-        Conversion.objects.filter(brand_id=actor.brand_id, created_at__gte=period.start, created_at__lt=period.end)
+        Conversion.objects.filter(
+            brand_id=actor.brand_id, created_at__gte=period.start, created_at__lt=period.end
+        )
         .values(key, "currency")
-        .annotate(n=Count("pk", filter=not_rejected), payout_sum=Sum("payout", filter=not_rejected),
-                  revenue_sum=Sum("revenue", filter=not_rejected),
-                  **{f"{s}_n": Count("pk", filter=Q(status=s)) for s in ConversionStatus.values})
+        .annotate(
+            n=Count("pk", filter=not_rejected),
+            payout_sum=Sum("payout", filter=not_rejected),
+            revenue_sum=Sum("revenue", filter=not_rejected),
+            **{f"{s}_n": Count("pk", filter=Q(status=s)) for s in ConversionStatus.values},
+        )
     )
     result = []
     for row in rows:
         n_clicks = clicks.get(row[key], 0)
         payout = row["payout_sum"] or Decimal(0)
-        result.append({key: row[key], "clicks": n_clicks, "conversions": row["n"], "payout": payout,
-                       "revenue": row["revenue_sum"] or Decimal(0),
-                       "epc": payout / n_clicks if n_clicks else 0})
+        result.append(
+            {
+                key: row[key],
+                "clicks": n_clicks,
+                "conversions": row["n"],
+                "payout": payout,
+                "revenue": row["revenue_sum"] or Decimal(0),
+                "epc": payout / n_clicks if n_clicks else 0,
+            }
+        )
     return result
 
 
-def timed(fn) -> tuple[float, object]:  # noqa: ANN001
+def totals(rows: list[dict]) -> tuple[int, int, Decimal]:
+    return (
+        sum(row["clicks"] for row in rows),
+        sum(row["conversions"] for row in rows),
+        sum((Decimal(row["payout"]) for row in rows), Decimal(0)).quantize(Decimal("0.01")),
+    )
+
+
+def timed(fn) -> tuple[float, object]:
     samples, result = [], None
     for _ in range(RUNS):
         started = time.perf_counter()
@@ -85,42 +112,88 @@ def main() -> None:
         from offers.models import Offer
         from partners.models import Partner
 
-        Offer.objects.bulk_create([Offer(brand=brand, slug=f"o{i}", name=f"Offer {i}", currency="USD",
-                                         destination_url="https://shop.example.com/", payout_amount=10)
-                                   for i in range(10)])
-        Partner.objects.bulk_create([Partner(brand=brand, slug=f"p{i}", name=f"Partner {i}") for i in range(50)])
+        Offer.objects.bulk_create(
+            [
+                Offer(
+                    brand=brand,
+                    slug=f"o{i}",
+                    name=f"Offer {i}",
+                    currency="USD",
+                    destination_url="https://shop.example.com/",
+                    payout_amount=10,
+                )
+                for i in range(10)
+            ]
+        )
+        Partner.objects.bulk_create(
+            [Partner(brand=brand, slug=f"p{i}", name=f"Partner {i}") for i in range(50)]
+        )
         started = time.perf_counter()
         made, converted = seed_volume(brand=brand, clicks=CLICKS)
-        print(f"seeded {made} clicks, {converted} conversions in {time.perf_counter() - started:.0f} s")
+        seconds = time.perf_counter() - started
+        print(f"seeded {made} clicks, {converted} conversions in {seconds:.0f} s")
     actor = Actor.system(brand_id=brand.pk, brand_slug=brand.slug, name="bench")
     period = resolve_period(actor=actor, days=30)
     results = []
     cases = [
-        ("get_top_publishers (revenue)", lambda: top_publishers(actor=actor, period=period, metric="revenue", limit=10),
-         lambda: sorted(raw_performance(actor, "partner", period), key=lambda r: r["revenue"], reverse=True)[:10]),
-        ("get_offer_stats", lambda: performance(actor=actor, by="offer", period=period),
-         lambda: raw_performance(actor, "offer", period)),
+        (
+            "get_top_publishers (revenue)",
+            lambda: top_publishers(actor=actor, period=period, metric="revenue", limit=10),
+            lambda: sorted(
+                raw_performance(actor, "partner", period), key=lambda r: r["revenue"], reverse=True
+            )[:10],
+        ),
+        (
+            "get_offer_stats",
+            lambda: performance(actor=actor, by="offer", period=period),
+            lambda: raw_performance(actor, "offer", period),
+        ),
     ]
     for name, from_rollups, from_raw in cases:
         rollup_ms, rollup_rows = timed(from_rollups)
         raw_ms, raw_rows = timed(from_raw)
-        results.append({"query": name, "rollups_ms": round(rollup_ms, 2), "raw_ms": round(raw_ms, 2),
-                        "speedup": round(raw_ms / rollup_ms, 1) if rollup_ms else None,
-                        "rows": len(rollup_rows)})  # type: ignore[arg-type]
-    counts = {"clicks": Click.objects.filter(brand=brand).count(),
-              "conversions": Conversion.objects.filter(brand=brand).count()}
-    machine = {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count(),
-               "database": connection.vendor}
-    lines = [f"Stats benchmark — {counts['clicks']:,} clicks, {counts['conversions']:,} conversions, 30 days, "
-             f"median of {RUNS} runs ({machine['database']}, {machine['cpus']} CPUs)", "",
-             "| query | from rollups (ms) | from raw rows (ms) | raw ÷ rollups |", "|---|---:|---:|---:|"]
-    lines += [f"| {r['query']} | {r['rollups_ms']} | {r['raw_ms']} | {r['speedup']}× |" for r in results]
+        # A fast wrong answer is worth nothing: both paths must report the same figures.
+        if totals(rollup_rows) != totals(raw_rows):
+            raise SystemExit(f"{name}: rollups {totals(rollup_rows)} != raw {totals(raw_rows)}")
+        results.append(
+            {
+                "query": name,
+                "rollups_ms": round(rollup_ms, 2),
+                "raw_ms": round(raw_ms, 2),
+                "speedup": round(raw_ms / rollup_ms, 1) if rollup_ms else None,
+                "rows": len(rollup_rows),
+            }
+        )  # type: ignore[arg-type]
+    counts = {
+        "clicks": Click.objects.filter(brand=brand).count(),
+        "conversions": Conversion.objects.filter(brand=brand).count(),
+    }
+    machine = {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "database": connection.vendor,
+    }
+    lines = [
+        f"Stats benchmark — {counts['clicks']:,} clicks, {counts['conversions']:,} conversions, "
+        "30 days, "
+        f"median of {RUNS} runs ({machine['database']}, {machine['cpus']} CPUs)",
+        "",
+        "| query | from rollups (ms) | from raw rows (ms) | raw ÷ rollups |",
+        "|---|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {r['query']} | {r['rollups_ms']} | {r['raw_ms']} | {r['speedup']}× |" for r in results
+    ]
     report = "\n".join(lines)
     print(report)
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
-    (out / "stats.json").write_text(json.dumps({"counts": counts, "machine": machine, "runs": RUNS,
-                                                "results": results}, indent=2))
+    (out / "stats.json").write_text(
+        json.dumps(
+            {"counts": counts, "machine": machine, "runs": RUNS, "results": results}, indent=2
+        )
+    )
     (out / "stats.md").write_text(report + "\n")
 
 

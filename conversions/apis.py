@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from conversions import selectors, services, stats
+from conversions import selectors, services, statements, stats
 from conversions.serializers import (
     ConversionListFilters,
     ConversionOutput,
@@ -31,7 +33,7 @@ from conversions.serializers import (
     TopPublishersReportOutput,
 )
 from partners.selectors import partner_get_for_actor
-from trcker_site.api import TenantApi, paginate
+from trcker_site.api import TenantApi, paginate, paginated, query_params
 
 
 def _validated(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
@@ -41,7 +43,7 @@ def _validated(serializer_class: type[serializers.Serializer], data: Any) -> dic
 
 
 def _query(request: Request, serializer_class: type[serializers.Serializer]) -> dict[str, Any]:
-    data = _validated(serializer_class, request.query_params.dict())
+    data = _validated(serializer_class, query_params(request))
     data.pop("cursor", None)
     if serializer_class is not TopPublishersInput:
         data.pop("limit", None)
@@ -52,7 +54,7 @@ class ConversionListApi(TenantApi):
     @extend_schema(
         tags=["conversions"],
         parameters=[ConversionListFilters],
-        responses=ConversionOutput(many=True),
+        responses=paginated(ConversionOutput),
     )
     def get(self, request: Request) -> Response:
         conversions = selectors.conversion_list(
@@ -63,7 +65,7 @@ class ConversionListApi(TenantApi):
 
 class ConversionPendingListApi(TenantApi):
     @extend_schema(
-        tags=["conversions"], parameters=[PendingListFilters], responses=ConversionOutput(many=True)
+        tags=["conversions"], parameters=[PendingListFilters], responses=paginated(ConversionOutput)
     )
     def get(self, request: Request) -> Response:
         queue = selectors.conversion_pending_list(
@@ -114,7 +116,7 @@ class ConversionRejectApi(TenantApi):
 
 class PayoutListApi(TenantApi):
     @extend_schema(
-        tags=["payouts"], parameters=[PayoutListFilters], responses=PayoutOutput(many=True)
+        tags=["payouts"], parameters=[PayoutListFilters], responses=paginated(PayoutOutput)
     )
     def get(self, request: Request) -> Response:
         payouts = selectors.payout_list(actor=self.actor, **_query(request, PayoutListFilters))
@@ -123,7 +125,13 @@ class PayoutListApi(TenantApi):
 
 class PayoutGenerateApi(TenantApi):
     @extend_schema(
-        tags=["payouts"], request=PayoutGenerateInput, responses={201: PayoutOutput(many=True)}
+        tags=["payouts"],
+        request=PayoutGenerateInput,
+        responses={
+            201: inline_serializer(
+                name="GeneratedPayouts", fields={"results": PayoutOutput(many=True)}
+            )
+        },
     )
     def post(self, request: Request) -> Response:
         data = _validated(PayoutGenerateInput, request.data)
@@ -169,9 +177,42 @@ class PayoutVoidApi(TenantApi):
         )
 
 
+class PayoutStatementApi(TenantApi):
+    """The partner statement of one payout as CSV (``conversions.statements``)."""
+
+    @extend_schema(
+        tags=["payouts"],
+        operation_id="payouts_statement_csv",
+        summary="Partner statement of a payout (CSV)",
+        description=(
+            "The payout as `field,value` lines (payout_id, partner, period, time zone, "
+            "currency, total, status, payment), a blank line, then one row per conversion it "
+            "covers: conversion_id, date (brand time zone), offer_id, event, txn_id, "
+            "sale_amount, payout, status, currency. Text a spreadsheet would run as a formula "
+            "(starting with = + - @) is prefixed with a single quote."
+        ),
+        responses={
+            (200, "text/csv"): OpenApiResponse(
+                OpenApiTypes.STR,
+                description="Payout summary lines, a blank line, then one row per conversion.",
+            )
+        },
+    )
+    def get(self, request: Request, payout_id: str) -> HttpResponse:
+        statement = statements.payout_statement(actor=self.actor, payout_id=payout_id)
+        response = HttpResponse(statement.content, content_type=statement.content_type)
+        response["Content-Disposition"] = statements.statement_content_disposition(statement)
+        return response
+
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
+        # The CSV bypasses renderers; errors stay JSON whatever Accept asks for (text/csv
+        # would otherwise be refused with 406 before the view runs).
+        return super().perform_content_negotiation(request, force=True)
+
+
 class DeliveryListApi(TenantApi):
     @extend_schema(
-        tags=["deliveries"], parameters=[DeliveryListFilters], responses=DeliveryOutput(many=True)
+        tags=["deliveries"], parameters=[DeliveryListFilters], responses=paginated(DeliveryOutput)
     )
     def get(self, request: Request) -> Response:
         deliveries = selectors.delivery_list(

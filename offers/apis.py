@@ -25,7 +25,7 @@ from offers.serializers import (
     rotation_output,
 )
 from partners.selectors import partner_get_for_actor
-from trcker_site.api import TenantApi, paginate
+from trcker_site.api import TenantApi, paginate, paginated, query_params
 
 TAG = ["offers"]
 
@@ -36,9 +36,9 @@ def _output(api: TenantApi, offer_id: str, status_code: int = 200) -> Response:
 
 
 class OfferListCreateApi(TenantApi):
-    @extend_schema(tags=TAG, parameters=[OfferListFilters], responses=OfferOutput(many=True))
+    @extend_schema(tags=TAG, parameters=[OfferListFilters], responses=paginated(OfferOutput))
     def get(self, request: Request) -> Response:
-        filters = OfferListFilters(data=request.query_params.dict())
+        filters = OfferListFilters(data=query_params(request))
         filters.is_valid(raise_exception=True)
         offers = selectors.offer_list(actor=self.actor, status=filters.validated_data.get("status"))
         return paginate(self, request, offers, OfferOutput)

@@ -72,7 +72,8 @@ class OfferOutput(serializers.Serializer):
     def get_has_postback_secret(self, offer: Offer) -> bool:
         return bool(offer.postback_secret)
 
-    @extend_schema_field(OpenApiTypes.URI)
+    # A URL template ({click_id} etc. for the advertiser to fill), so not a strict "uri".
+    @extend_schema_field(OpenApiTypes.STR)
     def get_inbound_postback_url(self, offer: Offer) -> str:
         return inbound_postback_url(brand_slug=offer.brand.slug, offer_slug=offer.slug)
 

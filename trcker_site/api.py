@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.http import Http404, QueryDict
 from django_ratelimit.core import get_usage
 from rest_framework import exceptions, serializers
 from rest_framework.pagination import CursorPagination
@@ -20,7 +20,7 @@ from rest_framework.views import APIView
 from audit.actor import Actor, Channel
 from brands.authentication import actor_for_api_key
 from brands.models import ApiKey
-from trcker_site.errors import DomainError, RateLimitedError
+from trcker_site.errors import DomainError, RateLimitedError, ValidationError
 
 logger = logging.getLogger("trcker.api")
 
@@ -160,6 +160,31 @@ class TrckerCursorPagination(CursorPagination):
     page_size_query_param = "limit"
     ordering = ("-created_at", "-pk")
 
+    def decode_cursor(self, request: Request) -> Any:
+        try:
+            return super().decode_cursor(request)
+        except exceptions.NotFound:
+            # A bad cursor is bad input, not a missing resource.
+            raise ValidationError(
+                "cursor is not valid: pass the next/previous URL exactly as returned.",
+                code="invalid_cursor",
+                fields={"cursor": ["Invalid cursor."]},
+            ) from None
+
+
+def paginated(serializer: type[serializers.Serializer]) -> Any:
+    """The OpenAPI shape of a cursor-paginated list of ``serializer`` rows."""
+    from drf_spectacular.utils import inline_serializer
+
+    return inline_serializer(
+        name=f"Paginated{serializer.__name__.removesuffix('Output')}List",
+        fields={
+            "next": serializers.CharField(allow_null=True),
+            "previous": serializers.CharField(allow_null=True),
+            "results": serializer(many=True),
+        },
+    )
+
 
 def paginate(
     view: APIView,
@@ -177,6 +202,15 @@ def paginate(
     )
 
 
+class QueryParams(dict):
+    """A query string read as a plain dict; its values are strings by nature, so the JSON type
+    rules of StrictSerializer do not apply to it."""
+
+
+def query_params(request: Request) -> QueryParams:
+    return QueryParams(request.query_params.dict())
+
+
 class StrictSerializer(serializers.Serializer):
     """Input contract that refuses unknown fields: no mass assignment of brand, id, status,
     counters, or anything a later version might add."""
@@ -188,4 +222,94 @@ class StrictSerializer(serializers.Serializer):
                 raise serializers.ValidationError(
                     {name: ["Unknown field; it cannot be set here."] for name in unknown}
                 )
+            if not isinstance(data, QueryDict | QueryParams):
+                wrong = _wrong_json_types(self.fields, data)
+                if wrong:
+                    raise serializers.ValidationError(wrong)
         return super().to_internal_value(data)
+
+
+def _wrong_json_types(fields: Any, data: dict[str, Any]) -> dict[str, list[str]]:
+    """JSON bodies and MCP arguments must use the JSON type the schema declares: DRF would
+    otherwise read 0 as false and "5" as 5, and a client that sent the wrong type would never
+    learn that its payload is not what it thinks."""
+    wrong: dict[str, list[str]] = {}
+    for name, field in fields.items():
+        if name not in data or data[name] is None or field.read_only:
+            continue
+        value = data[name]
+        if isinstance(field, serializers.BooleanField) and not isinstance(value, bool):
+            wrong[name] = ["Must be a JSON boolean (true or false)."]
+        elif isinstance(field, serializers.IntegerField) and (
+            isinstance(value, bool) or not isinstance(value, int)
+        ):
+            wrong[name] = ["Must be a JSON integer."]
+        elif (
+            isinstance(field, serializers.CharField | serializers.ChoiceField)
+            and not isinstance(field, serializers.MultipleChoiceField)
+            and not isinstance(value, str)
+        ):
+            wrong[name] = ["Must be a JSON string."]
+    return wrong
+
+
+ERROR_RESPONSES = {
+    "400": "Malformed request body (e.g. invalid JSON).",
+    "401": "Missing, invalid or revoked API key.",
+    "403": "The key is read-only (on a write).",
+    "404": "No such object in your brand.",
+    "409": "Conflict: a duplicate id, or a transition the object's state does not allow.",
+    "422": "Invalid input; `fields` names each problem.",
+    "429": "Rate limit exceeded; see Retry-After.",
+}
+
+
+def add_error_responses(
+    result: dict[str, Any], generator: Any, request: Any, public: bool
+) -> dict[str, Any]:
+    """drf-spectacular postprocessing hook: document the one error shape on every operation."""
+    components = result.setdefault("components", {}).setdefault("schemas", {})
+    components["Error"] = {
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["code", "message"],
+                "properties": {
+                    "code": {"type": "string", "description": "stable snake_case code"},
+                    "message": {"type": "string"},
+                    "fields": {
+                        "type": "object",
+                        "additionalProperties": {"type": "array", "items": {"type": "string"}},
+                    },
+                },
+            }
+        },
+    }
+    for path_item in result.get("paths", {}).values():
+        for operation in path_item.values():
+            responses = operation.setdefault("responses", {})
+            for status, description in ERROR_RESPONSES.items():
+                responses.setdefault(
+                    status,
+                    {
+                        "description": description,
+                        "content": {
+                            "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
+                        },
+                    },
+                )
+    return result
+
+
+def api_not_found(request: Any, exception: Exception | None = None) -> Any:
+    """404 for URLs that match no route: JSON under /api/, the HTML page elsewhere."""
+    from django.http import JsonResponse
+    from django.views.defaults import page_not_found
+
+    if request.path.startswith("/api/"):
+        return JsonResponse(
+            {"error": {"code": "not_found", "message": "No such endpoint or object."}}, status=404
+        )
+    return page_not_found(request, exception)

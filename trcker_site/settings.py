@@ -156,6 +156,8 @@ else:
 
 RATELIMIT_EXCEPTION_CLASS = "trcker_site.api.RatelimitedException"
 TRCKER_API_RATE = os.environ.get("TRCKER_API_RATE", "120/m")
+# Partner applications per client IP and brand on the public /p/<brand>/apply page.
+TRCKER_APPLY_RATE = os.environ.get("TRCKER_APPLY_RATE", "5/h")
 
 # --- Auth ----------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -198,6 +200,14 @@ if TRCKER_PUBLIC_URL.startswith("https://"):
 # --- Email ---------------------------------------------------------------------------------
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Trcker <no-reply@localhost>")
+# SMTP (EMAIL_BACKEND=django.core.mail.backends.smtp.EmailBackend) is configured here too.
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL")
+EMAIL_TIMEOUT = 10
 
 # --- REST framework ------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -226,6 +236,10 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "ENUM_NAME_OVERRIDES": {"AmountTypeEnum": "offers.models.AmountType"},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "trcker_site.api.add_error_responses",
+    ],
 }
 
 # --- Logging: stdout, one line per record, with the request id -----------------------------

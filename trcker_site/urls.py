@@ -3,6 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
 
+from trcker_site import dashboard
 from trcker_site.health import health
 
 api_v1 = [
@@ -21,7 +22,9 @@ api_v1 = [
 urlpatterns = [
     path("oidc/", include("mozilla_django_oidc.urls")),
     path("", include("conversions.urls_public")),
+    path("", include("partners.urls_public")),
     path("", include("mcp_gateway.urls")),
+    path("admin/", include(dashboard)),  # the index with the dashboard; admin/dashboard/… POSTs
     path("admin/", admin.site.urls),
     path("api/health", health, name="health"),
     path("api/v1/", include(api_v1)),
@@ -33,3 +36,5 @@ urlpatterns = [
         name="api-docs",
     ),
 ]
+
+handler404 = "trcker_site.api.api_not_found"

@@ -11,7 +11,7 @@ from tests.conversions.factories_flow import accepted_click, record
 from tests.factories import OfferFactory, PartnerFactory
 
 
-def run(*args):  # noqa: ANN002, ANN201
+def run(*args):
     out = io.StringIO()
     call_command(*args, stdout=out)
     return out.getvalue()
@@ -39,7 +39,9 @@ def test_prune_clicks_keeps_rollups_and_conversions_click_ids(brand, actor):
     offer, partner = OfferFactory(brand=brand), PartnerFactory(brand=brand)
     old_click = accepted_click(brand, offer, partner, seconds_ago=40 * 86400)
     conversion = record(brand, offer, click=old_click, txn_id="OLD")
-    Conversion.objects.filter(pk=conversion.pk).update(created_at=timezone.now() - dt.timedelta(days=40))
+    Conversion.objects.filter(pk=conversion.pk).update(
+        created_at=timezone.now() - dt.timedelta(days=40)
+    )
     run("rebuild_rollups")
     recent = accepted_click(brand, offer, partner, seconds_ago=60)
     run("rebuild_rollups")
@@ -48,6 +50,8 @@ def test_prune_clicks_keeps_rollups_and_conversions_click_ids(brand, actor):
     assert "deleted 1 clicks" in out
     assert list(Click.objects.values_list("pk", flat=True)) == [recent.pk]
     assert Conversion.objects.get(pk=conversion.pk).click_id == old_click.pk  # id kept
-    assert list(DailyRollup.objects.order_by("day").values("day", "clicks", "pending_count")) == before
+    assert (
+        list(DailyRollup.objects.order_by("day").values("day", "clicks", "pending_count")) == before
+    )
     with pytest.raises(CommandError):
         run("prune_clicks", "--older-than", "0")
