@@ -3,7 +3,10 @@
 
 import pytest
 import schemathesis
+from django.core import signals
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
+from django.test import override_settings
 from hypothesis import HealthCheck, settings
 from schemathesis import checks
 
@@ -11,11 +14,26 @@ from tests.conftest import issue_key
 from tests.factories import BrandFactory, CouponFactory, OfferFactory, PartnerFactory
 
 # The document needs no database: load it once, in-process, at collection time.
-schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", get_wsgi_application())
+# Schemathesis addresses the app as "localhost".
+with override_settings(ALLOWED_HOSTS=["localhost"]):
+    schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", get_wsgi_application())
 
 
 @pytest.fixture
-def key(db):
+def in_test_transaction():
+    """Schemathesis calls the WSGI app directly, not through Django's test client, so do what
+    the client does: keep Django from closing the connection at the end of each request, which
+    would leave the test's transaction (and, on PostgreSQL, the pool) behind."""
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def key(db, settings, in_test_transaction):
+    settings.ALLOWED_HOSTS = ["localhost"]
     brand = BrandFactory(slug="fuzz")
     offer = OfferFactory(brand=brand, slug="spring-sale")
     partner = PartnerFactory(brand=brand, slug="abc-123")
