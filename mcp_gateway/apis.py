@@ -7,13 +7,11 @@ from __future__ import annotations
 import json
 import logging
 import time
-from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
-from django_ratelimit.core import get_usage
 
 from audit.actor import Actor, ActorKind, Channel, Scope
 from brands.authentication import actor_for_api_key
@@ -31,6 +29,7 @@ from mcp_gateway.protocol import (
     rate_limited_reply,
 )
 from trcker_site.errors import AuthenticationError
+from trcker_site.rate_limits import count_request
 
 logger = logging.getLogger(__name__)
 
@@ -79,23 +78,12 @@ def _rate_limit(
     request: HttpRequest, rate_key: str, requests_in_body: int
 ) -> tuple[bool, int, int]:
     """(allowed, remaining, seconds to reset), counting each JSON-RPC request once."""
-    usage: dict[str, Any] | None = None
-    try:
-        for _ in range(requests_in_body):
-            usage = get_usage(
-                request,
-                group="mcp",
-                key=lambda _g, _r: rate_key,
-                rate=settings.TRCKER_MCP_RATE,
-                increment=True,
-            )
-    except Exception:
-        logger.warning("rate-limit store unavailable; allowing MCP request", exc_info=True)
-        return True, -1, 60
+    usage = count_request(
+        request, group="mcp", key=rate_key, rate=settings.TRCKER_MCP_RATE, times=requests_in_body
+    )
     if usage is None:
         return True, -1, 60
-    remaining = max(0, usage["limit"] - usage["count"])
-    return not usage["should_limit"], remaining, max(1, int(usage["time_left"]))
+    return not usage.limited, usage.remaining, usage.reset_seconds
 
 
 @csrf_exempt

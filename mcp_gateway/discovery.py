@@ -13,12 +13,12 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
-from django_ratelimit.core import get_usage
 
 from mcp_gateway.host import INSTRUCTIONS
 from mcp_gateway.protocol import SUPPORTED_VERSIONS
 from mcp_gateway.tools import TOOLS
 from trcker_site.links import public_url
+from trcker_site.rate_limits import count_request
 
 CARD_MEDIA_TYPE = "application/mcp-server-card+json"
 LINKSET_MEDIA_TYPE = 'application/linkset+json; profile="https://www.rfc-editor.org/info/rfc9727"'
@@ -142,17 +142,10 @@ def ai_catalog() -> dict[str, Any]:
 
 def _limited(request: HttpRequest) -> bool:
     ip = getattr(request, "client_ip", None) or request.META.get("REMOTE_ADDR", "")
-    try:
-        usage = get_usage(
-            request,
-            group="discovery",
-            key=lambda _g, _r: f"ip:{ip}",
-            rate=settings.TRCKER_DISCOVERY_RATE,
-            increment=True,
-        )
-    except Exception:
-        return False
-    return bool(usage and usage["should_limit"])
+    usage = count_request(
+        request, group="discovery", key=f"ip:{ip}", rate=settings.TRCKER_DISCOVERY_RATE
+    )
+    return usage is not None and usage.limited
 
 
 def _document(

@@ -12,7 +12,6 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
-from django_ratelimit.core import get_usage
 
 from audit.actor import Actor, Channel
 from brands.models import Brand
@@ -20,6 +19,7 @@ from partners.forms import PartnerApplicationForm
 from partners.selectors import application_brand_get
 from partners.services import partner_apply
 from trcker_site.errors import DomainError, NotFoundError
+from trcker_site.rate_limits import count_request
 
 logger = logging.getLogger(__name__)
 
@@ -47,26 +47,15 @@ def _retry_after(request: HttpRequest, brand: Brand) -> int | None:
     goes through, since refusing every applicant would be worse than a burst of spam.
     """
     ip = getattr(request, "client_ip", None) or request.META.get("REMOTE_ADDR") or "unknown"
-    try:
-        usage = get_usage(
-            request,
-            group="partner_apply",
-            key=lambda _group, _request: f"{brand.pk}:{ip}",
-            rate=settings.TRCKER_APPLY_RATE,
-            increment=True,
-        )
-    except Exception:
-        logger.warning("rate-limit store unavailable; accepting application", exc_info=True)
+    usage = count_request(
+        request,
+        group="partner_apply",
+        key=f"{brand.pk}:{ip}",
+        rate=settings.TRCKER_APPLY_RATE,
+    )
+    if usage is None or not usage.limited:
         return None
-    if usage is None:
-        return None
-    if usage["limit"] == 0 and usage["time_left"] < 0:
-        # django-ratelimit's answer when the cache silently failed to count.
-        logger.warning("rate-limit store did not count; accepting application")
-        return None
-    if not usage["should_limit"]:
-        return None
-    return max(int(usage["time_left"]), 1)
+    return usage.reset_seconds
 
 
 def _actor(request: HttpRequest, brand: Brand) -> Actor:

@@ -9,7 +9,6 @@ from typing import Any, ClassVar
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, QueryDict
-from django_ratelimit.core import get_usage
 from rest_framework import exceptions, serializers
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
@@ -21,6 +20,7 @@ from audit.actor import Actor, Channel
 from brands.authentication import actor_for_api_key
 from brands.models import ApiKey
 from trcker_site.errors import DomainError, RateLimitedError, ValidationError
+from trcker_site.rate_limits import count_request
 
 logger = logging.getLogger("trcker.api")
 
@@ -113,22 +113,11 @@ class ApiKeyRateThrottle(BaseThrottle):
         key = request.auth
         if not isinstance(key, ApiKey):
             return True
-        try:
-            usage = get_usage(
-                request,
-                group="api",
-                key=lambda _g, _r: f"key:{key.pk}",
-                rate=settings.TRCKER_API_RATE,
-                increment=True,
-            )
-        except Exception:
-            # The shared counter store (Redis) is down: serve rather than fail every call.
-            # Logged loudly so the outage is noticed; the limit returns with Redis.
-            logger.warning("rate-limit store unavailable; allowing request", exc_info=True)
-            self._wait = None
-            return True
-        self._wait = None if usage is None else max(int(usage["time_left"]), 1)
-        return usage is None or not usage["should_limit"]
+        usage = count_request(
+            request, group="api", key=f"key:{key.pk}", rate=settings.TRCKER_API_RATE
+        )
+        self._wait = None if usage is None else usage.reset_seconds
+        return usage is None or not usage.limited
 
     def wait(self) -> float | None:
         return self._wait
