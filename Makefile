@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format venv assets conformance-tools oidc-op bench clean-db help
+.PHONY: run test lint format venv assets conformance-tools oidc-op bench bench-http clean-db help
 
 help:
 	@echo "make run    - set up (SQLite), seed the demo brand, serve on http://127.0.0.1:$${PORT:-8000}"
@@ -62,6 +62,11 @@ test: $(STAMP)
 # Benchmarks (not tests): figures printed and saved under bench/results/.
 bench: $(STAMP)
 	$(PY) bench/stats_bench.py
+	$(PY) bench/http_bench.py
+
+# The HTTP benchmark alone (gunicorn + PostgreSQL + Redis on loopback).
+bench-http: $(STAMP)
+	$(PY) bench/http_bench.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -9,7 +9,7 @@ from __future__ import annotations
 import zoneinfo
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from conversions import tracking_config
@@ -60,6 +60,17 @@ class ClickDecision:
 
 def _clip(value: str, limit: int) -> str:
     return value[:limit]
+
+
+def _commit_without_waiting_for_disk() -> None:
+    """A click's commit does not wait for the WAL flush (PostgreSQL's synchronous_commit off,
+    for this transaction only). The visitor is redirected either way; what is risked is the
+    last fraction of a second of clicks if the database server itself crashes, never
+    corruption. Conversions and payouts keep the full guarantee. Halves the click latency on
+    a disk that takes milliseconds to fsync (see docs/performance.md)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
 
 def click_handle(data: ClickInput) -> ClickDecision:
@@ -121,6 +132,7 @@ def click_handle(data: ClickInput) -> ClickDecision:
         brand.fraud_mode != "off" and fraud.score >= brand.fraud_threshold and bool(fraud.signals)
     )
     with transaction.atomic():  # the click and its rollup increment commit together
+        _commit_without_waiting_for_disk()
         click = Click.objects.create(
             brand_id=brand.id,
             offer_id=offer.id if offer else None,

@@ -14,10 +14,9 @@ import hashlib
 import logging
 from dataclasses import dataclass, field
 
-from django.core.cache import cache
-
 from brands.models import FraudMode
 from conversions.traffic import UserAgentInfo
+from trcker_site.counters import count_in_windows
 
 logger = logging.getLogger(__name__)
 
@@ -61,24 +60,6 @@ class FraudScore:
         return cls(signals=[dict(signal) for signal in signals or []])
 
 
-def _counter(key: str, window: int) -> int | None:
-    """Atomic fixed-window counter in the shared cache; None when the cache is down (the
-    signal is then unknown and scores nothing, rather than failing the click)."""
-    try:
-        if cache.add(key, 1, window):
-            return 1
-        return int(cache.incr(key))
-    except ValueError:  # expired between add and incr
-        try:
-            cache.set(key, 1, window)
-        except Exception:
-            return None
-        return 1
-    except Exception:
-        logger.warning("fraud counters unavailable", exc_info=True)
-        return None
-
-
 def score_click(
     *,
     ua: UserAgentInfo,
@@ -101,13 +82,15 @@ def score_click(
     elif network == "vpn":
         result.add("vpn_or_proxy")
     if ip and count_velocity:
-        per_minute = _counter(f"trcker:vel:{ip}", 60)
-        if per_minute is not None and per_minute > IP_VELOCITY_PER_MINUTE:
-            result.add("ip_velocity", clicks_last_minute=per_minute)
         fingerprint = hashlib.sha256(
             f"{ip}|{user_agent}|{offer_id}|{partner_id}".encode()
         ).hexdigest()[:32]
-        seen = _counter(f"trcker:dup:{fingerprint}", DUPLICATE_WINDOW_SECONDS)
+        # Unknown (None) when the shared cache is down: scores nothing rather than failing.
+        per_minute, seen = count_in_windows(
+            [(f"trcker:vel:{ip}", 60), (f"trcker:dup:{fingerprint}", DUPLICATE_WINDOW_SECONDS)]
+        )
+        if per_minute is not None and per_minute > IP_VELOCITY_PER_MINUTE:
+            result.add("ip_velocity", clicks_last_minute=per_minute)
         if seen is not None and seen > 1:
             result.add("duplicate_click", repeats=seen - 1)
     return result

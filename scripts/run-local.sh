@@ -44,4 +44,5 @@ worker=$!
 trap 'kill "$worker" 2>/dev/null; wait "$worker" 2>/dev/null' EXIT INT TERM
 
 "$(dirname "$PY")/gunicorn" trcker_site.wsgi:application \
-  --bind "127.0.0.1:$PORT" --workers "${WEB_CONCURRENCY:-2}" --access-logfile - --log-level info
+  --bind "127.0.0.1:$PORT" --workers "${WEB_CONCURRENCY:-2}" --threads "${WEB_THREADS:-4}" \
+  --access-logfile - --log-level info

@@ -10,6 +10,8 @@ after TRCKER_CONFIG_CACHE_SECONDS as a safety net when no shared cache is config
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections import defaultdict
 from typing import Any
 
@@ -40,12 +42,27 @@ def tracking_config_changed(brand_id: int) -> None:
     transaction.on_commit(lambda: _bump(brand_id))
 
 
+# One click looks up brand, offer and partner config; reading the shared generation once per
+# request instead of once per lookup saves two Redis round trips. A change made in another
+# process is therefore seen at most this long after it commits (this process sees it at once).
+SHARED_GENERATION_REUSE_SECONDS = 0.1
+_recent_shared = threading.local()
+
+
 def config_generation(brand_id: int) -> tuple[int, int | None]:
     """(local, shared) generation; shared is None when the shared cache is unreachable."""
+    now = time.monotonic()
+    recent = getattr(_recent_shared, "by_brand", None)
+    if recent is None:
+        recent = _recent_shared.by_brand = {}
+    seen = recent.get(brand_id)
+    if seen is not None and now - seen[0] < SHARED_GENERATION_REUSE_SECONDS:
+        return _local_generation[brand_id], seen[1]
     try:
         shared = cache.get(_key(brand_id), 0)
     except Exception:
         shared = None
+    recent[brand_id] = (now, shared)
     return _local_generation[brand_id], shared
 
 

@@ -155,7 +155,11 @@ else:
     SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001", "django_ratelimit.E003"]
 
 RATELIMIT_EXCEPTION_CLASS = "trcker_site.api.RatelimitedException"
+# A counter the store failed to count lets the request through (see trcker_site/rate_limits.py).
+RATELIMIT_FAIL_OPEN = True
 TRCKER_API_RATE = os.environ.get("TRCKER_API_RATE", "120/m")
+# Bench-only baseline URLs (`make bench`); never on in production.
+TRCKER_BENCH_URLS = env_bool("TRCKER_BENCH_URLS")
 # Partner applications per client IP and brand on the public /p/<brand>/apply page.
 TRCKER_APPLY_RATE = os.environ.get("TRCKER_APPLY_RATE", "5/h")
 

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
@@ -36,5 +37,9 @@ urlpatterns = [
         name="api-docs",
     ),
 ]
+
+if settings.TRCKER_BENCH_URLS:
+    # Baselines for `make bench`; see trcker_site/bench_views.py.
+    urlpatterns.append(path("", include("trcker_site.bench_views")))
 
 handler404 = "trcker_site.api.api_not_found"
