@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format venv assets conformance-tools oidc-op bench bench-http clean-db help
+.PHONY: run test check-reliability lint format venv assets conformance-tools oidc-op bench bench-http clean-db help
 
 help:
 	@echo "make run    - set up (SQLite), seed the demo brand, serve on http://127.0.0.1:$${PORT:-8000}"
@@ -58,6 +58,13 @@ test: $(STAMP)
 	-@$(MAKE) --no-print-directory conformance-tools assets oidc-op
 	@SECRET_KEY=$${SECRET_KEY:-$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(40))')} \
 		$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# The reliability tests with the long versions: 120 s of sustained mixed load against
+# gunicorn (tests/reliability/test_load.py). Needs DATABASE_URL (PostgreSQL) and REDIS_URL.
+check-reliability: $(STAMP)
+	@SECRET_KEY=$${SECRET_KEY:-$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(40))')} \
+		TRCKER_LOAD_SECONDS=$${TRCKER_LOAD_SECONDS:-120} \
+		$(VENV)/bin/pytest tests/reliability $(PYTEST_ARGS)
 
 # Benchmarks (not tests): figures printed and saved under bench/results/.
 bench: $(STAMP)

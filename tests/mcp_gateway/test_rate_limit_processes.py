@@ -77,11 +77,11 @@ def two_servers():
             while True:
                 try:
                     if (
-                        requests.get(f"http://127.0.0.1:{port}/api/health", timeout=2).status_code
+                        requests.get(f"http://127.0.0.1:{port}/api/health", timeout=5).status_code
                         == 200
                     ):
                         break
-                except requests.ConnectionError:
+                except requests.RequestException:  # refused, or a worker still booting
                     pass
                 if time.monotonic() > deadline:
                     pytest.fail("test servers did not start")
