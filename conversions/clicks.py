@@ -9,7 +9,7 @@ from __future__ import annotations
 import zoneinfo
 from dataclasses import dataclass
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from conversions import tracking_config
@@ -20,6 +20,7 @@ from conversions.rollups import rollup_add, rollup_click
 from conversions.traffic import classify_user_agent, is_prefetch, network_kind, visitor_country
 from offers.models import OfferStatus
 from partners.models import PartnerStatus
+from trcker_site.db import atomic_without_disk_wait
 from trcker_site.url_templates import add_query_param, render_url_template
 
 # Outcomes a visitor sees as "gone" (410) rather than "not found" (404) when no fallback.
@@ -60,17 +61,6 @@ class ClickDecision:
 
 def _clip(value: str, limit: int) -> str:
     return value[:limit]
-
-
-def _commit_without_waiting_for_disk() -> None:
-    """A click's commit does not wait for the WAL flush (PostgreSQL's synchronous_commit off,
-    for this transaction only). The visitor is redirected either way; what is risked is the
-    last fraction of a second of clicks if the database server itself crashes, never
-    corruption. Conversions and payouts keep the full guarantee. Halves the click latency on
-    a disk that takes milliseconds to fsync (see docs/performance.md)."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
 
 def click_handle(data: ClickInput) -> ClickDecision:
@@ -131,8 +121,9 @@ def click_handle(data: ClickInput) -> ClickDecision:
     flagged = (
         brand.fraud_mode != "off" and fraud.score >= brand.fraud_threshold and bool(fraud.signals)
     )
-    with transaction.atomic():  # the click and its rollup increment commit together
-        _commit_without_waiting_for_disk()
+    # The click and its rollup increment commit together; the redirect does not wait for
+    # the disk (see atomic_without_disk_wait for what that risks).
+    with atomic_without_disk_wait():
         click = Click.objects.create(
             brand_id=brand.id,
             offer_id=offer.id if offer else None,
