@@ -70,6 +70,7 @@ check-reliability: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/stats_bench.py
 	$(PY) bench/http_bench.py
+	$(PY) bench/mcp_bench.py
 
 # The HTTP benchmark alone (gunicorn + PostgreSQL + Redis on loopback).
 bench-http: $(STAMP)

@@ -154,7 +154,12 @@ def client(job: dict, results: multiprocessing.Queue) -> None:
         started = time.perf_counter()
         conn = http.client.HTTPConnection("127.0.0.1", job["port"], timeout=30)
         try:
-            conn.request("GET", path, headers={"User-Agent": "Mozilla/5.0 (X11; Linux) bench"})
+            conn.request(
+                "POST" if "body" in job else "GET",
+                path,
+                body=job.get("body"),
+                headers={"User-Agent": "Mozilla/5.0 (X11; Linux) bench", **job.get("headers", {})},
+            )
             response = conn.getresponse()
             response.read()
             status = response.status
@@ -275,6 +280,32 @@ def main() -> None:
             except subprocess.TimeoutExpired:
                 proc.kill()
 
+    rows = summarize(measured)
+    by_name = {row["endpoint"]: row for row in rows}
+    ratios = {
+        "click ÷ bare 302": round(
+            by_name["click redirect"]["rps"] / by_name["bare 302 view"]["rps"], 2
+        ),
+        "postback ÷ bare INSERT": round(
+            by_name["inbound postback (signed)"]["rps"] / by_name["bare single-row INSERT"]["rps"],
+            2,
+        ),
+        "postbacks/s per core": round(
+            by_name["inbound postback (signed)"]["rps"] / (os.cpu_count() or 1), 1
+        ),
+    }
+    report(
+        "http",
+        f"HTTP benchmark — gunicorn {WORKERS} workers × {THREADS} threads",
+        rows,
+        ratios,
+        extra_lines=[f"- gunicorn worker RSS after the run (MiB): {', '.join(map(str, rss))}"],
+        extra_json={"worker_rss_mb": rss},
+    )
+
+
+def summarize(measured: dict[str, list[dict]]) -> list[dict]:
+    """Per endpoint: medians over rounds, and every answer's status counted."""
     rows = []
     for name, rounds in measured.items():
         statuses: dict = {}
@@ -290,19 +321,18 @@ def main() -> None:
                 "statuses": statuses,
             }
         )
-    by_name = {row["endpoint"]: row for row in rows}
-    ratios = {
-        "click ÷ bare 302": round(
-            by_name["click redirect"]["rps"] / by_name["bare 302 view"]["rps"], 2
-        ),
-        "postback ÷ bare INSERT": round(
-            by_name["inbound postback (signed)"]["rps"] / by_name["bare single-row INSERT"]["rps"],
-            2,
-        ),
-        "postbacks/s per core": round(
-            by_name["inbound postback (signed)"]["rps"] / (os.cpu_count() or 1), 1
-        ),
-    }
+    return rows
+
+
+def report(
+    name: str,
+    title: str,
+    rows: list[dict],
+    ratios: dict,
+    extra_lines: list[str],
+    extra_json: dict | None = None,
+) -> None:
+    """Print the table and save it as bench/results/<name>.{md,json}."""
     machine = {
         "python": platform.python_version(),
         "cpus": os.cpu_count(),
@@ -313,8 +343,8 @@ def main() -> None:
         "rounds": ROUNDS,
     }
     lines = [
-        f"HTTP benchmark — gunicorn {WORKERS} workers × {THREADS} threads, {CLIENTS} clients, "
-        f"{ROUNDS} rounds × {SECONDS:g} s, medians ({machine['cpus']} CPUs, PostgreSQL, Redis)",
+        f"{title}, {CLIENTS} clients, {ROUNDS} rounds × {SECONDS:g} s, medians "
+        f"({machine['cpus']} CPUs, PostgreSQL, Redis)",
         "",
         "| endpoint | requests/s | p50 (ms) | p99 (ms) | answers |",
         "|---|---:|---:|---:|---|",
@@ -324,18 +354,29 @@ def main() -> None:
         lines.append(
             f"| {row['endpoint']} | {row['rps']} | {row['p50_ms']} | {row['p99_ms']} | {answers} |"
         )
-    lines += ["", *(f"- {name}: {value}" for name, value in ratios.items())]
-    lines.append(f"- gunicorn worker RSS after the run (MiB): {', '.join(map(str, rss))}")
+    lines += ["", *(f"- {key}: {value}" for key, value in ratios.items()), *extra_lines]
     table = "\n".join(lines)
     print(table)
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
-    (out / "http.md").write_text(table + "\n")
-    (out / "http.json").write_text(
+    (out / f"{name}.md").write_text(table + "\n")
+    (out / f"{name}.json").write_text(
         json.dumps(
-            {"machine": machine, "results": rows, "ratios": ratios, "worker_rss_mb": rss}, indent=2
+            {"machine": machine, "results": rows, "ratios": ratios, **(extra_json or {})}, indent=2
         )
     )
+
+
+def wait_sdk(port: int, timeout: float = 60) -> None:
+    """The SDK server has no health URL: wait until it accepts connections."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=2):
+                return
+        except OSError:
+            time.sleep(0.3)
+    raise SystemExit("the SDK server did not start")
 
 
 if __name__ == "__main__":
