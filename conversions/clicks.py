@@ -6,13 +6,14 @@ The destination comes only from the offer's stored config, never from the reques
 
 from __future__ import annotations
 
+import datetime as dt
 import zoneinfo
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
-from conversions import tracking_config
+from conversions import click_spool, tracking_config
 from conversions.caps import cap_reached
 from conversions.fraud import WEIGHTS, FraudScore, over_threshold, score_click
 from conversions.models import SUB_ID_MAX, Click, ClickOutcome
@@ -61,6 +62,17 @@ class ClickDecision:
 
 def _clip(value: str, limit: int) -> str:
     return value[:limit]
+
+
+def _cap_reached_or_unknown(
+    offer: tracking_config.OfferConfig, *, now: dt.datetime, tz: zoneinfo.ZoneInfo
+) -> bool:
+    """A cap that cannot be checked (database unreachable) counts as reached: the click goes
+    to the fallback rather than past a limit the advertiser pays by."""
+    try:
+        return cap_reached(offer, now=now, tz=tz)
+    except (OperationalError, InterfaceError):
+        return True
 
 
 def click_handle(data: ClickInput) -> ClickDecision:
@@ -114,38 +126,47 @@ def click_handle(data: ClickInput) -> ClickDecision:
                 fraud.score, mode=brand.fraud_mode, threshold=brand.fraud_threshold
             ):
                 outcome = ClickOutcome.FRAUD_BLOCKED
-            elif offer.has_caps and cap_reached(offer, now=now, tz=brand.tz):
+            elif offer.has_caps and _cap_reached_or_unknown(offer, now=now, tz=brand.tz):
                 outcome = ClickOutcome.CAP_REACHED
 
     billable = outcome == ClickOutcome.ACCEPTED and not preview
     flagged = (
         brand.fraud_mode != "off" and fraud.score >= brand.fraud_threshold and bool(fraud.signals)
     )
-    # The click and its rollup increment commit together; the redirect does not wait for
-    # the disk (see atomic_without_disk_wait for what that risks).
-    with atomic_without_disk_wait():
-        click = Click.objects.create(
-            brand_id=brand.id,
-            offer_id=offer.id if offer else None,
-            partner_id=partner.id if partner else None,
-            created_at=now,
-            ip=data.ip,
-            user_agent=_clip(data.user_agent, 512),
-            country=country,
-            device_class=device,
-            referrer=_clip(data.referrer, 1024),
-            sub1=data.subs[0],
-            sub2=data.subs[1],
-            sub3=data.subs[2],
-            sub4=data.subs[3],
-            sub5=data.subs[4],
-            outcome=outcome,
-            is_billable=billable,
-            fraud_score=fraud.score,
-            fraud_signals=fraud.signals,
-            fraud_flagged=flagged,
-        )
-        rollup_click(click, tz=brand.tz, currency=offer.currency if offer else "")
+    click = Click(
+        brand_id=brand.id,
+        offer_id=offer.id if offer else None,
+        partner_id=partner.id if partner else None,
+        created_at=now,
+        ip=data.ip,
+        user_agent=_clip(data.user_agent, 512),
+        country=country,
+        device_class=device,
+        referrer=_clip(data.referrer, 1024),
+        sub1=data.subs[0],
+        sub2=data.subs[1],
+        sub3=data.subs[2],
+        sub4=data.subs[3],
+        sub5=data.subs[4],
+        outcome=outcome,
+        is_billable=billable,
+        fraud_score=fraud.score,
+        fraud_signals=fraud.signals,
+        fraud_flagged=flagged,
+    )
+    currency = offer.currency if offer else ""
+    try:
+        # The click and its rollup increment commit together; the redirect does not wait for
+        # the disk (see atomic_without_disk_wait for what that risks).
+        with atomic_without_disk_wait():
+            click.save(force_insert=True)
+            rollup_click(click, tz=brand.tz, currency=currency)
+    except (OperationalError, InterfaceError) as exc:
+        # The database is unreachable: keep the click in Redis and answer as usual.
+        try:
+            click_spool.push(click, tz=brand.tz, currency=currency)
+        except click_spool.SpoolUnavailableError:
+            raise exc from None
     if outcome != ClickOutcome.ACCEPTED:
         fallback = offer.fallback_url if offer else ""
         status = 410 if outcome in GONE_OUTCOMES else 404

@@ -1,4 +1,5 @@
-"""The outbound postback worker. Several may run at once on PostgreSQL (rows are claimed with
+"""The outbound postback worker, which also writes clicks spooled while the database was down
+(conversions/click_spool.py). Several may run at once on PostgreSQL (rows are claimed with
 SKIP LOCKED); on SQLite run one."""
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from types import FrameType
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import DatabaseError, close_old_connections
 
+from conversions import click_spool
 from conversions.outbox import drain
 
 
@@ -24,6 +26,9 @@ class Command(BaseCommand):
 
     def handle(self, *args: object, **options: object) -> None:
         if options["once"]:
+            spooled = click_spool.drain()
+            if spooled:
+                self.stdout.write(f"wrote {spooled} spooled clicks")
             tried = drain()
             self.stdout.write(f"attempted {tried} deliveries")
             return
@@ -38,7 +43,8 @@ class Command(BaseCommand):
         interval = float(options["interval"])  # type: ignore[arg-type]
         while not self._stopping:
             try:
-                tried = drain(limit=100)
+                # Clicks kept in Redis while the database was down go in first.
+                tried = click_spool.drain() + drain(limit=100)
             except DatabaseError:
                 self.stderr.write("database unavailable; retrying")
                 close_old_connections()
