@@ -13,6 +13,7 @@ database, so their clicks go to the offer's fallback (refused as ``cap_reached``
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -21,6 +22,7 @@ import zoneinfo
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
 from django.db import IntegrityError, transaction
+from redis.exceptions import RedisError
 
 from conversions.models import Click
 from conversions.rollups import rollup_click
@@ -97,23 +99,29 @@ def drain(batch: int = 500) -> int:
     except SpoolUnavailableError:
         return 0
     key = _key(SPOOL_KEY)
-    if not client.llen(key):
-        return 0
-    lock = client.lock(_key(DRAIN_LOCK_KEY), timeout=300, blocking=False)
-    if not lock.acquire():
-        return 0  # another drainer is at work
     written = 0
     try:
-        while True:
-            items = client.lrange(key, 0, batch - 1)
-            if not items:
-                break
-            for raw in items:
-                written += _write(_decode(raw))
-            # Producers only append, so the first len(items) entries are the ones written.
-            client.ltrim(key, len(items), -1)
-    finally:
-        lock.release()
+        if not client.llen(key):
+            return 0
+        lock = client.lock(_key(DRAIN_LOCK_KEY), timeout=300, blocking=False)
+        if not lock.acquire():
+            return 0  # another drainer is at work
+        try:
+            while True:
+                items = client.lrange(key, 0, batch - 1)
+                if not items:
+                    break
+                for raw in items:
+                    written += _write(_decode(raw))
+                # Producers only append, so the first len(items) entries are the ones written.
+                client.ltrim(key, len(items), -1)
+        finally:
+            with contextlib.suppress(RedisError):
+                lock.release()
+    except RedisError:
+        # Redis went away: what was written stays (ids are skipped next time), the rest
+        # stays in the list; the worker carries on with postbacks and tries again later.
+        logger.warning("click spool unavailable; will retry", exc_info=True)
     if written:
         logger.info("wrote %s spooled clicks", written)
     return written

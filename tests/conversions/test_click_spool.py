@@ -48,3 +48,17 @@ def test_drain_writes_each_spooled_click_once(db):
     assert sorted(stored.values_list("pk", flat=True)) == sorted(c.pk for c in clicks)
     assert stored.filter(sub1="spooled").count() == 3
     assert rollup_table(brand, tz) == raw_table(brand, tz)
+
+
+def test_drain_carries_on_when_redis_is_unreachable(db, settings, caplog):
+    from tests.mcp_gateway.test_rate_limit_processes import _free_port
+
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{_free_port()}/0",  # nothing listens here
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+    assert click_spool.drain() == 0  # the postback worker keeps running
+    assert "click spool unavailable" in caplog.text
