@@ -18,8 +18,6 @@ saved to bench/results/http.{json,md}.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import http.client
 import json
 import multiprocessing
@@ -32,7 +30,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -128,12 +126,11 @@ def prepare() -> dict:
 
 
 def signed_postback_path(secret: str, click_id: str, txn_id: str) -> str:
+    from conversions.postbacks import canonical_query, sign  # Django is set up by now
+
     params = {"click_id": click_id, "txn_id": txn_id, "amount": "49.90", "currency": "USD"}
     ts = int(time.time())
-    canonical = "&".join(
-        f"{quote(k, safe='-._~')}={quote(v, safe='-._~')}" for k, v in sorted(params.items())
-    )
-    sig = hmac.new(secret.encode(), f"{ts}.{canonical}".encode(), hashlib.sha256).hexdigest()
+    sig = sign(secret, ts, canonical_query(list(params.items())).encode())
     return f"/api/postback/{BRAND}/o?{urlencode({**params, 'ts': ts, 'sig': sig})}"
 
 

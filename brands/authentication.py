@@ -11,6 +11,7 @@ from rest_framework.request import Request
 from audit.actor import Actor, ActorKind, Channel, Scope
 from brands.models import ApiKey, ApiKeyScope
 from brands.selectors import api_key_authenticate
+from trcker_site.client_ip import request_client_ip
 from trcker_site.errors import AuthenticationError
 
 
@@ -51,7 +52,7 @@ def actor_for_api_key(key: ApiKey, *, channel: Channel, request: Request) -> Act
         brand_slug=brand.slug,
         scopes=frozenset(scopes),
         api_key_id=key.pk,
-        ip=getattr(request, "client_ip", None) or request.META.get("REMOTE_ADDR"),
+        ip=request_client_ip(request),
         user_agent=request.META.get("HTTP_USER_AGENT", "")[:512],
         request_id=getattr(request, "request_id", ""),
         detail={"api_key": key.prefix},

@@ -24,6 +24,7 @@ from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 from audit.actor import Actor, Channel
 from brands.models import Brand, StaffMembership, StaffRole
 from brands.services import staff_membership_set
+from trcker_site.client_ip import request_client_ip
 from trcker_site.errors import ConflictError
 
 logger = logging.getLogger(__name__)
@@ -157,7 +158,7 @@ class BrandOIDCBackend(OIDCAuthenticationBackend):
             return actor
         return dataclasses.replace(
             actor,
-            ip=getattr(request, "client_ip", None) or request.META.get("REMOTE_ADDR") or None,
+            ip=request_client_ip(request),
             user_agent=request.headers.get("User-Agent", "")[:512],
             detail={"username": user.get_username()},
         )

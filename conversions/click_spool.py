@@ -19,13 +19,12 @@ import json
 import logging
 import zoneinfo
 
-from django.core.cache import caches
-from django.core.cache.backends.redis import RedisCache
 from django.db import IntegrityError, transaction
 from redis.exceptions import RedisError
 
 from conversions.models import Click
 from conversions.rollups import rollup_click
+from trcker_site.counters import redis_client, redis_key
 
 logger = logging.getLogger(__name__)
 
@@ -59,14 +58,10 @@ class SpoolUnavailableError(Exception):
 
 
 def _client():
-    backend = caches["default"]
-    if not isinstance(backend, RedisCache):
+    client = redis_client()
+    if client is None:
         raise SpoolUnavailableError("the click spool needs Redis (REDIS_URL)")
-    return backend._cache.get_client(write=True)
-
-
-def _key(name: str) -> str:
-    return caches["default"].make_and_validate_key(name)
+    return client
 
 
 def push(click: Click, *, tz: zoneinfo.ZoneInfo, currency: str) -> None:
@@ -76,7 +71,7 @@ def push(click: Click, *, tz: zoneinfo.ZoneInfo, currency: str) -> None:
     record["tz"] = tz.key
     record["currency"] = currency
     try:
-        _client().rpush(_key(SPOOL_KEY), json.dumps(record))
+        _client().rpush(redis_key(SPOOL_KEY), json.dumps(record))
     except SpoolUnavailableError:
         raise
     except Exception as exc:
@@ -86,7 +81,7 @@ def push(click: Click, *, tz: zoneinfo.ZoneInfo, currency: str) -> None:
 
 def pending() -> int:
     try:
-        return int(_client().llen(_key(SPOOL_KEY)))
+        return int(_client().llen(redis_key(SPOOL_KEY)))
     except SpoolUnavailableError:
         return 0
 
@@ -98,12 +93,12 @@ def drain(batch: int = 500) -> int:
         client = _client()
     except SpoolUnavailableError:
         return 0
-    key = _key(SPOOL_KEY)
+    key = redis_key(SPOOL_KEY)
     written = 0
     try:
         if not client.llen(key):
             return 0
-        lock = client.lock(_key(DRAIN_LOCK_KEY), timeout=300, blocking=False)
+        lock = client.lock(redis_key(DRAIN_LOCK_KEY), timeout=300, blocking=False)
         if not lock.acquire():
             return 0  # another drainer is at work
         try:

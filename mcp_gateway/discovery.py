@@ -17,6 +17,7 @@ from django.shortcuts import render
 from mcp_gateway.host import INSTRUCTIONS
 from mcp_gateway.protocol import SUPPORTED_VERSIONS
 from mcp_gateway.tools import TOOLS
+from trcker_site.client_ip import request_client_ip
 from trcker_site.links import public_url
 from trcker_site.rate_limits import count_request
 
@@ -141,7 +142,7 @@ def ai_catalog() -> dict[str, Any]:
 
 
 def _limited(request: HttpRequest) -> bool:
-    ip = getattr(request, "client_ip", None) or request.META.get("REMOTE_ADDR", "")
+    ip = request_client_ip(request) or ""
     usage = count_request(
         request, group="discovery", key=f"ip:{ip}", rate=settings.TRCKER_DISCOVERY_RATE
     )

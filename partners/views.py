@@ -18,6 +18,7 @@ from brands.models import Brand
 from partners.forms import PartnerApplicationForm
 from partners.selectors import application_brand_get
 from partners.services import partner_apply
+from trcker_site.client_ip import request_client_ip
 from trcker_site.errors import DomainError, NotFoundError
 from trcker_site.rate_limits import count_request
 
@@ -46,7 +47,7 @@ def _retry_after(request: HttpRequest, brand: Brand) -> int | None:
     When that store is down the form stays open: a warning is logged and the submission
     goes through, since refusing every applicant would be worse than a burst of spam.
     """
-    ip = getattr(request, "client_ip", None) or request.META.get("REMOTE_ADDR") or "unknown"
+    ip = request_client_ip(request) or "unknown"
     usage = count_request(
         request,
         group="partner_apply",
@@ -67,7 +68,7 @@ def _actor(request: HttpRequest, brand: Brand) -> Actor:
             channel=Channel.APPLY,
             request_id=getattr(request, "request_id", ""),
         ),
-        ip=getattr(request, "client_ip", None) or request.META.get("REMOTE_ADDR") or None,
+        ip=request_client_ip(request),
         user_agent=request.headers.get("User-Agent", "")[:512],
     )
 

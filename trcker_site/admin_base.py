@@ -24,6 +24,7 @@ from django.urls import reverse
 from audit.actor import Actor, ActorKind, Channel, Scope
 from brands.models import WRITE_ROLES, Brand
 from brands.selectors import staff_roles_for_user
+from trcker_site.client_ip import request_client_ip
 from trcker_site.errors import DomainError, PermissionDeniedError
 
 admin.site.site_header = "Trcker administration"
@@ -101,7 +102,7 @@ def admin_actor(request: HttpRequest, brand: Brand) -> Actor:
         brand_slug=brand.slug,
         scopes=frozenset(scopes),
         user_id=user.pk,
-        ip=getattr(request, "client_ip", None) or request.META.get("REMOTE_ADDR") or None,
+        ip=request_client_ip(request),
         user_agent=request.headers.get("User-Agent", "")[:512],
         request_id=getattr(request, "request_id", ""),
         detail={"username": user.get_username()},

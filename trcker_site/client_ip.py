@@ -32,3 +32,9 @@ def client_ip(request: HttpRequest) -> str | None:
         if not is_trusted_proxy(hop):
             return hop
     return hops[0] if hops else peer
+
+
+def request_client_ip(request: HttpRequest) -> str | None:
+    """The client IP of a request: the one the middleware resolved, or resolved now (for
+    requests that did not pass through the middleware, e.g. built in tests)."""
+    return getattr(request, "client_ip", None) or client_ip(request)

@@ -16,25 +16,38 @@ from django.core.cache.backends.redis import RedisCache
 logger = logging.getLogger(__name__)
 
 
+def redis_client():
+    """The raw client behind Django's default cache when that cache is Redis, for what the
+    cache API cannot do in one round trip (pipelines, lists, locks); None otherwise."""
+    backend = caches["default"]
+    if not isinstance(backend, RedisCache):
+        return None
+    return backend._cache.get_client(write=True)
+
+
+def redis_key(name: str) -> str:
+    """``name`` with the cache's prefix and version, as the cache API would store it."""
+    return caches["default"].make_and_validate_key(name)
+
+
 def count_in_windows(counters: list[tuple[str, int]]) -> list[int | None]:
     """Increment each ``(key, window_seconds)`` counter and return its new value; a counter
     starts its window on first use. All None when the cache is unreachable: callers treat the
     signal as unknown rather than failing the request."""
-    backend = caches["default"]
     try:
-        if isinstance(backend, RedisCache):
-            return _redis_pipeline(backend, counters)
-        return [_cache_api(backend, key, window) for key, window in counters]
+        client = redis_client()
+        if client is not None:
+            return _redis_pipeline(client, counters)
+        return [_cache_api(caches["default"], key, window) for key, window in counters]
     except Exception:
         logger.warning("shared counters unavailable", exc_info=True)
         return [None] * len(counters)
 
 
-def _redis_pipeline(backend: RedisCache, counters: list[tuple[str, int]]) -> list[int | None]:
-    client = backend._cache.get_client(write=True)
+def _redis_pipeline(client, counters: list[tuple[str, int]]) -> list[int | None]:
     pipe = client.pipeline(transaction=False)
     for key, window in counters:
-        full_key = backend.make_and_validate_key(key)
+        full_key = redis_key(key)
         pipe.incr(full_key)
         pipe.expire(full_key, window, nx=True)
     replies = pipe.execute()

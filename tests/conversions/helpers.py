@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 from django.test import Client
 
@@ -51,3 +51,13 @@ def signature(secret: str, timestamp: int, canonical: bytes) -> str:
 
 def now_ts() -> int:
     return int(time.time())
+
+
+def signed_query(secret: str, params: dict[str, str]) -> dict[str, str]:
+    """``params`` plus ``ts`` and ``sig``: docs/tracking.md "Proving origin", query-string
+    form, written out independently of the code under test."""
+    ts = now_ts()
+    canonical = "&".join(
+        f"{quote(k, safe='-._~')}={quote(v, safe='-._~')}" for k, v in sorted(params.items())
+    )
+    return {**params, "ts": str(ts), "sig": signature(secret, ts, canonical.encode())}

@@ -10,6 +10,7 @@ from conversions import click_spool
 from conversions.models import Click, ClickOutcome
 from tests.conversions.test_rollups import raw_table, rollup_table
 from tests.factories import BrandFactory, OfferFactory, PartnerFactory
+from trcker_site.counters import redis_key
 
 pytestmark = pytest.mark.redis
 
@@ -36,9 +37,7 @@ def test_drain_writes_each_spooled_click_once(db):
     assert click_spool.pending() == 3
     # An earlier drain wrote the first click, then stopped before trimming the list.
     click_spool._write(
-        click_spool._decode(
-            click_spool._client().lindex(click_spool._key(click_spool.SPOOL_KEY), 0)
-        )
+        click_spool._decode(click_spool._client().lindex(redis_key(click_spool.SPOOL_KEY), 0))
     )
 
     assert click_spool.drain() == 2

@@ -7,8 +7,6 @@ txn_id, duplicates answered as duplicates, rollups equal to the raw rows."""
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import hmac
 import itertools
 import os
 import random
@@ -23,7 +21,7 @@ from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import parse_qs, quote, urlencode, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 import requests
@@ -34,7 +32,7 @@ from conversions.models import Click, Conversion, ConversionStatus
 from offers.services import offer_rotate_postback_secret
 from partners.models import PartnerStatus
 from tests.conftest import issue_key
-from tests.conversions.helpers import CHROME
+from tests.conversions.helpers import CHROME, signed_query
 from tests.conversions.test_rollups import raw_table, rollup_table
 from tests.factories import BrandFactory, OfferFactory, PartnerFactory
 from tests.mcp_gateway.test_rate_limit_processes import _database_url, _free_port
@@ -59,14 +57,8 @@ EXPECTED_STATUS = {"click": 302}  # everything else: 200
 
 
 def _signed_path(secret: str, click_id: str, txn_id: str) -> str:
-    """docs/tracking.md "Proving origin", query-string form."""
     params = {"click_id": click_id, "txn_id": txn_id, "amount": "49.90", "currency": "USD"}
-    ts = int(time.time())
-    canonical = "&".join(
-        f"{quote(k, safe='-._~')}={quote(v, safe='-._~')}" for k, v in sorted(params.items())
-    )
-    sig = hmac.new(secret.encode(), f"{ts}.{canonical}".encode(), hashlib.sha256).hexdigest()
-    return f"/api/postback/{BRAND}/{OFFER}?{urlencode({**params, 'ts': ts, 'sig': sig})}"
+    return f"/api/postback/{BRAND}/{OFFER}?{urlencode(signed_query(secret, params))}"
 
 
 @pytest.fixture
