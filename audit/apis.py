@@ -22,7 +22,7 @@ class AuditEventListApi(TenantApi):
         events = selectors.audit_event_list(
             actor=self.actor, actor_label=data.pop("actor", None), **data
         )
-        return paginate(self, request, events, AuditEventOutput, ordering=("-seq",))
+        return paginate(self, request, events, AuditEventOutput, ordering=("-id",))
 
 
 class AuditEventDetailApi(TenantApi):

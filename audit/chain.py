@@ -54,6 +54,26 @@ def event_payload(
     }
 
 
+def stored_event_payload(event: Any) -> dict[str, Any]:
+    """The payload of a stored AuditEvent row (its ``seq`` already assigned)."""
+    return event_payload(
+        brand_id=event.brand_id,
+        seq=event.seq,
+        created_at=event.created_at,
+        actor_kind=event.actor_kind,
+        actor_label=event.actor_label,
+        actor_detail=event.actor_detail,
+        action=event.action,
+        target_type=event.target_type,
+        target_id=event.target_id,
+        changes=event.changes,
+        channel=event.channel,
+        ip=event.ip,
+        user_agent=event.user_agent,
+        request_id=event.request_id,
+    )
+
+
 @dataclass(frozen=True)
 class BrokenLink:
     brand_id: int
@@ -71,22 +91,7 @@ def verify_events(brand_id: int, events: Iterable[Any], head_seq: int | None) ->
             return BrokenLink(brand_id, expected_seq, event.id, "missing or reordered event")
         if event.prev_hash != prev_hash:
             return BrokenLink(brand_id, event.seq, event.id, "prev_hash does not match")
-        payload = event_payload(
-            brand_id=event.brand_id,
-            seq=event.seq,
-            created_at=event.created_at,
-            actor_kind=event.actor_kind,
-            actor_label=event.actor_label,
-            actor_detail=event.actor_detail,
-            action=event.action,
-            target_type=event.target_type,
-            target_id=event.target_id,
-            changes=event.changes,
-            channel=event.channel,
-            ip=event.ip,
-            user_agent=event.user_agent,
-            request_id=event.request_id,
-        )
+        payload = stored_event_payload(event)
         if link_hash(prev_hash=prev_hash, payload=payload) != event.hash:
             return BrokenLink(brand_id, event.seq, event.id, "content does not match its hash")
         prev_hash = event.hash

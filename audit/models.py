@@ -5,11 +5,14 @@ class AuditEvent(models.Model):
     """One audited write. Append-only: no service updates or deletes rows.
 
     Rows of one brand form a hash chain (``prev_hash`` → ``hash``) in ``seq`` order, so an
-    edited, deleted or inserted row is detectable by ``manage.py verify_audit``.
+    edited, deleted or inserted row is detectable by ``manage.py verify_audit``. A row is
+    written unlinked (``seq`` null, hashes blank) in its write's transaction and linked moments
+    later by ``audit.services.audit_chain_link`` — so writers of one brand never wait on
+    each other's commits (see docs/data-model.md).
     """
 
     brand = models.ForeignKey("brands.Brand", on_delete=models.PROTECT, related_name="+")
-    seq = models.PositiveBigIntegerField()
+    seq = models.PositiveBigIntegerField(null=True, blank=True)
     created_at = models.DateTimeField()
     actor_kind = models.CharField(max_length=16)
     actor_label = models.CharField(max_length=200)
@@ -22,14 +25,20 @@ class AuditEvent(models.Model):
     ip = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=512, blank=True)
     request_id = models.CharField(max_length=64, blank=True)
-    prev_hash = models.CharField(max_length=64)
-    hash = models.CharField(max_length=64)
+    prev_hash = models.CharField(max_length=64, blank=True)
+    hash = models.CharField(max_length=64, blank=True)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["brand", "seq"], name="audit_event_brand_seq_uniq"),
         ]
         indexes = [
+            # The linker's work list: small, since rows leave it within a second.
+            models.Index(
+                fields=["brand", "id"],
+                condition=models.Q(seq__isnull=True),
+                name="audit_unlinked_idx",
+            ),
             models.Index(fields=["brand", "created_at"], name="audit_brand_time_idx"),
             models.Index(fields=["brand", "action", "created_at"], name="audit_brand_action_idx"),
             models.Index(
@@ -42,8 +51,8 @@ class AuditEvent(models.Model):
 
 
 class AuditChainHead(models.Model):
-    """The last link of a brand's chain. Locked FOR UPDATE by each append so concurrent
-    writers of one brand serialise their links (writes of different brands do not)."""
+    """The last link of a brand's chain. Locked FOR UPDATE by the linker, so one linker at a
+    time extends a brand's chain; writers never touch it."""
 
     brand = models.OneToOneField(
         "brands.Brand", on_delete=models.PROTECT, primary_key=True, related_name="+"

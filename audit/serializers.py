@@ -7,7 +7,8 @@ from trcker_site.api import StrictSerializer
 
 class AuditEventOutput(serializers.Serializer):
     id = serializers.IntegerField()
-    seq = serializers.IntegerField()
+    # Null for the moment between the write's commit and its link into the brand's chain.
+    seq = serializers.IntegerField(allow_null=True)
     created_at = serializers.DateTimeField()
     actor_kind = serializers.CharField()
     actor = serializers.CharField(source="actor_label")

@@ -35,6 +35,8 @@ from urllib.parse import urlencode
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchdb import ensure_postgres_database  # noqa: E402
+
 SECONDS = float(os.environ.get("BENCH_SECONDS", "5"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "8"))
@@ -68,6 +70,7 @@ def free_port() -> int:
 def prepare() -> dict:
     """Database, brand, offer, partner, signing secret and a pool of clicks to convert."""
     os.environ.update(ENV)
+    ensure_postgres_database(ENV["DATABASE_URL"])
     import django
 
     django.setup()
@@ -258,6 +261,11 @@ def main() -> None:
             ("inbound postback (signed)", ("postback", prepared)),
             ("bare single-row INSERT", ("bare_insert", {})),
         ]
+        # BENCH_ONLY=click or =postback: one endpoint and its baseline, for quick iterations.
+        only = os.environ.get("BENCH_ONLY", "")
+        if only:
+            keep = {"click": {"click", "bare"}, "postback": {"postback", "bare_insert"}}[only]
+            pairs = [pair for pair in pairs if pair[1][0] in keep]
         measured: dict[str, list[dict]] = {name: [] for name, _ in pairs}
         run_id = secrets.token_hex(3)
         # Warm-up: every worker loads its caches (config, parsers, connections) before timing.
@@ -279,6 +287,10 @@ def main() -> None:
 
     rows = summarize(measured)
     by_name = {row["endpoint"]: row for row in rows}
+    if os.environ.get("BENCH_ONLY"):
+        for row in rows:
+            print(row)
+        return
     ratios = {
         "click ÷ bare 302": round(
             by_name["click redirect"]["rps"] / by_name["bare 302 view"]["rps"], 2

@@ -22,6 +22,10 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "trcker_site.settings")
 os.environ.setdefault("DEBUG", "1")
 
+from benchdb import ensure_postgres_database  # noqa: E402
+
+ensure_postgres_database(os.environ.get("DATABASE_URL", ""))
+
 import django  # noqa: E402
 
 django.setup()

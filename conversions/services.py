@@ -54,11 +54,11 @@ class RecordedConversion:
 def _find_click(brand: BrandConfig, offer: OfferConfig, click_id: str) -> Click | None:
     if not click_id:
         return None
-    return (
-        Click.objects.select_related("partner")
-        .filter(pk=click_id, brand_id=brand.id, offer_id=offer.id, outcome=ClickOutcome.ACCEPTED)
-        .first()
-    )
+    # [:1] rather than .first(): no ORDER BY to build or run for a primary-key lookup.
+    found = Click.objects.select_related("partner").filter(
+        pk=click_id, brand_id=brand.id, offer_id=offer.id, outcome=ClickOutcome.ACCEPTED
+    )[:1]
+    return next(iter(found), None)
 
 
 def _find_coupon(brand: BrandConfig, offer: OfferConfig, code: str) -> Coupon | None:
@@ -74,38 +74,43 @@ def _find_coupon(brand: BrandConfig, offer: OfferConfig, code: str) -> Coupon | 
     return coupon
 
 
+def _find_existing(offer: OfferConfig, data: PostbackInput) -> Conversion | None:
+    found = Conversion.objects.filter(
+        offer_id=offer.id, event_type=data.event_type, txn_id=data.txn_id
+    )[:1]
+    return next(iter(found), None)
+
+
 def conversion_record(
     *, actor: Actor, brand: BrandConfig, offer: OfferConfig, data: PostbackInput
 ) -> RecordedConversion:
-    """Record one reported sale/event, or return the existing one for a repeated txn_id."""
-    existing = Conversion.objects.filter(
-        offer_id=offer.id, event_type=data.event_type, txn_id=data.txn_id
-    ).first()
-    if existing is not None:
-        return RecordedConversion(existing, duplicate=True)
-    click = _find_click(brand, offer, data.click_id)
-    coupon = _find_coupon(brand, offer, data.coupon)
-    if click is None and coupon is None:
-        if data.click_id:
-            raise ValidationError(
-                "Unknown click_id for this offer: it was never issued, was refused, or belongs "
-                "to another offer.",
-                code="unknown_click",
-                fields={"click_id": ["Unknown click."]},
-            )
-        raise ValidationError(
-            "Unknown or inactive coupon for this offer.",
-            code="unknown_coupon",
-            fields={"coupon": ["Unknown coupon."]},
-        )
+    """Record one reported sale/event, or return the existing one for a repeated txn_id.
+
+    New sales are the common case, so the (offer, event_type, txn_id) unique constraint is
+    the duplicate check — no lookup before the INSERT. Whatever refuses a repeat (its click
+    purged, its coupon used up since, or the constraint itself) answers with the sale
+    already recorded instead."""
     try:
+        click = _find_click(brand, offer, data.click_id)
+        coupon = _find_coupon(brand, offer, data.coupon)
+        if click is None and coupon is None:
+            if data.click_id:
+                raise ValidationError(
+                    "Unknown click_id for this offer: it was never issued, was refused, or "
+                    "belongs to another offer.",
+                    code="unknown_click",
+                    fields={"click_id": ["Unknown click."]},
+                )
+            raise ValidationError(
+                "Unknown or inactive coupon for this offer.",
+                code="unknown_coupon",
+                fields={"coupon": ["Unknown coupon."]},
+            )
         with transaction.atomic():
             conversion = _record_new(actor, brand, offer, data, click, coupon)
-    except IntegrityError:
-        # A concurrent request with the same txn_id committed first: that one is the sale.
-        existing = Conversion.objects.filter(
-            offer_id=offer.id, event_type=data.event_type, txn_id=data.txn_id
-        ).first()
+    except (IntegrityError, ValidationError):
+        # A repeat, or a concurrent request with the same txn_id that committed first.
+        existing = _find_existing(offer, data)
         if existing is None:
             raise
         return RecordedConversion(existing, duplicate=True)

@@ -147,7 +147,7 @@ def seed(brand: Brand, tag: str) -> dict[type[Model], Model]:
         PostbackDelivery: PostbackDelivery.objects.create(
             brand=brand, conversion=conversion, url="https://partner.example/pb?c=1"
         ),
-        AuditEvent: AuditEvent.objects.filter(brand=brand).latest("seq"),
+        AuditEvent: AuditEvent.objects.filter(brand=brand).latest("id"),
     }
 
 
@@ -542,7 +542,7 @@ def test_partner_add_and_approve_go_through_services(
     partner.refresh_from_db()
     assert partner.status == PartnerStatus.ACTIVE
     assert approved.status_code == 200
-    assert list(AuditEvent.objects.order_by("seq").values_list("action", "actor_label")) == [
+    assert list(AuditEvent.objects.order_by("id").values_list("action", "actor_label")) == [
         ("partner.create", f"user:{owner.pk}"),
         ("partner.approve", f"user:{owner.pk}"),
     ]
@@ -560,7 +560,7 @@ def test_coupon_add_and_disable_go_through_services(
 
     coupon.refresh_from_db()
     assert coupon.status == CouponStatus.DISABLED
-    assert list(AuditEvent.objects.order_by("seq").values_list("action", flat=True)) == [
+    assert list(AuditEvent.objects.order_by("id").values_list("action", flat=True)) == [
         "coupon.create",
         "coupon.disable",
     ]
@@ -588,7 +588,7 @@ def test_payout_rules_are_set_and_deleted_through_services(
     client.post(admin_url(PayoutRule, "delete", rule.pk), {"post": "yes"})
 
     assert not PayoutRule.objects.exists()
-    assert list(AuditEvent.objects.order_by("seq").values_list("action", flat=True)) == [
+    assert list(AuditEvent.objects.order_by("id").values_list("action", flat=True)) == [
         "offer.set_payout_rule",
         "offer.delete_payout_rule",
     ]
@@ -680,7 +680,7 @@ def test_owner_manages_memberships_through_services(
     client.post(admin_url(StaffMembership, "delete", membership.pk), {"post": "yes"})
 
     assert not StaffMembership.objects.filter(user=newcomer).exists()
-    assert list(AuditEvent.objects.order_by("seq").values_list("action", flat=True)) == [
+    assert list(AuditEvent.objects.order_by("id").values_list("action", flat=True)) == [
         "staff.set_role",
         "staff.remove",
     ]
@@ -741,7 +741,7 @@ def test_api_keys_are_revoked_by_action_and_never_edited(
     assert refused.status_code == 403
     assert key.label == "old"
     assert key.revoked_at is not None
-    assert AuditEvent.objects.order_by("-seq").first().action == "api_key.revoke"
+    assert AuditEvent.objects.order_by("-id").first().action == "api_key.revoke"
 
 
 # --- 6. the audit log is read-only for everyone ----------------------------------------------

@@ -199,7 +199,7 @@ def test_list_filters_naming_brand_b_ids_are_not_found(two_brands, path):
 def test_audit_event_of_brand_b_is_not_found_by_id(two_brands):
     brand_a, brand_b = two_brands
     client_with_key(issue_key(brand_b)).post(f"/api/v1/offers/{B_OFFER}/pause/")
-    b_event = AuditEvent.objects.filter(brand=brand_b).latest("seq")
+    b_event = AuditEvent.objects.filter(brand=brand_b).latest("id")
     response = client_with_key(issue_key(brand_a)).get(f"/api/v1/audit-events/{b_event.pk}/")
     assert response.status_code == 404
 

@@ -1,10 +1,13 @@
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection, transaction
 
 from audit.models import AuditEvent
 from audit.selectors import audit_chain_verify
-from audit.services import audit_record
+from audit.services import audit_chain_link, audit_chain_link_all, audit_record
 from offers.services import offer_pause, offer_resume, offer_update
 from tests.conftest import make_actor
 
@@ -12,6 +15,7 @@ from tests.conftest import make_actor
 def _write_events(actor, offer, n=4):
     for i in range(n):
         offer_update(actor=actor, offer=offer, name=f"Name {i}")
+    audit_chain_link(actor.brand_id)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -40,6 +44,7 @@ def test_chains_of_two_brands_are_independent(actor, offer, other_brand):
     offer_pause(actor=actor, offer=offer)
     offer_pause(actor=other_actor, offer=other_offer)
     offer_resume(actor=actor, offer=offer)
+    assert audit_chain_link_all() == 3
     assert list(AuditEvent.objects.filter(brand=other_brand).values_list("seq", flat=True)) == [1]
     assert sorted(
         AuditEvent.objects.filter(brand_id=actor.brand_id).values_list("seq", flat=True)
@@ -103,3 +108,63 @@ def test_audit_row_rolls_back_with_the_write(actor, offer):
     assert AuditEvent.objects.count() == before
     offer.refresh_from_db()
     assert offer.name != "Never committed"
+
+
+def test_events_are_written_unlinked_and_linked_once_in_write_order(actor, offer):
+    # given two writes: their rows exist at once, outside the chain until linked
+    offer_pause(actor=actor, offer=offer)
+    offer_resume(actor=actor, offer=offer)
+    pending = list(AuditEvent.objects.filter(brand_id=actor.brand_id).order_by("id"))
+    assert [(e.seq, e.hash) for e in pending] == [(None, ""), (None, "")]
+    # when the linker runs twice, with a third write between the runs
+    assert audit_chain_link(actor.brand_id) == 2
+    offer_pause(actor=actor, offer=offer)
+    assert audit_chain_link(actor.brand_id) == 1
+    assert audit_chain_link(actor.brand_id) == 0
+    # then the chain holds each row once, in the order written
+    linked = list(AuditEvent.objects.filter(brand_id=actor.brand_id).order_by("seq"))
+    assert [(e.seq, e.action) for e in linked] == [
+        (1, "offer.pause"),
+        (2, "offer.resume"),
+        (3, "offer.pause"),
+    ]
+    assert linked[2].prev_hash == linked[1].hash
+    assert audit_chain_verify(brand_id=actor.brand_id) is None
+
+
+def test_readers_of_the_log_see_their_own_writes_linked(actor, offer):
+    from audit.selectors import audit_event_list
+
+    offer_pause(actor=actor, offer=offer)
+    events = list(audit_event_list(actor=actor))
+    assert [(e.seq, e.action) for e in events] == [(1, "offer.pause")]
+    assert len(events[0].hash) == 64
+
+
+def test_the_postback_worker_links_pending_events(actor, offer):
+    offer_pause(actor=actor, offer=offer)
+    call_command("deliver_postbacks", "--once", stdout=open(os.devnull, "w"))  # noqa: SIM115
+    assert AuditEvent.objects.get(brand_id=actor.brand_id).seq == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_writers_of_one_brand_form_one_unbroken_chain(actor, offer):
+    # given 4 threads each making 10 audited writes to the same brand, with linkers running
+    # concurrently with the writers (as the worker and readers do)
+    def write(n):
+        try:
+            for i in range(10):
+                offer_update(actor=actor, offer=offer, name=f"Thread {n} write {i}")
+                if i % 3 == 0:
+                    audit_chain_link(actor.brand_id)
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(write, range(4)))
+    audit_chain_link(actor.brand_id)
+    # then all 40 are linked with seq 1..40 and the chain verifies
+    seqs = sorted(AuditEvent.objects.filter(brand_id=actor.brand_id).values_list("seq", flat=True))
+    assert seqs == list(range(1, 41))
+    assert audit_chain_verify(brand_id=actor.brand_id) is None

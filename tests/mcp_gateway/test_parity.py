@@ -135,7 +135,7 @@ def test_rest_and_mcp_give_the_same_answer_and_audit(db, index):
     assert normalise(mcp_out, "via-mcp") == normalise(rest_out, "via-rest"), name
     last = {
         brand: list(
-            AuditEvent.objects.filter(brand=brand).order_by("-seq").values("action", "changes")[:1]
+            AuditEvent.objects.filter(brand=brand).order_by("-id").values("action", "changes")[:1]
         )
         for brand in (mcp_world.brand, rest_world.brand)
     }

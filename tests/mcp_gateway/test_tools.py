@@ -98,7 +98,7 @@ def test_each_write_tool_writes_one_audit_event_as_mcp_brand(world):
     for name, arguments in every_tool_call(world):
         before = AuditEvent.objects.count()
         mcp.call(name, arguments)
-        events = list(AuditEvent.objects.order_by("-seq")[: AuditEvent.objects.count() - before])
+        events = list(AuditEvent.objects.order_by("-id")[: AuditEvent.objects.count() - before])
         if name not in WRITE_TOOLS:
             assert events == [], name
             continue

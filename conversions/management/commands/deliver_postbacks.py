@@ -1,5 +1,6 @@
 """The outbound postback worker, which also writes clicks spooled while the database was down
-(conversions/click_spool.py). Several may run at once on PostgreSQL (rows are claimed with
+(conversions/click_spool.py) and links new audit rows into their brands' hash chains
+(audit.services.audit_chain_link). Several may run at once on PostgreSQL (rows are claimed with
 SKIP LOCKED); on SQLite run one."""
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from types import FrameType
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import DatabaseError, close_old_connections
 
+from audit.services import audit_chain_link_all
 from conversions import click_spool
 from conversions.outbox import drain
 
@@ -30,6 +32,7 @@ class Command(BaseCommand):
             if spooled:
                 self.stdout.write(f"wrote {spooled} spooled clicks")
             tried = drain()
+            audit_chain_link_all()
             self.stdout.write(f"attempted {tried} deliveries")
             return
         self._stopping = False
@@ -45,6 +48,7 @@ class Command(BaseCommand):
             try:
                 # Clicks kept in Redis while the database was down go in first.
                 tried = click_spool.drain() + drain(limit=100)
+                audit_chain_link_all()
             except DatabaseError:
                 self.stderr.write("database unavailable; retrying")
                 close_old_connections()
