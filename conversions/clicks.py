@@ -213,7 +213,10 @@ def click_record_botd_verdict(*, click_id: str, bot: bool, bot_kind: str) -> Non
         return
     with transaction.atomic():
         click = (
-            Click.objects.select_for_update().select_related("brand").filter(pk=click_id).first()
+            Click.objects.select_for_update(of=("self",))
+            .select_related("brand", "offer")
+            .filter(pk=click_id)
+            .first()
         )
         if click is None or any(s.get("signal") == "botd_bot" for s in click.fraud_signals):
             return
@@ -236,6 +239,7 @@ def click_record_botd_verdict(*, click_id: str, bot: bool, bot_kind: str) -> Non
                 day=click.created_at.astimezone(zoneinfo.ZoneInfo(brand.timezone)).date(),
                 offer_id=click.offer_id,
                 partner_id=click.partner_id,
-                currency="",
+                # The stripe-0 row may not exist yet (the click went to another stripe).
+                currency=click.offer.currency,
                 deltas={"clicks_flagged": 1},
             )

@@ -233,13 +233,18 @@ class DailyRollup(models.Model):
     """Per brand, day (brand time zone), offer and partner: clicks and conversions by status
     with amounts. Maintained by increments in the same transaction as the click or conversion
     change that moves them; every stats selector reads these instead of raw rows. A
-    conversion's amounts stay on the day it was recorded and move between status columns."""
+    conversion's amounts stay on the day it was recorded and move between status columns.
+
+    A key may have several rows (``stripe``): a new click or conversion increments one of
+    ``ROLLUP_STRIPES`` rows at random, so concurrent traffic of one hot offer × partner does
+    not queue on one row lock held through each COMMIT. Readers always SUM over the key."""
 
     brand = models.ForeignKey("brands.Brand", on_delete=models.CASCADE, related_name="+")
     day = models.DateField()
     offer = models.ForeignKey("offers.Offer", on_delete=models.CASCADE, related_name="+")
     partner = models.ForeignKey("partners.Partner", on_delete=models.CASCADE, related_name="+")
     currency = models.CharField(max_length=3)
+    stripe = models.PositiveSmallIntegerField(db_default=0)
     clicks_gross = models.BigIntegerField(db_default=0)
     clicks = models.BigIntegerField(db_default=0)  # accepted and billable
     clicks_flagged = models.BigIntegerField(db_default=0)
@@ -271,7 +276,7 @@ class DailyRollup(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["brand", "day", "offer", "partner"], name="rollup_key_uniq"
+                fields=["brand", "day", "offer", "partner", "stripe"], name="rollup_key_uniq"
             ),
         ]
         indexes = [models.Index(fields=["brand", "day"], name="rollup_brand_day_idx")]

@@ -1,12 +1,16 @@
 """Daily rollups, maintained by increments in the transaction of the change that moves them.
 
-One statement per change: ``INSERT … ON CONFLICT (brand, day, offer, partner) DO UPDATE SET
-col = col + excluded.col`` (PostgreSQL and SQLite alike), so concurrent writers never read
-and rewrite a row. ``rebuild`` recomputes days from raw rows for repairs and backfills."""
+One statement per change: ``INSERT … ON CONFLICT (brand, day, offer, partner, stripe) DO
+UPDATE SET col = col + excluded.col`` (PostgreSQL and SQLite alike), so concurrent writers
+never read and rewrite a row. New clicks and conversions spread over ``ROLLUP_STRIPES`` rows
+per key (the hot paths' writers would otherwise queue on one row lock held until COMMIT);
+status moves go to stripe 0; readers sum over the stripes. ``rebuild`` recomputes days from
+raw rows (into stripe 0) for repairs and backfills."""
 
 from __future__ import annotations
 
 import datetime as dt
+import random
 import zoneinfo
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
@@ -20,12 +24,13 @@ from django.db.models.functions import TruncDate
 from conversions.models import Click, ClickOutcome, Conversion, ConversionStatus, DailyRollup
 
 ZERO = Decimal("0")
+ROLLUP_STRIPES = 8
 STATUSES = tuple(ConversionStatus.values)
 KEY_COLUMNS = ("brand_id", "day", "offer_id", "partner_id")
 COUNTER_COLUMNS = tuple(
     field.name
     for field in DailyRollup._meta.fields
-    if field.name not in ("id", "brand", "day", "offer", "partner", "currency")
+    if field.name not in ("id", "brand", "day", "offer", "partner", "currency", "stripe")
 )
 
 
@@ -45,18 +50,27 @@ def rollup_add(
     partner_id: int,
     currency: str,
     deltas: Mapping[str, int | Decimal],
+    stripe: int = 0,
 ) -> None:
     deltas = {column: value for column, value in deltas.items() if value}
     if not deltas:
         return
     table = connection.ops.quote_name(DailyRollup._meta.db_table)
-    columns = [*KEY_COLUMNS, "currency", *deltas]
+    columns = [*KEY_COLUMNS, "stripe", "currency", *deltas]
     updates = ", ".join(f"{column} = {table}.{column} + excluded.{column}" for column in deltas)
     sql = (
         f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))}) "  # noqa: S608
-        f"ON CONFLICT (brand_id, day, offer_id, partner_id) DO UPDATE SET {updates}"
+        f"ON CONFLICT (brand_id, day, offer_id, partner_id, stripe) DO UPDATE SET {updates}"
     )
-    params = [brand_id, day, offer_id, partner_id, currency, *(_value(v) for v in deltas.values())]
+    params = [
+        brand_id,
+        day,
+        offer_id,
+        partner_id,
+        stripe,
+        currency,
+        *(_value(v) for v in deltas.values()),
+    ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
 
@@ -93,6 +107,11 @@ def conversion_deltas(conversion: Conversion) -> dict[str, int | Decimal]:
     }
 
 
+def _hot_path_stripe() -> int:
+    # Not security-relevant: only spreads lock contention.
+    return random.randrange(ROLLUP_STRIPES)  # noqa: S311
+
+
 def rollup_click(click: Click, *, tz: zoneinfo.ZoneInfo, currency: str) -> None:
     if click.offer_id is None or click.partner_id is None:
         return  # refused before an offer and a partner were known: nothing to attribute
@@ -103,6 +122,7 @@ def rollup_click(click: Click, *, tz: zoneinfo.ZoneInfo, currency: str) -> None:
         partner_id=click.partner_id,
         currency=currency,
         deltas=click_deltas(click),
+        stripe=_hot_path_stripe(),
     )
 
 
@@ -114,6 +134,7 @@ def rollup_conversion_added(conversion: Conversion, *, tz: zoneinfo.ZoneInfo) ->
         partner_id=conversion.partner_id,
         currency=conversion.currency,
         deltas=conversion_deltas(conversion),
+        stripe=_hot_path_stripe(),
     )
 
 
