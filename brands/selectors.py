@@ -13,6 +13,7 @@ from django.utils import timezone
 from audit.actor import Actor
 from brands.keys import parse_key, secret_digest
 from brands.models import WRITE_ROLES, ApiKey, Brand, StaffMembership
+from trcker_site.config_cache import cached_for_brand
 from trcker_site.errors import AuthenticationError, NotFoundError
 
 # last_used_at is informational; writing it on every request would turn reads into writes.
@@ -42,7 +43,7 @@ def api_key_authenticate(raw_key: str) -> ApiKey:
         raise AuthenticationError(
             "Malformed API key: expected trk_<prefix>_<secret>.", code="invalid_api_key"
         )
-    key = ApiKey.objects.select_related("brand").filter(prefix=parsed.prefix).first()
+    key = _key_by_prefix(parsed.prefix)
     # Compare even when no row matched so timing does not reveal which prefixes exist.
     expected = key.secret_sha256 if key else "0" * 64
     matches = _compare(expected, secret_digest(parsed.secret))
@@ -55,7 +56,26 @@ def api_key_authenticate(raw_key: str) -> ApiKey:
         ApiKey.objects.filter(pk=key.pk).filter(
             Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_RESOLUTION)
         ).update(last_used_at=now)
+        key.last_used_at = now  # the cached row too, so the next call skips the UPDATE
     return key
+
+
+def _key_by_prefix(prefix: str) -> ApiKey | None:
+    """The key row, kept per process like tracking config: a key's brand never changes, and
+    revoking it moves the brand's config generation, so every process drops it within
+    SHARED_GENERATION_REUSE_SECONDS. Saves the SELECT on every authenticated request."""
+
+    def load() -> ApiKey | None:
+        return ApiKey.objects.select_related("brand").filter(prefix=prefix).first()
+
+    brand_id = cached_for_brand(
+        ("api-key-brand", prefix),
+        None,
+        lambda: ApiKey.objects.filter(prefix=prefix).values_list("brand_id", flat=True).first(),
+    )
+    if brand_id is None:
+        return None
+    return cached_for_brand(("api-key", prefix), brand_id, load)
 
 
 def _compare(a: str, b: str) -> bool:

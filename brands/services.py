@@ -255,7 +255,8 @@ def api_key_revoke(*, actor: Actor, api_key: ApiKey) -> ApiKey:
         return key
     key.revoked_at = timezone.now()
     key.save(update_fields=["revoked_at"])
-    audit_record(
+    # Processes that authenticated this key hold it in their config cache: drop it.
+    audit_config_change(
         actor=actor,
         action="api_key.revoke",
         target=key,

@@ -17,11 +17,11 @@ from conversions import click_spool, tracking_config
 from conversions.caps import cap_reached
 from conversions.fraud import WEIGHTS, FraudScore, over_threshold, score_click
 from conversions.models import SUB_ID_MAX, Click, ClickOutcome
-from conversions.rollups import rollup_add, rollup_click
+from conversions.rollups import rollup_add, rollup_click_statement
 from conversions.traffic import classify_user_agent, is_prefetch, network_kind, visitor_country
 from offers.models import OfferStatus
 from partners.models import PartnerStatus
-from trcker_site.db import atomic_without_disk_wait
+from trcker_site.db import insert_statement, write_without_disk_wait
 from trcker_site.url_templates import add_query_param, render_url_template
 
 # Outcomes a visitor sees as "gone" (410) rather than "not found" (404) when no fallback.
@@ -155,12 +155,14 @@ def click_handle(data: ClickInput) -> ClickDecision:
         fraud_flagged=flagged,
     )
     currency = offer.currency if offer else ""
+    statements = [insert_statement(click)]
+    rollup = rollup_click_statement(click, tz=brand.tz, currency=currency)
+    if rollup is not None:
+        statements.append(rollup)
     try:
-        # The click and its rollup increment commit together; the redirect does not wait for
-        # the disk (see atomic_without_disk_wait for what that risks).
-        with atomic_without_disk_wait():
-            click.save(force_insert=True)
-            rollup_click(click, tz=brand.tz, currency=currency)
+        # The click and its rollup increment commit together, in one round trip; the
+        # redirect does not wait for the disk (see atomic_without_disk_wait for the risk).
+        write_without_disk_wait(statements)
     except (OperationalError, InterfaceError) as exc:
         # The database is unreachable: keep the click in Redis and answer as usual.
         try:

@@ -22,6 +22,7 @@ from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncDate
 
 from conversions.models import Click, ClickOutcome, Conversion, ConversionStatus, DailyRollup
+from trcker_site.db import Statement
 
 ZERO = Decimal("0")
 ROLLUP_STRIPES = 8
@@ -42,7 +43,7 @@ def _value(value: int | Decimal) -> Any:
     return value
 
 
-def rollup_add(
+def rollup_add_statement(
     *,
     brand_id: int,
     day: dt.date,
@@ -51,10 +52,11 @@ def rollup_add(
     currency: str,
     deltas: Mapping[str, int | Decimal],
     stripe: int = 0,
-) -> None:
+) -> Statement | None:
+    """The increment as (sql, params), or None when every delta is zero."""
     deltas = {column: value for column, value in deltas.items() if value}
     if not deltas:
-        return
+        return None
     table = connection.ops.quote_name(DailyRollup._meta.db_table)
     columns = [*KEY_COLUMNS, "stripe", "currency", *deltas]
     updates = ", ".join(f"{column} = {table}.{column} + excluded.{column}" for column in deltas)
@@ -71,8 +73,15 @@ def rollup_add(
         currency,
         *(_value(v) for v in deltas.values()),
     ]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+    return sql, params
+
+
+def rollup_add(**kwargs: Any) -> None:
+    """Apply one increment now (arguments as ``rollup_add_statement``)."""
+    statement = rollup_add_statement(**kwargs)
+    if statement is not None:
+        with connection.cursor() as cursor:
+            cursor.execute(*statement)
 
 
 def local_day(moment: dt.datetime, tz: zoneinfo.ZoneInfo) -> dt.date:
@@ -112,10 +121,12 @@ def _hot_path_stripe() -> int:
     return random.randrange(ROLLUP_STRIPES)  # noqa: S311
 
 
-def rollup_click(click: Click, *, tz: zoneinfo.ZoneInfo, currency: str) -> None:
+def rollup_click_statement(
+    click: Click, *, tz: zoneinfo.ZoneInfo, currency: str
+) -> Statement | None:
     if click.offer_id is None or click.partner_id is None:
-        return  # refused before an offer and a partner were known: nothing to attribute
-    rollup_add(
+        return None  # refused before an offer and a partner were known: nothing to attribute
+    return rollup_add_statement(
         brand_id=click.brand_id,
         day=local_day(click.created_at, tz),
         offer_id=click.offer_id,
@@ -124,6 +135,13 @@ def rollup_click(click: Click, *, tz: zoneinfo.ZoneInfo, currency: str) -> None:
         deltas=click_deltas(click),
         stripe=_hot_path_stripe(),
     )
+
+
+def rollup_click(click: Click, *, tz: zoneinfo.ZoneInfo, currency: str) -> None:
+    statement = rollup_click_statement(click, tz=tz, currency=currency)
+    if statement is not None:
+        with connection.cursor() as cursor:
+            cursor.execute(*statement)
 
 
 def rollup_conversion_added(conversion: Conversion, *, tz: zoneinfo.ZoneInfo) -> None:

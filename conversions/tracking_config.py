@@ -5,20 +5,15 @@ an offer and a partner, so the hot path makes no query for config (see
 from __future__ import annotations
 
 import ipaddress
-import threading
-import time
 import zoneinfo
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
-
-from django.conf import settings
 
 from brands.models import Brand
 from offers.models import Offer, PayoutRule
 from partners.models import Partner
-from trcker_site.config_cache import config_generation
+from trcker_site.config_cache import cached_for_brand, clear_process_cache
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,41 +78,8 @@ class PartnerConfig:
     status: str
 
 
-_lock = threading.Lock()
-_entries: dict[tuple[str, ...], tuple[float, Any, Any]] = {}
-_MISSING = object()
-
-
-def _ttl() -> float:
-    return float(
-        settings.TRCKER_CONFIG_CACHE_SECONDS
-        if settings.REDIS_URL
-        else min(settings.TRCKER_CONFIG_CACHE_SECONDS, 2.0)
-    )
-
-
-def _cached(key: tuple[str, ...], brand_id: int | None, load: Any) -> Any:
-    now = time.monotonic()
-    token = config_generation(brand_id) if brand_id is not None else None
-    entry = _entries.get(key)
-    if (
-        entry is not None
-        and entry[0] > now
-        and entry[1] == token
-        and (token is None or token[1] is not None)
-    ):
-        return entry[2]
-    value = load()
-    with _lock:
-        _entries[key] = (now + _ttl(), token, value)
-        if len(_entries) > 50_000:  # bound memory against link-scanning with random slugs
-            _entries.clear()
-    return value
-
-
 def clear() -> None:
-    with _lock:
-        _entries.clear()
+    clear_process_cache()
 
 
 def brand_config(slug: str) -> BrandConfig | None:
@@ -138,14 +100,14 @@ def brand_config(slug: str) -> BrandConfig | None:
 
     # Brand existence is cached without a generation (brands are never deleted); its
     # settings are re-read through the generation check below.
-    found = _cached(
+    found = cached_for_brand(
         ("brand-id", slug),
         None,
         lambda: Brand.objects.filter(slug=slug).values_list("pk", flat=True).first(),
     )
     if found is None:
         return None
-    return _cached(("brand", slug), found, load)
+    return cached_for_brand(("brand", slug), found, load)
 
 
 def offer_config(brand: BrandConfig, slug: str) -> OfferConfig | None:
@@ -199,7 +161,7 @@ def offer_config(brand: BrandConfig, slug: str) -> OfferConfig | None:
             min_conversion_seconds=offer.min_conversion_seconds,
         )
 
-    return _cached(("offer", brand.slug, slug), brand.id, load)
+    return cached_for_brand(("offer", brand.slug, slug), brand.id, load)
 
 
 def partner_config(brand: BrandConfig, slug: str) -> PartnerConfig | None:
@@ -211,4 +173,4 @@ def partner_config(brand: BrandConfig, slug: str) -> PartnerConfig | None:
         )
         return PartnerConfig(id=row["pk"], slug=row["slug"], status=row["status"]) if row else None
 
-    return _cached(("partner", brand.slug, slug), brand.id, load)
+    return cached_for_brand(("partner", brand.slug, slug), brand.id, load)

@@ -6,7 +6,7 @@ from typing import Any
 
 from audit.actor import Actor
 from mcp_gateway.models import McpToolCall
-from trcker_site.db import atomic_without_disk_wait
+from trcker_site.db import insert_statement, write_without_disk_wait
 
 REDACTED = "[redacted]"
 
@@ -22,24 +22,26 @@ def tool_call_record(
     duration_ms: int,
 ) -> McpToolCall:
     """Its own transaction on purpose: the call is logged whether or not its own write
-    committed; a log of reads too, so its commit does not wait for the disk."""
+    committed; a log of reads too, so its commit does not wait for the disk (and on
+    PostgreSQL the whole write is one round trip)."""
     safe = {
         name: (REDACTED if name in secret_arguments else value) for name, value in arguments.items()
     }
-    with atomic_without_disk_wait():
-        return McpToolCall.objects.create(
-            brand_id=actor.brand_id,
-            actor_label=actor.label,
-            credential=str(actor.detail.get("api_key", ""))[:64],
-            tool=tool[:64],
-            arguments=safe,
-            outcome=outcome[:64],
-            is_error=is_error,
-            duration_ms=duration_ms,
-            request_id=actor.request_id[:64],
-            ip=actor.ip,
-            user_agent=actor.user_agent[:512],
-        )
+    call = McpToolCall(
+        brand_id=actor.brand_id,
+        actor_label=actor.label,
+        credential=str(actor.detail.get("api_key", ""))[:64],
+        tool=tool[:64],
+        arguments=safe,
+        outcome=outcome[:64],
+        is_error=is_error,
+        duration_ms=duration_ms,
+        request_id=actor.request_id[:64],
+        ip=actor.ip,
+        user_agent=actor.user_agent[:512],
+    )
+    write_without_disk_wait([insert_statement(call)])
+    return call
 
 
 def oauth_tokens_revoke(*, actor: Actor, tokens: list[Any], client_label: str) -> int:

@@ -1,6 +1,7 @@
-"""Invalidation of per-process tracking-config caches.
+"""Per-process caches of per-brand config, and their invalidation.
 
-The click and postback endpoints keep brand/offer/partner config in process memory. A write
+The click and postback endpoints keep brand/offer/partner config in process memory, and
+API-key authentication keeps the keys it has checked (``cached_for_brand``). A write
 that changes that config calls ``tracking_config_changed(brand_id)``; after commit it bumps a
 generation counter in the shared cache (Redis in production), which every process compares
 on each request, and a local one so this process sees the change at once. Entries also expire
@@ -15,6 +16,7 @@ import time
 from collections import defaultdict
 from typing import Any
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 
@@ -70,3 +72,43 @@ def audit_config_change(**kwargs: Any) -> None:
     """audit_record() for a change to tracking config, plus the cache invalidation."""
     audit_record(**kwargs)
     tracking_config_changed(kwargs["actor"].brand_id)
+
+
+_lock = threading.Lock()
+_entries: dict[tuple[Any, ...], tuple[float, Any, Any]] = {}
+MAX_ENTRIES = 50_000  # bounds memory against scans with random slugs or key prefixes
+
+
+def _ttl() -> float:
+    return float(
+        settings.TRCKER_CONFIG_CACHE_SECONDS
+        if settings.REDIS_URL
+        else min(settings.TRCKER_CONFIG_CACHE_SECONDS, 2.0)
+    )
+
+
+def cached_for_brand(key: tuple[Any, ...], brand_id: int | None, load: Any) -> Any:
+    """``load()``'s value, kept in this process until the brand's config generation moves
+    (or, with ``brand_id`` None, for facts that never change) or the TTL passes. With the
+    shared generation unreadable (Redis down) nothing is served from the cache."""
+    now = time.monotonic()
+    token = config_generation(brand_id) if brand_id is not None else None
+    entry = _entries.get(key)
+    if (
+        entry is not None
+        and entry[0] > now
+        and entry[1] == token
+        and (token is None or token[1] is not None)
+    ):
+        return entry[2]
+    value = load()
+    with _lock:
+        _entries[key] = (now + _ttl(), token, value)
+        if len(_entries) > MAX_ENTRIES:
+            _entries.clear()
+    return value
+
+
+def clear_process_cache() -> None:
+    with _lock:
+        _entries.clear()
