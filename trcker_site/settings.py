@@ -141,7 +141,8 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Django's Redis backend with one client per pool and a one-round-trip incr.
+            "BACKEND": "trcker_site.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "trcker"),
             "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},

@@ -1,0 +1,39 @@
+"""trcker_site.cache.RedisCache against a real Redis: Django's contract, fewer round trips."""
+
+import pytest
+from django.core.cache import caches
+
+from trcker_site.cache import RedisCache
+
+pytestmark = pytest.mark.redis
+
+
+@pytest.fixture
+def cache(settings):
+    backend = RedisCache(settings.REDIS_URL, {"KEY_PREFIX": "trcker-cache-test"})
+    backend.clear()
+    yield backend
+    backend.clear()
+
+
+def test_the_configured_default_cache_is_ours():
+    assert isinstance(caches["default"], RedisCache)
+
+
+def test_incr_counts_an_existing_key_and_keeps_its_ttl(cache):
+    cache.add("counter", 1, 60)
+    assert cache.incr("counter") == 2
+    assert cache.incr("counter", 5) == 7
+    assert cache.get("counter") == 7
+    client = cache._cache.get_client(write=True)
+    assert 0 < client.ttl(cache.make_key("counter")) <= 60
+
+
+def test_incr_of_a_missing_key_raises_and_creates_nothing(cache):
+    with pytest.raises(ValueError, match="not found"):
+        cache.incr("absent")
+    assert cache.get("absent") is None
+
+
+def test_one_client_serves_every_command(cache):
+    assert cache._cache.get_client(write=True) is cache._cache.get_client(write=True)
