@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
+
 from audit.actor import Actor
 from mcp_gateway.models import McpToolCall
-from trcker_site.db import insert_statement, write_without_disk_wait
+from trcker_site.batch_writer import batch_writer
 
 REDACTED = "[redacted]"
+_tool_call_log = batch_writer(McpToolCall, delay=settings.TRCKER_TOOL_CALL_LOG_DELAY)
 
 
 def tool_call_record(
@@ -21,9 +24,10 @@ def tool_call_record(
     is_error: bool,
     duration_ms: int,
 ) -> McpToolCall:
-    """Its own transaction on purpose: the call is logged whether or not its own write
-    committed; a log of reads too, so its commit does not wait for the disk (and on
-    PostgreSQL the whole write is one round trip)."""
+    """Logged whether or not the call's own write committed: outside any transaction the
+    row joins this process's batch, written within TRCKER_TOOL_CALL_LOG_DELAY seconds by
+    the batch writer (a log of reads too: one multi-row INSERT per batch, not a commit per
+    call); inside one (tests, or a caller's larger write) it is written at once."""
     safe = {
         name: (REDACTED if name in secret_arguments else value) for name, value in arguments.items()
     }
@@ -40,7 +44,7 @@ def tool_call_record(
         ip=actor.ip,
         user_agent=actor.user_agent[:512],
     )
-    write_without_disk_wait([insert_statement(call)])
+    _tool_call_log.add(call)
     return call
 
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 import pytest
 from django.core.cache import cache
@@ -12,6 +13,7 @@ from brands.models import ApiKeyScope, Brand
 from brands.services import api_key_create
 from conversions import tracking_config
 from tests.factories import BrandFactory, OfferFactory, PartnerFactory
+from trcker_site import batch_writer
 
 ON_POSTGRES = connection.vendor == "postgresql"
 
@@ -58,11 +60,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture(autouse=True)
-def _fresh_cache() -> None:
+def _fresh_cache() -> Iterator[None]:
     # Rate-limit counters, fraud counters and cached config must not leak between tests
     # (brands reuse slugs across tests with new ids).
     cache.clear()
     tracking_config.clear()
+    yield
+    # Background batch writers (the MCP tool-call log, written by a thread when a live
+    # server handles calls) flush and close their database connection between tests.
+    batch_writer.close_all()
 
 
 @pytest.fixture

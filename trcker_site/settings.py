@@ -289,6 +289,9 @@ TRCKER_BOTD_ASSET = "vendor/botd/botd.esm.js"
 # --- MCP -----------------------------------------------------------------------------------
 TRCKER_MCP_RATE = os.environ.get("TRCKER_MCP_RATE", TRCKER_API_RATE)
 TRCKER_MCP_MAX_BATCH = int(os.environ.get("TRCKER_MCP_MAX_BATCH", "50"))
+# MCP tool-call log rows are written in batches this often, off the request path
+# (trcker_site/batch_writer.py); 0 writes each row during its request.
+TRCKER_TOOL_CALL_LOG_DELAY = float(os.environ.get("TRCKER_TOOL_CALL_LOG_DELAY", "0.05"))
 # Browser origins allowed to call /api/mcp (requests without Origin are non-browser clients).
 TRCKER_MCP_ALLOWED_ORIGINS = env_list("TRCKER_MCP_ALLOWED_ORIGINS", [TRCKER_PUBLIC_URL])
 TRCKER_DISCOVERY_RATE = os.environ.get("TRCKER_DISCOVERY_RATE", "300/m")
