@@ -1,14 +1,24 @@
-"""Clicks taken while the database is unreachable.
+"""The click spool: clicks kept in Redis on their way to the database.
 
-A click whose offer and partner config is already in the process cache does not need the
-database to be answered: when writing it fails, the click is pushed, whole, onto a list in
-Redis and the visitor is redirected as usual. The postback worker (`deliver_postbacks`)
-drains the list once the database answers again: each click is inserted with its rollup
-increment in one transaction, skipped if its id is already stored (so a drain interrupted
-between inserting and trimming the list writes nothing twice), and one drainer runs at a time
-(a Redis lock). Without Redis there is nowhere safe to keep a click, and the click endpoint
-answers 503 as before. Offers with caps are not spooled: a cap cannot be checked without the
-database, so their clicks go to the offer's fallback (refused as ``cap_reached``).
+Two uses, one list:
+
+- **Write-behind** (the normal path with Redis, ``TRCKER_CLICK_WRITE_BEHIND``): the redirect
+  pushes the click, whole, onto a list in Redis (one round trip) instead of writing it to
+  PostgreSQL, and a background thread in every web process drains the list every
+  ``TRCKER_CLICK_DRAIN_DELAY`` seconds, writing each batch as one multi-row INSERT plus one
+  rollup increment per (day, offer, partner) in one transaction. A postback or bot verdict
+  that arrives before its click is written drains the list first (``drain(wait=True)``).
+- **Database down**: a click whose offer and partner config is already in the process cache
+  does not need the database to be answered; when writing it fails it is pushed the same way
+  and written once the database answers again. Offers with caps are not spooled on that
+  path: a cap cannot be checked without the database, so their clicks go to the offer's
+  fallback (refused as ``cap_reached``).
+
+One drainer at a time (a Redis lock) takes a batch from the head of the list, skips ids
+already stored (a drain interrupted between writing and trimming writes nothing twice),
+writes the rest, then trims the batch off the list. Without Redis there is nowhere to keep a
+click: clicks are written during the request, and with the database down too the click
+endpoint answers 503.
 """
 
 from __future__ import annotations
@@ -18,13 +28,17 @@ import datetime as dt
 import json
 import logging
 import zoneinfo
+from collections import defaultdict
 
-from django.db import IntegrityError, transaction
+from django.conf import settings
+from django.db import DatabaseError, close_old_connections
 from redis.exceptions import RedisError
 
 from conversions.models import Click
-from conversions.rollups import rollup_click
+from conversions.rollups import click_deltas, local_day, rollup_add
+from trcker_site.background import Ticker
 from trcker_site.counters import redis_client, redis_key
+from trcker_site.db import atomic_without_disk_wait
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +79,7 @@ def _client():
 
 
 def push(click: Click, *, tz: zoneinfo.ZoneInfo, currency: str) -> None:
-    """Keep an unsaved click until the database is back. Raises SpoolUnavailableError."""
+    """Keep an unsaved click until it is written. Raises SpoolUnavailableError."""
     record = {name: getattr(click, name) for name in _FIELDS}
     record["created_at"] = click.created_at.isoformat()
     record["tz"] = tz.key
@@ -76,7 +90,11 @@ def push(click: Click, *, tz: zoneinfo.ZoneInfo, currency: str) -> None:
         raise
     except Exception as exc:
         raise SpoolUnavailableError(str(exc)) from exc
-    logger.warning("database unavailable: click %s spooled", click.id)
+
+
+def drain_soon() -> None:
+    """Make sure this process's drainer thread runs (write-behind pushes call this)."""
+    _drainer.ensure_running()
 
 
 def pending() -> int:
@@ -86,9 +104,11 @@ def pending() -> int:
         return 0
 
 
-def drain(batch: int = 500) -> int:
-    """Write spooled clicks to the database; the number written. Raises DatabaseError when
-    the database is still down (nothing is lost: the list is trimmed only after writing)."""
+def drain(batch: int = 500, *, wait: bool = False) -> int:
+    """Write spooled clicks to the database; the number written. With ``wait``, wait (up to
+    a few seconds) for a drain already running instead of leaving the list to it, so the
+    caller knows every click pushed before the call is written. Raises DatabaseError when
+    the database is down (nothing is lost: the list is trimmed only after writing)."""
     try:
         client = _client()
     except SpoolUnavailableError:
@@ -98,7 +118,9 @@ def drain(batch: int = 500) -> int:
     try:
         if not client.llen(key):
             return 0
-        lock = client.lock(redis_key(DRAIN_LOCK_KEY), timeout=300, blocking=False)
+        lock = client.lock(
+            redis_key(DRAIN_LOCK_KEY), timeout=300, blocking=wait, blocking_timeout=5
+        )
         if not lock.acquire():
             return 0  # another drainer is at work
         try:
@@ -106,8 +128,7 @@ def drain(batch: int = 500) -> int:
                 items = client.lrange(key, 0, batch - 1)
                 if not items:
                     break
-                for raw in items:
-                    written += _write(_decode(raw))
+                written += _write_batch([_decode(raw) for raw in items])
                 # Producers only append, so the first len(items) entries are the ones written.
                 client.ltrim(key, len(items), -1)
         finally:
@@ -115,10 +136,8 @@ def drain(batch: int = 500) -> int:
                 lock.release()
     except RedisError:
         # Redis went away: what was written stays (ids are skipped next time), the rest
-        # stays in the list; the worker carries on with postbacks and tries again later.
+        # stays in the list; the caller carries on and tries again later.
         logger.warning("click spool unavailable; will retry", exc_info=True)
-    if written:
-        logger.info("wrote %s spooled clicks", written)
     return written
 
 
@@ -126,17 +145,50 @@ def _decode(raw: bytes) -> dict:
     return json.loads(raw)
 
 
-def _write(record: dict) -> int:
-    tz = zoneinfo.ZoneInfo(record.pop("tz"))
-    currency = record.pop("currency")
-    record["created_at"] = dt.datetime.fromisoformat(record["created_at"])
-    click = Click(**record)
+def _write_batch(records: list[dict]) -> int:
+    """One transaction: the clicks not stored yet, and their rollup increments summed per
+    rollup row. Its commit does not wait for the disk, as for clicks written directly."""
+    pending: list[tuple[Click, zoneinfo.ZoneInfo, str]] = []
+    for record in records:
+        tz = zoneinfo.ZoneInfo(record.pop("tz"))
+        currency = record.pop("currency")
+        record["created_at"] = dt.datetime.fromisoformat(record["created_at"])
+        pending.append((Click(**record), tz, currency))
+    with atomic_without_disk_wait():
+        # Ids stored by a drain that stopped before trimming the list are not written twice.
+        stored = set(
+            Click.objects.filter(pk__in=[click.pk for click, _, _ in pending]).values_list(
+                "pk", flat=True
+            )
+        )
+        new = [(click, tz, currency) for click, tz, currency in pending if click.pk not in stored]
+        Click.objects.bulk_create([click for click, _, _ in new], batch_size=1000)
+        rollups: dict[tuple, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        for click, tz, currency in new:
+            if click.offer_id is None or click.partner_id is None:
+                continue
+            key = (click.brand_id, local_day(click.created_at, tz), click.offer_id)
+            for column, value in click_deltas(click).items():
+                rollups[(*key, click.partner_id, currency)][column] += value
+        for (brand_id, day, offer_id, partner_id, currency), deltas in sorted(rollups.items()):
+            rollup_add(
+                brand_id=brand_id,
+                day=day,
+                offer_id=offer_id,
+                partner_id=partner_id,
+                currency=currency,
+                deltas=deltas,
+            )
+    return len(new)
+
+
+def _drain_tick() -> None:
     try:
-        with transaction.atomic():
-            if Click.objects.filter(pk=click.pk).exists():
-                return 0  # written by a drain that stopped before trimming the list
-            click.save(force_insert=True)
-            rollup_click(click, tz=tz, currency=currency)
-    except IntegrityError:
-        return 0
-    return 1
+        drain()
+    except DatabaseError:
+        # The database is down: the clicks stay in the list; the next tick tries again.
+        close_old_connections()
+
+
+# Every web process drains (one at a time, by the lock) soon after it pushes.
+_drainer = Ticker("click-spool-drainer", _drain_tick, delay=settings.TRCKER_CLICK_DRAIN_DELAY)

@@ -1,16 +1,20 @@
 """The click handler's domain logic: decide, record, and say where to send the visitor.
 
 Hot path: config comes from the per-process cache (no query), the user agent verdict from an
-LRU cache; the only writes are the click row itself (and a counter query for capped offers).
+LRU cache; the click goes to the Redis spool (write-behind, see click_spool) or, without
+Redis, is written with its rollup increment in one round trip (and a counter query for
+capped offers).
 The destination comes only from the offer's stored config, never from the request."""
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import zoneinfo
 from dataclasses import dataclass
 
-from django.db import InterfaceError, OperationalError, transaction
+from django.conf import settings
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from conversions import click_spool, tracking_config
@@ -23,6 +27,8 @@ from offers.models import OfferStatus
 from partners.models import PartnerStatus
 from trcker_site.db import insert_statement, write_without_disk_wait
 from trcker_site.url_templates import add_query_param, render_url_template
+
+logger = logging.getLogger(__name__)
 
 # Outcomes a visitor sees as "gone" (410) rather than "not found" (404) when no fallback.
 GONE_OUTCOMES = {
@@ -155,20 +161,7 @@ def click_handle(data: ClickInput) -> ClickDecision:
         fraud_flagged=flagged,
     )
     currency = offer.currency if offer else ""
-    statements = [insert_statement(click)]
-    rollup = rollup_click_statement(click, tz=brand.tz, currency=currency)
-    if rollup is not None:
-        statements.append(rollup)
-    try:
-        # The click and its rollup increment commit together, in one round trip; the
-        # redirect does not wait for the disk (see atomic_without_disk_wait for the risk).
-        write_without_disk_wait(statements)
-    except (OperationalError, InterfaceError) as exc:
-        # The database is unreachable: keep the click in Redis and answer as usual.
-        try:
-            click_spool.push(click, tz=brand.tz, currency=currency)
-        except click_spool.SpoolUnavailableError:
-            raise exc from None
+    _store(click, tz=brand.tz, currency=currency)
     if outcome != ClickOutcome.ACCEPTED:
         fallback = offer.fallback_url if offer else ""
         status = 410 if outcome in GONE_OUTCOMES else 404
@@ -185,6 +178,34 @@ def click_handle(data: ClickInput) -> ClickDecision:
         billable=billable,
         interstitial=brand.botd_enabled and not preview,
     )
+
+
+def _store(click: Click, *, tz: zoneinfo.ZoneInfo, currency: str) -> None:
+    """Write-behind through the Redis spool when on (one Redis round trip; the row reaches
+    the table within TRCKER_CLICK_DRAIN_DELAY), else one database round trip: the click and
+    its rollup increment as one transaction whose commit does not wait for the disk. Inside
+    a caller's transaction (tests) the click is written directly, sharing its fate."""
+    if settings.TRCKER_CLICK_WRITE_BEHIND and not connection.in_atomic_block:
+        try:
+            click_spool.push(click, tz=tz, currency=currency)
+        except click_spool.SpoolUnavailableError:
+            pass  # no Redis: write it now
+        else:
+            click_spool.drain_soon()
+            return
+    statements = [insert_statement(click)]
+    rollup = rollup_click_statement(click, tz=tz, currency=currency)
+    if rollup is not None:
+        statements.append(rollup)
+    try:
+        write_without_disk_wait(statements)
+    except (OperationalError, InterfaceError) as exc:
+        # The database is unreachable: keep the click in Redis and answer as usual.
+        try:
+            click_spool.push(click, tz=tz, currency=currency)
+        except click_spool.SpoolUnavailableError:
+            raise exc from None
+        logger.warning("database unavailable: click %s spooled", click.id)
 
 
 def destination_for(template: str, click: Click, partner_slug: str, offer_slug: str) -> str:
@@ -213,6 +234,8 @@ def click_record_botd_verdict(*, click_id: str, bot: bool, bot_kind: str) -> Non
     verdict changes nothing, since a client-side claim can only make things worse."""
     if not bot:
         return
+    if not Click.objects.filter(pk=click_id).exists():
+        click_spool.drain(wait=True)  # the verdict may beat its click's write-behind
     with transaction.atomic():
         click = (
             Click.objects.select_for_update(of=("self",))

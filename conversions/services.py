@@ -20,6 +20,7 @@ from django.utils import timezone
 from audit.actor import Actor
 from audit.services import audit_record
 from brands.models import Brand, FraudMode
+from conversions import click_spool
 from conversions.caps import cap_try_take
 from conversions.fraud import FraudScore, over_threshold, score_conversion
 from conversions.models import (
@@ -58,7 +59,13 @@ def _find_click(brand: BrandConfig, offer: OfferConfig, click_id: str) -> Click 
     found = Click.objects.select_related("partner").filter(
         pk=click_id, brand_id=brand.id, offer_id=offer.id, outcome=ClickOutcome.ACCEPTED
     )[:1]
-    return next(iter(found), None)
+    click = next(iter(found), None)
+    if click is None:
+        # The sale may have been reported before its click's write-behind batch was written
+        # (by this drain, or by one already running, which the drain waits for).
+        click_spool.drain(wait=True)
+        click = next(iter(found.all()), None)
+    return click
 
 
 def _find_coupon(brand: BrandConfig, offer: OfferConfig, code: str) -> Coupon | None:

@@ -8,10 +8,10 @@ from django.conf import settings
 
 from audit.actor import Actor
 from mcp_gateway.models import McpToolCall
-from trcker_site.batch_writer import batch_writer
+from trcker_site.batch_writer import BatchWriter
 
 REDACTED = "[redacted]"
-_tool_call_log = batch_writer(McpToolCall, delay=settings.TRCKER_TOOL_CALL_LOG_DELAY)
+_tool_call_log = BatchWriter(McpToolCall, delay=settings.TRCKER_TOOL_CALL_LOG_DELAY)
 
 
 def tool_call_record(

@@ -13,7 +13,7 @@ from brands.models import ApiKeyScope, Brand
 from brands.services import api_key_create
 from conversions import tracking_config
 from tests.factories import BrandFactory, OfferFactory, PartnerFactory
-from trcker_site import batch_writer
+from trcker_site import background
 
 ON_POSTGRES = connection.vendor == "postgresql"
 
@@ -66,9 +66,9 @@ def _fresh_cache() -> Iterator[None]:
     cache.clear()
     tracking_config.clear()
     yield
-    # Background batch writers (the MCP tool-call log, written by a thread when a live
-    # server handles calls) flush and close their database connection between tests.
-    batch_writer.close_all()
+    # Background threads (the MCP tool-call log writer, the click spool drainer, run when a
+    # live server handles requests) finish their work and close their connections.
+    background.close_all()
 
 
 @pytest.fixture

@@ -51,7 +51,7 @@ def test_rows_from_many_threads_are_written_once_each_in_batches():
     for thread in threads:
         thread.join()
     # Written by the writer's thread, not by the adding threads, within a few ticks.
-    assert writer._thread is not None
+    assert writer.ticker._thread is not None
     try:
         assert _wait_for(lambda: McpToolCall.objects.filter(brand=brand).count() == 200)
     finally:

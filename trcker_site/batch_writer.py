@@ -15,7 +15,6 @@ refuses is dropped (and logged) without holding back the others.
 
 from __future__ import annotations
 
-import atexit
 import logging
 import threading
 from collections import deque
@@ -26,10 +25,10 @@ from django.db import (
     OperationalError,
     close_old_connections,
     connection,
-    connections,
     models,
 )
 
+from trcker_site.background import Ticker
 from trcker_site.db import atomic_without_disk_wait, insert_statement, write_without_disk_wait
 
 logger = logging.getLogger(__name__)
@@ -38,14 +37,12 @@ logger = logging.getLogger(__name__)
 class BatchWriter:
     def __init__(self, model: type[models.Model], *, delay: float, max_queued: int = 50_000):
         self.model = model
+        self.name = model.__name__
         self.delay = delay
         self.max_queued = max_queued
         self._queue: deque[models.Model] = deque()
         self._lock = threading.Lock()
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._stopping = False
-        self.name = model.__name__
+        self.ticker = Ticker(f"batch-writer-{self.name}", self.flush, delay=delay)
 
     def add(self, row: models.Model) -> None:
         if self.delay <= 0 or connection.in_atomic_block:
@@ -56,8 +53,10 @@ class BatchWriter:
                 self._queue.popleft()
                 logger.warning("%s queue full: oldest row dropped", self.name)
             self._queue.append(row)
-            if self._thread is None or not self._thread.is_alive():
-                self._start()
+        self.ticker.ensure_running()
+
+    def close(self) -> None:
+        self.ticker.close()
 
     def flush(self) -> int:
         """Insert everything queued so far; returns how many rows were written."""
@@ -99,50 +98,3 @@ class BatchWriter:
             except DatabaseError:
                 logger.error("%s row refused by the database, dropped", self.name, exc_info=True)
         return written
-
-    def _start(self) -> None:
-        self._thread = threading.Thread(
-            target=self._run, name=f"batch-writer-{self.name}", daemon=True
-        )
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            while not self._stopping:
-                self._wake.wait(self.delay)
-                self._wake.clear()
-                try:
-                    self.flush()
-                except Exception:  # never let the writer thread die with rows queued
-                    logger.exception("%s batch writer tick failed", self.name)
-        finally:
-            connections.close_all()
-
-    def close(self) -> None:
-        """Stop the writer thread and write what is queued (at a graceful exit). A later
-        add() starts a new thread."""
-        self._stopping = True
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        self._thread, self._stopping = None, False
-        try:
-            self.flush()
-        except Exception:
-            logger.warning("batch writer flush at exit failed", exc_info=True)
-
-
-_writers: list[BatchWriter] = []
-
-
-def batch_writer(model: type[models.Model], *, delay: float) -> BatchWriter:
-    writer = BatchWriter(model, delay=delay)
-    _writers.append(writer)
-    return writer
-
-
-@atexit.register
-def close_all() -> None:
-    """Flush and stop every writer of this process (at exit; tests between cases)."""
-    for writer in _writers:
-        writer.close()

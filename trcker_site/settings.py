@@ -289,6 +289,11 @@ TRCKER_BOTD_ASSET = "vendor/botd/botd.esm.js"
 # --- MCP -----------------------------------------------------------------------------------
 TRCKER_MCP_RATE = os.environ.get("TRCKER_MCP_RATE", TRCKER_API_RATE)
 TRCKER_MCP_MAX_BATCH = int(os.environ.get("TRCKER_MCP_MAX_BATCH", "50"))
+# Clicks go to Redis during the redirect and reach PostgreSQL in batches, drained every
+# TRCKER_CLICK_DRAIN_DELAY seconds by each web process (conversions/click_spool.py). Off, or
+# without Redis, each click is written during its request.
+TRCKER_CLICK_WRITE_BEHIND = env_bool("TRCKER_CLICK_WRITE_BEHIND", default=True)
+TRCKER_CLICK_DRAIN_DELAY = float(os.environ.get("TRCKER_CLICK_DRAIN_DELAY", "0.05"))
 # MCP tool-call log rows are written in batches this often, off the request path
 # (trcker_site/batch_writer.py); 0 writes each row during its request.
 TRCKER_TOOL_CALL_LOG_DELAY = float(os.environ.get("TRCKER_TOOL_CALL_LOG_DELAY", "0.05"))

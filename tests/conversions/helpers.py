@@ -37,8 +37,9 @@ def click(
 def click_id_from(response) -> str:
     location = response["Location"]
     query = parse_qs(urlsplit(location).query)
-    if "click_id" in query:
-        return query["click_id"][0]
+    for name in ("click_id", "c"):  # the factories' destination uses c={CLICK_ID}
+        if name in query and query[name][0].startswith("clk_"):
+            return query[name][0]
     return Click.objects.latest("created_at").id
 
 

@@ -245,10 +245,11 @@ def test_config_change_is_seen_by_the_next_click(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_hot_path_writes_only_the_click_and_its_rollup(client, shop):
+def test_hot_path_writes_only_the_click_and_its_rollup(client, shop, settings):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
+    settings.TRCKER_CLICK_WRITE_BEHIND = False  # written during the request (as without Redis)
     click(client, "acme", "spring-sale", "abc-123")  # warms the per-process config cache
     with CaptureQueriesContext(connection) as captured:
         response = click(client, "acme", "spring-sale", "abc-123", sub1="x")

@@ -368,6 +368,13 @@ def test_sustained_mixed_load_keeps_every_answer_true(server):
 
     # Every accepted click the clients saw exists, once; and no click row nobody saw.
     assert len(set(shared.clicks)) == len(shared.clicks), f"a click id was issued twice; {figures}"
+    # Clicks reach the table through the write-behind spool within a drain tick or two.
+    deadline = time.monotonic() + 30
+    while (
+        Click.objects.filter(brand=brand).count() < len(shared.clicks)
+        and time.monotonic() < deadline
+    ):
+        time.sleep(0.1)
     assert Click.objects.filter(pk__in=shared.clicks).count() == len(shared.clicks), figures
     assert Click.objects.filter(brand=brand).count() == len(shared.clicks), figures
 
