@@ -7,7 +7,8 @@ Two uses, one list:
   PostgreSQL, and a background thread in every web process drains the list every
   ``TRCKER_CLICK_DRAIN_DELAY`` seconds, writing each batch as one multi-row INSERT plus one
   rollup increment per (day, offer, partner) in one transaction. A postback or bot verdict
-  that arrives before its click is written drains the list first (``drain(wait=True)``).
+  that arrives before its click is written, and every reader of clicks or rollups, drains
+  the list first (``settle()``).
 - **Database down**: a click whose offer and partner config is already in the process cache
   does not need the database to be answered; when writing it fails it is pushed the same way
   and written once the database answers again. Offers with caps are not spooled on that
@@ -31,7 +32,7 @@ import zoneinfo
 from collections import defaultdict
 
 from django.conf import settings
-from django.db import DatabaseError, close_old_connections
+from django.db import DatabaseError, close_old_connections, connection
 from redis.exceptions import RedisError
 
 from conversions.models import Click
@@ -139,6 +140,18 @@ def drain(batch: int = 500, *, wait: bool = False) -> int:
         # stays in the list; the caller carries on and tries again later.
         logger.warning("click spool unavailable; will retry", exc_info=True)
     return written
+
+
+def settle() -> None:
+    """Write every click pushed so far before reading clicks or rollups (waiting for a drain
+    already running). Not inside a caller's transaction: clicks trimmed from the spool must
+    not be rolled back with someone else's work (and in one, clicks were written directly)."""
+    if connection.in_atomic_block:
+        return
+    try:
+        drain(wait=True)
+    except DatabaseError:
+        close_old_connections()  # the reader reports the database error itself
 
 
 def _decode(raw: bytes) -> dict:

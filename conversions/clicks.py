@@ -235,7 +235,7 @@ def click_record_botd_verdict(*, click_id: str, bot: bool, bot_kind: str) -> Non
     if not bot:
         return
     if not Click.objects.filter(pk=click_id).exists():
-        click_spool.drain(wait=True)  # the verdict may beat its click's write-behind
+        click_spool.settle()  # the verdict may beat its click's write-behind
     with transaction.atomic():
         click = (
             Click.objects.select_for_update(of=("self",))

@@ -63,7 +63,7 @@ def _find_click(brand: BrandConfig, offer: OfferConfig, click_id: str) -> Click 
     if click is None:
         # The sale may have been reported before its click's write-behind batch was written
         # (by this drain, or by one already running, which the drain waits for).
-        click_spool.drain(wait=True)
+        click_spool.settle()
         click = next(iter(found.all()), None)
     return click
 

@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from brands.models import StaffRole
+from conversions import click_spool
 from conversions.models import Click, Conversion, PostbackDelivery
 from conversions.outbox import drain
 from conversions.selectors import conversion_pending_list
@@ -69,6 +70,7 @@ def visit(offer, partner, *, times: int = 1, sub1: str = "") -> list[Click]:
         )
         assert response.status_code == 302
         ids.append(parse_qs(urlsplit(response["Location"]).query)["c"][0])
+    click_spool.drain(wait=True)  # outside a test transaction, clicks are written behind
     return list(Click.objects.filter(pk__in=ids).order_by("created_at", "pk"))
 
 

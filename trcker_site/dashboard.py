@@ -33,6 +33,7 @@ from audit.actor import Actor
 from audit.models import AuditEvent
 from audit.selectors import audit_event_list
 from brands.models import Brand
+from conversions import click_spool
 from conversions.models import (
     Conversion,
     ConversionStatus,
@@ -100,6 +101,7 @@ def daily_series(*, actor: Actor, period: Period) -> DailySeries:
     for status in COUNTED:
         for measure in ("count", "payout", "revenue"):
             sums[f"agg_{status}_{measure}"] = Sum(f"{status}_{measure}")
+    click_spool.settle()  # clicks still in the write-behind spool count too
     rows = (
         DailyRollup.objects.filter(
             brand_id=actor.brand_id, day__gte=period.date_from, day__lte=period.date_to
