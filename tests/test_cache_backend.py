@@ -37,3 +37,17 @@ def test_incr_of_a_missing_key_raises_and_creates_nothing(cache):
 
 def test_one_client_serves_every_command(cache):
     assert cache._cache.get_client(write=True) is cache._cache.get_client(write=True)
+
+
+def test_count_in_windows_counts_each_key_and_starts_its_window_once(settings):
+    from trcker_site.counters import count_in_windows, redis_client, redis_key
+
+    caches["default"].clear()
+    assert count_in_windows([("w:a", 60), ("w:b", 5)]) == [1, 1]
+    assert count_in_windows([("w:a", 60), ("w:b", 5)]) == [2, 2]
+    client = redis_client()
+    assert 55 <= client.ttl(redis_key("w:a")) <= 60
+    assert 0 < client.ttl(redis_key("w:b")) <= 5
+    client.expire(redis_key("w:a"), 1000)  # a later count keeps the window it started
+    assert count_in_windows([("w:a", 60)]) == [3]
+    assert client.ttl(redis_key("w:a")) > 60

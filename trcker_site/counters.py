@@ -2,8 +2,9 @@
 
 The click path counts per-IP velocity and duplicate fingerprints on every click. Through
 Django's cache API each counter costs three Redis commands (SET NX, EXISTS, INCR); here all
-of a request's counters go out as one pipeline of INCR + EXPIRE NX, so a click pays one round
-trip. Without Redis (the zero-setup SQLite mode) the cache API is used instead.
+of a request's counters are one Lua call (INCR, and EXPIRE on a counter's first use, for each
+key), so a click pays one round trip and one command for redis-py to pack and parse. Without
+Redis (the zero-setup SQLite mode) the cache API is used instead.
 """
 
 from __future__ import annotations
@@ -37,21 +38,35 @@ def count_in_windows(counters: list[tuple[str, int]]) -> list[int | None]:
     try:
         client = redis_client()
         if client is not None:
-            return _redis_pipeline(client, counters)
+            return _redis_script(client, counters)
         return [_cache_api(caches["default"], key, window) for key, window in counters]
     except Exception:
         logger.warning("shared counters unavailable", exc_info=True)
         return [None] * len(counters)
 
 
-def _redis_pipeline(client, counters: list[tuple[str, int]]) -> list[int | None]:
-    pipe = client.pipeline(transaction=False)
-    for key, window in counters:
-        full_key = redis_key(key)
-        pipe.incr(full_key)
-        pipe.expire(full_key, window, nx=True)
-    replies = pipe.execute()
-    return [int(replies[2 * index]) for index in range(len(counters))]
+_COUNT_IN_WINDOWS = """
+local counts = {}
+for index, key in ipairs(KEYS) do
+  local count = redis.call('INCR', key)
+  if redis.call('TTL', key) < 0 then
+    redis.call('EXPIRE', key, ARGV[index])
+  end
+  counts[index] = count
+end
+return counts
+"""
+_scripts: dict[int, object] = {}
+
+
+def _redis_script(client, counters: list[tuple[str, int]]) -> list[int | None]:
+    script = _scripts.get(id(client))
+    if script is None:
+        script = _scripts[id(client)] = client.register_script(_COUNT_IN_WINDOWS)
+    replies = script(  # type: ignore[operator]
+        keys=[redis_key(key) for key, _ in counters], args=[window for _, window in counters]
+    )
+    return [int(reply) for reply in replies]
 
 
 def _cache_api(backend, key: str, window: int) -> int:
