@@ -125,13 +125,17 @@ def drain(batch: int = 500, *, wait: bool = False) -> int:
         if not lock.acquire():
             return 0  # another drainer is at work
         try:
-            while True:
-                items = client.lrange(key, 0, batch - 1)
+            # What was pushed before now, not what keeps arriving: under steady traffic an
+            # open-ended loop would hold the lock (and keep a waiting reader) for ever.
+            remaining = int(client.llen(key))
+            while remaining > 0:
+                items = client.lrange(key, 0, min(batch, remaining) - 1)
                 if not items:
                     break
                 written += _write_batch([_decode(raw) for raw in items])
                 # Producers only append, so the first len(items) entries are the ones written.
                 client.ltrim(key, len(items), -1)
+                remaining -= len(items)
         finally:
             with contextlib.suppress(RedisError):
                 lock.release()
