@@ -1,6 +1,7 @@
 """HTTP benchmark: the production stack on loopback against bare-Django baselines.
 
-Starts gunicorn (WEB_CONCURRENCY workers × WEB_THREADS threads, 2 × 4 as in `make run`) and
+Starts gunicorn (WEB_CONCURRENCY workers × WEB_THREADS threads; by default as `make run`:
+two processes per CPU, two threads each) and
 the postback worker on PostgreSQL + Redis, then drives each endpoint and its baseline side by
 side with a load generator running in separate processes (one HTTP/1.1 connection per
 request), alternating rounds; reports the median of the rounds.
@@ -12,7 +13,8 @@ request), alternating rounds; reports the median of the rounds.
 
 Environment: DATABASE_URL (PostgreSQL; default the local `trcker_bench_http` database),
 REDIS_URL (default db 14 of the local Redis), BENCH_SECONDS per round (5), BENCH_ROUNDS (3),
-BENCH_CLIENTS concurrent client processes (8), WEB_CONCURRENCY (2). Results are printed and
+BENCH_CLIENTS concurrent client processes (8), WEB_CONCURRENCY (2 × CPUs), WEB_THREADS (2),
+BENCH_ONLY (click or postback: one endpoint and its baseline). Results are printed and
 saved to bench/results/http.{json,md}.
 """
 
@@ -40,8 +42,8 @@ from benchdb import ensure_postgres_database  # noqa: E402
 SECONDS = float(os.environ.get("BENCH_SECONDS", "5"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "8"))
-WORKERS = int(os.environ.get("WEB_CONCURRENCY", "2"))
-THREADS = int(os.environ.get("WEB_THREADS", "4"))
+WORKERS = int(os.environ.get("WEB_CONCURRENCY", str(2 * (os.cpu_count() or 1))))
+THREADS = int(os.environ.get("WEB_THREADS", "2"))
 BRAND = "bench-http"
 CLICK_POOL = 2000
 

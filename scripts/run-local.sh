@@ -43,6 +43,9 @@ INFO
 worker=$!
 trap 'kill "$worker" 2>/dev/null; wait "$worker" 2>/dev/null' EXIT INT TERM
 
+# Two processes per CPU (clicks are CPU-bound Python: processes, not threads, run them in
+# parallel), two threads each (to overlap database and Redis waits); see docs/performance.md.
+cpus=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)
 "$(dirname "$PY")/gunicorn" trcker_site.wsgi:application \
-  --bind "127.0.0.1:$PORT" --workers "${WEB_CONCURRENCY:-2}" --threads "${WEB_THREADS:-4}" \
+  --bind "127.0.0.1:$PORT" --workers "${WEB_CONCURRENCY:-$((2 * cpus))}" --threads "${WEB_THREADS:-2}" \
   --access-logfile - --log-level info

@@ -9,6 +9,8 @@ from django.http import HttpRequest
 
 
 def is_trusted_proxy(address: str) -> bool:
+    if not settings.TRCKER_TRUSTED_PROXIES:
+        return False  # the common case, without parsing the address
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:

@@ -310,3 +310,15 @@ def test_off_mode_scores_nothing(client, shop, brand):
 def test_head_requests_are_answered_and_other_methods_refused(client, shop):
     assert client.head("/c/acme/spring-sale/abc-123", HTTP_USER_AGENT=CHROME).status_code == 302
     assert client.post("/c/acme/spring-sale/abc-123").status_code == 405
+
+
+def test_redirects_and_refusals_are_never_cached(client, shop):
+    # A cached redirect would send later visitors on without a click being recorded.
+    accepted = click(client, "acme", "spring-sale", "abc-123")
+    refused = click(client, "acme", "no-such-offer", "abc-123")
+    assert (accepted.status_code, refused.status_code) == (302, 404)
+    for response in (accepted, refused):
+        assert (
+            response["Cache-Control"] == "max-age=0, no-cache, no-store, must-revalidate, private"
+        )
+        assert response["Expires"].endswith(" GMT")
