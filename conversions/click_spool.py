@@ -28,8 +28,12 @@ import contextlib
 import datetime as dt
 import json
 import logging
+import threading
+import time
 import zoneinfo
-from collections import defaultdict
+from collections import defaultdict, deque
+from collections.abc import Callable
+from typing import TypeVar
 
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection
@@ -42,6 +46,7 @@ from trcker_site.counters import redis_client, redis_key
 from trcker_site.db import atomic_without_disk_wait
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 SPOOL_KEY = "trcker:click-spool"
 DRAIN_LOCK_KEY = "trcker:click-spool-drain"
@@ -79,23 +84,70 @@ def _client():
     return client
 
 
-def push(click: Click, *, tz: zoneinfo.ZoneInfo, currency: str) -> None:
-    """Keep an unsaved click until it is written. Raises SpoolUnavailableError."""
+def _record(click: Click, *, tz: zoneinfo.ZoneInfo, currency: str) -> str:
     record = {name: getattr(click, name) for name in _FIELDS}
     record["created_at"] = click.created_at.isoformat()
     record["tz"] = tz.key
     record["currency"] = currency
+    return json.dumps(record)
+
+
+def push(click: Click, *, tz: zoneinfo.ZoneInfo, currency: str) -> None:
+    """Keep an unsaved click until it is written. Raises SpoolUnavailableError."""
     try:
-        _client().rpush(redis_key(SPOOL_KEY), json.dumps(record))
+        _client().rpush(redis_key(SPOOL_KEY), _record(click, tz=tz, currency=currency))
     except SpoolUnavailableError:
         raise
     except Exception as exc:
         raise SpoolUnavailableError(str(exc)) from exc
 
 
-def drain_soon() -> None:
-    """Make sure this process's drainer thread runs (write-behind pushes call this)."""
+# --- the push buffer: write-behind clicks reach Redis in pipelined batches -------------------
+
+_buffer: deque[str] = deque()
+_buffer_lock = threading.Lock()
+MAX_BUFFERED = 100_000
+
+
+def push_buffered(click: Click, *, tz: zoneinfo.ZoneInfo, currency: str) -> None:
+    """Queue the click in this process; the buffer thread pushes what has queued every
+    TRCKER_CLICK_PUSH_DELAY seconds in one round trip (a click handler then makes no Redis
+    round trip of its own for it). A process killed outright loses what is queued, at most
+    that interval of its clicks; a graceful exit flushes."""
+    record = _record(click, tz=tz, currency=currency)
+    with _buffer_lock:
+        if len(_buffer) >= MAX_BUFFERED:
+            _buffer.popleft()
+            logger.error("click push buffer full: oldest click dropped")
+        _buffer.append(record)
+    _pusher.ensure_running()
+
+
+def flush_buffer() -> int:
+    """Push this process's queued clicks to the spool (or, without Redis, write them to the
+    database); the number moved."""
+    with _buffer_lock:
+        records = list(_buffer)
+        _buffer.clear()
+    if not records:
+        return 0
+    try:
+        client = _client()
+        pipe = client.pipeline(transaction=False)
+        pipe.rpush(redis_key(SPOOL_KEY), *records)
+        pipe.execute()
+    except Exception:
+        logger.warning("click spool unavailable: writing %d clicks directly", len(records))
+        try:
+            _write_batch([json.loads(record) for record in records])
+        except Exception:
+            with _buffer_lock:  # neither store answers: keep them (bounded) for the next tick
+                room = max(0, MAX_BUFFERED - len(_buffer))
+                _buffer.extendleft(reversed(records[-room:] if room else []))
+            raise
+        return len(records)
     _drainer.ensure_running()
+    return len(records)
 
 
 def pending() -> int:
@@ -153,9 +205,27 @@ def settle() -> None:
     if connection.in_atomic_block:
         return
     try:
+        flush_buffer()
         drain(wait=True)
     except DatabaseError:
         close_old_connections()  # the reader reports the database error itself
+
+
+def settle_for(lookup: Callable[[], T | None]) -> T | None:
+    """``lookup()``'s answer, settling the spool first if it finds nothing: for a request
+    that names one click (a postback, a bot verdict) and may have beaten its write. The click
+    may still be queued in another web process, for at most one push interval: wait that
+    long once more before answering that it does not exist."""
+    found = lookup()
+    if found is not None or connection.in_atomic_block:
+        return found
+    settle()
+    found = lookup()
+    if found is None and settings.TRCKER_CLICK_WRITE_BEHIND and settings.REDIS_URL:
+        time.sleep(3 * settings.TRCKER_CLICK_PUSH_DELAY)
+        settle()
+        found = lookup()
+    return found
 
 
 def _decode(raw: bytes) -> dict:
@@ -207,5 +277,13 @@ def _drain_tick() -> None:
         close_old_connections()
 
 
-# Every web process drains (one at a time, by the lock) soon after it pushes.
+def _push_tick() -> None:
+    try:
+        flush_buffer()
+    except DatabaseError:
+        close_old_connections()
+
+
+# Every web process pushes what it has queued, and drains (one at a time, by the lock).
+_pusher = Ticker("click-push-buffer", _push_tick, delay=settings.TRCKER_CLICK_PUSH_DELAY)
 _drainer = Ticker("click-spool-drainer", _drain_tick, delay=settings.TRCKER_CLICK_DRAIN_DELAY)

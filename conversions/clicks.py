@@ -185,14 +185,9 @@ def _store(click: Click, *, tz: zoneinfo.ZoneInfo, currency: str) -> None:
     the table within TRCKER_CLICK_DRAIN_DELAY), else one database round trip: the click and
     its rollup increment as one transaction whose commit does not wait for the disk. Inside
     a caller's transaction (tests) the click is written directly, sharing its fate."""
-    if settings.TRCKER_CLICK_WRITE_BEHIND and not connection.in_atomic_block:
-        try:
-            click_spool.push(click, tz=tz, currency=currency)
-        except click_spool.SpoolUnavailableError:
-            pass  # no Redis: write it now
-        else:
-            click_spool.drain_soon()
-            return
+    if settings.TRCKER_CLICK_WRITE_BEHIND and settings.REDIS_URL and not connection.in_atomic_block:
+        click_spool.push_buffered(click, tz=tz, currency=currency)
+        return
     statements = [insert_statement(click)]
     rollup = rollup_click_statement(click, tz=tz, currency=currency)
     if rollup is not None:
@@ -234,8 +229,9 @@ def click_record_botd_verdict(*, click_id: str, bot: bool, bot_kind: str) -> Non
     verdict changes nothing, since a client-side claim can only make things worse."""
     if not bot:
         return
-    if not Click.objects.filter(pk=click_id).exists():
-        click_spool.settle()  # the verdict may beat its click's write-behind
+    # The verdict may beat its click's write-behind.
+    if not click_spool.settle_for(lambda: Click.objects.filter(pk=click_id).exists() or None):
+        return
     with transaction.atomic():
         click = (
             Click.objects.select_for_update(of=("self",))

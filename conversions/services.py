@@ -59,13 +59,8 @@ def _find_click(brand: BrandConfig, offer: OfferConfig, click_id: str) -> Click 
     found = Click.objects.select_related("partner").filter(
         pk=click_id, brand_id=brand.id, offer_id=offer.id, outcome=ClickOutcome.ACCEPTED
     )[:1]
-    click = next(iter(found), None)
-    if click is None:
-        # The sale may have been reported before its click's write-behind batch was written
-        # (by this drain, or by one already running, which the drain waits for).
-        click_spool.settle()
-        click = next(iter(found.all()), None)
-    return click
+    # The sale may have been reported before its click's write-behind reached the table.
+    return click_spool.settle_for(lambda: next(iter(found.all()), None))
 
 
 def _find_coupon(brand: BrandConfig, offer: OfferConfig, code: str) -> Coupon | None:

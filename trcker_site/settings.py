@@ -294,6 +294,9 @@ TRCKER_MCP_MAX_BATCH = int(os.environ.get("TRCKER_MCP_MAX_BATCH", "50"))
 # without Redis, each click is written during its request.
 TRCKER_CLICK_WRITE_BEHIND = env_bool("TRCKER_CLICK_WRITE_BEHIND", default=True)
 TRCKER_CLICK_DRAIN_DELAY = float(os.environ.get("TRCKER_CLICK_DRAIN_DELAY", "0.05"))
+# Write-behind clicks wait in their process at most this long before going to Redis in one
+# pipelined batch (what a process killed outright can lose).
+TRCKER_CLICK_PUSH_DELAY = float(os.environ.get("TRCKER_CLICK_PUSH_DELAY", "0.01"))
 # MCP tool-call log rows are written in batches this often, off the request path
 # (trcker_site/batch_writer.py); 0 writes each row during its request.
 TRCKER_TOOL_CALL_LOG_DELAY = float(os.environ.get("TRCKER_TOOL_CALL_LOG_DELAY", "0.05"))

@@ -125,3 +125,51 @@ def test_a_postback_that_beats_its_clicks_write_is_still_attributed(
     assert response.json()["duplicate"] is False
     assert Click.objects.filter(pk=click_id).exists()  # written by the postback's drain
     assert click_spool.pending() == 0
+
+
+@pytest.fixture
+def paused_pusher(monkeypatch):
+    """This process's push-buffer thread, stopped: the test flushes by hand."""
+    click_spool._pusher.close()
+    monkeypatch.setattr(click_spool._pusher, "delay", 3600)
+    yield
+    click_spool._pusher.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_buffered_clicks_go_to_the_spool_in_one_push(paused_pusher, paused_drainer):
+    brand = BrandFactory()
+    offer, partner = OfferFactory(brand=brand), PartnerFactory(brand=brand)
+    tz = zoneinfo.ZoneInfo(brand.timezone)
+    clicks = [_unsaved_click(brand, offer, partner) for _ in range(5)]
+    for click in clicks:
+        click_spool.push_buffered(click, tz=tz, currency=offer.currency)
+    assert click_spool.pending() == 0  # still in this process
+    assert click_spool.flush_buffer() == 5
+    assert click_spool.pending() == 5
+    assert click_spool.drain() == 5
+    assert Click.objects.filter(brand=brand).count() == 5
+
+
+@pytest.mark.django_db(transaction=True)
+def test_buffered_clicks_are_written_directly_when_redis_is_unreachable(
+    settings, paused_pusher, caplog
+):
+    from tests.mcp_gateway.test_rate_limit_processes import _free_port
+
+    brand = BrandFactory()
+    offer, partner = OfferFactory(brand=brand), PartnerFactory(brand=brand)
+    tz = zoneinfo.ZoneInfo(brand.timezone)
+    click = _unsaved_click(brand, offer, partner)
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "trcker_site.cache.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{_free_port()}/0",  # nothing listens here
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+    click_spool.push_buffered(click, tz=tz, currency=offer.currency)
+    assert click_spool.flush_buffer() == 1
+    assert Click.objects.get(pk=click.pk).sub1 == "spooled"
+    assert rollup_table(brand, tz) == raw_table(brand, tz)
+    assert "writing 1 clicks directly" in caplog.text
