@@ -70,7 +70,7 @@ def visit(offer, partner, *, times: int = 1, sub1: str = "") -> list[Click]:
         )
         assert response.status_code == 302
         ids.append(parse_qs(urlsplit(response["Location"]).query)["c"][0])
-    click_spool.drain(wait=True)  # outside a test transaction, clicks are written behind
+    click_spool.settle()  # outside a test transaction, clicks are written behind
     return list(Click.objects.filter(pk__in=ids).order_by("created_at", "pk"))
 
 
