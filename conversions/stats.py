@@ -32,6 +32,14 @@ from trcker_site.errors import ValidationError
 
 ZERO = Decimal("0.00")
 CENT = Decimal("0.01")
+
+
+def _cents(value: Decimal | float) -> Decimal:
+    # + 0 turns a negative zero into 0.00: on SQLite (floating-point NUMERIC sums) stripes
+    # that cancel out can sum to -1e-14.
+    return Decimal(value).quantize(CENT) + 0
+
+
 MAX_RANGE_DAYS = 366
 METRICS = ("revenue", "conversions", "epc", "cvr", "profit")
 
@@ -162,10 +170,10 @@ def _row(
         "clicks": clicks,
         "conversions": conversions,
         "by_status": by_status,
-        "sale_amount": Decimal(sale_amount).quantize(CENT),
-        "payout": Decimal(payout).quantize(CENT),
-        "revenue": Decimal(revenue).quantize(CENT),
-        "profit": Decimal(revenue - payout).quantize(CENT),
+        "sale_amount": _cents(sale_amount),
+        "payout": _cents(payout),
+        "revenue": _cents(revenue),
+        "profit": _cents(revenue - payout),
         "epc": _ratio(payout, clicks, "0.0001"),
         "cvr": _ratio(conversions, clicks, "0.0001"),
     }

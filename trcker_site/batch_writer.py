@@ -6,8 +6,8 @@ what has queued every ``delay`` seconds as one multi-row INSERT in one transacti
 not wait for the disk (see ``trcker_site.db``). What is risked is the last ``delay`` of rows
 if the process is killed (a graceful exit flushes), or if PostgreSQL crashes.
 
-Rows are written at once, in the caller's thread, when batching is off (delay 0) or the
-caller is inside a transaction (a test's, or a larger write whose fate the row should
+Rows are written at once, in the caller's thread, when batching is off (delay 0), on SQLite,
+or when the caller is inside a transaction (a test's, or a larger write whose fate the row should
 share). When the database refuses a batch, its rows go back to the queue (bounded) and are
 retried on the next tick while the database is unreachable; a row the database itself
 refuses is dropped (and logged) without holding back the others.
@@ -45,7 +45,9 @@ class BatchWriter:
         self.ticker = Ticker(f"batch-writer-{self.name}", self.flush, delay=delay)
 
     def add(self, row: models.Model) -> None:
-        if self.delay <= 0 or connection.in_atomic_block:
+        # SQLite (the zero-setup mode) has one writer at a time: a second writing thread only
+        # adds lock waits (and "table is locked" errors on a shared in-memory database).
+        if self.delay <= 0 or connection.in_atomic_block or connection.vendor == "sqlite":
             write_without_disk_wait([insert_statement(row)])
             return
         with self._lock:

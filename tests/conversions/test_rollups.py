@@ -123,6 +123,14 @@ def _offer_of(click_id):
     return Click.objects.values_list("offer_id", flat=True).get(pk=click_id)
 
 
+def _value(v):
+    # Money to the cent: SQLite keeps NUMERIC sums as floating point, so a sum of stripes that
+    # should be 0 can read -1e-14 there (PostgreSQL's numeric is exact either way).
+    if isinstance(v, (Decimal, str, float)):
+        return Decimal(v).quantize(Decimal("0.01")) + 0
+    return v
+
+
 def rollup_table(brand, tz):
     """The rollups per key, summed over the key's stripes (as every reader sums them)."""
     rows = {}
@@ -133,11 +141,7 @@ def rollup_table(brand, tz):
         .order_by()
     ):
         key = (row.pop("day"), row.pop("offer_id"), row.pop("partner_id"))
-        rows[key] = {
-            k: (Decimal(v) if isinstance(v, (Decimal, str, float)) else v)
-            for k, v in row.items()
-            if v not in (0, Decimal("0"))
-        }
+        rows[key] = {k: _value(v) for k, v in row.items() if _value(v) not in (0, None)}
     return rows
 
 
@@ -148,9 +152,9 @@ def raw_table(brand, tz):
             brand_id=brand.pk, tz=tz, day=day
         ).items():
             rows[(day, offer_id, partner_id)] = {
-                k: (Decimal(v) if isinstance(v, (Decimal, float)) else v)
+                k: _value(v)
                 for k, v in values.items()
-                if k != "currency" and v not in (0, Decimal("0"), None)
+                if k != "currency" and _value(v) not in (0, None)
             }
     return {key: value for key, value in rows.items() if value}
 
