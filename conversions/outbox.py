@@ -112,7 +112,10 @@ def _attempt(delivery: PostbackDelivery) -> None:
     delivery.attempts += 1
     status_code, error = None, ""
     try:
-        response = fetch(delivery.url)
+        # The same key on every attempt of this delivery (the IETF Idempotency-Key header):
+        # a worker killed between sending and recording resends one request, which a receiver
+        # can recognise without parsing the URL.
+        response = fetch(delivery.url, extra_headers={"Idempotency-Key": f"trk-pb-{delivery.pk}"})
         status_code = response.status
     except OutboundRefused as refused:
         error = refused.code

@@ -145,7 +145,9 @@ def check_template_on_save(template: str, placeholders: dict[str, str]) -> None:
             raise
 
 
-def fetch(url: str, *, timeout: float = 15.0) -> OutboundResponse:
+def fetch(
+    url: str, *, timeout: float = 15.0, extra_headers: dict[str, str] | None = None
+) -> OutboundResponse:
     """GET the URL through the SSRF guard; one attempt, no redirects followed."""
     target = resolve_and_check(url)
     address = target.addresses[0]
@@ -153,7 +155,12 @@ def fetch(url: str, *, timeout: float = 15.0) -> OutboundResponse:
     if target.parts.query:
         path = f"{path}?{target.parts.query}"
     host_header = target.host if target.port in (80, 443) else f"{target.host}:{target.port}"
-    headers = {"Host": host_header, "User-Agent": USER_AGENT, "Accept": "*/*"}
+    headers = {
+        **(extra_headers or {}),
+        "Host": host_header,
+        "User-Agent": USER_AGENT,
+        "Accept": "*/*",
+    }
     pool_kwargs = {"timeout": urllib3.Timeout(connect=5.0, read=timeout), "retries": False}
     if target.parts.scheme == "https":
         pool: urllib3.HTTPConnectionPool = urllib3.HTTPSConnectionPool(

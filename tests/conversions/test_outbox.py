@@ -64,6 +64,7 @@ def test_outbound_postback_is_delivered_with_placeholders_filled(httpserver, bra
     assert "X-Injected" not in request.headers
     delivery = PostbackDelivery.objects.get()
     assert (delivery.status, delivery.attempts, delivery.last_status_code) == ("delivered", 1, 200)
+    assert request.headers["Idempotency-Key"] == f"trk-pb-{delivery.pk}"
 
 
 def test_retry_schedule_then_dead_then_replay_delivers_exactly_once(
@@ -100,6 +101,10 @@ def test_retry_schedule_then_dead_then_replay_delivers_exactly_once(
         timedelta(hours=10),
     ]
     assert len(httpserver.log) == MAX_ATTEMPTS
+    # Every attempt of one delivery carries the same key, so a receiver can drop repeats.
+    assert {request.headers["Idempotency-Key"] for request, _ in httpserver.log} == {
+        f"trk-pb-{delivery.pk}"
+    }
     # replay after the endpoint recovers: delivered exactly once
     httpserver.clear()
     httpserver.expect_request("/pb").respond_with_data("ok")

@@ -225,6 +225,14 @@ def test_killed_worker_loses_nothing_and_resends_at_most_the_one_in_flight(
     # flight at the SIGKILL is sent twice; everything else exactly once.
     duplicated = {conv: n for conv, n in counts.items() if n > 1}
     assert len(duplicated) <= 1 and all(n == 2 for n in duplicated.values()), duplicated
+    # ...and a resend carries the same Idempotency-Key as the first send, so a receiver that
+    # honours the header sees every delivery exactly once.
+    keys_by_conversion: dict[str, set[str]] = {}
+    for request, _ in httpserver.log:
+        conv = parse_qs(request.query_string.decode())["conv"][0]
+        keys_by_conversion.setdefault(conv, set()).add(request.headers["Idempotency-Key"])
+    assert all(len(keys) == 1 for keys in keys_by_conversion.values())
+    assert len({key for keys in keys_by_conversion.values() for key in keys}) == DELIVERIES
     assert sum(counts.values()) == DELIVERIES + len(duplicated)
     # The restarted worker re-sent only what the first had not recorded.
     assert f"attempted {DELIVERIES - len(set(before_restart)) + len(duplicated)}" in out
