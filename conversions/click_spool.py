@@ -3,8 +3,9 @@
 Two uses, one list:
 
 - **Write-behind** (the normal path with Redis, ``TRCKER_CLICK_WRITE_BEHIND``): the redirect
-  pushes the click, whole, onto a list in Redis (one round trip) instead of writing it to
-  PostgreSQL, and a background thread in every web process drains the list every
+  queues the finished click in its process instead of writing it to PostgreSQL; a thread
+  pushes the queue onto a list in Redis every ``TRCKER_CLICK_PUSH_DELAY`` seconds (one
+  pipelined command), and a thread in every web process drains the list every
   ``TRCKER_CLICK_DRAIN_DELAY`` seconds, writing each batch as one multi-row INSERT plus one
   rollup increment per (day, offer, partner) in one transaction. A postback or bot verdict
   that arrives before its click is written, and every reader of clicks or rollups, drains
@@ -31,7 +32,7 @@ import logging
 import threading
 import time
 import zoneinfo
-from collections import defaultdict, deque
+from collections import deque
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -40,7 +41,7 @@ from django.db import DatabaseError, close_old_connections, connection
 from redis.exceptions import RedisError
 
 from conversions.models import Click
-from conversions.rollups import click_deltas, local_day, rollup_add
+from conversions.rollups import rollup_clicks_added
 from trcker_site.background import Ticker
 from trcker_site.counters import redis_client, redis_key
 from trcker_site.db import atomic_without_disk_wait
@@ -211,6 +212,11 @@ def settle() -> None:
         close_old_connections()  # the reader reports the database error itself
 
 
+def write_behind() -> bool:
+    """Whether clicks go through the spool (outside a caller's transaction)."""
+    return bool(settings.TRCKER_CLICK_WRITE_BEHIND and settings.REDIS_URL)
+
+
 def settle_for(lookup: Callable[[], T | None]) -> T | None:
     """``lookup()``'s answer, settling the spool first if it finds nothing: for a request
     that names one click (a postback, a bot verdict) and may have beaten its write. The click
@@ -221,7 +227,7 @@ def settle_for(lookup: Callable[[], T | None]) -> T | None:
         return found
     settle()
     found = lookup()
-    if found is None and settings.TRCKER_CLICK_WRITE_BEHIND and settings.REDIS_URL:
+    if found is None and write_behind():
         time.sleep(3 * settings.TRCKER_CLICK_PUSH_DELAY)
         settle()
         found = lookup()
@@ -250,22 +256,7 @@ def _write_batch(records: list[dict]) -> int:
         )
         new = [(click, tz, currency) for click, tz, currency in pending if click.pk not in stored]
         Click.objects.bulk_create([click for click, _, _ in new], batch_size=1000)
-        rollups: dict[tuple, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-        for click, tz, currency in new:
-            if click.offer_id is None or click.partner_id is None:
-                continue
-            key = (click.brand_id, local_day(click.created_at, tz), click.offer_id)
-            for column, value in click_deltas(click).items():
-                rollups[(*key, click.partner_id, currency)][column] += value
-        for (brand_id, day, offer_id, partner_id, currency), deltas in sorted(rollups.items()):
-            rollup_add(
-                brand_id=brand_id,
-                day=day,
-                offer_id=offer_id,
-                partner_id=partner_id,
-                currency=currency,
-                deltas=deltas,
-            )
+        rollup_clicks_added(new)
     return len(new)
 
 

@@ -1,9 +1,9 @@
 """The click handler's domain logic: decide, record, and say where to send the visitor.
 
 Hot path: config comes from the per-process cache (no query), the user agent verdict from an
-LRU cache; the click goes to the Redis spool (write-behind, see click_spool) or, without
-Redis, is written with its rollup increment in one round trip (and a counter query for
-capped offers).
+LRU cache; the click is queued for the Redis spool (write-behind, see click_spool) or, without
+Redis, written with its rollup increment in one round trip (and a counter query for capped
+offers).
 The destination comes only from the offer's stored config, never from the request."""
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import logging
 import zoneinfo
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
@@ -181,11 +180,12 @@ def click_handle(data: ClickInput) -> ClickDecision:
 
 
 def _store(click: Click, *, tz: zoneinfo.ZoneInfo, currency: str) -> None:
-    """Write-behind through the Redis spool when on (one Redis round trip; the row reaches
-    the table within TRCKER_CLICK_DRAIN_DELAY), else one database round trip: the click and
-    its rollup increment as one transaction whose commit does not wait for the disk. Inside
-    a caller's transaction (tests) the click is written directly, sharing its fate."""
-    if settings.TRCKER_CLICK_WRITE_BEHIND and settings.REDIS_URL and not connection.in_atomic_block:
+    """Write-behind when on (queued in process, then through the Redis spool: no round trip
+    here; the row reaches the table within the push and drain delays), else one database
+    round trip: the click and its rollup increment as one transaction whose commit does not
+    wait for the disk. Inside a caller's transaction (tests) the click is written directly,
+    sharing its fate."""
+    if click_spool.write_behind() and not connection.in_atomic_block:
         click_spool.push_buffered(click, tz=tz, currency=currency)
         return
     statements = [insert_statement(click)]

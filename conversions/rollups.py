@@ -84,6 +84,26 @@ def rollup_add(**kwargs: Any) -> None:
             cursor.execute(*statement)
 
 
+RollupKey = tuple[int, dt.date, int, int, str]  # brand, day, offer, partner, currency
+
+
+def _add_grouped(grouped: Mapping[RollupKey, Mapping[str, int | Decimal]]) -> None:
+    # In key order, so two writers of several rows lock them in the same order.
+    for (brand_id, day, offer_id, partner_id, currency), deltas in sorted(grouped.items()):
+        rollup_add(
+            brand_id=brand_id,
+            day=day,
+            offer_id=offer_id,
+            partner_id=partner_id,
+            currency=currency,
+            deltas=deltas,
+        )
+
+
+def _grouped() -> defaultdict[RollupKey, defaultdict[str, Any]]:
+    return defaultdict(lambda: defaultdict(int))
+
+
 def local_day(moment: dt.datetime, tz: zoneinfo.ZoneInfo) -> dt.date:
     return moment.astimezone(tz).date()
 
@@ -137,11 +157,16 @@ def rollup_click_statement(
     )
 
 
-def rollup_click(click: Click, *, tz: zoneinfo.ZoneInfo, currency: str) -> None:
-    statement = rollup_click_statement(click, tz=tz, currency=currency)
-    if statement is not None:
-        with connection.cursor() as cursor:
-            cursor.execute(*statement)
+def rollup_clicks_added(clicks: Iterable[tuple[Click, zoneinfo.ZoneInfo, str]]) -> None:
+    """The increments of a batch of new (click, brand time zone, currency), one per row."""
+    grouped = _grouped()
+    for click, tz, currency in clicks:
+        if click.offer_id is None or click.partner_id is None:
+            continue  # refused before an offer and a partner were known
+        key = (click.brand_id, local_day(click.created_at, tz), click.offer_id, click.partner_id)
+        for column, value in click_deltas(click).items():
+            grouped[(*key, currency)][column] += value
+    _add_grouped(grouped)
 
 
 def rollup_conversion_added(conversion: Conversion, *, tz: zoneinfo.ZoneInfo) -> None:
@@ -181,9 +206,7 @@ def rollup_conversions_moved(
     new_reason: str = "",
 ) -> None:
     """Move counts and amounts from one status column to another, grouped per rollup row."""
-    grouped: dict[tuple[int, dt.date, int, int, str], dict[str, int | Decimal]] = defaultdict(
-        lambda: defaultdict(int)  # type: ignore[arg-type]
-    )
+    grouped = _grouped()
     for conversion in conversions:
         key = (
             conversion.brand_id,
@@ -198,15 +221,7 @@ def rollup_conversions_moved(
             **reason_deltas(old_reason, new_reason),
         }.items():
             grouped[key][column] += value
-    for (brand_id, day, offer_id, partner_id, currency), deltas in grouped.items():
-        rollup_add(
-            brand_id=brand_id,
-            day=day,
-            offer_id=offer_id,
-            partner_id=partner_id,
-            currency=currency,
-            deltas=deltas,
-        )
+    _add_grouped(grouped)
 
 
 # --- rebuilding from raw rows ---------------------------------------------------------------

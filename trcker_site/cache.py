@@ -24,11 +24,22 @@ return false
 """
 
 
+_scripts: dict[tuple[int, str], Any] = {}
+
+
+def lua_script(client: Any, source: str) -> Any:
+    """``source`` registered once per client (called by SHA afterwards: one round trip)."""
+    key = (id(client), source)
+    script = _scripts.get(key)
+    if script is None:
+        script = _scripts[key] = client.register_script(source)
+    return script
+
+
 class ReusedClientRedisCacheClient(RedisCacheClient):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._clients: dict[int, Any] = {}
-        self._incr_scripts: dict[int, Any] = {}
 
     def get_client(self, key: Any = None, *, write: bool = False) -> Any:
         index = self._get_connection_pool_index(write)
@@ -40,10 +51,7 @@ class ReusedClientRedisCacheClient(RedisCacheClient):
 
     def incr(self, key: Any, delta: int) -> int:
         client = self.get_client(key, write=True)
-        script = self._incr_scripts.get(id(client))
-        if script is None:
-            script = self._incr_scripts[id(client)] = client.register_script(_INCR_EXISTING)
-        value = script(keys=[key], args=[delta])
+        value = lua_script(client, _INCR_EXISTING)(keys=[key], args=[delta])
         if value is None:
             raise ValueError(f"Key '{key}' not found.")
         return int(value)

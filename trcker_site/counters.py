@@ -14,6 +14,8 @@ import logging
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
 
+from trcker_site.cache import lua_script
+
 logger = logging.getLogger(__name__)
 
 
@@ -59,14 +61,10 @@ for index, key in ipairs(KEYS) do
 end
 return counts
 """
-_scripts: dict[int, object] = {}
 
 
 def _redis_script(client, counters: list[tuple[str, int]]) -> list[int | None]:
-    script = _scripts.get(id(client))
-    if script is None:
-        script = _scripts[id(client)] = client.register_script(_COUNT_IN_WINDOWS)
-    replies = script(  # type: ignore[operator]
+    replies = lua_script(client, _COUNT_IN_WINDOWS)(
         keys=[redis_key(key) for key, _ in counters], args=[window for _, window in counters]
     )
     return [int(reply) for reply in replies]
