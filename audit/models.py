@@ -4,11 +4,13 @@ from django.db import models
 class AuditEvent(models.Model):
     """One audited write. Append-only: no service updates or deletes rows.
 
-    Rows of one brand form a hash chain (``prev_hash`` → ``hash``) in ``seq`` order, so an
-    edited, deleted or inserted row is detectable by ``manage.py verify_audit``. A row is
-    written unlinked (``seq`` null, hashes blank) in its write's transaction and linked moments
-    later by ``audit.services.audit_chain_link`` — so writers of one brand never wait on
-    each other's commits (see docs/data-model.md).
+    Each row carries a keyed ``content_hash`` made in its write's transaction; rows of one
+    brand form a keyed hash chain (``prev_hash`` → ``hash``) in ``seq`` order, so an edited,
+    deleted or inserted row is detectable by ``manage.py verify_audit`` (audit/chain.py has
+    the exact scheme). A row is written unlinked (``seq`` null, link columns blank) and linked
+    moments later by ``audit.services.audit_chain_link``, which updates only the link columns
+    — so writers of one brand never wait on each other's commits, and the database role needs
+    UPDATE on those columns alone (see docs/data-model.md).
     """
 
     brand = models.ForeignKey("brands.Brand", on_delete=models.PROTECT, related_name="+")
@@ -25,8 +27,13 @@ class AuditEvent(models.Model):
     ip = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=512, blank=True)
     request_id = models.CharField(max_length=64, blank=True)
+    # Set once, by audit_record: HMAC of the content above, and the id of the key that made it.
+    content_hash = models.CharField(max_length=64, blank=True)
+    content_key_id = models.CharField(max_length=16, blank=True)
+    # The link columns: the only ones the linker updates (blank until linked).
     prev_hash = models.CharField(max_length=64, blank=True)
     hash = models.CharField(max_length=64, blank=True)
+    link_key_id = models.CharField(max_length=16, blank=True)
 
     class Meta:
         constraints = [

@@ -1,15 +1,19 @@
-"""Reading the audit log. Every selector is scoped to the actor's brand."""
+"""Reading the audit log. Every selector is scoped to the actor's brand.
+
+Readers never write: they show what is there. An event the worker has not linked yet (within
+about a second of its write) reads with ``seq`` null."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from django.db import connection, transaction
 from django.db.models import QuerySet
 
 from audit.actor import Actor
 from audit.chain import BrokenLink, verify_events
+from audit.keys import known_keys
 from audit.models import AuditChainHead, AuditEvent
-from audit.services import audit_chain_link
 from trcker_site.errors import NotFoundError
 
 
@@ -24,8 +28,6 @@ def audit_event_list(
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> QuerySet[AuditEvent]:
-    # Link what has committed so far, so a reader sees its own writes chained.
-    audit_chain_link(actor.brand_id)
     qs = AuditEvent.objects.filter(brand_id=actor.brand_id)
     if action:
         # "offer" matches every offer.* action; "offer.pause" matches exactly.
@@ -46,12 +48,11 @@ def audit_event_list(
         qs = qs.filter(created_at__gte=since)
     if until:
         qs = qs.filter(created_at__lt=until)
-    # Newest first by id: never null (a row committed after the link above has no seq yet).
+    # Newest first by id: never null (an event not linked yet has no seq).
     return qs.order_by("-id")
 
 
 def audit_event_get_for_actor(*, actor: Actor, event_id: int) -> AuditEvent:
-    audit_chain_link(actor.brand_id)
     try:
         return AuditEvent.objects.get(brand_id=actor.brand_id, pk=event_id)
     except (AuditEvent.DoesNotExist, ValueError, TypeError):
@@ -59,8 +60,22 @@ def audit_event_get_for_actor(*, actor: Actor, event_id: int) -> AuditEvent:
 
 
 def audit_chain_verify(*, brand_id: int) -> BrokenLink | None:
-    """Link what is pending, then recompute one brand's chain (an operator check)."""
-    audit_chain_link(brand_id)
-    head = AuditChainHead.objects.filter(brand_id=brand_id).first()
-    events = AuditEvent.objects.filter(brand_id=brand_id).order_by("seq").iterator(chunk_size=2000)
-    return verify_events(brand_id, events, head.seq if head else None)
+    """Recompute one brand's chain and content hashes (an operator check); never links.
+
+    Head, linked and unlinked events are read in one snapshot, so a write or a link that
+    commits meanwhile is either wholly seen or not at all — never a false break. Called
+    inside an open transaction, that transaction's snapshot is used as it is."""
+    outermost = not connection.in_atomic_block
+    with transaction.atomic():
+        if outermost and connection.vendor == "postgresql":
+            # Must be the transaction's first statement. READ COMMITTED would give each query
+            # below its own snapshot: a link committed between them would look like a break.
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        # SQLite: one transaction reads one snapshot (WAL) or holds writers off (rollback
+        # journal) already.
+        head = AuditChainHead.objects.filter(brand_id=brand_id).first()
+        events = AuditEvent.objects.filter(brand_id=brand_id)
+        linked = events.filter(seq__isnull=False).order_by("seq").iterator(chunk_size=2000)
+        unlinked = events.filter(seq__isnull=True).order_by("id").iterator(chunk_size=2000)
+        return verify_events(brand_id, linked, unlinked, head, known_keys())

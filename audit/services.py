@@ -1,12 +1,12 @@
 """Writing the audit log. Called by every write service, inside that service's transaction,
 so the audit row commits or rolls back with the write it describes.
 
-Rows are written unlinked and chained afterwards by ``audit_chain_link`` (the postback
-worker's loop, and every reader of the log before it reads). Linking at write time would
-hold the brand's chain head locked from the audit INSERT through the write's COMMIT, fsync
-included, so every write of a brand — every conversion — would wait for the previous one
-to reach the disk. Linked later, the order of the chain is the order rows became visible
-(committed), which is the order that matters to a reader."""
+Each row gets its keyed content hash here, at write time, so it is protected before it is
+linked. Rows are chained afterwards by ``audit_chain_link`` (the worker loop; readers never
+do it). Linking at write time would hold the brand's chain head locked from the audit INSERT
+through the write's COMMIT, fsync included, so every write of a brand — every conversion —
+would wait for the previous one to reach the disk. Linked later, the order of the chain is
+the order rows became visible (committed), which is the order that matters to a reader."""
 
 from __future__ import annotations
 
@@ -19,8 +19,11 @@ from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from audit.actor import Actor
-from audit.chain import GENESIS_HASH, link_hash, stored_event_payload
+from audit.chain import GENESIS_HASH, content_hash, content_payload, link_hash
+from audit.keys import current_key
 from audit.models import AuditChainHead, AuditEvent
+
+_IP_FIELD = AuditEvent._meta.get_field("ip")
 
 
 def _jsonable(value: Any) -> Any:
@@ -42,6 +45,8 @@ def changes_between(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict
 
 
 LINK_BATCH = 1000
+# The only AuditEvent columns the linker writes (docs/data-model.md grants UPDATE on these).
+LINK_FIELDS = ["seq", "prev_hash", "hash", "link_key_id"]
 
 
 def _lock_head(brand_id: int) -> AuditChainHead:
@@ -59,26 +64,30 @@ def _lock_head(brand_id: int) -> AuditChainHead:
 def audit_chain_link(brand_id: int) -> int:
     """Append the brand's committed, unlinked events to its chain; return how many.
 
-    One linker per brand at a time (the head row lock); each batch is one short transaction,
-    so a reader that calls this sees every event committed before the call linked."""
+    One linker per brand at a time (the head row lock); each batch is one short transaction.
+    Reads only ids and content hashes and writes only the link columns (seq, prev_hash, hash,
+    link_key_id), so the database role needs no UPDATE on what an event says."""
     linked = 0
     while True:
         if not AuditEvent.objects.filter(brand_id=brand_id, seq__isnull=True).exists():
             return linked
+        key = current_key()
         with transaction.atomic():
             head = _lock_head(brand_id)
             pending = list(
-                AuditEvent.objects.filter(brand_id=brand_id, seq__isnull=True).order_by("id")[
-                    :LINK_BATCH
-                ]
+                AuditEvent.objects.filter(brand_id=brand_id, seq__isnull=True)
+                .order_by("id")
+                .only("id", "content_hash")[:LINK_BATCH]
             )
             seq, prev_hash = head.seq, head.hash if head.seq else GENESIS_HASH
             for event in pending:
                 seq += 1
-                event.seq, event.prev_hash = seq, prev_hash
-                event.hash = link_hash(prev_hash=prev_hash, payload=stored_event_payload(event))
+                event.seq, event.prev_hash, event.link_key_id = seq, prev_hash, key.key_id
+                event.hash = link_hash(
+                    key=key, prev_hash=prev_hash, seq=seq, content_hash=event.content_hash
+                )
                 prev_hash = event.hash
-            AuditEvent.objects.bulk_update(pending, ["seq", "prev_hash", "hash"], batch_size=500)
+            AuditEvent.objects.bulk_update(pending, LINK_FIELDS, batch_size=500)
             AuditChainHead.objects.filter(brand_id=brand_id).update(seq=seq, hash=prev_hash)
             linked += len(pending)
 
@@ -116,6 +125,8 @@ def audit_record(
         target_type = target_type or target._meta.model_name
         target_id = target_id or audit_target_id(target)
     fields = {
+        "brand_id": actor.brand_id,
+        "created_at": timezone.now(),
         "actor_kind": str(actor.kind),
         "actor_label": actor.label,
         "actor_detail": _jsonable(actor.detail),
@@ -124,11 +135,17 @@ def audit_record(
         "target_id": str(target_id or ""),
         "changes": _jsonable(dict(changes or {})),
         "channel": str(actor.channel),
-        "ip": actor.ip,
+        # As the database will store it (IPv6 compressed), so the hash survives the round trip.
+        "ip": _IP_FIELD.get_prep_value(actor.ip) if actor.ip else None,
         "user_agent": (actor.user_agent or "")[:512],
         "request_id": actor.request_id or "",
     }
-    # Unlinked: seq and hashes are set by audit_chain_link once this transaction commits.
+    key = current_key()
+    # Hashed now, in the write's own transaction: an edit before linking is detectable too.
+    # Unlinked: seq and the link columns are set by audit_chain_link once this commits.
     return AuditEvent.objects.create(
-        brand_id=actor.brand_id, seq=None, created_at=timezone.now(), **fields
+        seq=None,
+        content_hash=content_hash(key=key, payload=content_payload(**fields)),
+        content_key_id=key.key_id,
+        **fields,
     )

@@ -286,6 +286,13 @@ TRCKER_CONFIG_CACHE_SECONDS = float(os.environ.get("TRCKER_CONFIG_CACHE_SECONDS"
 # The BotD library, built by `make assets` from package.json into our static files.
 TRCKER_BOTD_ASSET = "vendor/botd/botd.esm.js"
 
+# --- Audit ---------------------------------------------------------------------------------
+# HMAC key of the audit hash chain, kept outside the database (docs/data-model.md, "Audit
+# keys"). Unset: derived from SECRET_KEY so `make run` works; production sets its own.
+TRCKER_AUDIT_KEY = os.environ.get("TRCKER_AUDIT_KEY", "")
+# Comma-separated keys rotated out: only for verifying rows they made, never for new rows.
+TRCKER_AUDIT_PREVIOUS_KEYS = env_list("TRCKER_AUDIT_PREVIOUS_KEYS", [])
+
 # --- MCP -----------------------------------------------------------------------------------
 TRCKER_MCP_RATE = os.environ.get("TRCKER_MCP_RATE", TRCKER_API_RATE)
 TRCKER_MCP_MAX_BATCH = int(os.environ.get("TRCKER_MCP_MAX_BATCH", "50"))

@@ -5,7 +5,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection, transaction
 
-from audit.models import AuditEvent
+from audit.models import AuditChainHead, AuditEvent
 from audit.selectors import audit_chain_verify
 from audit.services import audit_chain_link, audit_chain_link_all, audit_record
 from offers.services import offer_pause, offer_resume, offer_update
@@ -132,13 +132,27 @@ def test_events_are_written_unlinked_and_linked_once_in_write_order(actor, offer
     assert audit_chain_verify(brand_id=actor.brand_id) is None
 
 
-def test_readers_of_the_log_see_their_own_writes_linked(actor, offer):
-    from audit.selectors import audit_event_list
+def test_readers_of_the_log_never_link(actor, offer):
+    from audit.selectors import audit_event_get_for_actor, audit_event_list
 
+    # given a write the linker has not reached yet
     offer_pause(actor=actor, offer=offer)
+    # when every reader reads it (list, detail, the operator's verify)
     events = list(audit_event_list(actor=actor))
-    assert [(e.seq, e.action) for e in events] == [(1, "offer.pause")]
-    assert len(events[0].hash) == 64
+    assert [(e.seq, e.action) for e in events] == [(None, "offer.pause")]
+    assert audit_event_get_for_actor(actor=actor, event_id=events[0].pk).seq is None
+    assert audit_chain_verify(brand_id=actor.brand_id) is None
+    # then it is still unlinked: readers show what is there, they never write
+    stored = AuditEvent.objects.get(pk=events[0].pk)
+    assert (stored.seq, stored.prev_hash, stored.hash, stored.link_key_id) == (None, "", "", "")
+    assert not AuditChainHead.objects.filter(brand_id=actor.brand_id).exists()
+
+
+def test_the_rest_list_shows_an_unlinked_event_with_seq_null(actor, offer, api):
+    offer_pause(actor=actor, offer=offer)
+    body = api.get("/api/v1/audit-events/?action=offer.pause").json()
+    assert [(e["seq"], e["hash"]) for e in body["results"]] == [(None, "")]
+    assert not AuditEvent.objects.filter(seq__isnull=False).exists()
 
 
 def test_the_postback_worker_links_pending_events(actor, offer):

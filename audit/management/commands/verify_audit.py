@@ -5,7 +5,10 @@ from brands.models import Brand
 
 
 class Command(BaseCommand):
-    help = "Recompute every brand's audit hash chain and report the first broken link."
+    help = (
+        "Recompute every brand's keyed audit chain and content hashes (each brand read in one "
+        "snapshot; links nothing) and report the first broken link."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--brand", help="only this brand slug")
@@ -24,6 +27,8 @@ class Command(BaseCommand):
                 continue
             broken += 1
             where = f"event id {link.event_id}" if link.event_id else "end of chain"
-            self.stdout.write(f"BROKEN  {brand.slug}: seq {link.seq} ({where}): {link.reason}")
+            # An event not linked yet has no seq; its content hash is what failed.
+            position = "unlinked" if link.seq is None else f"seq {link.seq}"
+            self.stdout.write(f"BROKEN  {brand.slug}: {position} ({where}): {link.reason}")
         if broken:
             raise CommandError(f"{broken} brand chain(s) broken")
