@@ -4,21 +4,26 @@ One statement per change: ``INSERT … ON CONFLICT (brand, day, offer, partner, 
 UPDATE SET col = col + excluded.col`` (PostgreSQL and SQLite alike), so concurrent writers
 never read and rewrite a row. New clicks and conversions spread over ``ROLLUP_STRIPES`` rows
 per key (the hot paths' writers would otherwise queue on one row lock held until COMMIT);
-status moves go to stripe 0; readers sum over the stripes. ``rebuild`` recomputes days from
-raw rows (into stripe 0) for repairs and backfills."""
+status moves go to stripe 0; readers sum over the stripes. The rollup currency of a key is its
+offer's currency, which ``offer_update`` freezes once the offer has traffic.
+
+``rebuild_day`` / ``rebuild_brand`` repair rollups from raw rows by corrections: raw − rollups
+read in one snapshot, then added through the same increment. They delete nothing and block no
+live writer, so they may run while traffic flows (the reasoning is on ``rebuild_day``)."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import random
 import zoneinfo
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from decimal import Decimal
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Max, Q, Sum
 from django.db.models.functions import TruncDate
 
 from conversions.models import Click, ClickOutcome, Conversion, ConversionStatus, DailyRollup
@@ -275,33 +280,125 @@ def raw_aggregates(
     return rows
 
 
-def rebuild_day(*, brand_id: int, tz: zoneinfo.ZoneInfo, day: dt.date) -> int:
-    """Recompute one brand-day. Existing rows are locked first, so increments from traffic
-    arriving meanwhile wait and then apply on top of the recomputed values."""
+def rollup_sums(*, brand_id: int, day: dt.date) -> dict[tuple[int, int], dict[str, Any]]:
+    """The rollups of one brand and day per (offer, partner), summed over the stripes."""
+    rows = (
+        DailyRollup.objects.filter(brand_id=brand_id, day=day)
+        .values("offer_id", "partner_id")
+        .annotate(currency=Max("currency"), **{column: Sum(column) for column in COUNTER_COLUMNS})
+        .order_by()
+    )
+    return {(row.pop("offer_id"), row.pop("partner_id")): row for row in rows}
+
+
+CENT = Decimal("0.01")
+
+
+def _number(value: Any) -> int | Decimal:
+    # Money to the cent: SQLite sums NUMERIC as floating point, so a sum that should be 12.30
+    # may read 12.299999999; both sides are rounded before they are compared.
+    if value is None:
+        return 0
+    if isinstance(value, int):
+        return value
+    return Decimal(str(value)).quantize(CENT) + 0  # + 0: no negative zero
+
+
+def corrections(
+    raw: Mapping[tuple[int, int], Mapping[str, Any]],
+    current: Mapping[tuple[int, int], Mapping[str, Any]],
+) -> dict[tuple[int, int], tuple[str, dict[str, int | Decimal]]]:
+    """Per (offer, partner): its currency and raw − current for each column that differs."""
+    result = {}
+    for key in sorted(raw.keys() | current.keys()):
+        want, have = raw.get(key, {}), current.get(key, {})
+        deltas = {
+            column: _number(want.get(column)) - _number(have.get(column))
+            for column in COUNTER_COLUMNS
+        }
+        deltas = {column: delta for column, delta in deltas.items() if delta}
+        if deltas:
+            # The key's existing label first, so its rows never disagree; rows of a key with
+            # no raw rows left keep theirs (they go to zero, they are not deleted).
+            currency = have.get("currency") or want.get("currency") or ""
+            result[key] = (currency, deltas)
+    return result
+
+
+@contextlib.contextmanager
+def _one_rebuild_at_a_time(brand_id: int, day: dt.date) -> Iterator[None]:
+    # Two rebuilds of one brand-day reading the same snapshot would both add the same
+    # correction. Only rebuilds take this lock; live writers never touch it. A session-level
+    # advisory lock, because it must span the snapshot and the apply transaction. SQLite mode
+    # is one process for development: run one rebuild at a time there.
+    if connection.vendor != "postgresql":
+        yield
+        return
+    key = f"rollup-rebuild:{brand_id}:{day.isoformat()}"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", [key])
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", [key])
+
+
+def _snapshot(
+    *, brand_id: int, tz: zoneinfo.ZoneInfo, day: dt.date
+) -> tuple[dict[tuple[int, int], dict[str, Any]], dict[tuple[int, int], dict[str, Any]]]:
+    """Raw aggregates and rollup sums of one brand-day, read in one snapshot."""
+    outermost = not connection.in_atomic_block
     with transaction.atomic():
-        list(
-            DailyRollup.objects.select_for_update()
-            .filter(brand_id=brand_id, day=day)
-            .values_list("pk")
-        )
-        computed = raw_aggregates(brand_id=brand_id, tz=tz, day=day)
-        DailyRollup.objects.filter(brand_id=brand_id, day=day).delete()
-        # Every column given explicitly: one multi-row INSERT instead of a row at a time.
-        DailyRollup.objects.bulk_create(
-            [
-                DailyRollup(
+        if outermost and connection.vendor == "postgresql":
+            # PostgreSQL takes a REPEATABLE READ snapshot at the first query of the
+            # transaction, so both reads below see the same committed writers. Under READ
+            # COMMITTED each statement would see a newer state and a writer committing
+            # between them would be counted on one side only. SQLite: one transaction is
+            # already a snapshot. Inside a caller's transaction (tests) that one applies.
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        raw = raw_aggregates(brand_id=brand_id, tz=tz, day=day)
+        current = rollup_sums(brand_id=brand_id, day=day)
+    return raw, current
+
+
+def rebuild_day(*, brand_id: int, tz: zoneinfo.ZoneInfo, day: dt.date) -> int:
+    """Bring one brand-day's rollups to the raw rows by corrections; returns how many
+    (offer, partner) keys it corrected (0 when the rollups were already exact).
+
+    1. In one snapshot (PostgreSQL: REPEATABLE READ; SQLite: one transaction) read the raw
+       aggregates and the current rollups summed over stripes; per key and column the
+       correction is raw − current.
+    2. In a separate short transaction, apply the non-zero corrections with the ordinary
+       increment (``rollup_add``, stripe 0), keys in order.
+
+    Why this is exact while traffic flows: every live writer commits its raw change and its
+    increment in one transaction, so it is either wholly inside the snapshot (in raw and in
+    current, no correction for it) or wholly after it (in neither; its increment lands on the
+    rollups on its own). The correction is therefore exactly the error that existed at the
+    snapshot, and increments commute, so adding it later, on any stripe, in any order with
+    other increments, leaves rollups = raw.
+
+    Nothing is deleted (a key with no raw rows left is corrected to zero and its rows stay),
+    and no lock is taken that live writers wait on: the snapshot reads take no row locks and
+    the corrections lock stripe-0 rows only as long as any increment does. Two rebuilds of the
+    same brand-day would both apply the same correction, so they are serialized by an advisory
+    lock that only rebuilds take (PostgreSQL)."""
+    with _one_rebuild_at_a_time(brand_id, day):
+        raw, current = _snapshot(brand_id=brand_id, tz=tz, day=day)
+        fixes = corrections(raw, current)
+        with transaction.atomic():
+            for (offer_id, partner_id), (currency, deltas) in fixes.items():
+                rollup_add(
                     brand_id=brand_id,
                     day=day,
                     offer_id=offer_id,
                     partner_id=partner_id,
-                    currency=values.get("currency", ""),
-                    **{column: values.get(column) or 0 for column in COUNTER_COLUMNS},
+                    currency=currency,
+                    deltas=deltas,
                 )
-                for (offer_id, partner_id), values in computed.items()
-            ],
-            batch_size=1000,
-        )
-    return len(computed)
+    return len(fixes)
 
 
 def days_with_activity(
@@ -325,7 +422,8 @@ def days_with_activity(
 
 
 def rebuild_brand(*, brand_id: int, since: dt.date | None = None, progress: Any = None) -> int:
-    """Recompute every day with activity (from ``since``) for one brand; returns days done."""
+    """Correct every day with raw rows or rollups (from ``since``) for one brand, day by day
+    (``rebuild_day``); returns how many days it looked at."""
     from brands.models import Brand
 
     tz = zoneinfo.ZoneInfo(Brand.objects.values_list("timezone", flat=True).get(pk=brand_id))

@@ -8,9 +8,9 @@ from conversions.rollups import rebuild_brand
 
 class Command(BaseCommand):
     help = (
-        "Recompute the daily rollups from raw clicks and conversions, day by day. Safe while "
-        "traffic flows: each day's rows are locked while recomputed, and increments arriving "
-        "meanwhile apply on top."
+        "Bring the daily rollups to the raw clicks and conversions, day by day: the difference "
+        "(raw - rollups, read in one snapshot) is added as a correction. Deletes nothing and "
+        "blocks no live writer, so it is safe while traffic flows."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
