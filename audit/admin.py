@@ -47,7 +47,10 @@ class AuditEventAdmin(ReadOnlyBrandAdmin):
                 )
             },
         ),
-        ("Chain", {"fields": ("prev_hash", "hash")}),
+        (
+            "Hashes",
+            {"fields": ("content_hash", "content_key_id", "prev_hash", "hash", "link_key_id")},
+        ),
     )
     readonly_fields = ("changes_pretty",)
 

@@ -276,3 +276,12 @@ def test_content_hashes_survive_the_database_round_trip(brand, ip):
     assert audit_chain_verify(brand_id=brand.pk) is None
     audit_chain_link(brand.pk)
     assert audit_chain_verify(brand_id=brand.pk) is None
+
+
+def test_deploy_check_warns_while_the_audit_key_is_derived(settings):
+    from audit.checks import audit_key_configured
+
+    settings.TRCKER_AUDIT_KEY = ""
+    assert [w.id for w in audit_key_configured(None)] == ["audit.W001"]
+    settings.TRCKER_AUDIT_KEY = "operator-key"
+    assert audit_key_configured(None) == []
