@@ -19,6 +19,7 @@ from django.utils.text import slugify
 from audit.actor import Actor
 from audit.services import changes_between, snapshot
 from brands.models import Brand
+from conversions.models import Click, Conversion, DailyRollup
 from offers.models import AmountType, CapMode, DeviceClass, Offer, OfferStatus, PayoutRule
 from partners.models import Partner
 from trcker_site.config_cache import audit_config_change
@@ -217,6 +218,26 @@ def _lock_editable(actor: Actor, offer: Offer) -> Offer:
     return locked
 
 
+def _check_currency_unlocked(offer: Offer) -> None:
+    """An offer's currency is frozen once it has traffic (docs/reporting.md, "Currency").
+
+    Clicks store no currency: a click's rollup row takes its offer's currency, and a rollup
+    key (brand, day, offer, partner) has one currency. Changed after traffic, the offer's
+    history would be split across two currencies or relabelled, and its amounts (recorded in
+    the old one) summed as the new one. Rollups count too: they outlive pruned clicks."""
+    has_traffic = (
+        Click.objects.filter(offer_id=offer.pk).exists()
+        or Conversion.objects.filter(offer_id=offer.pk).exists()
+        or DailyRollup.objects.filter(brand_id=offer.brand_id, offer_id=offer.pk).exists()
+    )
+    if has_traffic:
+        message = (
+            f"This offer already has clicks or conversions in {offer.currency}; "
+            "create a new offer for another currency."
+        )
+        raise ValidationError(message, code="currency_locked", fields={"currency": [message]})
+
+
 @transaction.atomic
 def offer_update(*, actor: Actor, offer: Offer, **fields: Any) -> Offer:
     """Change any of UPDATABLE_FIELDS; ``postback_url_template=None`` clears the template."""
@@ -229,6 +250,8 @@ def offer_update(*, actor: Actor, offer: Offer, **fields: Any) -> Offer:
         )
     locked = _lock_editable(actor, offer)
     _normalise_targeting(fields)
+    if fields.get("currency", locked.currency) != locked.currency:
+        _check_currency_unlocked(locked)
     before = snapshot(locked, UPDATABLE_FIELDS)
     for name, value in fields.items():
         if name == "fallback_url" and value is None:

@@ -406,3 +406,19 @@ def test_allowed_partners_endpoint_and_click_admission(api, brand, offer, partne
         f"/api/v1/offers/{offer.slug}/allowed-partners/", {"partner_ids": ["nobody"]}, format="json"
     )
     assert unknown.status_code == 404
+
+
+def test_changing_the_currency_of_an_offer_with_traffic_is_refused(api, brand, offer, partner):
+    from tests.conversions.factories_flow import accepted_click
+
+    accepted_click(brand, offer, partner)
+    response = api.patch(f"/api/v1/offers/{offer.slug}/", {"currency": "EUR"}, format="json")
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["code"] == "currency_locked"
+    assert error["message"] == (
+        "This offer already has clicks or conversions in USD; "
+        "create a new offer for another currency."
+    )
+    assert error["fields"] == {"currency": [error["message"]]}
+    assert Offer.objects.get(pk=offer.pk).currency == "USD"

@@ -350,3 +350,34 @@ def test_payout_rule_revenue_is_validated(actor, offer, partner):
             revenue_type="bogus",
             revenue_amount=Decimal(1),
         )
+
+
+def test_offer_currency_is_frozen_once_the_offer_has_traffic(actor, brand, offer, partner):
+    from conversions.models import DailyRollup
+    from tests.conversions.factories_flow import accepted_click
+
+    offer_update(actor=actor, offer=offer, currency="EUR")  # no traffic yet: allowed
+    assert Offer.objects.get(pk=offer.pk).currency == "EUR"
+    accepted_click(brand, offer, partner)
+    with pytest.raises(ValidationError) as refused:
+        offer_update(actor=actor, offer=offer, currency="GBP", name="Renamed")
+    assert refused.value.code == "currency_locked"
+    assert refused.value.message == (
+        "This offer already has clicks or conversions in EUR; "
+        "create a new offer for another currency."
+    )
+    assert refused.value.fields == {"currency": [refused.value.message]}
+    assert Offer.objects.filter(pk=offer.pk).values_list("currency", "name").get() == (
+        "EUR",
+        offer.name,
+    )
+    assert AuditEvent.objects.filter(action="offer.update").count() == 1
+    # Giving the same currency with another change is not a change of currency.
+    offer_update(actor=actor, offer=offer, currency="EUR", name="Renamed")
+    # Clicks pruned, rollups kept: still traffic.
+    pruned = OfferFactory(brand=brand, slug="pruned")
+    DailyRollup.objects.create(
+        brand=brand, day="2026-01-05", offer=pruned, partner=partner, currency="USD", clicks=4
+    )
+    with pytest.raises(ValidationError, match="in USD"):
+        offer_update(actor=actor, offer=pruned, currency="EUR")
