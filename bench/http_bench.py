@@ -1,8 +1,8 @@
 """HTTP benchmark: the production stack on loopback against bare-Django baselines.
 
 Starts gunicorn (WEB_CONCURRENCY workers × WEB_THREADS threads; by default as `make run`:
-two processes per CPU, two threads each) and
-the postback worker on PostgreSQL + Redis, then drives each endpoint and its baseline side by
+two processes per CPU, two threads each) and a worker process (run_workers, which writes the
+queued clicks) on PostgreSQL + Redis, then drives each endpoint and its baseline side by
 side with a load generator running in separate processes (one HTTP/1.1 connection per
 request), alternating rounds; reports the median of the rounds.
 
@@ -250,7 +250,7 @@ def main() -> None:
         env=ENV,
     )
     worker = subprocess.Popen(
-        [sys.executable, "manage.py", "deliver_postbacks"],
+        [sys.executable, "manage.py", "run_workers"],
         cwd=ROOT,
         env=ENV,
         stdout=subprocess.DEVNULL,

@@ -1,9 +1,8 @@
 """The click handler's domain logic: decide, record, and say where to send the visitor.
 
 Hot path: config comes from the per-process cache (no query), the user agent verdict from an
-LRU cache; the click is queued for the Redis spool (write-behind, see click_spool) or, without
-Redis, written with its rollup increment in one round trip (and a counter query for capped
-offers).
+LRU cache; the click's fraud counters and its queue record go to the queue's Redis in one
+round trip (``conversions.click_store``), plus a counter query for capped offers.
 The destination comes only from the offer's stored config, never from the request."""
 
 from __future__ import annotations
@@ -13,18 +12,17 @@ import logging
 import zoneinfo
 from dataclasses import dataclass
 
-from django.db import InterfaceError, OperationalError, connection, transaction
+from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
-from conversions import click_spool, tracking_config
+from conversions import click_store, tracking_config
 from conversions.caps import cap_reached
-from conversions.fraud import WEIGHTS, FraudScore, over_threshold, score_click
+from conversions.fraud import WEIGHTS, FraudScore, score_click, velocity_counters
 from conversions.models import SUB_ID_MAX, Click, ClickOutcome
-from conversions.rollups import rollup_add, rollup_click_statement
+from conversions.rollups import rollup_add
 from conversions.traffic import classify_user_agent, is_prefetch, network_kind, visitor_country
 from offers.models import OfferStatus
 from partners.models import PartnerStatus
-from trcker_site.db import insert_statement, write_without_disk_wait
 from trcker_site.url_templates import add_query_param, render_url_template
 
 logger = logging.getLogger(__name__)
@@ -92,6 +90,7 @@ def click_handle(data: ClickInput) -> ClickDecision:
     preview = ua.is_preview or is_prefetch(data.meta)
     country = device = ""
     fraud = FraudScore()
+    counters: list[tuple[str, int]] = []
 
     outcome = ClickOutcome.ACCEPTED
     if offer is None:
@@ -112,32 +111,24 @@ def click_handle(data: ClickInput) -> ClickDecision:
         )
         device = ua.device_class
         if brand.fraud_mode != "off":
-            fraud = score_click(
-                ua=ua,
-                ip=data.ip,
-                network=network_kind(data.ip),
-                user_agent=data.user_agent,
-                offer_id=offer.id,
-                partner_id=partner.id,
-                count_velocity=not preview,
-            )
-        # Previews and prefetches are redirected but neither billed nor refused.
+            fraud = score_click(ua=ua, network=network_kind(data.ip))
+            if not preview:
+                counters = velocity_counters(
+                    ip=data.ip,
+                    user_agent=data.user_agent,
+                    offer_id=offer.id,
+                    partner_id=partner.id,
+                )
+        # Previews and prefetches are redirected but neither billed nor refused. The fraud
+        # block is decided with the velocity counts, once the click is stored (store()).
         if not preview:
             if offer.geo_allow and country not in offer.geo_allow:
                 outcome = ClickOutcome.GEO_BLOCKED
             elif offer.device_allow and device not in offer.device_allow:
                 outcome = ClickOutcome.DEVICE_BLOCKED
-            elif brand.fraud_mode == "block" and over_threshold(
-                fraud.score, mode=brand.fraud_mode, threshold=brand.fraud_threshold
-            ):
-                outcome = ClickOutcome.FRAUD_BLOCKED
             elif offer.has_caps and _cap_reached_or_unknown(offer, now=now, tz=brand.tz):
                 outcome = ClickOutcome.CAP_REACHED
 
-    billable = outcome == ClickOutcome.ACCEPTED and not preview
-    flagged = (
-        brand.fraud_mode != "off" and fraud.score >= brand.fraud_threshold and bool(fraud.signals)
-    )
     click = Click(
         brand_id=brand.id,
         offer_id=offer.id if offer else None,
@@ -154,13 +145,19 @@ def click_handle(data: ClickInput) -> ClickDecision:
         sub4=data.subs[3],
         sub5=data.subs[4],
         outcome=outcome,
-        is_billable=billable,
+        is_billable=outcome == ClickOutcome.ACCEPTED and not preview,
         fraud_score=fraud.score,
         fraud_signals=fraud.signals,
-        fraud_flagged=flagged,
     )
-    currency = offer.currency if offer else ""
-    _store(click, tz=brand.tz, currency=currency)
+    context = click_store.ClickContext(
+        tz=brand.tz,
+        currency=offer.currency if offer else "",
+        fraud_mode=brand.fraud_mode,
+        fraud_threshold=brand.fraud_threshold,
+        preview=preview,
+    )
+    click_store.store(click, context, counters)
+    outcome = click.outcome
     if outcome != ClickOutcome.ACCEPTED:
         fallback = offer.fallback_url if offer else ""
         status = 410 if outcome in GONE_OUTCOMES else 404
@@ -174,33 +171,9 @@ def click_handle(data: ClickInput) -> ClickDecision:
         click.id,
         destination_for(offer.destination_url, click, partner.slug, offer.slug),
         302,
-        billable=billable,
+        billable=click.is_billable,
         interstitial=brand.botd_enabled and not preview,
     )
-
-
-def _store(click: Click, *, tz: zoneinfo.ZoneInfo, currency: str) -> None:
-    """Write-behind when on (queued in process, then through the Redis spool: no round trip
-    here; the row reaches the table within the push and drain delays), else one database
-    round trip: the click and its rollup increment as one transaction whose commit does not
-    wait for the disk. Inside a caller's transaction (tests) the click is written directly,
-    sharing its fate."""
-    if click_spool.write_behind() and not connection.in_atomic_block:
-        click_spool.push_buffered(click, tz=tz, currency=currency)
-        return
-    statements = [insert_statement(click)]
-    rollup = rollup_click_statement(click, tz=tz, currency=currency)
-    if rollup is not None:
-        statements.append(rollup)
-    try:
-        write_without_disk_wait(statements)
-    except (OperationalError, InterfaceError) as exc:
-        # The database is unreachable: keep the click in Redis and answer as usual.
-        try:
-            click_spool.push(click, tz=tz, currency=currency)
-        except click_spool.SpoolUnavailableError:
-            raise exc from None
-        logger.warning("database unavailable: click %s spooled", click.id)
 
 
 def destination_for(template: str, click: Click, partner_slug: str, offer_slug: str) -> str:
@@ -229,8 +202,8 @@ def click_record_botd_verdict(*, click_id: str, bot: bool, bot_kind: str) -> Non
     verdict changes nothing, since a client-side claim can only make things worse."""
     if not bot:
         return
-    # The verdict may beat its click's write-behind.
-    if not click_spool.settle_for(lambda: Click.objects.filter(pk=click_id).exists() or None):
+    # The verdict may beat its click's worker: write that one click from the queue.
+    if not Click.objects.filter(pk=click_id).exists() and not click_store.write_queued(click_id):
         return
     with transaction.atomic():
         click = (

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from brands.models import FraudMode
 from conversions.traffic import UserAgentInfo
-from trcker_site.counters import count_in_windows
 
 logger = logging.getLogger(__name__)
 
@@ -60,16 +61,9 @@ class FraudScore:
         return cls(signals=[dict(signal) for signal in signals or []])
 
 
-def score_click(
-    *,
-    ua: UserAgentInfo,
-    ip: str | None,
-    network: str,
-    user_agent: str,
-    offer_id: int,
-    partner_id: int,
-    count_velocity: bool = True,
-) -> FraudScore:
+def score_click(*, ua: UserAgentInfo, network: str) -> FraudScore:
+    """The signals a click shows by itself; velocity comes from shared counters afterwards
+    (``velocity_counters`` and ``apply_velocity``)."""
     result = FraudScore()
     if ua.is_empty:
         result.add("empty_user_agent")
@@ -81,19 +75,54 @@ def score_click(
         result.add("tor_exit")
     elif network == "vpn":
         result.add("vpn_or_proxy")
-    if ip and count_velocity:
-        fingerprint = hashlib.sha256(
-            f"{ip}|{user_agent}|{offer_id}|{partner_id}".encode()
-        ).hexdigest()[:32]
-        # Unknown (None) when the shared cache is down: scores nothing rather than failing.
-        per_minute, seen = count_in_windows(
-            [(f"trcker:vel:{ip}", 60), (f"trcker:dup:{fingerprint}", DUPLICATE_WINDOW_SECONDS)]
-        )
-        if per_minute is not None and per_minute > IP_VELOCITY_PER_MINUTE:
-            result.add("ip_velocity", clicks_last_minute=per_minute)
-        if seen is not None and seen > 1:
-            result.add("duplicate_click", repeats=seen - 1)
     return result
+
+
+def velocity_counters(
+    *, ip: str | None, user_agent: str, offer_id: int, partner_id: int
+) -> list[tuple[str, int]]:
+    """The shared counters a click increments, as (key, window seconds): clicks per IP per
+    minute, and repeats of the same IP + UA + offer + partner within DUPLICATE_WINDOW."""
+    if not ip:
+        return []
+    fingerprint = hashlib.sha256(f"{ip}|{user_agent}|{offer_id}|{partner_id}".encode()).hexdigest()
+    return [
+        (f"trcker:vel:{ip}", 60),
+        (f"trcker:dup:{fingerprint[:32]}", DUPLICATE_WINDOW_SECONDS),
+    ]
+
+
+def apply_velocity(
+    click: Any, counts: Sequence[int | None], *, fraud_mode: str, threshold: int, preview: bool
+) -> None:
+    """Finish a click's fraud verdict from its counter values: velocity signals, score, flag,
+    and in block mode the refusal. The click handler and the queue's worker both call this
+    on the same inputs, so the row written is the decision the visitor got. A count of None
+    (counters unreachable) scores nothing rather than failing the click."""
+    from conversions.models import ClickOutcome
+
+    fraud = FraudScore.from_stored(click.fraud_signals)
+    per_minute, seen = [*counts, None, None][:2]
+    if per_minute is not None and per_minute > IP_VELOCITY_PER_MINUTE:
+        fraud.add("ip_velocity", clicks_last_minute=per_minute)
+    if seen is not None and seen > 1:
+        fraud.add("duplicate_click", repeats=seen - 1)
+    if fraud_mode == FraudMode.OFF:
+        fraud = FraudScore()
+    click.fraud_signals = fraud.signals
+    click.fraud_score = fraud.score
+    click.fraud_flagged = (
+        fraud_mode != FraudMode.OFF and fraud.score >= threshold and bool(fraud.signals)
+    )
+    # Previews are never refused; a block outranks the cap (the order of the checks).
+    if (
+        not preview
+        and fraud_mode == FraudMode.BLOCK
+        and over_threshold(fraud.score, mode=fraud_mode, threshold=threshold)
+        and click.outcome in (ClickOutcome.ACCEPTED, ClickOutcome.CAP_REACHED)
+    ):
+        click.outcome = ClickOutcome.FRAUD_BLOCKED
+        click.is_billable = False
 
 
 def score_conversion(

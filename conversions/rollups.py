@@ -92,8 +92,11 @@ def rollup_add(**kwargs: Any) -> None:
 RollupKey = tuple[int, dt.date, int, int, str]  # brand, day, offer, partner, currency
 
 
-def _add_grouped(grouped: Mapping[RollupKey, Mapping[str, int | Decimal]]) -> None:
-    # In key order, so two writers of several rows lock them in the same order.
+def _add_grouped(
+    grouped: Mapping[RollupKey, Mapping[str, int | Decimal]], *, spread: bool = False
+) -> None:
+    # In key order, so two writers of several rows lock them in the same order. ``spread``:
+    # each row on a random stripe (new clicks and conversions); else stripe 0 (status moves).
     for (brand_id, day, offer_id, partner_id, currency), deltas in sorted(grouped.items()):
         rollup_add(
             brand_id=brand_id,
@@ -102,6 +105,7 @@ def _add_grouped(grouped: Mapping[RollupKey, Mapping[str, int | Decimal]]) -> No
             partner_id=partner_id,
             currency=currency,
             deltas=deltas,
+            stripe=_hot_path_stripe() if spread else 0,
         )
 
 
@@ -146,24 +150,10 @@ def _hot_path_stripe() -> int:
     return random.randrange(ROLLUP_STRIPES)  # noqa: S311
 
 
-def rollup_click_statement(
-    click: Click, *, tz: zoneinfo.ZoneInfo, currency: str
-) -> Statement | None:
-    if click.offer_id is None or click.partner_id is None:
-        return None  # refused before an offer and a partner were known: nothing to attribute
-    return rollup_add_statement(
-        brand_id=click.brand_id,
-        day=local_day(click.created_at, tz),
-        offer_id=click.offer_id,
-        partner_id=click.partner_id,
-        currency=currency,
-        deltas=click_deltas(click),
-        stripe=_hot_path_stripe(),
-    )
-
-
 def rollup_clicks_added(clicks: Iterable[tuple[Click, zoneinfo.ZoneInfo, str]]) -> None:
-    """The increments of a batch of new (click, brand time zone, currency), one per row."""
+    """The increments of new (click, brand time zone, currency), summed per rollup row, each
+    row on a random stripe: the one stripe policy of the one click writer
+    (``conversions.click_store.write_clicks``), for clicks written by a worker or directly."""
     grouped = _grouped()
     for click, tz, currency in clicks:
         if click.offer_id is None or click.partner_id is None:
@@ -171,7 +161,7 @@ def rollup_clicks_added(clicks: Iterable[tuple[Click, zoneinfo.ZoneInfo, str]]) 
         key = (click.brand_id, local_day(click.created_at, tz), click.offer_id, click.partner_id)
         for column, value in click_deltas(click).items():
             grouped[(*key, currency)][column] += value
-    _add_grouped(grouped)
+    _add_grouped(grouped, spread=True)
 
 
 def rollup_conversion_added(conversion: Conversion, *, tz: zoneinfo.ZoneInfo) -> None:

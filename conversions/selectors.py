@@ -9,7 +9,6 @@ from collections.abc import Iterable
 from django.db.models import QuerySet
 
 from audit.actor import Actor
-from conversions import click_spool
 from conversions.models import Click, Conversion, ConversionStatus, Payout, PostbackDelivery
 from offers.selectors import offer_get_for_actor
 from partners.selectors import partner_get_for_actor
@@ -74,7 +73,6 @@ def conversion_get_for_actor(*, actor: Actor, conversion_id: str) -> Conversion:
 def click_list(
     *, actor: Actor, offer_id: str | None = None, partner_id: str | None = None
 ) -> QuerySet[Click]:
-    click_spool.settle()  # clicks still in the write-behind spool are listed too
     qs = Click.objects.filter(brand_id=actor.brand_id).select_related("offer", "partner")
     if offer_id:
         qs = qs.filter(offer=offer_get_for_actor(actor=actor, offer_id=offer_id))

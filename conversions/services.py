@@ -20,7 +20,7 @@ from django.utils import timezone
 from audit.actor import Actor
 from audit.services import audit_record
 from brands.models import Brand, FraudMode
-from conversions import click_spool
+from conversions import click_store
 from conversions.caps import cap_try_take
 from conversions.fraud import FraudScore, over_threshold, score_conversion
 from conversions.models import (
@@ -59,8 +59,12 @@ def _find_click(brand: BrandConfig, offer: OfferConfig, click_id: str) -> Click 
     found = Click.objects.select_related("partner").filter(
         pk=click_id, brand_id=brand.id, offer_id=offer.id, outcome=ClickOutcome.ACCEPTED
     )[:1]
-    # The sale may have been reported before its click's write-behind reached the table.
-    return click_spool.settle_for(lambda: next(iter(found.all()), None))
+    click = next(iter(found), None)
+    # The sale may have been reported before a worker wrote its click: write that click from
+    # its queued record, then read it like any other.
+    if click is None and click_store.write_queued(click_id):
+        click = next(iter(found.all()), None)
+    return click
 
 
 def _find_coupon(brand: BrandConfig, offer: OfferConfig, code: str) -> Coupon | None:

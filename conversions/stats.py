@@ -22,7 +22,6 @@ from django.utils import timezone
 
 from audit.actor import Actor
 from brands.models import Brand
-from conversions import click_spool
 from conversions.models import ConversionStatus, DailyRollup
 from offers.models import Offer
 from offers.selectors import offer_get_for_actor
@@ -109,9 +108,6 @@ def _rollup_sums() -> dict[str, Any]:
 
 
 def _rollups(actor: Actor, period: Period) -> QuerySet[DailyRollup]:
-    # Clicks still on their way through the write-behind spool count too: a reader sees
-    # every click redirected before it asked.
-    click_spool.settle()
     return DailyRollup.objects.filter(
         brand_id=actor.brand_id, day__gte=period.date_from, day__lte=period.date_to
     )

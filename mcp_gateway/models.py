@@ -1,4 +1,5 @@
 from django.db import models
+from django.utils import timezone
 
 
 class McpToolCall(models.Model):
@@ -6,7 +7,8 @@ class McpToolCall(models.Model):
     outcome and duration. Append-only; writes are also in the audit chain."""
 
     brand = models.ForeignKey("brands.Brand", on_delete=models.CASCADE, related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True)
+    # When the call was made; a worker may write the row a moment later (see services).
+    created_at = models.DateTimeField(default=timezone.now)
     actor_label = models.CharField(max_length=200)
     credential = models.CharField(max_length=64, blank=True)  # key prefix or OAuth client
     tool = models.CharField(max_length=64)

@@ -2,16 +2,39 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+import logging
 from typing import Any
 
-from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import DatabaseError, InterfaceError, OperationalError, connection
+from redis.exceptions import RedisError
 
 from audit.actor import Actor
 from mcp_gateway.models import McpToolCall
-from trcker_site.batch_writer import BatchWriter
+from trcker_site.db import atomic_without_disk_wait
+from workqueue.redis import queue_client
+from workqueue.streams import Entry, Stream
+
+logger = logging.getLogger(__name__)
 
 REDACTED = "[redacted]"
-_tool_call_log = BatchWriter(McpToolCall, delay=settings.TRCKER_TOOL_CALL_LOG_DELAY)
+TOOL_CALLS = Stream("tool-calls")
+_ROW_FIELDS = (
+    "brand_id",
+    "created_at",
+    "actor_label",
+    "credential",
+    "tool",
+    "arguments",
+    "outcome",
+    "is_error",
+    "duration_ms",
+    "request_id",
+    "ip",
+    "user_agent",
+)
 
 
 def tool_call_record(
@@ -24,10 +47,9 @@ def tool_call_record(
     is_error: bool,
     duration_ms: int,
 ) -> McpToolCall:
-    """Logged whether or not the call's own write committed: outside any transaction the
-    row joins this process's batch, written within TRCKER_TOOL_CALL_LOG_DELAY seconds by
-    the batch writer (a log of reads too: one multi-row INSERT per batch, not a commit per
-    call); inside one (tests, or a caller's larger write) it is written at once."""
+    """Logged whether or not the call's own write committed. With a queue Redis the row is
+    queued (one XADD) and a worker writes it, in batches, within the queue's lag; without one,
+    or inside a transaction (tests, or a caller's larger write), it is written at once."""
     safe = {
         name: (REDACTED if name in secret_arguments else value) for name, value in arguments.items()
     }
@@ -44,8 +66,54 @@ def tool_call_record(
         ip=actor.ip,
         user_agent=actor.user_agent[:512],
     )
-    _tool_call_log.add(call)
+    client = queue_client()
+    if client is not None and not connection.in_atomic_block:
+        record = {name: getattr(call, name) for name in _ROW_FIELDS}
+        try:
+            client.xadd(TOOL_CALLS.key, {"r": json.dumps(record, cls=DjangoJSONEncoder)})
+            return call
+        except RedisError:
+            logger.warning("tool-call queue unavailable: writing the row directly")
+    with atomic_without_disk_wait():
+        call.save(force_insert=True)
     return call
+
+
+def _decode_tool_call(entry: Entry) -> McpToolCall:
+    record = json.loads(entry.fields["r"])
+    if set(record) != set(_ROW_FIELDS):
+        raise ValueError("not a tool-call record")
+    record["created_at"] = dt.datetime.fromisoformat(record["created_at"])
+    return McpToolCall(**record)
+
+
+def tool_calls_process(entries: list[Entry]) -> dict[str, str]:
+    """The worker's handler: write a batch of queued tool-call rows; {entry id: reason} for
+    rows refused for good. At least once: a worker killed between its commit and its
+    acknowledgement writes that batch again (a duplicate log line, never a lost one)."""
+    refused: dict[str, str] = {}
+    rows: list[tuple[str, McpToolCall]] = []
+    for entry in entries:
+        try:
+            rows.append((entry.id, _decode_tool_call(entry)))
+        except (ValueError, KeyError, TypeError) as exc:
+            refused[entry.id] = f"not a tool-call record: {type(exc).__name__}: {exc}"
+    try:
+        with atomic_without_disk_wait():
+            McpToolCall.objects.bulk_create([row for _, row in rows])
+    except (OperationalError, InterfaceError):
+        raise
+    except DatabaseError:
+        # A row the database refuses (its brand deleted meanwhile) holds back no other.
+        for entry_id, row in rows:
+            try:
+                with atomic_without_disk_wait():
+                    McpToolCall.objects.bulk_create([row])
+            except (OperationalError, InterfaceError):
+                raise
+            except DatabaseError as exc:
+                refused[entry_id] = f"refused by the database: {type(exc).__name__}: {exc}"
+    return refused
 
 
 def oauth_tokens_revoke(*, actor: Actor, tokens: list[Any], client_label: str) -> int:

@@ -38,8 +38,9 @@ cat <<INFO
 
 INFO
 
-# The outbound postback worker runs beside the web server and stops with it.
-"$PY" manage.py deliver_postbacks &
+# The worker (queued clicks and tool-call rows, audit links, outbound postbacks) runs beside
+# the web server and stops with it.
+"$PY" manage.py run_workers &
 worker=$!
 trap 'kill "$worker" 2>/dev/null; wait "$worker" 2>/dev/null' EXIT INT TERM
 

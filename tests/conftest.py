@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 
 import pytest
 from django.core.cache import cache
@@ -13,7 +12,7 @@ from brands.models import ApiKeyScope, Brand
 from brands.services import api_key_create
 from conversions import tracking_config
 from tests.factories import BrandFactory, OfferFactory, PartnerFactory
-from trcker_site import background
+from workqueue.redis import queue_client
 
 ON_POSTGRES = connection.vendor == "postgresql"
 
@@ -59,16 +58,25 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.skip(reason=reason))
 
 
+def clear_queue_keys() -> None:
+    """Delete the work queue's streams, click lookups and fraud counters on the queue Redis
+    (cache.clear() deliberately never touches them)."""
+    client = queue_client()
+    if client is None:
+        return
+    for pattern in ("trcker.queue.*", "trcker.count.*"):
+        keys = list(client.scan_iter(match=pattern, count=1000))
+        if keys:
+            client.delete(*keys)
+
+
 @pytest.fixture(autouse=True)
-def _fresh_cache() -> Iterator[None]:
-    # Rate-limit counters, fraud counters and cached config must not leak between tests
-    # (brands reuse slugs across tests with new ids).
+def _fresh_cache() -> None:
+    # Rate-limit counters, fraud counters, queued records and cached config must not leak
+    # between tests (brands reuse slugs across tests with new ids).
     cache.clear()
+    clear_queue_keys()
     tracking_config.clear()
-    yield
-    # Background threads (the MCP tool-call log writer, the click spool drainer, run when a
-    # live server handles requests) finish their work and close their connections.
-    background.close_all()
 
 
 @pytest.fixture

@@ -25,7 +25,6 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from brands.models import StaffRole
-from conversions import click_spool
 from conversions.models import Click, Conversion, PostbackDelivery
 from conversions.outbox import drain
 from conversions.selectors import conversion_pending_list
@@ -43,6 +42,7 @@ from tests.factories import (
 )
 from trcker_site.charts import chart
 from trcker_site.dashboard import count_text, money_text
+from workers.loop import Worker
 
 NEW_YORK = zoneinfo.ZoneInfo("America/New_York")
 ZERO = Decimal("0.00")
@@ -70,7 +70,8 @@ def visit(offer, partner, *, times: int = 1, sub1: str = "") -> list[Click]:
         )
         assert response.status_code == 302
         ids.append(parse_qs(urlsplit(response["Location"]).query)["c"][0])
-    click_spool.settle()  # outside a test transaction, clicks are written behind
+    # Outside a test transaction clicks go through the queue: a worker writes them.
+    Worker(name="test").run_until_idle(queues_only=True)
     return list(Click.objects.filter(pk__in=ids).order_by("created_at", "pk"))
 
 

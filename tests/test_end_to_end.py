@@ -12,6 +12,7 @@ from conversions.outbox import drain
 from tests.conftest import issue_key
 from tests.conversions.helpers import CHROME, now_ts, signature
 from tests.factories import BrandFactory, OfferFactory, PartnerFactory
+from workers.loop import Worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 SECRET = "whsec_end-to-end-secret"
@@ -53,6 +54,8 @@ def test_click_to_paid_over_http(live_server, httpserver, allow_private_outbound
     assert clicked.status_code == 302
     click_id = parse_qs(urlsplit(clicked.headers["Location"]).query)["cid"][0]
     assert click_id.startswith("clk_")
+    # The click is queued; a worker writes it (readers never write, so none settles it).
+    Worker(name="e2e").run_until_idle(queues_only=True)
     assert stats()["clicks"] == 1
 
     # signed postback (JSON body, header signature) → conversion

@@ -61,3 +61,19 @@ class RedisCache(DjangoRedisCache):
     def __init__(self, server: str, params: dict[str, Any]) -> None:
         super().__init__(server, params)
         self._class = ReusedClientRedisCacheClient
+
+    def clear(self) -> None:
+        """Delete this cache's keys only. Django's clear() is FLUSHDB, which would also empty
+        whatever else shares the database — the work queue's streams when
+        TRCKER_QUEUE_REDIS_URL is REDIS_URL (the default). Cache keys all start with the key
+        prefix and a colon; the queue's start with ``trcker.queue.``."""
+        client = self._cache.get_client(write=True)
+        pattern = f"{self.key_prefix}:*".replace("[", "\\[")
+        batch = []
+        for key in client.scan_iter(match=pattern, count=1000):
+            batch.append(key)
+            if len(batch) >= 1000:
+                client.unlink(*batch)
+                batch = []
+        if batch:
+            client.unlink(*batch)

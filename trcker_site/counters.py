@@ -50,17 +50,23 @@ def count_in_windows(counters: list[tuple[str, int]]) -> list[int | None]:
         return [None] * len(counters)
 
 
-_COUNT_IN_WINDOWS = """
-local counts = {}
-for index, key in ipairs(KEYS) do
-  local count = redis.call('INCR', key)
-  if redis.call('TTL', key) < 0 then
-    redis.call('EXPIRE', key, ARGV[index])
+# Increment KEYS[first..] and start each counter's window (ARGV at the same index) on its
+# first use; the counts in order. Shared by the counters here and the click queue's script,
+# which counts and enqueues in one call.
+COUNT_WINDOWS_LUA = """
+local function count_windows(first)
+  local counts = {}
+  for index = first, #KEYS do
+    local count = redis.call('INCR', KEYS[index])
+    if redis.call('TTL', KEYS[index]) < 0 then
+      redis.call('EXPIRE', KEYS[index], ARGV[index])
+    end
+    counts[#counts + 1] = count
   end
-  counts[index] = count
+  return counts
 end
-return counts
 """
+_COUNT_IN_WINDOWS = COUNT_WINDOWS_LUA + "return count_windows(1)"
 
 
 def _redis_script(client, counters: list[tuple[str, int]]) -> list[int | None]:

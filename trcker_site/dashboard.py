@@ -28,12 +28,12 @@ from django.db.models import Sum
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import path, reverse
 from django.views.decorators.http import require_POST
+from redis.exceptions import RedisError
 
 from audit.actor import Actor
 from audit.models import AuditEvent
 from audit.selectors import audit_event_list
 from brands.models import Brand
-from conversions import click_spool
 from conversions.models import (
     Conversion,
     ConversionStatus,
@@ -52,6 +52,7 @@ from conversions.stats import Period, fraud_summary, performance, resolve_period
 from trcker_site.admin_base import admin_actor, brand_access
 from trcker_site.charts import Chart, chart
 from trcker_site.errors import DomainError
+from workers.loop import queue_status
 
 DAYS = 30
 TOP_LIMIT = 5
@@ -101,7 +102,6 @@ def daily_series(*, actor: Actor, period: Period) -> DailySeries:
     for status in COUNTED:
         for measure in ("count", "payout", "revenue"):
             sums[f"agg_{status}_{measure}"] = Sum(f"{status}_{measure}")
-    click_spool.settle()  # clicks still in the write-behind spool count too
     rows = (
         DailyRollup.objects.filter(
             brand_id=actor.brand_id, day__gte=period.date_from, day__lte=period.date_to
@@ -170,6 +170,7 @@ class Dashboard:
     deliveries_total: int
     audit_events: list[AuditEvent]
     links: dict[str, str] = field(default_factory=dict)
+    queue: dict[str, Any] | None = None  # operators (superusers) only: it spans every brand
 
     @property
     def show_switcher(self) -> bool:
@@ -244,6 +245,16 @@ def _fraud(actor: Actor, period: Period) -> dict[str, Any]:
     return summary
 
 
+def _queue(request: HttpRequest) -> dict[str, Any] | None:
+    if not request.user.is_superuser:
+        return None
+    try:
+        status = queue_status()
+    except RedisError as exc:
+        return {"error": type(exc).__name__}
+    return status if status.get("enabled") else None
+
+
 def dashboard_build(request: HttpRequest) -> Dashboard | None:
     """The dashboard of the brand picked by ``?brand=<slug>`` (default: the first of the
     user's brands by slug), or None when the user belongs to no brand. A slug outside the
@@ -281,6 +292,7 @@ def dashboard_build(request: HttpRequest) -> Dashboard | None:
         deliveries=list(deliveries[:LIST_LIMIT]),
         deliveries_total=deliveries.count(),
         audit_events=list(audit_event_list(actor=actor)[:LIST_LIMIT]),
+        queue=_queue(request),
         links={
             "review_queue": reverse("admin:conversions_conversionreviewqueue_changelist")
             + f"?{brand_filter}",

@@ -66,3 +66,31 @@ def write_without_disk_wait(statements: Sequence[Statement]) -> None:
     with atomic_without_disk_wait(), connection.cursor() as cursor:
         for sql, params in statements:
             cursor.execute(sql, params)
+
+
+def insert_missing(instances: Sequence[models.Model]) -> set[Any]:
+    """INSERT the rows whose primary key is not stored yet, in one statement (``ON CONFLICT
+    (pk) DO NOTHING``), and return the primary keys actually inserted: a writer that may see
+    the same row twice (a queue redelivers what a dead worker held) counts each row once.
+    Primary keys must be set (client-generated ids); runs in the caller's transaction."""
+    if not instances:
+        return set()
+    opts = instances[0]._meta
+    fields = [
+        field for field in opts.local_concrete_fields if not getattr(field, "generated", False)
+    ]
+    quote = connection.ops.quote_name
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    sql = (
+        f"INSERT INTO {quote(opts.db_table)} ({', '.join(quote(f.column) for f in fields)}) "  # noqa: S608
+        f"VALUES {', '.join([row] * len(instances))} "
+        f"ON CONFLICT ({quote(opts.pk.column)}) DO NOTHING RETURNING {quote(opts.pk.column)}"
+    )
+    params = [
+        field.get_db_prep_save(getattr(instance, field.attname), connection)
+        for instance in instances
+        for field in fields
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {pk for (pk,) in cursor.fetchall()}

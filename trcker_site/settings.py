@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "partners",
     "conversions",
     "mcp_gateway",
+    "workers",
 ]
 
 MIDDLEWARE = [
@@ -296,17 +297,21 @@ TRCKER_AUDIT_PREVIOUS_KEYS = env_list("TRCKER_AUDIT_PREVIOUS_KEYS", [])
 # --- MCP -----------------------------------------------------------------------------------
 TRCKER_MCP_RATE = os.environ.get("TRCKER_MCP_RATE", TRCKER_API_RATE)
 TRCKER_MCP_MAX_BATCH = int(os.environ.get("TRCKER_MCP_MAX_BATCH", "50"))
-# Clicks go to Redis during the redirect and reach PostgreSQL in batches, drained every
-# TRCKER_CLICK_DRAIN_DELAY seconds by each web process (conversions/click_spool.py). Off, or
-# without Redis, each click is written during its request.
-TRCKER_CLICK_WRITE_BEHIND = env_bool("TRCKER_CLICK_WRITE_BEHIND", default=True)
-TRCKER_CLICK_DRAIN_DELAY = float(os.environ.get("TRCKER_CLICK_DRAIN_DELAY", "0.05"))
-# Write-behind clicks wait in their process at most this long before going to Redis in one
-# pipelined batch (what a process killed outright can lose).
-TRCKER_CLICK_PUSH_DELAY = float(os.environ.get("TRCKER_CLICK_PUSH_DELAY", "0.01"))
-# MCP tool-call log rows are written in batches this often, off the request path
-# (trcker_site/batch_writer.py); 0 writes each row during its request.
-TRCKER_TOOL_CALL_LOG_DELAY = float(os.environ.get("TRCKER_TOOL_CALL_LOG_DELAY", "0.05"))
+# Deferred work (click ingestion, the MCP tool-call log, audit chain links, outbound
+# postbacks) belongs to worker processes (`manage.py run_workers`, docs/operations.md). Clicks
+# and tool-call rows reach them through Redis Streams on the queue's own Redis, which must keep
+# what it is given (maxmemory-policy noeviction, AOF on: checked at start and on /api/health).
+TRCKER_QUEUE_REDIS_URL = os.environ.get("TRCKER_QUEUE_REDIS_URL", REDIS_URL)
+# With a queue, the click handler's only I/O is one Redis call (fraud counters + XADD); off, or
+# without a queue Redis, each click is written during its request.
+TRCKER_CLICK_QUEUE = env_bool("TRCKER_CLICK_QUEUE", default=True)
+# A record a worker took and did not acknowledge for this long (the worker died) is claimed
+# by another worker.
+TRCKER_QUEUE_CLAIM_IDLE_SECONDS = float(os.environ.get("TRCKER_QUEUE_CLAIM_IDLE_SECONDS", "30"))
+# Records per worker batch, and how long an idle worker blocks on the streams before it
+# polls the database-side work (audit links, due deliveries) again.
+TRCKER_QUEUE_BATCH = int(os.environ.get("TRCKER_QUEUE_BATCH", "500"))
+TRCKER_WORKER_IDLE_SECONDS = float(os.environ.get("TRCKER_WORKER_IDLE_SECONDS", "0.2"))
 # Browser origins allowed to call /api/mcp (requests without Origin are non-browser clients).
 TRCKER_MCP_ALLOWED_ORIGINS = env_list("TRCKER_MCP_ALLOWED_ORIGINS", [TRCKER_PUBLIC_URL])
 TRCKER_DISCOVERY_RATE = os.environ.get("TRCKER_DISCOVERY_RATE", "300/m")

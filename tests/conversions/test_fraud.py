@@ -4,51 +4,47 @@ from conversions.fraud import WEIGHTS, FraudScore, over_threshold, score_click, 
 from conversions.models import Click
 from conversions.traffic import classify_user_agent
 from tests.conversions.factories_flow import accepted_click, record
-from tests.conversions.helpers import CHROME, click
+from tests.conversions.helpers import CHROME, click, click_id_from
 from tests.factories import OfferFactory, PartnerFactory
 
 
 def test_each_click_signal():
     browser = classify_user_agent(CHROME)
     cases = {
-        "bot_user_agent": {
-            "ua": classify_user_agent("python-requests/2.32"),
-            "ip": None,
-            "network": "",
-        },
-        "empty_user_agent": {"ua": classify_user_agent(""), "ip": None, "network": ""},
-        "datacenter_ip": {"ua": browser, "ip": None, "network": "hosting"},
-        "tor_exit": {"ua": browser, "ip": None, "network": "tor"},
-        "vpn_or_proxy": {"ua": browser, "ip": None, "network": "vpn"},
+        "bot_user_agent": {"ua": classify_user_agent("python-requests/2.32"), "network": ""},
+        "empty_user_agent": {"ua": classify_user_agent(""), "network": ""},
+        "datacenter_ip": {"ua": browser, "network": "hosting"},
+        "tor_exit": {"ua": browser, "network": "tor"},
+        "vpn_or_proxy": {"ua": browser, "network": "vpn"},
     }
     for signal, kwargs in cases.items():
-        result = score_click(user_agent="x", offer_id=1, partner_id=1, **kwargs)
+        result = score_click(**kwargs)
         assert result.codes == {signal}, signal
         assert result.score == WEIGHTS[signal]
-    assert (
-        score_click(
-            ua=browser, ip=None, network="", user_agent=CHROME, offer_id=1, partner_id=1
-        ).score
-        == 0
-    )
+    assert score_click(ua=browser, network="").score == 0
 
 
-def test_ip_velocity_and_duplicate_click(db):
-    browser = classify_user_agent(CHROME)
-    results = [
-        score_click(
-            ua=browser, ip="81.2.69.142", network="", user_agent=CHROME, offer_id=1, partner_id=1
-        )
-        for _ in range(62)
-    ]
-    assert results[0].codes == set()
-    assert results[1].codes == {"duplicate_click"}
-    assert "ip_velocity" not in results[59].codes  # the 60th click in a minute is still fine
-    assert results[60].codes == {"duplicate_click", "ip_velocity"}  # the 61st is not
-    other_offer = score_click(
-        ua=browser, ip="81.2.69.143", network="", user_agent=CHROME, offer_id=2, partner_id=1
-    )
-    assert other_offer.codes == set()
+def _stored_clicks(client, offer, partner, *, ip: str, times: int) -> list[Click]:
+    ids = []
+    for _ in range(times):
+        response = click(client, offer.brand.slug, offer.slug, partner.slug, ip=ip)
+        ids.append(click_id_from(response))
+    by_id = Click.objects.in_bulk(ids)
+    return [by_id[click_id] for click_id in ids]
+
+
+def test_ip_velocity_and_duplicate_click(client, db):
+    offer = OfferFactory()
+    partner = PartnerFactory(brand=offer.brand)
+    results = _stored_clicks(client, offer, partner, ip="81.2.69.142", times=62)
+    codes = [{signal["signal"] for signal in c.fraud_signals} for c in results]
+    assert codes[0] == set()
+    assert codes[1] == {"duplicate_click"}
+    assert "ip_velocity" not in codes[59]  # the 60th click in a minute is still fine
+    assert codes[60] == {"duplicate_click", "ip_velocity"}  # the 61st is not
+    other_offer = OfferFactory(brand=offer.brand)
+    (first,) = _stored_clicks(client, other_offer, partner, ip="81.2.69.143", times=1)
+    assert first.fraud_signals == []
 
 
 @pytest.mark.parametrize(
