@@ -1,41 +1,38 @@
-"""PostgreSQL unreachable under click traffic, against the real server: clicks on uncapped
-offers keep redirecting and are kept in Redis, capped offers go to their fallback, postbacks
-get 503 with Retry-After; once the database is back the worker writes every spooled click
-exactly once (a second drain writes nothing) and rollups match the raw rows.
+"""PostgreSQL unreachable under click traffic for twice the config cache lifetime, against
+the real server and a real worker process: clicks on uncapped offers keep redirecting (served
+from the stale config cache, queued in Redis), capped offers go to their fallback, an unknown
+offer gets a 503 page, postbacks get 503 with Retry-After — never a 500; once the database is
+back the worker writes every redirected click exactly once and rollups match the raw rows.
 
-The outage is a TCP proxy between gunicorn and PostgreSQL that the test closes and reopens:
-the shared PostgreSQL itself is never stopped."""
+The outage is a TCP proxy between the processes and PostgreSQL that the test closes and
+reopens: the shared PostgreSQL itself is never stopped."""
 
 from __future__ import annotations
 
 import contextlib
-import os
 import socket
-import subprocess
-import sys
 import threading
 import time
-import uuid
 import zoneinfo
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-import redis
 import requests
 from django.conf import settings
 from django.db import connection
 
-from conversions import click_spool
+from conversions.click_store import CLICKS
 from conversions.models import Click
 from tests.conversions.helpers import CHROME
 from tests.conversions.test_rollups import raw_table, rollup_table
 from tests.factories import BrandFactory, OfferFactory, PartnerFactory
 from tests.mcp_gateway.test_rate_limit_processes import _free_port
+from tests.reliability.processes import app_env, gunicorn, start_worker, stop, wait_for
+from workqueue.redis import queue_client
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
-ROOT = Path(__file__).resolve().parents[2]
+CONFIG_CACHE_SECONDS = 2
 
 
 class CuttableProxy:
@@ -118,60 +115,6 @@ def world(transactional_db):
     return brand
 
 
-@pytest.fixture(params=["written-in-request", "write-behind"])
-def server(world, request):
-    db = connection.settings_dict
-    proxy = CuttableProxy((db.get("HOST") or "127.0.0.1", int(db.get("PORT") or 5432)))
-    prefix = f"outage-{uuid.uuid4().hex[:8]}"
-    user = db.get("USER") or "postgres"
-    env = {
-        **os.environ,
-        "DEBUG": "0",
-        "SECRET_KEY": "outage-test-" + uuid.uuid4().hex,
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "DATABASE_URL": f"postgres://{user}@127.0.0.1:{proxy.port}/{db['NAME']}",
-        "REDIS_URL": settings.REDIS_URL,
-        "CACHE_KEY_PREFIX": prefix,
-        "DB_TIMEOUT": "1",
-        "TRCKER_CONFIG_CACHE_SECONDS": "600",
-        "LOG_LEVEL": "CRITICAL",
-        # Clicks written during the request (spooled only when that fails), or always
-        # through the spool with the server's own drainer writing them.
-        "TRCKER_CLICK_WRITE_BEHIND": "1" if request.param == "write-behind" else "0",
-    }
-    port = _free_port()
-    process = subprocess.Popen(  # noqa: S603 - our own server, fixed arguments
-        [
-            *(sys.executable, "-m", "gunicorn", "trcker_site.wsgi:application"),
-            *("--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "4"),
-            *("--log-level", "critical"),
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if requests.get(f"{base}/api/health", timeout=5).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            assert time.monotonic() < deadline, "gunicorn did not start"
-            time.sleep(0.3)
-        yield base, proxy, env
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        proxy.cut()
-
-
 def _click(base: str, offer: str) -> requests.Response:
     return requests.get(
         f"{base}/c/outage/{offer}/steady",
@@ -185,62 +128,69 @@ def _click_id(response: requests.Response) -> str:
     return parse_qs(urlsplit(response.headers["Location"]).query)["c"][0]
 
 
-def _drain(env: dict[str, str]) -> str:
-    done = subprocess.run(
-        [sys.executable, "manage.py", "deliver_postbacks", "--once"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
+def test_clicks_survive_a_database_outage_of_any_length_exactly_once(world):
+    db = connection.settings_dict
+    proxy = CuttableProxy((db.get("HOST") or "127.0.0.1", int(db.get("PORT") or 5432)))
+    user = db.get("USER") or "postgres"
+    env = app_env(
+        DATABASE_URL=f"postgres://{user}@127.0.0.1:{proxy.port}/{db['NAME']}",
+        REDIS_URL=settings.REDIS_URL,
+        TRCKER_QUEUE_REDIS_URL=settings.TRCKER_QUEUE_REDIS_URL,
+        DB_TIMEOUT="1",
+        TRCKER_CONFIG_CACHE_SECONDS=str(CONFIG_CACHE_SECONDS),
+        LOG_LEVEL="CRITICAL",
     )
-    return done.stdout
+    try:
+        with gunicorn(env, workers=1, threads=4) as server:
+            worker = start_worker(env, "outage-worker")
+            try:
+                # Before: the one web process caches both offers' config.
+                before = [_click(server.base, "open") for _ in range(3)]
+                before.append(_click(server.base, "capped"))
+                assert [r.status_code for r in before] == [302] * 4
 
+                proxy.cut()
+                during: list[requests.Response] = []
+                deadline = time.monotonic() + 2 * CONFIG_CACHE_SECONDS + 1
+                while time.monotonic() < deadline:
+                    during.append(_click(server.base, "open"))
+                capped = _click(server.base, "capped")
+                unknown = _click(server.base, "no-such-offer")
+                postback = requests.get(
+                    f"{server.base}/api/postback/outage/open",
+                    params={"click_id": _click_id(during[0]), "txn_id": "T-1", "amount": "1"},
+                    timeout=30,
+                )
+                health = requests.get(f"{server.base}/api/health", timeout=30)
 
-def test_clicks_survive_a_database_outage_exactly_once(server, world):
-    base, proxy, env = server
-    # Before: the worker caches both offers' config (one worker process serves everything).
-    before = [_click(base, "open") for _ in range(3)] + [_click(base, "capped")]
-    assert [r.status_code for r in before] == [302] * 4
+                assert len(during) >= 5
+                assert {r.status_code for r in during} == {302}  # zero 5xx, the whole outage
+                redirected = [_click_id(r) for r in during]
+                assert capped.status_code == 302
+                assert capped.headers["Location"] == "https://shop.example.com/sold-out"
+                assert unknown.status_code == 503 and int(unknown.headers["Retry-After"]) > 0
+                assert postback.status_code == 503 and int(postback.headers["Retry-After"]) > 0
+                assert health.status_code == 503  # the database check fails...
+                assert health.json()["checks"]["config_cache"]["stale"] is True  # ...and says so
+                assert not Click.objects.filter(pk__in=redirected).exists()  # not written yet
 
-    proxy.cut()
-    during = [_click(base, "open") for _ in range(15)]
-    capped = _click(base, "capped")
-    postback = requests.get(
-        f"{base}/api/postback/outage/open",
-        params={"click_id": _click_id(during[0]), "txn_id": "T-1", "amount": "10.00"},
-        timeout=30,
-    )
-
-    assert [r.status_code for r in during] == [302] * 15
-    spooled_ids = [_click_id(r) for r in during]
-    assert len(set(spooled_ids)) == 15
-    assert not Click.objects.filter(pk__in=spooled_ids).exists()  # not written yet
-    assert capped.status_code == 302
-    assert capped.headers["Location"] == "https://shop.example.com/sold-out"
-    assert postback.status_code == 503 and int(postback.headers["Retry-After"]) > 0
-    assert not Click.objects.filter(pk__in=spooled_ids).exists()  # not written yet
-
-    proxy.restore()
-    stored = Click.objects.filter(brand=world)
-    if env["TRCKER_CLICK_WRITE_BEHIND"] == "1":
-        # The server's drainer writes them once the database answers (the worker may too:
-        # one drainer at a time, and ids already stored are skipped).
-        deadline = time.monotonic() + 30
-        while stored.count() < 4 + 16 and time.monotonic() < deadline:
-            time.sleep(0.1)
-    else:
-        first = _drain(env)
-        assert "wrote 16 spooled clicks" in first  # 15 redirected + the capped one, refused
-    second = _drain(env)
-    assert "spooled" not in second  # nothing left, nothing written twice
-    assert stored.count() == 4 + 16
-    assert set(spooled_ids) <= set(stored.values_list("pk", flat=True))
+                proxy.restore()
+                stored = Click.objects.filter(brand=world)
+                expected = 4 + len(during) + 1  # before, during, and the capped one (refused)
+                wait_for(
+                    lambda: stored.count() >= expected,
+                    timeout=60,
+                    what="the worker to write the queued clicks",
+                )
+            finally:
+                stop(worker)
+    finally:
+        proxy.cut()
+    assert stored.count() == expected  # each once
+    assert set(redirected) <= set(stored.values_list("pk", flat=True))
     assert (
         stored.filter(offer__slug="capped", outcome="cap_reached", is_billable=False).count() == 1
     )
     tz = zoneinfo.ZoneInfo(world.timezone)
     assert rollup_table(world, tz) == raw_table(world, tz)
-    spool = f"{env['CACHE_KEY_PREFIX']}:1:{click_spool.SPOOL_KEY}"
-    assert redis.Redis.from_url(settings.REDIS_URL).llen(spool) == 0
+    assert CLICKS.depth(queue_client()) == 0

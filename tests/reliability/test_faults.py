@@ -235,7 +235,8 @@ def test_killed_worker_loses_nothing_and_resends_at_most_the_one_in_flight(
     assert len({key for keys in keys_by_conversion.values() for key in keys}) == DELIVERIES
     assert sum(counts.values()) == DELIVERIES + len(duplicated)
     # The restarted worker re-sent only what the first had not recorded.
-    assert f"attempted {DELIVERIES - len(set(before_restart)) + len(duplicated)}" in out
+    resent = DELIVERIES - len(set(before_restart)) + len(duplicated)
+    assert f"deliveries attempted: {resent}" in out
 
     rows = list(PostbackDelivery.objects.filter(brand=brand).values("status", "attempts"))
     assert len(rows) == DELIVERIES

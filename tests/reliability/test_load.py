@@ -36,6 +36,7 @@ from tests.conversions.helpers import CHROME, signed_query
 from tests.conversions.test_rollups import raw_table, rollup_table
 from tests.factories import BrandFactory, OfferFactory, PartnerFactory
 from tests.mcp_gateway.test_rate_limit_processes import _database_url, _free_port
+from tests.reliability.processes import start_worker, stop
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
@@ -99,6 +100,9 @@ def server(transactional_db):
             stderr=log,
         )
 
+        # The worker writes the queued clicks and the MCP tool-call log.
+        worker = start_worker(env, "load-worker")
+
         def log_tail() -> str:
             log.flush()
             log.seek(0)
@@ -121,6 +125,7 @@ def server(transactional_db):
                 time.sleep(0.2)
             yield base, log_tail
         finally:
+            stop(worker)
             if process.poll() is None:
                 process.terminate()
                 try:
@@ -368,7 +373,7 @@ def test_sustained_mixed_load_keeps_every_answer_true(server):
 
     # Every accepted click the clients saw exists, once; and no click row nobody saw.
     assert len(set(shared.clicks)) == len(shared.clicks), f"a click id was issued twice; {figures}"
-    # Clicks reach the table through the write-behind spool within a drain tick or two.
+    # Clicks reach the table through the queue: the worker writes them within moments.
     deadline = time.monotonic() + 30
     while (
         Click.objects.filter(brand=brand).count() < len(shared.clicks)
