@@ -396,3 +396,32 @@ if TRCKER_OIDC_ENABLED:
     OIDC_USE_PKCE = True
     OIDC_TIMEOUT = 5
     LOGIN_REDIRECT_URL_FAILURE = "/admin/login/"
+
+# --- Throttled authentication (trcker_site/auth_throttle.py; docs/oauth.md, api.md, mcp.md) --
+# Failed bearer credentials (API keys, OAuth tokens; REST and MCP together) per client IP;
+# past it, that IP's attempts get 429 before any credential is checked.
+TRCKER_AUTH_FAILURES_PER_IP = os.environ.get("TRCKER_AUTH_FAILURES_PER_IP", "20/10m")
+# Failed admin / OAuth consent logins per client IP, any username (password spraying).
+TRCKER_LOGIN_FAILURES_PER_IP = os.environ.get("TRCKER_LOGIN_FAILURES_PER_IP", "20/15m")
+# django-axes: failed logins per (client IP, username) before that pair is locked out for the
+# cool-off. Keyed on the pair, so nobody can lock a user out from the user's own address; the
+# cool-off runs from the lockout and further tries do not extend it (docs/oauth.md).
+INSTALLED_APPS += ["axes"]
+MIDDLEWARE += [
+    "trcker_site.auth_throttle.LoginThrottleMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as axes requires
+]
+AUTHENTICATION_BACKENDS.insert(0, "axes.backends.AxesStandaloneBackend")
+AXES_HANDLER = "trcker_site.auth_throttle.FailOpenAxesCacheHandler"
+AXES_FAILURE_LIMIT = int(os.environ.get("TRCKER_LOGIN_FAILURES_PER_ACCOUNT", "5"))
+TRCKER_LOGIN_COOLOFF_SECONDS = int(os.environ.get("TRCKER_LOGIN_COOLOFF_SECONDS", "900"))
+AXES_COOLOFF_TIME = "trcker_site.auth_throttle.login_cool_off"  # the setting above
+AXES_LOCKOUT_PARAMETERS = [["ip_address", "username"]]
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_CLIENT_IP_CALLABLE = "trcker_site.client_ip.request_client_ip"
+AXES_LOCKOUT_CALLABLE = "trcker_site.auth_throttle.axes_lockout_response"
+AXES_ENABLE_ADMIN = False  # the cache handler keeps no rows for its admin to show
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "password"]
+if not REDIS_URL:
+    # Zero-setup mode: LocMem counts per process (like the other limiters, see README).
+    SILENCED_SYSTEM_CHECKS += ["axes.W001"]
