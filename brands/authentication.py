@@ -11,8 +11,9 @@ from rest_framework.request import Request
 from audit.actor import Actor, ActorKind, Channel, Scope
 from brands.models import ApiKey, ApiKeyScope
 from brands.selectors import api_key_authenticate
+from trcker_site import auth_throttle
 from trcker_site.client_ip import request_client_ip
-from trcker_site.errors import AuthenticationError
+from trcker_site.errors import AuthenticationError, RateLimitedError
 
 
 @dataclass(frozen=True)
@@ -71,9 +72,15 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         token = bearer_token(request)
         if token is None:
             return None
+        # An IP over its failed-authentication budget is refused before the key is looked at,
+        # so guessing keys costs the guesser and not us (trcker_site/auth_throttle.py).
+        wait = auth_throttle.retry_after(request, auth_throttle.BEARER)
+        if wait is not None:
+            raise RateLimitedError(auth_throttle.too_many_message(wait), retry_after=wait)
         try:
             key = api_key_authenticate(token)
         except AuthenticationError as exc:
+            auth_throttle.record_failure(request, auth_throttle.BEARER)
             raise exceptions.AuthenticationFailed(exc.message, code=exc.code) from None
         return ApiKeyPrincipal(api_key=key), key
 

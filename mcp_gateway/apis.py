@@ -21,6 +21,7 @@ from mcp_gateway.host import TrckerMcpHost
 from mcp_gateway.oauth import WRITE_SCOPE, authenticate_oauth_token, challenge
 from mcp_gateway.protocol import (
     INVALID_REQUEST,
+    RATE_LIMITED,
     HttpReply,
     HttpRequestInfo,
     McpProtocol,
@@ -28,6 +29,7 @@ from mcp_gateway.protocol import (
     error_reply,
     rate_limited_reply,
 )
+from trcker_site import auth_throttle
 from trcker_site.errors import AuthenticationError
 from trcker_site.rate_limits import count_request
 
@@ -128,9 +130,21 @@ def mcp_endpoint(request: HttpRequest) -> HttpResponse:
             sse=sse,
             extra_headers={},
         )
+    # An IP over its failed-authentication budget is refused before the token is looked at
+    # (trcker_site/auth_throttle.py); the budget is shared with REST's API keys.
+    wait = auth_throttle.retry_after(request, auth_throttle.BEARER)
+    if wait is not None:
+        return _render(
+            error_reply(
+                429, RATE_LIMITED, auth_throttle.too_many_message(wait), {"Retry-After": str(wait)}
+            ),
+            sse=sse,
+            extra_headers={},
+        )
     try:
         actor, rate_key = _authenticate(request, token)
     except AuthenticationError as exc:
+        auth_throttle.record_failure(request, auth_throttle.BEARER)
         return _render(
             error_reply(
                 401,
