@@ -1,6 +1,8 @@
 """Per-process cache of what the click and postback endpoints need to know about a brand,
 an offer and a partner, so the hot path makes no query for config (see
-``trcker_site.config_cache`` for how changes invalidate it)."""
+``trcker_site.config_cache`` for how changes invalidate it). While the database cannot be
+read, the last config loaded is served however old it is: a click redirected on it (and
+recorded) is worth more than a refusal."""
 
 from __future__ import annotations
 
@@ -104,10 +106,11 @@ def brand_config(slug: str) -> BrandConfig | None:
         ("brand-id", slug),
         None,
         lambda: Brand.objects.filter(slug=slug).values_list("pk", flat=True).first(),
+        stale_on_db_error=True,
     )
     if found is None:
         return None
-    return cached_for_brand(("brand", slug), found, load)
+    return cached_for_brand(("brand", slug), found, load, stale_on_db_error=True)
 
 
 def offer_config(brand: BrandConfig, slug: str) -> OfferConfig | None:
@@ -161,7 +164,7 @@ def offer_config(brand: BrandConfig, slug: str) -> OfferConfig | None:
             min_conversion_seconds=offer.min_conversion_seconds,
         )
 
-    return cached_for_brand(("offer", brand.slug, slug), brand.id, load)
+    return cached_for_brand(("offer", brand.slug, slug), brand.id, load, stale_on_db_error=True)
 
 
 def partner_config(brand: BrandConfig, slug: str) -> PartnerConfig | None:
@@ -173,4 +176,4 @@ def partner_config(brand: BrandConfig, slug: str) -> PartnerConfig | None:
         )
         return PartnerConfig(id=row["pk"], slug=row["slug"], status=row["status"]) if row else None
 
-    return cached_for_brand(("partner", brand.slug, slug), brand.id, load)
+    return cached_for_brand(("partner", brand.slug, slug), brand.id, load, stale_on_db_error=True)

@@ -18,7 +18,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 
 from audit.services import audit_record
 
@@ -79,6 +79,36 @@ _entries: dict[tuple[Any, ...], tuple[float, Any, Any]] = {}
 MAX_ENTRIES = 50_000  # bounds memory against scans with random slugs or key prefixes
 
 
+# When this process began serving expired config because the database could not be read
+# (wall clock, for /api/health), or None once a load has succeeded again.
+_stale_since: float | None = None
+_stale_count = 0
+_stale_logged_at: float | None = None
+STALE_WARNING_INTERVAL_SECONDS = 60.0
+
+
+def _note_stale_served(key: tuple[Any, ...]) -> None:
+    global _stale_since, _stale_count, _stale_logged_at
+    if _stale_since is None:
+        _stale_since = time.time()
+    _stale_count += 1
+    now = time.monotonic()
+    # Once a minute, not once per click: an outage must not also flood the logs.
+    if _stale_logged_at is None or now - _stale_logged_at >= STALE_WARNING_INTERVAL_SECONDS:
+        logger.warning(
+            "database unreachable: serving cached config (%s stale serves; latest %s)",
+            _stale_count,
+            key[0],
+        )
+        _stale_logged_at = now
+        _stale_count = 0
+
+
+def stale_since() -> float | None:
+    """Unix time this process started serving stale config, None when it is not."""
+    return _stale_since
+
+
 def _ttl() -> float:
     return float(
         settings.TRCKER_CONFIG_CACHE_SECONDS
@@ -87,10 +117,18 @@ def _ttl() -> float:
     )
 
 
-def cached_for_brand(key: tuple[Any, ...], brand_id: int | None, load: Any) -> Any:
+def cached_for_brand(
+    key: tuple[Any, ...], brand_id: int | None, load: Any, *, stale_on_db_error: bool = False
+) -> Any:
     """``load()``'s value, kept in this process until the brand's config generation moves
     (or, with ``brand_id`` None, for facts that never change) or the TTL passes. With the
-    shared generation unreadable (Redis down) nothing is served from the cache."""
+    shared generation unreadable (Redis down) nothing is served from the cache.
+
+    With ``stale_on_db_error``, when ``load()`` cannot reach the database the entry kept for
+    ``key`` is served however old it is (see ``stale_since``); with none, the database error
+    propagates. Off by default: credentials (API keys) must fail closed, since a key revoked
+    just before an outage would otherwise be accepted again."""
+    global _stale_since
     now = time.monotonic()
     token = config_generation(brand_id) if brand_id is not None else None
     entry = _entries.get(key)
@@ -101,7 +139,16 @@ def cached_for_brand(key: tuple[Any, ...], brand_id: int | None, load: Any) -> A
         and (token is None or token[1] is not None)
     ):
         return entry[2]
-    value = load()
+    try:
+        value = load()
+    except (OperationalError, InterfaceError):
+        if entry is None or not stale_on_db_error:
+            raise
+        # The last config this process saw beats refusing every click until the database is
+        # back; whatever changed meanwhile is picked up by the first load that succeeds.
+        _note_stale_served(key)
+        return entry[2]
+    _stale_since = None
     with _lock:
         _entries[key] = (now + _ttl(), token, value)
         if len(_entries) > MAX_ENTRIES:
@@ -110,5 +157,7 @@ def cached_for_brand(key: tuple[Any, ...], brand_id: int | None, load: Any) -> A
 
 
 def clear_process_cache() -> None:
+    global _stale_since, _stale_count, _stale_logged_at
     with _lock:
         _entries.clear()
+    _stale_since, _stale_count, _stale_logged_at = None, 0, None
