@@ -21,15 +21,17 @@ from urllib.parse import quote
 
 from conversions.models import SUB_ID_MAX
 from conversions.tracking_config import OfferConfig
+from trcker_site.edge_text import clean_text
 from trcker_site.errors import AuthenticationError, PermissionDeniedError, ValidationError
 
 SIGNATURE_TOLERANCE_SECONDS = 300
 DEFAULT_EVENT = "sale"
 AUTH_PARAMS = {"sig", "ts", "secret"}
-TXN_ID_PATTERN = re.compile(r"^[\x21-\x7e]{1,128}$")  # printable ASCII, no spaces
-EVENT_PATTERN = re.compile(r"^[a-z0-9_.-]{1,64}$")
-COUPON_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-CLICK_ID_PATTERN = re.compile(r"^clk_[A-Za-z0-9]{10,28}$")
+# Used with fullmatch: "$" alone would also match before a trailing newline.
+TXN_ID_PATTERN = re.compile(r"[\x21-\x7e]{1,128}")  # printable ASCII, no spaces
+EVENT_PATTERN = re.compile(r"[a-z0-9_.-]{1,64}")
+COUPON_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+CLICK_ID_PATTERN = re.compile(r"clk_[A-Za-z0-9]{10,28}")
 MAX_AMOUNT = Decimal("999999999999.99")
 
 
@@ -159,7 +161,7 @@ def parse_postback(params: dict[str, str], *, offer_currency: str) -> PostbackIn
             "missing_txn_id",
             "txn_id is required: the advertiser's order or transaction id.",
         )
-    if not TXN_ID_PATTERN.match(txn_id):
+    if not TXN_ID_PATTERN.fullmatch(txn_id):
         raise _field_error(
             "txn_id", "invalid_txn_id", "txn_id must be 1–128 printable characters without spaces."
         )
@@ -187,17 +189,17 @@ def parse_postback(params: dict[str, str], *, offer_currency: str) -> PostbackIn
             f"This offer is in {offer_currency}; send amounts in {offer_currency}.",
         )
     event = params.get("event", "").strip().lower() or DEFAULT_EVENT
-    if not EVENT_PATTERN.match(event):
+    if not EVENT_PATTERN.fullmatch(event):
         raise _field_error(
             "event", "invalid_event", "event must be 1–64 of a-z, 0-9, _ . - (e.g. sale, signup)."
         )
     click_id = params.get("click_id", "").strip()
-    if click_id and not CLICK_ID_PATTERN.match(click_id):
+    if click_id and not CLICK_ID_PATTERN.fullmatch(click_id):
         raise _field_error(
             "click_id", "unknown_click", "click_id is not a Trcker click id (clk_…)."
         )
     coupon = (params.get("coupon") or params.get("couponCode") or "").strip()
-    if coupon and not COUPON_PATTERN.match(coupon):
+    if coupon and not COUPON_PATTERN.fullmatch(coupon):
         raise _field_error(
             "coupon", "unknown_coupon", "coupon must be 1–64 letters, digits, - or _."
         )
@@ -206,7 +208,9 @@ def parse_postback(params: dict[str, str], *, offer_currency: str) -> PostbackIn
             "Send click_id (from the tracking link) or coupon, or both.",
             code="missing_click_and_coupon",
         )
-    subs = tuple(params.get(f"sub{i}", "")[:SUB_ID_MAX] for i in range(1, 6))
+    # Sub ids are free text the advertiser echoes back; identifiers above are refused when
+    # malformed instead, since cleaning one would silently turn it into another.
+    subs = tuple(clean_text(params.get(f"sub{i}", ""), max_length=SUB_ID_MAX) for i in range(1, 6))
     return PostbackInput(
         click_id=click_id,
         txn_id=txn_id,

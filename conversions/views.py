@@ -22,18 +22,30 @@ from django.views.decorators.http import require_http_methods
 from audit.actor import Actor, Channel
 from conversions import tracking_config
 from conversions.clicks import ClickInput, click_handle, click_record_botd_verdict, sub_ids
+from conversions.models import SUB_ID_MAX
 from conversions.postbacks import check_source_ip, parse_postback, verify_origin
 from conversions.services import conversion_record
 from trcker_site.client_ip import is_trusted_proxy
+from trcker_site.edge_text import clean_text, is_slug
 from trcker_site.errors import DomainError
 
 logger = logging.getLogger(__name__)
 MAX_POSTBACK_BODY = 64 * 1024
 _botd_signer = Signer(salt="trcker.botd-verdict")
+# The stored column sizes of Click (and of the audit actor's user agent).
+USER_AGENT_MAX = 512
+REFERRER_MAX = 1024
+SUB_NAMES = ("sub1", "sub2", "sub3", "sub4", "sub5")
+RETRY_AFTER_SECONDS = "30"
 
 
 def _refusal_page(request: HttpRequest, status: int) -> HttpResponse:
-    return render(request, "tracking/refused.html", {"gone": status == 410}, status=status)
+    return render(
+        request,
+        "tracking/refused.html",
+        {"gone": status == 410, "unavailable": status == 503},
+        status=status,
+    )
 
 
 # What django.views.decorators.cache.never_cache sets, written directly: the decorator parses
@@ -49,22 +61,42 @@ def _never_cached(response: HttpResponse) -> HttpResponse:
 
 @require_http_methods(["GET", "HEAD"])
 def click_redirect(request: HttpRequest, brand: str, offer: str, partner: str) -> HttpResponse:
+    if not (is_slug(brand) and is_slug(offer) and is_slug(partner)):
+        # No stored row has such a slug; asking the database would only let a NUL reach it.
+        return _never_cached(_refusal_page(request, 404))
     params = request.GET
-    decision = click_handle(
-        ClickInput(
-            brand_slug=brand[:64],
-            offer_slug=offer[:64],
-            partner_slug=partner[:64],
-            ip=getattr(request, "client_ip", None),
-            user_agent=request.headers.get("User-Agent", ""),
-            referrer=request.headers.get("Referer", ""),
-            subs=sub_ids(
-                {name: params.get(name, "") for name in ("sub1", "sub2", "sub3", "sub4", "sub5")}
-            ),
-            meta={key: value for key, value in request.META.items() if key.startswith("HTTP_")},
-            via_trusted_proxy=is_trusted_proxy(request.META.get("REMOTE_ADDR", "")),
+    try:
+        decision = click_handle(
+            ClickInput(
+                brand_slug=brand,
+                offer_slug=offer,
+                partner_slug=partner,
+                ip=getattr(request, "client_ip", None),
+                user_agent=clean_text(
+                    request.headers.get("User-Agent", ""), max_length=USER_AGENT_MAX
+                ),
+                referrer=clean_text(request.headers.get("Referer", ""), max_length=REFERRER_MAX),
+                subs=sub_ids(
+                    {
+                        name: clean_text(params.get(name, ""), max_length=SUB_ID_MAX)
+                        for name in SUB_NAMES
+                    }
+                ),
+                meta={key: value for key, value in request.META.items() if key.startswith("HTTP_")},
+                via_trusted_proxy=is_trusted_proxy(request.META.get("REMOTE_ADDR", "")),
+            )
         )
-    )
+    except (DatabaseError, InterfaceError) as exc:
+        # Config not cached and the database unreachable, or the click could not be recorded
+        # anywhere: the visitor may retry, so this is a 503, not a 500 or a "not found".
+        # (InterfaceError is DatabaseError's sibling in PEP 249, not a subclass.)
+        if isinstance(exc, OperationalError | InterfaceError):
+            logger.warning("click refused: database unavailable (%s)", type(exc).__name__)
+        else:  # DataError, IntegrityError, ProgrammingError: a bug, not an outage
+            logger.exception("click refused: database error")
+        response = _refusal_page(request, 503)
+        response["Retry-After"] = RETRY_AFTER_SECONDS
+        return _never_cached(response)
     if decision.location is None:
         return _never_cached(_refusal_page(request, decision.status_code))
     if decision.interstitial and decision.click_id:
@@ -114,6 +146,20 @@ def _postback_error(exc: DomainError) -> JsonResponse:
     return response
 
 
+def _json_value(value: object) -> str:
+    """A JSON body value as the text a query parameter would carry. Only strings and numbers
+    (and null, read as absent) are parameters; anything else would be stored as Python's
+    repr of it. bool is refused before int because it is one."""
+    if value is None:
+        return ""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise DomainError(
+            "The JSON body's values must be strings or numbers (no objects, arrays or booleans).",
+            code="invalid_json",
+        )
+    return str(value)
+
+
 def _params(request: HttpRequest) -> tuple[list[tuple[str, str]], dict[str, str]]:
     query_pairs = parse_qsl(request.META.get("QUERY_STRING", ""), keep_blank_values=True)
     params = dict(query_pairs)
@@ -126,7 +172,7 @@ def _params(request: HttpRequest) -> tuple[list[tuple[str, str]], dict[str, str]
                 raise DomainError("The body is not valid JSON.", code="invalid_json") from None
             if not isinstance(body, dict):
                 raise DomainError("The JSON body must be an object.", code="invalid_json")
-            params.update({str(k): "" if v is None else str(v) for k, v in body.items()})
+            params.update({str(k): _json_value(v) for k, v in body.items()})
         else:
             params.update(
                 dict(parse_qsl(request.body.decode("utf-8", "replace"), keep_blank_values=True))
@@ -143,9 +189,13 @@ def inbound_postback(request: HttpRequest, brand: str, offer: str) -> HttpRespon
             {"error": {"code": "body_too_large", "message": "Body over 64 KB."}}, status=413
         )
     try:
-        brand_config = tracking_config.brand_config(brand[:64])
+        # A slug no row can have is unknown without a lookup (a NUL would make PostgreSQL
+        # raise, and the 503 that follows would have the advertiser retry it forever).
+        brand_config = tracking_config.brand_config(brand) if is_slug(brand) else None
         offer_config = (
-            tracking_config.offer_config(brand_config, offer[:64]) if brand_config else None
+            tracking_config.offer_config(brand_config, offer)
+            if brand_config and is_slug(offer)
+            else None
         )
         if brand_config is None or offer_config is None:
             return JsonResponse(
@@ -177,7 +227,7 @@ def inbound_postback(request: HttpRequest, brand: str, offer: str) -> HttpRespon
                 request_id=getattr(request, "request_id", ""),
             ),
             ip=getattr(request, "client_ip", None),
-            user_agent=request.headers.get("User-Agent", "")[:512],
+            user_agent=clean_text(request.headers.get("User-Agent", ""), max_length=USER_AGENT_MAX),
         )
         recorded = conversion_record(actor=actor, brand=brand_config, offer=offer_config, data=data)
     except DomainError as exc:
@@ -194,7 +244,7 @@ def inbound_postback(request: HttpRequest, brand: str, offer: str) -> HttpRespon
             },
             status=503,
         )
-        response["Retry-After"] = "30"
+        response["Retry-After"] = RETRY_AFTER_SECONDS
         return response
     conversion = recorded.conversion
     return JsonResponse(
