@@ -29,3 +29,21 @@ class McpToolCall(models.Model):
 
     def __str__(self) -> str:
         return f"{self.tool} by {self.actor_label}: {self.outcome}"
+
+
+class SpentAuthorizationCode(models.Model):
+    """An authorization code already exchanged (by its SHA-256, never the code) and what it
+    produced, so a second presentation can revoke those tokens (RFC 6749 §4.1.2).
+    django-oauth-toolkit deletes the Grant on exchange and keeps no such record."""
+
+    code_hash = models.CharField(max_length=64, unique=True)
+    # The first access token's lookup checksum (DOT's token_checksum): no foreign key, so this
+    # table needs no migration dependency on the library's swappable token model.
+    access_token_checksum = models.CharField(max_length=64, blank=True)
+    # The refresh-token family: rotation adds rows to it, and a replay revokes them all.
+    token_family = models.UUIDField(null=True, blank=True)
+    spent_at = models.DateTimeField(default=timezone.now)
+    replayed_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"authorization code {self.code_hash[:12]}…"

@@ -1,6 +1,7 @@
 """OAuth for MCP clients: the resource-server side of /api/mcp, and the pieces of the built-in
 authorization server (django-oauth-toolkit) that are Trcker's own — brand-bound scopes, the
-consent page, the discovery documents.
+consent page, the discovery documents, one-use authorization codes whose replay revokes what
+they issued, and client ID metadata documents fetched through Trcker's SSRF guard.
 
 A token is bound to one brand by a ``brand:<slug>`` scope chosen on the consent page, and to
 this MCP endpoint by its RFC 8707 ``resource`` (the canonical MCP URL). It grants at most what
@@ -10,23 +11,36 @@ left the brand stops working."""
 from __future__ import annotations
 
 import hashlib
+import json
+import logging
 from dataclasses import dataclass
 from typing import Any
 
+import urllib3
 from django import forms
 from django.conf import settings
+from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
+from oauth2_provider import cimd
+from oauth2_provider.cimd import SafeMetadataFetcher
 from oauth2_provider.forms import AllowForm
-from oauth2_provider.models import get_access_token_model
+from oauth2_provider.models import get_access_token_model, get_refresh_token_model
+from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauth2_provider.scopes import BaseScopes
+from oauth2_provider.settings import oauth2_settings
 from oauth2_provider.views import AuthorizationView, OAuthProtectedResourceMetadataView
 from oauth2_provider.views.metadata import OAuthServerMetadataView
+from oauthlib.oauth2.rfc6749 import errors as oauth_errors
 
 from brands.models import WRITE_ROLES, Brand
 from brands.selectors import staff_roles_for_user
+from mcp_gateway.models import SpentAuthorizationCode
+from trcker_site import outbound_http
 from trcker_site.errors import AuthenticationError, DomainError
 from trcker_site.links import public_url
+
+logger = logging.getLogger(__name__)
 
 READ_SCOPE = "mcp:read"
 WRITE_SCOPE = "mcp:write"
@@ -196,6 +210,159 @@ class AuthorizationServerMetadataView(OAuthServerMetadataView):
                     {"error": exc.code, "error_description": exc.message}, status=503
                 )
         return super().get(request, *args, **kwargs)
+
+
+def builtin_server_metadata(request: HttpRequest) -> dict[str, Any]:
+    """The built-in server's RFC 8414 document exactly as the well-known view renders it, so
+    registration accepts only what discovery offers and the two cannot drift apart."""
+    view = OAuthServerMetadataView()
+    view.setup(request)
+    return json.loads(view.get(request).content)
+
+
+# --- client ID metadata documents -----------------------------------------------------------
+
+
+class GuardedMetadataFetcher(SafeMetadataFetcher):
+    """The library's CIMD fetcher with Trcker's SSRF guard in place of its own address check
+    (``ipaddress.is_global``, which lets 192.0.0.8 and NAT64/6to4 forms through on some
+    CPython releases). The spec's URL rules and the document checks stay the library's."""
+
+    def fetch(self, client_id: str) -> tuple[dict[str, Any], int]:
+        cimd._validate_client_id_url(client_id)  # https, a path, no userinfo or fragment
+        try:
+            target = outbound_http.resolve_and_check(client_id)
+        except outbound_http.OutboundRefused as refused:
+            raise cimd.CIMDError(f"client_id URL refused: {refused.code}") from None
+        path = target.parts.path + (f"?{target.parts.query}" if target.parts.query else "")
+        seconds = oauth2_settings.CIMD_FETCH_TIMEOUT_SECONDS
+        # total= bounds connect and every read together: a slow-drip body cannot hold the
+        # authorization request past the library's own fetch timeout.
+        pool = outbound_http.connection_pool(target, urllib3.Timeout(total=seconds))
+        try:
+            response = pool.urlopen(
+                "GET",
+                path,
+                headers={
+                    "Host": target.parts.netloc,
+                    "Accept": "application/json, application/*+json",
+                    "User-Agent": outbound_http.USER_AGENT,
+                },
+                redirect=False,
+                preload_content=False,
+                retries=False,
+            )
+            try:
+                return self._read_document(response)
+            finally:
+                response.release_conn()
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise cimd.CIMDError(
+                f"could not fetch client_id document: {type(exc).__name__}"
+            ) from None
+        finally:
+            pool.close()
+
+
+# --- authorization codes: one use, and a replay revokes ------------------------------------
+
+
+def _code_hash(code: str) -> str:
+    return hashlib.sha256(code.encode()).hexdigest()
+
+
+class _CodeSpentConcurrently(Exception):  # noqa: N818 - internal signal, never leaves this module
+    pass
+
+
+class _CodeAlreadyUsed(oauth_errors.InvalidGrantError):
+    """invalid_grant raised from save_token, outside the grant handler that adds the JSON
+    headers to errors it catches itself: without these the body goes out as text/html."""
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {
+            "Content-Type": "application/json",
+            "Cache-Control": "no-store",
+            "Pragma": "no-cache",
+        }
+
+
+def revoke_tokens_from_code(code: str) -> bool:
+    """Revoke every token issued from ``code`` (the first access token and the whole rotated
+    refresh-token family). True when the code had been exchanged before."""
+    with transaction.atomic():
+        spent = (
+            SpentAuthorizationCode.objects.select_for_update()
+            .filter(code_hash=_code_hash(code))
+            .first()
+        )
+        if spent is None:
+            return False
+        if spent.token_family:
+            get_refresh_token_model().revoke_family(spent.token_family)
+        if spent.access_token_checksum:
+            get_access_token_model().objects.filter(
+                token_checksum=spent.access_token_checksum
+            ).delete()
+        spent.replayed_at = timezone.now()
+        spent.save(update_fields=["replayed_at"])
+    logger.warning(
+        "authorization code %s presented again; its tokens are revoked", spent.code_hash[:12]
+    )
+    return True
+
+
+class CodeReplayValidator(OAuth2Validator):
+    """django-oauth-toolkit's validator, plus RFC 6749 §4.1.2: "If an authorization code is
+    used more than once, the authorization server MUST deny the request and SHOULD revoke
+    (when possible) all tokens previously issued based on that authorization code." The
+    library deletes the Grant on exchange and so cannot tell a replay from a made-up code; a
+    SpentAuthorizationCode row remembers each exchange."""
+
+    def validate_code(self, client_id: str, code: str, client: Any, request: Any, *a, **kw) -> bool:
+        if super().validate_code(client_id, code, client, request, *a, **kw):
+            return True
+        # Whichever client presents it: only a holder of the code can, and revoking is what
+        # protects the user when that holder is an attacker.
+        revoke_tokens_from_code(code)
+        return False
+
+    def save_bearer_token(self, token: dict, request: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().save_bearer_token(token, request, *args, **kwargs)
+        except _CodeSpentConcurrently:
+            # Two exchanges of one code raced and this one lost: its own tokens were rolled
+            # back with the transaction; the winner's are revoked here, after it.
+            revoke_tokens_from_code(request.code)
+            raise _CodeAlreadyUsed(
+                description="The authorization code has already been used.", request=request
+            ) from None
+
+    def _create_access_token(self, expires: Any, request: Any, token: dict, *args, **kwargs):
+        access_token = super()._create_access_token(expires, request, token, *args, **kwargs)
+        if request.grant_type == "authorization_code" and not token.get("refresh_token"):
+            self._remember_code(request, access_token, None)  # else: with its refresh token
+        return access_token
+
+    def _create_refresh_token(self, request: Any, refresh_token_code: str, access_token, *args):
+        refresh_token = super()._create_refresh_token(
+            request, refresh_token_code, access_token, *args
+        )
+        if request.grant_type == "authorization_code":
+            self._remember_code(request, access_token, refresh_token.token_family)
+        return refresh_token
+
+    def _remember_code(self, request: Any, access_token: Any, token_family: Any) -> None:
+        try:
+            with transaction.atomic():  # a savepoint: the outer token transaction survives
+                SpentAuthorizationCode.objects.create(
+                    code_hash=_code_hash(request.code),
+                    access_token_checksum=access_token.token_checksum or "",
+                    token_family=token_family,
+                )
+        except IntegrityError:
+            raise _CodeSpentConcurrently from None
 
 
 # --- resource server -------------------------------------------------------------------------

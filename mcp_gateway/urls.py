@@ -1,7 +1,7 @@
 from django.urls import include, path
 from oauth2_provider import views as oauth_views
 
-from mcp_gateway import apis, discovery, oauth
+from mcp_gateway import apis, discovery, oauth, oauth_registration
 
 # The built-in authorization server (django-oauth-toolkit) with Trcker's consent page.
 oauth_patterns = (
@@ -9,10 +9,10 @@ oauth_patterns = (
         path("authorize/", oauth.ConsentView.as_view(), name="authorize"),
         path("token/", oauth_views.TokenView.as_view(), name="token"),
         path("revoke_token/", oauth_views.RevokeTokenView.as_view(), name="revoke-token"),
-        path("register/", oauth_views.DynamicClientRegistrationView.as_view(), name="dcr-register"),
+        path("register/", oauth_registration.RegistrationView.as_view(), name="dcr-register"),
         path(
             "register/<str:client_id>/",
-            oauth_views.DynamicClientRegistrationManagementView.as_view(),
+            oauth_registration.RegistrationManagementView.as_view(),
             name="dcr-register-management",
         ),
     ],

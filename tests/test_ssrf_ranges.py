@@ -7,6 +7,7 @@ block dropped from the list turns its row red; a block added without a row fails
 from __future__ import annotations
 
 import ipaddress
+import json
 import socket
 
 import pytest
@@ -176,3 +177,62 @@ def test_allow_private_still_lifts_the_address_rules(settings, monkeypatch):
 
     monkeypatch.setattr(socket, "getaddrinfo", fake_getaddrinfo)
     assert resolve_and_check("http://sink.internal:9000/pb").addresses == ("10.0.0.5",)
+
+
+def _resolve_to(monkeypatch, address: str) -> None:
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+
+    def fake_getaddrinfo(host, port, *args, **kwargs):
+        return [(family, socket.SOCK_STREAM, 6, "", (address, port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", fake_getaddrinfo)
+
+
+def test_client_metadata_documents_go_through_the_same_guard(monkeypatch):
+    """OAuth client ID metadata documents (CIMD) are fetched by Trcker's fetcher, not the
+    library's, whose ipaddress.is_global check lets 192.0.0.8 through on this CPython."""
+    from oauth2_provider.cimd import CIMDError
+    from oauth2_provider.settings import oauth2_settings
+
+    _resolve_to(monkeypatch, "192.0.0.8")
+    fetcher = oauth2_settings.CIMD_METADATA_FETCHER()
+    with pytest.raises(CIMDError, match="address_not_public"):
+        fetcher.fetch("https://client.example.com/oauth/metadata.json")
+
+
+def test_client_metadata_documents_are_read_from_the_checked_address(monkeypatch):
+    import io
+
+    import urllib3
+    from oauth2_provider.settings import oauth2_settings
+
+    from trcker_site import outbound_http
+
+    _resolve_to(monkeypatch, "93.184.215.14")
+    opened: list[tuple[str, str, dict]] = []
+    document = {"client_id": "https://client.example.com/m.json", "redirect_uris": []}
+
+    class FakePool:
+        def __init__(self, target, timeout):
+            self.address = target.addresses[0]
+
+        def urlopen(self, method, path, headers, **kwargs):
+            opened.append((self.address, path, headers))
+            return urllib3.HTTPResponse(
+                body=io.BytesIO(json.dumps(document).encode()),
+                headers={"Content-Type": "application/json", "Cache-Control": "max-age=600"},
+                status=200,
+                preload_content=False,
+            )
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(outbound_http, "connection_pool", FakePool)
+    metadata, _max_age = oauth2_settings.CIMD_METADATA_FETCHER().fetch(
+        "https://client.example.com/m.json"
+    )
+    assert metadata == document
+    assert [(a, p, h["Host"]) for a, p, h in opened] == [
+        ("93.184.215.14", "/m.json", "client.example.com")
+    ]

@@ -239,12 +239,29 @@ def check_template_on_save(template: str, placeholders: dict[str, str]) -> None:
             raise
 
 
+def connection_pool(target: CheckedTarget, timeout: urllib3.Timeout) -> urllib3.HTTPConnectionPool:
+    """A pool that connects to the checked address itself (the name is never resolved again),
+    with TLS verified against the name."""
+    if target.parts.scheme == "https":
+        return urllib3.HTTPSConnectionPool(
+            target.addresses[0],
+            target.port,
+            server_hostname=target.host,
+            assert_hostname=target.host,
+            cert_reqs="CERT_REQUIRED",
+            timeout=timeout,
+            retries=False,
+        )
+    return urllib3.HTTPConnectionPool(
+        target.addresses[0], target.port, timeout=timeout, retries=False
+    )
+
+
 def fetch(
     url: str, *, timeout: float = 15.0, extra_headers: dict[str, str] | None = None
 ) -> OutboundResponse:
     """GET the URL through the SSRF guard; one attempt, no redirects followed."""
     target = resolve_and_check(url)
-    address = target.addresses[0]
     path = target.parts.path or "/"
     if target.parts.query:
         path = f"{path}?{target.parts.query}"
@@ -255,18 +272,7 @@ def fetch(
         "User-Agent": USER_AGENT,
         "Accept": "*/*",
     }
-    pool_kwargs = {"timeout": urllib3.Timeout(connect=5.0, read=timeout), "retries": False}
-    if target.parts.scheme == "https":
-        pool: urllib3.HTTPConnectionPool = urllib3.HTTPSConnectionPool(
-            address,
-            target.port,
-            server_hostname=target.host,
-            assert_hostname=target.host,
-            cert_reqs="CERT_REQUIRED",
-            **pool_kwargs,
-        )
-    else:
-        pool = urllib3.HTTPConnectionPool(address, target.port, **pool_kwargs)
+    pool = connection_pool(target, urllib3.Timeout(connect=5.0, read=timeout))
     try:
         response = pool.urlopen(
             "GET", path, headers=headers, redirect=False, preload_content=False, retries=False
