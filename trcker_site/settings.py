@@ -372,6 +372,14 @@ OAUTH2_PROVIDER = {
     "CIMD_ENABLED": True,
 }
 LOGIN_REDIRECT_URL = "/admin/"
+# Issue 12 hardening of the built-in authorization server. Registrations per client IP
+# (RFC 7591 is open here, so this is what stops a flood of anonymous clients); a replayed
+# authorization code revokes the tokens issued from it (RFC 6749 §4.1.2); client ID metadata
+# documents are fetched through Trcker's own SSRF guard (trcker_site/outbound_http.py), not
+# the library's is_global check.
+TRCKER_DCR_RATE = os.environ.get("TRCKER_DCR_RATE", "10/h")
+OAUTH2_PROVIDER["OAUTH2_VALIDATOR_CLASS"] = "mcp_gateway.oauth.CodeReplayValidator"
+OAUTH2_PROVIDER["CIMD_METADATA_FETCHER"] = "mcp_gateway.oauth.GuardedMetadataFetcher"
 
 # --- Staff single sign-on (mozilla-django-oidc, any OpenID Connect provider) ---------------
 TRCKER_OIDC_ENABLED = env_bool("TRCKER_OIDC_ENABLED")
@@ -382,14 +390,6 @@ AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
 if TRCKER_OIDC_ENABLED:
     # Only when configured: the backend refuses to start without the OP endpoints, and
     # username/password login must keep working on the built-in default.
-# Issue 12 hardening of the built-in authorization server. Registrations per client IP
-# (RFC 7591 is open here, so this is what stops a flood of anonymous clients); a replayed
-# authorization code revokes the tokens issued from it (RFC 6749 §4.1.2); client ID metadata
-# documents are fetched through Trcker's own SSRF guard (trcker_site/outbound_http.py), not
-# the library's is_global check.
-TRCKER_DCR_RATE = os.environ.get("TRCKER_DCR_RATE", "10/h")
-OAUTH2_PROVIDER["OAUTH2_VALIDATOR_CLASS"] = "mcp_gateway.oauth.CodeReplayValidator"
-OAUTH2_PROVIDER["CIMD_METADATA_FETCHER"] = "mcp_gateway.oauth.GuardedMetadataFetcher"
     AUTHENTICATION_BACKENDS.append("brands.oidc.BrandOIDCBackend")
     OIDC_OP_AUTHORIZATION_ENDPOINT = os.environ["OIDC_OP_AUTHORIZATION_ENDPOINT"]
     OIDC_OP_TOKEN_ENDPOINT = os.environ["OIDC_OP_TOKEN_ENDPOINT"]
