@@ -1,6 +1,9 @@
 """POST /api/mcp: the HTTP edge of the MCP server. It checks Origin and Accept,
-authenticates the bearer key, applies the per-key rate limit (every JSON-RPC request of a
-batch counts), hands the body to the framework-free protocol, and writes the HTTP answer."""
+authenticates the bearer key, has the framework-free protocol admit the body (JSON, nesting
+depth, batch size: refused before any other work and charged nothing), charges the admitted
+calls to the credential's rate limit in one round trip (every JSON-RPC request of a batch
+counts; the budget is shared with the REST API), hands the body to the protocol, and writes the
+HTTP answer. Bodies over the size limit never get here (trcker_site/body_limits.py)."""
 
 from __future__ import annotations
 
@@ -22,16 +25,17 @@ from mcp_gateway.oauth import WRITE_SCOPE, authenticate_oauth_token, challenge
 from mcp_gateway.protocol import (
     INVALID_REQUEST,
     RATE_LIMITED,
+    Admission,
     HttpReply,
     HttpRequestInfo,
     McpProtocol,
-    count_requests,
     error_reply,
     rate_limited_reply,
 )
 from trcker_site import auth_throttle
+from trcker_site.api import CREDENTIAL_BUDGET
 from trcker_site.errors import AuthenticationError
-from trcker_site.rate_limits import count_request
+from trcker_site.rate_limits import count_request, parse_rate
 
 logger = logging.getLogger(__name__)
 
@@ -76,12 +80,16 @@ def _render(reply: HttpReply, *, sse: bool, extra_headers: dict[str, str]) -> Ht
     return response
 
 
-def _rate_limit(
-    request: HttpRequest, rate_key: str, requests_in_body: int
-) -> tuple[bool, int, int]:
-    """(allowed, remaining, seconds to reset), counting each JSON-RPC request once."""
+def _rate_limit(request: HttpRequest, rate_key: str, calls: int) -> tuple[bool, int, int]:
+    """(allowed, remaining, seconds to reset), counting each JSON-RPC request once, in the
+    credential's budget shared with REST (TRCKER_API_RATE, docs/api.md)."""
     usage = count_request(
-        request, group="mcp", key=rate_key, rate=settings.TRCKER_MCP_RATE, times=requests_in_body
+        request,
+        group="mcp",
+        budget=CREDENTIAL_BUDGET,
+        key=rate_key,
+        rate=settings.TRCKER_API_RATE,
+        times=calls,
     )
     if usage is None:
         return True, -1, 60
@@ -187,27 +195,30 @@ def _authenticate(request: HttpRequest, token: str) -> tuple[Actor, str]:
 def _serve(
     request: HttpRequest, actor: Actor, *, rate_key: str, sse: bool, started: float
 ) -> HttpResponse:
-    body = request.body
-    limit = int(settings.TRCKER_MCP_RATE.split("/")[0])
-    allowed, remaining, reset = _rate_limit(request, rate_key, count_requests(body))
-    rate_headers = {"RateLimit-Policy": f"{limit};w=60"}
+    info = HttpRequestInfo(
+        body=request.body,
+        protocol_version_header=request.headers.get("MCP-Protocol-Version"),
+        method_header=request.headers.get("Mcp-Method"),
+        name_header=request.headers.get("Mcp-Name"),
+    )
+    protocol = McpProtocol(TrckerMcpHost(actor), max_batch=settings.TRCKER_MCP_MAX_BATCH)
+    # Parse, depth and batch size first: a refused body is answered before the rate limit
+    # is charged or any element is looked at.
+    admission: Admission = protocol.admit(info)
+    if admission.refusal is not None:
+        return _render(admission.refusal, sse=sse, extra_headers={})
+    limit, period = parse_rate(settings.TRCKER_API_RATE)
+    allowed, remaining, reset = _rate_limit(request, rate_key, admission.calls)
+    rate_headers = {"RateLimit-Policy": f"{limit};w={period}"}
     if remaining >= 0:
         rate_headers["RateLimit"] = f"limit={limit}, remaining={remaining}, reset={reset}"
     if not allowed:
         return _render(
-            rate_limited_reply(body, retry_after=reset, limit=limit),
+            rate_limited_reply(admission, retry_after=reset, limit=limit, period_seconds=period),
             sse=sse,
             extra_headers=rate_headers,
         )
-    protocol = McpProtocol(TrckerMcpHost(actor), max_batch=settings.TRCKER_MCP_MAX_BATCH)
-    reply = protocol.handle(
-        HttpRequestInfo(
-            body=body,
-            protocol_version_header=request.headers.get("MCP-Protocol-Version"),
-            method_header=request.headers.get("Mcp-Method"),
-            name_header=request.headers.get("Mcp-Name"),
-        )
-    )
+    reply = protocol.handle(info, admission)
     logger.info("mcp %s in %.1f ms", reply.status, (time.perf_counter() - started) * 1000)
     return _render(reply, sse=sse, extra_headers=rate_headers)
 

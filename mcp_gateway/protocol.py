@@ -14,17 +14,23 @@ Protocol eras (spec text in reference/mcp-spec/):
 Batching (JSON-RPC 2.0 §6) is served deliberately where the negotiated version allows it:
 only 2025-03-26 (and requests with no version header, which default to it). Later versions
 removed batching, so a batch under them is a 400 with a message saying so.
+
+Admission (``McpProtocol.admit``) comes before any work: the body is parsed with a bound on
+its nesting depth, and a batch is measured (size, version) right after parsing, so a refused
+body costs one parse and one comparison — never a rate-limit count or any per-element work.
+The view charges the rate limit with the admitted body's ``calls`` only.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+from trcker_site.json_limits import MAX_DEPTH, JsonTooDeep, JsonTooLong, loads_bounded
 
 logger = logging.getLogger(__name__)
 
@@ -120,6 +126,26 @@ class HttpReply:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Admission:
+    """A body checked before any work: either ``refusal`` (answer it, charge nothing) or the
+    parsed ``message`` and the number of JSON-RPC ``calls`` it makes (what the rate limit
+    counts: every request of a batch, at least one per HTTP request)."""
+
+    message: Any = None
+    calls: int = 0
+    refusal: HttpReply | None = None
+
+    @property
+    def request_id(self) -> Any:
+        message = self.message
+        return (
+            message.get("id")
+            if isinstance(message, dict) and _valid_id(message.get("id"))
+            else None
+        )
+
+
 def _error_object(request_id: Any, code: int, message: str, data: Any = None) -> dict[str, Any]:
     error: dict[str, Any] = {"code": code, "message": message}
     if data is not None:
@@ -195,18 +221,22 @@ class McpProtocol:
         host: McpHost,
         *,
         max_batch: int = 50,
+        max_depth: int = MAX_DEPTH,
         isolate: Callable[[Callable[[], Any]], Any] | None = None,
     ) -> None:
         self.host = host
         self.max_batch = max_batch
+        self.max_depth = max_depth
         # Each batch element runs through ``isolate`` (its own transaction in the view).
         self.isolate = isolate or (lambda fn: fn())
 
     # --- HTTP entry -------------------------------------------------------------------------
 
-    def handle(self, request: HttpRequestInfo) -> HttpReply:
+    def handle(self, request: HttpRequestInfo, admission: Admission | None = None) -> HttpReply:
+        """Answer ``request``; ``admission`` is admit()'s verdict on it when the caller already
+        asked (to charge the rate limit in between), else it is taken here."""
         try:
-            return self._handle(request)
+            return self._handle(request, admission)
         except HttpChallenge as challenge:
             return HttpReply(
                 challenge.status,
@@ -214,13 +244,74 @@ class McpProtocol:
                 dict(challenge.headers),
             )
 
-    def _handle(self, request: HttpRequestInfo) -> HttpReply:
+    def admit(self, request: HttpRequestInfo) -> Admission:
+        """Parse and measure the body; refuse it before any work when it is not JSON, nests
+        deeper than ``max_depth``, or is a batch that is too long, empty, or not allowed in
+        the requested version. The depth is one pre-scan of the bytes, the batch length one
+        comparison per element read, the rest one comparison each."""
         try:
-            message = json.loads(request.body)
-        except (ValueError, UnicodeDecodeError):
-            return HttpReply(
-                400, _error_object(None, PARSE_ERROR, "Parse error: the body is not valid JSON.")
+            # A batch is read element by element and refused at element max_batch + 1: the
+            # rest of an oversize batch is never parsed (json_limits.loads_bounded).
+            message = loads_bounded(
+                request.body, max_depth=self.max_depth, max_items=self.max_batch
             )
+        except JsonTooLong:
+            return Admission(
+                refusal=HttpReply(
+                    400,
+                    _error_object(
+                        None,
+                        INVALID_REQUEST,
+                        f"Invalid Request: a batch may hold at most {self.max_batch} messages.",
+                    ),
+                )
+            )
+        except JsonTooDeep as exc:
+            return Admission(
+                refusal=HttpReply(
+                    400, _error_object(None, INVALID_REQUEST, f"Invalid Request: {exc}")
+                )
+            )
+        except (ValueError, UnicodeDecodeError):
+            return Admission(
+                refusal=HttpReply(
+                    400,
+                    _error_object(None, PARSE_ERROR, "Parse error: the body is not valid JSON."),
+                )
+            )
+        if not isinstance(message, list):
+            return Admission(message=message, calls=1)
+        version = request.protocol_version_header or DEFAULT_HEADER_VERSION
+        if version not in BATCH_VERSIONS:
+            return Admission(
+                refusal=HttpReply(
+                    400,
+                    _error_object(
+                        None,
+                        INVALID_REQUEST,
+                        "Invalid Request: batching is not supported in protocol version "
+                        f"{version[:40]}; "
+                        "it exists only in 2025-03-26. Send one request per HTTP call.",
+                    ),
+                )
+            )
+        if not message:
+            return Admission(
+                refusal=HttpReply(
+                    400, _error_object(None, INVALID_REQUEST, "Invalid Request: empty batch.")
+                )
+            )
+        requests = sum(
+            1 for item in message if isinstance(item, dict) and "id" in item and "method" in item
+        )
+        return Admission(message=message, calls=max(1, requests))
+
+    def _handle(self, request: HttpRequestInfo, admission: Admission | None = None) -> HttpReply:
+        if admission is None:
+            admission = self.admit(request)
+        if admission.refusal is not None:
+            return admission.refusal
+        message = admission.message
         header_version = request.protocol_version_header
         if isinstance(message, list):
             return self._handle_batch(message, header_version)
@@ -381,31 +472,8 @@ class McpProtocol:
     # --- batches (2025-03-26 only) ------------------------------------------------------------
 
     def _handle_batch(self, messages: list[Any], header_version: str | None) -> HttpReply:
+        # admit() refused empty, oversize and version-forbidden batches already.
         version = header_version or DEFAULT_HEADER_VERSION
-        if version not in BATCH_VERSIONS:
-            return HttpReply(
-                400,
-                _error_object(
-                    None,
-                    INVALID_REQUEST,
-                    "Invalid Request: batching is not supported in protocol version "
-                    f"{version[:40]}; "
-                    "it exists only in 2025-03-26. Send one request per HTTP call.",
-                ),
-            )
-        if not messages:
-            return HttpReply(
-                400, _error_object(None, INVALID_REQUEST, "Invalid Request: empty batch.")
-            )
-        if len(messages) > self.max_batch:
-            return HttpReply(
-                400,
-                _error_object(
-                    None,
-                    INVALID_REQUEST,
-                    f"Invalid Request: a batch may hold at most {self.max_batch} messages.",
-                ),
-            )
         responses = []
         for message in messages:
             response = self.isolate(lambda message=message: self._batch_element(message, version))
@@ -581,38 +649,16 @@ class McpProtocol:
         raise ProtocolError(METHOD_NOT_FOUND, f"Method not found: {method[:100]}", http_status=404)
 
 
-def count_requests(body: bytes) -> int:
-    """How many JSON-RPC requests a body holds (rate limiting counts each one)."""
-    try:
-        message = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return 1
-    if isinstance(message, list):
-        return max(
-            1,
-            sum(
-                1
-                for item in message
-                if isinstance(item, dict) and "id" in item and "method" in item
-            ),
-        )
-    return 1
-
-
-def rate_limited_reply(body: bytes, *, retry_after: int, limit: int) -> HttpReply:
-    request_id = None
-    try:
-        message = json.loads(body)
-        if isinstance(message, dict) and _valid_id(message.get("id")):
-            request_id = message["id"]
-    except (ValueError, UnicodeDecodeError):
-        pass
+def rate_limited_reply(
+    admission: Admission, *, retry_after: int, limit: int, period_seconds: int = 60
+) -> HttpReply:
+    period = "minute" if period_seconds == 60 else f"{period_seconds} s"
     return HttpReply(
         429,
         _error_object(
-            request_id,
+            admission.request_id,
             RATE_LIMITED,
-            f"Rate limit of {limit} requests per minute exceeded; retry in {retry_after} s.",
+            f"Rate limit of {limit} calls per {period} exceeded; retry in {retry_after} s.",
             data={"retryAfter": retry_after},
         ),
         {"Retry-After": str(retry_after)},

@@ -1,5 +1,6 @@
 """REST plumbing shared by every app: the error renderer, the tenant base view, pagination,
-and the per-key rate limit."""
+and the per-key rate limit (the JSON parser with a depth bound is in body_limits.py, where
+DRF can import it while this module is still loading)."""
 
 from __future__ import annotations
 
@@ -105,16 +106,29 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     return None  # unexpected: Django's 500 handler logs it with the request id
 
 
+# The one budget of an API credential, shared by REST and MCP (docs/api.md: TRCKER_API_RATE
+# requests per key, whichever interface they use).
+CREDENTIAL_BUDGET = "credential"
+
+
 class ApiKeyRateThrottle(BaseThrottle):
-    """TRCKER_API_RATE per API key, counted atomically in the shared cache (Redis in
-    production) by django-ratelimit, so the limit holds across processes."""
+    """TRCKER_API_RATE per API key in a sliding window (trcker_site/rate_limits.py), counted in
+    the shared cache (Redis in production) so the limit holds across processes, and in the
+    same budget as the key's MCP calls."""
 
     def allow_request(self, request: Request, view: APIView) -> bool:
         key = request.auth
         if not isinstance(key, ApiKey):
             return True
+        # The body is parsed first, so a body refused as malformed or too deep raises its 400
+        # here and is never charged (request.data caches the parse for the view).
+        request.data  # noqa: B018 - evaluated for the parse
         usage = count_request(
-            request, group="api", key=f"key:{key.pk}", rate=settings.TRCKER_API_RATE
+            request,
+            group="api",
+            budget=CREDENTIAL_BUDGET,
+            key=f"key:{key.pk}",
+            rate=settings.TRCKER_API_RATE,
         )
         self._wait = None if usage is None else usage.reset_seconds
         return usage is None or not usage.limited

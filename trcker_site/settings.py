@@ -228,6 +228,16 @@ REST_FRAMEWORK = {
 TRCKER_PAGE_SIZE = 50
 TRCKER_MAX_PAGE_SIZE = 200
 
+# --- Request limits on /api/ (docs/api.md and docs/mcp.md, "Limits") ----------------------
+# A body over this many bytes answers 413 in the endpoint's JSON error shape before it is read
+# (trcker_site/body_limits.py); Django applies the same number to form posts elsewhere. 1 MiB
+# holds a full MCP batch of tool calls many times over and bounds what one request can make
+# a worker parse (about 40 ms per MiB).
+DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("TRCKER_MAX_BODY_BYTES", str(1024 * 1024)))
+MIDDLEWARE.insert(1, "trcker_site.body_limits.ApiBodyLimitMiddleware")  # after request ids
+# JSON nested deeper than 32 levels is a 400 (json.loads would raise RecursionError, a 500).
+REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = ["trcker_site.body_limits.BoundedJSONParser"]
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "Trcker REST API",
     "DESCRIPTION": (
