@@ -10,8 +10,10 @@ from django.core.cache import cache
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
+from redis.exceptions import RedisError
 
 from trcker_site import config_cache
+from workers.loop import queue_status
 
 
 def _check(fn) -> dict[str, object]:
@@ -47,18 +49,39 @@ def _config_cache() -> dict[str, object]:
     }
 
 
+def _queue() -> dict[str, object]:
+    # Unreachable: clicks are then written during their requests, slower; reported as a
+    # failure because production runs with a queue. Misconfigured (evicting, not persisting):
+    # served, but every problem is listed and raised as a warning.
+    started = time.perf_counter()
+    try:
+        status = queue_status()
+    except RedisError as exc:
+        return {"ok": False, "error": type(exc).__name__}
+    return {"ok": True, "ms": round((time.perf_counter() - started) * 1000, 1), **status}
+
+
 @require_GET
 def health(request: HttpRequest) -> JsonResponse:
     checks = {"database": _check(_database)}
     if settings.REDIS_URL:
         checks["redis"] = _check(_redis)
+    if settings.TRCKER_QUEUE_REDIS_URL:
+        checks["queue"] = _queue()
     checks["config_cache"] = _config_cache()
     ok = all(check["ok"] for check in checks.values())
+    warnings = [f"queue: {problem}" for problem in checks.get("queue", {}).get("problems", [])]
+    dead = sum(
+        stream["dead_letters"] for stream in checks.get("queue", {}).get("streams", {}).values()
+    )
+    if dead:
+        warnings.append(f"queue: {dead} dead letter(s) to inspect (docs/operations.md)")
     response = JsonResponse(
         {
             "status": "ok" if ok else "unavailable",
             "version": settings.TRCKER_VERSION,
             "checks": checks,
+            "warnings": warnings,
         },
         status=200 if ok else 503,
     )

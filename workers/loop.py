@@ -166,7 +166,9 @@ class Worker:
         idle = False
         while not should_stop():
             try:
-                block_ms = int(self.idle_seconds * 1000) if idle else None
+                # Below the queue client's socket timeout (2 s), so a block never reads as a
+                # dead connection.
+                block_ms = int(min(self.idle_seconds, 1.0) * 1000) if idle else None
                 done = self.run_once(block_ms=block_ms)
             except DATABASE_ERRORS:
                 logger.warning("database unavailable; retrying in 1 s")
