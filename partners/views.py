@@ -19,6 +19,7 @@ from partners.forms import PartnerApplicationForm
 from partners.selectors import application_brand_get
 from partners.services import partner_apply
 from trcker_site.client_ip import request_client_ip
+from trcker_site.edge_text import is_slug
 from trcker_site.errors import DomainError, NotFoundError
 from trcker_site.rate_limits import count_request
 
@@ -34,6 +35,10 @@ def _not_found(request: HttpRequest) -> HttpResponse:
 
 
 def _brand(slug: str) -> Brand | None:
+    # A slug no row can have is unknown without a lookup (trcker_site/edge_text.py); the edge
+    # middleware refuses a NUL in the path first, but the page must not depend on it.
+    if not is_slug(slug):
+        return None
     try:
         return application_brand_get(brand_slug=slug[:64])
     except NotFoundError:

@@ -237,6 +237,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("TRCKER_MAX_BODY_BYTES", str(10
 MIDDLEWARE.insert(1, "trcker_site.body_limits.ApiBodyLimitMiddleware")  # after request ids
 # JSON nested deeper than 32 levels is a 400 (json.loads would raise RecursionError, a 500).
 REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = ["trcker_site.body_limits.BoundedJSONParser"]
+# NUL and other control characters (and invalid UTF-8) in a path, query string or header are a
+# 400 before any view runs (trcker_site/edge_middleware.py): PostgreSQL refuses NUL in a query.
+MIDDLEWARE.insert(1, "trcker_site.edge_middleware.EdgeCharactersMiddleware")  # after request ids
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Trcker REST API",
