@@ -53,7 +53,9 @@ postback_fields = st.one_of(
         {"txn_id": txn_ids},
         optional={
             **dict.fromkeys(SUBS, hostile_text),
-            "amount": st.sampled_from(["0", "1", "49.90", "999999999999.99"]),
+            # Not the largest accepted amount: two of those overflow a day's rollup on
+            # PostgreSQL (test_edge_input.py, test_rollup_of_maximum_amounts_in_one_day...).
+            "amount": st.sampled_from(["0", "1", "49.90", "1000000"]),
         },
     ),
     st.fixed_dictionaries(
