@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.http import Http404, QueryDict
 from rest_framework import exceptions, serializers
 from rest_framework.pagination import CursorPagination
@@ -214,9 +215,44 @@ def query_params(request: Request) -> QueryParams:
     return QueryParams(request.query_params.dict())
 
 
+# The narrowest integer column an input may land in: PostgreSQL's "integer", behind Django's
+# IntegerField and PositiveIntegerField (caps, coupon max uses, seconds). A larger number would
+# pass validation and then fail the write with a DataError (a 500).
+COLUMN_INT_MIN = -(2**31)
+COLUMN_INT_MAX = 2**31 - 1
+
+
+def bound_to_column(field: serializers.Field) -> None:
+    """Give an IntegerField without its own bounds the column's range, with DRF's messages (so
+    an out-of-range number is a 422 naming the field), and the JSON Schema / OpenAPI generated
+    from the field the same minimum and maximum. Recurses into list and dict children."""
+    if isinstance(field, serializers.ListField | serializers.DictField):
+        bound_to_column(field.child)
+    elif isinstance(field, serializers.IntegerField):
+        if field.max_value is None:
+            field.max_value = COLUMN_INT_MAX
+            message = field.error_messages["max_value"].format(max_value=COLUMN_INT_MAX)
+            field.validators.append(MaxValueValidator(COLUMN_INT_MAX, message=message))
+        if field.min_value is None:
+            field.min_value = COLUMN_INT_MIN
+            message = field.error_messages["min_value"].format(min_value=COLUMN_INT_MIN)
+            field.validators.append(MinValueValidator(COLUMN_INT_MIN, message=message))
+    elif isinstance(field, serializers.DecimalField) and field.max_digits is None:
+        # DRF checks max_digits/decimal_places itself; a money input without them would reach
+        # a numeric(14, 2) column unchecked.
+        raise TypeError(f"DecimalField {field.field_name!r} of an input needs max_digits.")
+
+
 class StrictSerializer(serializers.Serializer):
     """Input contract that refuses unknown fields: no mass assignment of brand, id, status,
-    counters, or anything a later version might add."""
+    counters, or anything a later version might add. Integer fields are bounded by the range
+    of their database column (bound_to_column)."""
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        for field in fields.values():
+            bound_to_column(field)
+        return fields
 
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, dict):
