@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import requests
+from django.conf import settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -25,7 +26,9 @@ def test_postbacks_get_503_with_retry_after_when_the_database_is_down():
     env = {
         **os.environ,
         "DEBUG": "0",
-        "SECRET_KEY": "db-down-test",
+        # The test process's own: keys derived from it (audit hashes, encrypted secrets)
+        # must match between the test and the server it starts.
+        "SECRET_KEY": settings.SECRET_KEY,
         "ALLOWED_HOSTS": "127.0.0.1",
         "DATABASE_URL": f"postgres://postgres@127.0.0.1:{closed}/trcker",
         "REDIS_URL": "",

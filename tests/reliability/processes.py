@@ -20,8 +20,10 @@ from pathlib import Path
 import pytest
 import redis
 import requests
+from django.conf import settings
 
 from tests.mcp_gateway.test_rate_limit_processes import _database_url, _free_port
+from trcker_site import secrets_crypto
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -49,11 +51,16 @@ def app_env(**overrides: str) -> dict[str, str]:
     return {
         **os.environ,
         "DEBUG": "0",
-        "SECRET_KEY": "reliability-" + uuid.uuid4().hex,
+        # The test process's own: keys derived from it (audit hashes, encrypted secrets)
+        # must match between the test and the server it starts.
+        "SECRET_KEY": settings.SECRET_KEY,
         "ALLOWED_HOSTS": "127.0.0.1",
         "DATABASE_URL": _database_url(),
         "CACHE_KEY_PREFIX": f"rel-{uuid.uuid4().hex[:8]}",
         "LOG_LEVEL": "WARNING",
+        # Its SECRET_KEY differs from this process's: hand over the key postback secrets were
+        # encrypted with here, or the server could not read them.
+        "TRCKER_SECRETS_KEY": secrets_crypto.effective_keys(),
         **overrides,
     }
 
@@ -71,13 +78,16 @@ class Server:
 
 
 @contextmanager
-def gunicorn(env: dict[str, str], *, workers: int = 2, threads: int = 2) -> Iterator[Server]:
+def gunicorn(
+    env: dict[str, str], *, workers: int = 2, threads: int = 2, extra_args: tuple[str, ...] = ()
+) -> Iterator[Server]:
     port = _free_port()
     process = subprocess.Popen(  # noqa: S603 - our own server, fixed arguments
         [
             *(sys.executable, "-m", "gunicorn", "trcker_site.wsgi:application"),
             *("--bind", f"127.0.0.1:{port}", "--workers", str(workers)),
             *("--threads", str(threads), "--log-level", "critical"),
+            *extra_args,  # e.g. the access log and logger class a test inspects
         ],
         cwd=ROOT,
         env=env,

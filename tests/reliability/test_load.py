@@ -67,7 +67,9 @@ def server(transactional_db):
     env = {
         **os.environ,
         "DEBUG": "0",
-        "SECRET_KEY": "load-test-" + uuid.uuid4().hex,
+        # The test process's own: keys derived from it (audit hashes, encrypted secrets)
+        # must match between the test and the server it starts.
+        "SECRET_KEY": settings.SECRET_KEY,
         "ALLOWED_HOSTS": "127.0.0.1",
         "DATABASE_URL": _database_url(),
         "REDIS_URL": settings.REDIS_URL,
