@@ -5,6 +5,12 @@ from trcker_site.ids import new_click_id, new_conversion_id, new_payout_id
 
 SUB_ID_MAX = 255
 
+# Sums of MONEY values (a payout's conversions, a day's rollup): one conversion may carry up to
+# 999,999,999,999.99, so a sum of a few at MONEY's 14 digits would overflow — the write fails
+# and the postback behind it answers 503, which the advertiser retries for ever. 20 digits hold
+# a million conversions at the maximum.
+TOTALS = {"max_digits": 20, "decimal_places": 2}
+
 
 class ClickOutcome(models.TextChoices):
     ACCEPTED = "accepted", "Accepted"
@@ -170,7 +176,7 @@ class Payout(models.Model):
         "partners.Partner", on_delete=models.PROTECT, related_name="payouts"
     )
     currency = models.CharField(max_length=3)
-    amount = models.DecimalField(**MONEY)
+    amount = models.DecimalField(**TOTALS)
     period_start = models.DateField(null=True, blank=True)
     period_end = models.DateField()
     status = models.CharField(
@@ -253,25 +259,25 @@ class DailyRollup(models.Model):
     conversions_fraud_review = models.BigIntegerField(db_default=0)
     conversions_fraud_rejected = models.BigIntegerField(db_default=0)
     pending_count = models.BigIntegerField(db_default=0)
-    pending_payout = models.DecimalField(**MONEY, db_default=0)
-    pending_revenue = models.DecimalField(**MONEY, db_default=0)
-    pending_sale = models.DecimalField(**MONEY, db_default=0)
+    pending_payout = models.DecimalField(**TOTALS, db_default=0)
+    pending_revenue = models.DecimalField(**TOTALS, db_default=0)
+    pending_sale = models.DecimalField(**TOTALS, db_default=0)
     pending_review_count = models.BigIntegerField(db_default=0)
-    pending_review_payout = models.DecimalField(**MONEY, db_default=0)
-    pending_review_revenue = models.DecimalField(**MONEY, db_default=0)
-    pending_review_sale = models.DecimalField(**MONEY, db_default=0)
+    pending_review_payout = models.DecimalField(**TOTALS, db_default=0)
+    pending_review_revenue = models.DecimalField(**TOTALS, db_default=0)
+    pending_review_sale = models.DecimalField(**TOTALS, db_default=0)
     approved_count = models.BigIntegerField(db_default=0)
-    approved_payout = models.DecimalField(**MONEY, db_default=0)
-    approved_revenue = models.DecimalField(**MONEY, db_default=0)
-    approved_sale = models.DecimalField(**MONEY, db_default=0)
+    approved_payout = models.DecimalField(**TOTALS, db_default=0)
+    approved_revenue = models.DecimalField(**TOTALS, db_default=0)
+    approved_sale = models.DecimalField(**TOTALS, db_default=0)
     rejected_count = models.BigIntegerField(db_default=0)
-    rejected_payout = models.DecimalField(**MONEY, db_default=0)
-    rejected_revenue = models.DecimalField(**MONEY, db_default=0)
-    rejected_sale = models.DecimalField(**MONEY, db_default=0)
+    rejected_payout = models.DecimalField(**TOTALS, db_default=0)
+    rejected_revenue = models.DecimalField(**TOTALS, db_default=0)
+    rejected_sale = models.DecimalField(**TOTALS, db_default=0)
     paid_count = models.BigIntegerField(db_default=0)
-    paid_payout = models.DecimalField(**MONEY, db_default=0)
-    paid_revenue = models.DecimalField(**MONEY, db_default=0)
-    paid_sale = models.DecimalField(**MONEY, db_default=0)
+    paid_payout = models.DecimalField(**TOTALS, db_default=0)
+    paid_revenue = models.DecimalField(**TOTALS, db_default=0)
+    paid_sale = models.DecimalField(**TOTALS, db_default=0)
 
     class Meta:
         constraints = [
