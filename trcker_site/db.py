@@ -7,7 +7,6 @@ from contextlib import contextmanager
 from typing import Any
 
 from django.db import connection, models, transaction
-from django.db.models.sql import InsertQuery
 
 
 @contextmanager
@@ -30,42 +29,6 @@ def atomic_without_disk_wait() -> Iterator[None]:
 
 
 Statement = tuple[str, Sequence[Any]]
-
-
-def insert_statement(instance: models.Model) -> Statement:
-    """The INSERT Django's ``save(force_insert=True)`` would send for ``instance`` (its
-    primary key included when set, left to the database when not), without sending it."""
-    opts = instance._meta
-    fields = [
-        field
-        for field in opts.local_concrete_fields
-        if not getattr(field, "generated", False) and not (field is opts.pk and instance.pk is None)
-    ]
-    query = InsertQuery(type(instance))
-    query.insert_values(fields, [instance])
-    [(sql, params)] = query.get_compiler(connection=connection).as_sql()
-    return sql, params
-
-
-def write_without_disk_wait(statements: Sequence[Statement]) -> None:
-    """Run ``statements`` atomically in a transaction whose COMMIT does not wait for the disk
-    (see ``atomic_without_disk_wait`` for what that risks).
-
-    On PostgreSQL, outside any transaction, they go to the server as one multi-statement
-    query: the server runs such a query as one implicit transaction (all or nothing), so
-    BEGIN, SET, each statement and COMMIT cost one round trip instead of one each. This
-    relies on psycopg's client-side parameter binding, Django's default. Elsewhere (SQLite,
-    or nested in a caller's transaction) they run one by one in ``atomic_without_disk_wait``.
-    """
-    if connection.vendor == "postgresql" and not connection.in_atomic_block:
-        sql = "; ".join(["SET LOCAL synchronous_commit TO OFF", *(s for s, _ in statements)])
-        params = [param for _, statement_params in statements for param in statement_params]
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-        return
-    with atomic_without_disk_wait(), connection.cursor() as cursor:
-        for sql, params in statements:
-            cursor.execute(sql, params)
 
 
 def insert_missing(instances: Sequence[models.Model]) -> set[Any]:
