@@ -1,12 +1,19 @@
 """Inbound postback input: parsing and proof of origin (signature, shared secret, IP).
 
 Signature: ``X-Trcker-Signature: t=<unix>,v1=<hex>`` (or ``?ts=…&sig=…``), where
-``hex = HMAC-SHA256(secret, f"{t}." + canonical)`` and ``canonical`` is the raw body for POST,
-or for GET the query parameters other than ``sig``/``ts``/``secret``, sorted by name then
-value and percent-encoded (RFC 3986 unreserved characters kept) as ``a=1&b=2``. Timestamps
-more than 300 s away in either direction are refused. During a secret rotation the previous
-secret is accepted until its grace period ends. Integrations that can only paste a URL may
-send the secret itself as ``secret=``."""
+``hex = HMAC-SHA256(secret, f"{t}." + canonical)``; ``t`` is at most 12 digits. For GET,
+``canonical`` is the query parameters other than ``sig``/``ts``/``secret``, sorted by name then
+value and percent-encoded (RFC 3986 unreserved characters kept) as ``a=1&b=2``. For POST it is
+the raw body, and since only the body is signed, a signed POST may carry no query parameter
+but ``sig``/``ts`` and must have a non-empty body (otherwise a captured request could be
+replayed with unsigned parameters added). Timestamps more than 300 s away in either direction
+are refused. During a secret rotation the previous secret is accepted until its grace period
+ends. Integrations that can only paste a URL may send the secret itself as ``secret=`` (kept
+out of every log by ``trcker_site.log_redaction``).
+
+Secure by default: a postback without any of these is refused (``signature_required``) unless
+the offer has an IP allowlist (the address is then the proof) or ``allow_unsigned_postbacks``.
+Test vectors: docs/tracking.md, "Proving origin"."""
 
 from __future__ import annotations
 
@@ -27,6 +34,10 @@ from trcker_site.errors import AuthenticationError, PermissionDeniedError, Valid
 SIGNATURE_TOLERANCE_SECONDS = 300
 DEFAULT_EVENT = "sale"
 AUTH_PARAMS = {"sig", "ts", "secret"}
+# The only query parameters a signed POST may carry: everything else must be in the signed body.
+SIGNED_POST_QUERY_PARAMS = {"sig", "ts"}
+TIMESTAMP_PATTERN = re.compile(r"[0-9]{1,12}")
+HEX_DIGEST = re.compile(r"[0-9a-f]{64}")
 # Used with fullmatch: "$" alone would also match before a trailing newline.
 TXN_ID_PATTERN = re.compile(r"[\x21-\x7e]{1,128}")  # printable ASCII, no spaces
 EVENT_PATTERN = re.compile(r"[a-z0-9_.-]{1,64}")
@@ -81,6 +92,26 @@ def _parse_signature_header(header: str) -> tuple[str, list[str]]:
     return timestamp, signatures
 
 
+def _refuse_unsigned_parts(method: str, query_pairs: list[tuple[str, str]], body: bytes) -> None:
+    """A signed POST's signature covers its body only, so nothing else may carry parameters:
+    a query parameter beside it would be merged in unsigned (a replayed request with
+    ``&event=…`` or ``&coupon=…`` added would record a new or re-attributed conversion)."""
+    if method != "POST":
+        return
+    extra = sorted({name for name, _ in query_pairs} - SIGNED_POST_QUERY_PARAMS)
+    if extra:
+        raise AuthenticationError(
+            "A signed POST carries its parameters in the body only; the query string may hold "
+            f"only sig and ts. Move these into the signed body: {', '.join(extra)}.",
+            code="unsigned_parameters",
+        )
+    if not body.strip():
+        raise AuthenticationError(
+            "A signed POST must carry its parameters in the signed body; this body is empty.",
+            code="bad_signature",
+        )
+
+
 def verify_origin(
     *,
     offer: OfferConfig,
@@ -90,39 +121,60 @@ def verify_origin(
     signature_header: str,
     now: datetime,
 ) -> None:
-    """Raise AuthenticationError unless the request proves it knows the offer's secret."""
-    if not offer.postback_secret:
-        return
-    secrets = _active_secrets(offer, now)
+    """Raise AuthenticationError unless the request proves where it comes from: a signature
+    (or the secret itself) made with the offer's secret, or — when the offer has an IP
+    allowlist, which ``check_source_ip`` must have enforced first — its source address. An
+    offer with neither accepts unsigned postbacks only when ``allow_unsigned_postbacks``.
+    Reads only the auth parameters (sig, ts, secret): nothing else before this passes."""
     params = dict(query_pairs)
+    presented = bool(signature_header) or not AUTH_PARAMS.isdisjoint(params)
+    if not presented or not offer.postback_secret:
+        if offer.allow_unsigned_postbacks or offer.postback_allowed_networks:
+            return
+        if not offer.postback_secret:
+            raise AuthenticationError(
+                "This offer accepts only signed postbacks and has no postback secret yet: "
+                "rotate one for the advertiser, or allow unsigned postbacks, or set the "
+                "postback allowed IPs.",
+                code="signature_required",
+            )
+        raise AuthenticationError(
+            "This offer requires a signed postback: send X-Trcker-Signature (t=…,v1=…), "
+            "ts and sig parameters, or the secret parameter.",
+            code="signature_required",
+        )
+    secrets = _active_secrets(offer, now)
     if "secret" in params:
-        presented = params["secret"].encode()
-        if any(hmac.compare_digest(presented, secret.encode()) for secret in secrets):
+        # The secret itself authorises the whole request (query and body alike), as a
+        # signature would: only its holder can send it. It is redacted from every log.
+        presented_secret = params["secret"].encode()
+        if any(hmac.compare_digest(presented_secret, secret.encode()) for secret in secrets):
             return
         raise AuthenticationError(
             "The secret does not match this offer's postback secret.", code="bad_signature"
         )
     if signature_header:
         timestamp, signatures = _parse_signature_header(signature_header)
-    elif "sig" in params or "ts" in params:
-        timestamp, signatures = params.get("ts", ""), [params.get("sig", "").lower()]
     else:
+        timestamp, signatures = params.get("ts", ""), [params.get("sig", "").lower()]
+    # Bounded before int(): an unbounded number would overflow the float comparison below.
+    if not TIMESTAMP_PATTERN.fullmatch(timestamp):
         raise AuthenticationError(
-            "This offer requires a signed postback: send X-Trcker-Signature (t=…,v1=…), "
-            "ts and sig parameters, or the secret parameter.",
-            code="signature_required",
+            "The signature timestamp must be a Unix time in seconds (at most 12 digits).",
+            code="bad_signature",
         )
-    try:
-        stamp = int(timestamp)
-    except ValueError:
+    signatures = [candidate for candidate in signatures if HEX_DIGEST.fullmatch(candidate)]
+    if not signatures:
         raise AuthenticationError(
-            "The signature timestamp is missing or not a number.", code="bad_signature"
-        ) from None
+            "The signature must be 64 hex digits (HMAC-SHA256).", code="bad_signature"
+        )
+    stamp = int(timestamp)
     if abs(now.timestamp() - stamp) > SIGNATURE_TOLERANCE_SECONDS:
         raise AuthenticationError(
             "The signature timestamp is more than 300 seconds from the server's clock.",
             code="signature_expired",
         )
+    _refuse_unsigned_parts(method, query_pairs, body)
     canonical = body if method == "POST" else canonical_query(query_pairs).encode()
     for secret in secrets:
         expected = sign(secret, stamp, canonical)

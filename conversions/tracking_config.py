@@ -65,6 +65,7 @@ class OfferConfig:
     previous_postback_secret: str
     previous_secret_valid_until: datetime | None
     postback_allowed_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+    allow_unsigned_postbacks: bool
     postback_url_template: str | None
     min_conversion_seconds: int
 
@@ -154,12 +155,15 @@ def offer_config(brand: BrandConfig, slug: str) -> OfferConfig | None:
             device_allow=frozenset(offer.device_allow),
             is_private=offer.is_private,
             allowed_partner_ids=allowed,
+            # Plaintext: the model field decrypts on load (trcker_site.secrets_crypto), so this
+            # cached config is the one place the postback path holds a usable secret.
             postback_secret=offer.postback_secret,
             previous_postback_secret=offer.previous_postback_secret,
             previous_secret_valid_until=offer.previous_secret_valid_until,
             postback_allowed_networks=tuple(
                 ipaddress.ip_network(net, strict=False) for net in offer.postback_allowed_ips
             ),
+            allow_unsigned_postbacks=offer.allow_unsigned_postbacks,
             postback_url_template=offer.postback_url_template,
             min_conversion_seconds=offer.min_conversion_seconds,
         )

@@ -28,6 +28,7 @@ from conversions.services import conversion_record
 from trcker_site.client_ip import is_trusted_proxy
 from trcker_site.edge_text import clean_text, is_slug
 from trcker_site.errors import DomainError
+from trcker_site.json_limits import loads_bounded
 
 logger = logging.getLogger(__name__)
 MAX_POSTBACK_BODY = 64 * 1024
@@ -160,14 +161,15 @@ def _json_value(value: object) -> str:
     return str(value)
 
 
-def _params(request: HttpRequest) -> tuple[list[tuple[str, str]], dict[str, str]]:
-    query_pairs = parse_qsl(request.META.get("QUERY_STRING", ""), keep_blank_values=True)
+def _params(request: HttpRequest, query_pairs: list[tuple[str, str]]) -> dict[str, str]:
+    """The postback's parameters: query, then (POST) the body over it. Called only once
+    verify_origin has passed, and a signed POST then has no query parameters but sig/ts."""
     params = dict(query_pairs)
     if request.method == "POST" and request.body:
         content_type = request.content_type or ""
         if content_type == "application/json":
             try:
-                body = json.loads(request.body)
+                body = loads_bounded(request.body)
             except ValueError:
                 raise DomainError("The body is not valid JSON.", code="invalid_json") from None
             if not isinstance(body, dict):
@@ -177,7 +179,7 @@ def _params(request: HttpRequest) -> tuple[list[tuple[str, str]], dict[str, str]
             params.update(
                 dict(parse_qsl(request.body.decode("utf-8", "replace"), keep_blank_values=True))
             )
-    return query_pairs, params
+    return params
 
 
 @csrf_exempt
@@ -207,7 +209,8 @@ def inbound_postback(request: HttpRequest, brand: str, offer: str) -> HttpRespon
                 },
                 status=404,
             )
-        query_pairs, params = _params(request)
+        # Proof of origin first, from the raw request: no parameter is read before it passes.
+        query_pairs = parse_qsl(request.META.get("QUERY_STRING", ""), keep_blank_values=True)
         check_source_ip(offer_config, getattr(request, "client_ip", None))
         verify_origin(
             offer=offer_config,
@@ -217,6 +220,7 @@ def inbound_postback(request: HttpRequest, brand: str, offer: str) -> HttpRespon
             signature_header=request.headers.get("X-Trcker-Signature", ""),
             now=timezone.now(),
         )
+        params = _params(request, query_pairs)
         data = parse_postback(params, offer_currency=offer_config.currency)
         actor = dataclasses.replace(
             Actor.system(

@@ -53,6 +53,7 @@ from offers import services as offer_services
 from offers.serializers import (
     SLUG_FIELD,
     OfferCreateInput,
+    OfferCreateOutput,
     OfferListFilters,
     OfferOutput,
     OfferSetCapsInput,
@@ -60,6 +61,7 @@ from offers.serializers import (
     PayoutRuleInput,
     RotateSecretInput,
     RotateSecretOutput,
+    creation_output,
     rotation_output,
 )
 from partners import selectors as partner_selectors
@@ -436,11 +438,13 @@ TOOLS = ToolRegistry(
             "{PARTNER_ID}, {SUB1}…{SUB5}), payout_amount; payout_type flat (default) or percent of the "
             "sale. Optional: offer_id (slug; derived from the name if omitted), currency (default the "
             "brand's), revenue_type/revenue_amount, fallback_url, postback_url_template, geo_allow (ISO "
-            "country codes), device_allow (desktop, mobile, tablet).",
+            "country codes), device_allow (desktop, mobile, tablet). The answer carries the offer's "
+            "inbound-postback secret (postback_secret) ONCE: store it; unsigned postbacks are refused "
+            "unless update_offer sets allow_unsigned_postbacks or postback_allowed_ips.",
             input=OfferCreateInput,
             run=_offer_fresh(offer_services.offer_create),
-            render=_one(OfferOutput),
-            output=object_output(OfferOutput),
+            render=creation_output,
+            output=object_output(OfferCreateOutput),
             scope=Scope.WRITE,
             annotations=WRITE_ADDITIVE,
         ),
@@ -448,7 +452,7 @@ TOOLS = ToolRegistry(
             name="update_offer",
             title="Update offer",
             description="Change an offer: name, destination_url, payout_type, payout_amount, revenue, "
-            "fallback_url, geo/device targeting, postback_allowed_ips, or postback_url_template (the URL "
+            "fallback_url, geo/device targeting, postback_allowed_ips, allow_unsigned_postbacks, or postback_url_template (the URL "
             "Trcker calls on each conversion; placeholders {CLICK_ID} {CONVERSION_ID} {AMOUNT} {TXN_ID} "
             "{EVENT_TYPE}; pass null to clear). Only the fields given change.",
             input=UpdateOfferArguments,

@@ -1,6 +1,6 @@
 """Admin for offers, payout rules and cap counters. Every write is an offers.services call;
 status changes are actions, and the inbound-postback secret is never shown except once,
-right after a rotation."""
+right after the offer is created or its secret rotated."""
 
 from __future__ import annotations
 
@@ -173,6 +173,7 @@ class OfferAdmin(BrandScopedAdmin):
                 "fields": (
                     "postback_secret_state",
                     "postback_allowed_ips",
+                    "allow_unsigned_postbacks",
                     "min_conversion_seconds",
                     "postback_url_template",
                 )
@@ -286,6 +287,15 @@ class OfferAdmin(BrandScopedAdmin):
                 postback_url_template=data["postback_url_template"],
                 geo_allow=data["geo_allow"],
                 device_allow=data["device_allow"],
+            )
+            if data.get("allow_unsigned_postbacks"):
+                offer = offer_update(actor=actor, offer=offer, allow_unsigned_postbacks=True)
+            # Shown once, like a rotated secret: the admin never displays it again.
+            messages.warning(
+                request,
+                f"Postback secret for {offer.slug}: {offer.postback_secret} — Copy it now; it "
+                "won't be shown again. Unsigned postbacks to this offer are refused until "
+                "“Allow unsigned postbacks” or postback allowed IPs are set.",
             )
         else:
             actor = self.actor_for(request, obj)

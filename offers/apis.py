@@ -15,6 +15,7 @@ from offers.models import Offer
 from offers.serializers import (
     AllowedPartnersInput,
     OfferCreateInput,
+    OfferCreateOutput,
     OfferListFilters,
     OfferOutput,
     OfferSetCapsInput,
@@ -22,6 +23,7 @@ from offers.serializers import (
     PayoutRuleInput,
     RotateSecretInput,
     RotateSecretOutput,
+    creation_output,
     rotation_output,
 )
 from partners.selectors import partner_get_for_actor
@@ -43,12 +45,16 @@ class OfferListCreateApi(TenantApi):
         offers = selectors.offer_list(actor=self.actor, status=filters.validated_data.get("status"))
         return paginate(self, request, offers, OfferOutput)
 
-    @extend_schema(tags=TAG, request=OfferCreateInput, responses={201: OfferOutput})
+    @extend_schema(tags=TAG, request=OfferCreateInput, responses={201: OfferCreateOutput})
     def post(self, request: Request) -> Response:
         body = OfferCreateInput(data=request.data)
         body.is_valid(raise_exception=True)
-        offer = services.offer_create(actor=self.actor, **body.validated_data)
-        return _output(self, offer.slug, status.HTTP_201_CREATED)
+        created = services.offer_create(actor=self.actor, **body.validated_data)
+        offer = selectors.offer_get_for_actor(actor=self.actor, offer_id=created.slug)
+        # The only answer that carries the new postback secret (as after a rotation).
+        response = Response(creation_output(offer), status=status.HTTP_201_CREATED)
+        response["Cache-Control"] = "no-store"
+        return response
 
 
 class OfferDetailApi(TenantApi):

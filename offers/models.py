@@ -1,6 +1,7 @@
 from django.db import models
 
 from brands.models import CURRENCY_VALIDATOR, HTTP_URL_VALIDATOR, SLUG_VALIDATOR
+from trcker_site.secrets_crypto import EncryptedSecretField
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
 
@@ -56,10 +57,19 @@ class Offer(models.Model):
     is_private = models.BooleanField(default=False)
     allowed_partners = models.ManyToManyField("partners.Partner", blank=True, related_name="+")
     # Kept (not hashed) because verifying an HMAC needs the key; no read path returns it.
-    postback_secret = models.CharField(max_length=128, blank=True)
-    previous_postback_secret = models.CharField(max_length=128, blank=True)
+    # Encrypted at rest with TRCKER_SECRETS_KEY (the column holds a Fernet token, ~170 chars
+    # for a generated secret, hence the room).
+    postback_secret = EncryptedSecretField(max_length=512, blank=True)
+    previous_postback_secret = EncryptedSecretField(max_length=512, blank=True)
     previous_secret_valid_until = models.DateTimeField(null=True, blank=True)
     postback_allowed_ips = models.JSONField(default=list, blank=True)  # IPs or CIDRs; empty = any
+    # Secure by default: a postback must be signed (or come from postback_allowed_ips) unless
+    # the brand opts out here. Migration 0003 set it on offers that had neither before.
+    allow_unsigned_postbacks = models.BooleanField(
+        default=False,
+        help_text="Accept postbacks with no signature from any address. Off by default: "
+        "leave it off and have the advertiser sign, or set postback allowed IPs.",
+    )
     postback_url_template = models.URLField(
         max_length=2048, validators=[HTTP_URL_VALIDATOR], null=True, blank=True
     )

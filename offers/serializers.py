@@ -58,6 +58,7 @@ class OfferOutput(serializers.Serializer):
     # The secret's value never leaves the server through a read: only whether one is set.
     has_postback_secret = serializers.SerializerMethodField()
     postback_allowed_ips = serializers.ListField(child=serializers.CharField())
+    allow_unsigned_postbacks = serializers.BooleanField()
     inbound_postback_url = serializers.SerializerMethodField()
     tracking_link_template = serializers.SerializerMethodField()
     created_at = serializers.DateTimeField()
@@ -131,6 +132,9 @@ class OfferUpdateInput(StrictSerializer):
     )
     min_conversion_seconds = serializers.IntegerField(min_value=0, max_value=86400, required=False)
     is_private = serializers.BooleanField(required=False)
+    # true accepts postbacks with no signature and no allowed IP (docs/tracking.md, "Proving
+    # origin"); anyone who learns the postback URL can then record conversions.
+    allow_unsigned_postbacks = serializers.BooleanField(required=False)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if not attrs:
@@ -192,3 +196,16 @@ def rotation_output(result: tuple[Offer, str]) -> dict[str, Any]:
             ),
         }
     ).data
+
+
+class OfferCreateOutput(OfferOutput):
+    postback_secret = serializers.CharField(
+        help_text="The offer's inbound-postback secret. Shown once, in this answer; store it now "
+        "(rotate to get a new one)."
+    )
+
+
+def creation_output(offer: Offer) -> dict[str, Any]:
+    """The one-time answer of offer_create (REST and MCP): the offer plus its new secret. The
+    model field holds the decrypted secret; only this serializer ever puts it in an answer."""
+    return OfferCreateOutput(offer).data

@@ -43,6 +43,9 @@ UPDATABLE_FIELDS = (
     "postback_allowed_ips",
     "min_conversion_seconds",
     "is_private",
+    # Opting out of secure-by-default postbacks is a configuration change like any other:
+    # audited with its old and new value.
+    "allow_unsigned_postbacks",
 )
 CAP_FIELDS = ("daily_cap", "weekly_cap", "monthly_cap", "cap_mode")
 
@@ -162,7 +165,11 @@ def offer_create(
     geo_allow: list[str] | None = None,
     device_allow: list[str] | None = None,
 ) -> Offer:
-    """Create an active offer. ``offer_id`` (the slug) is derived from the name if omitted."""
+    """Create an active offer. ``offer_id`` (the slug) is derived from the name if omitted.
+
+    Secure by default: the offer gets an inbound-postback secret now (``offer.postback_secret``
+    on the returned instance; interfaces show it once, in the create answer) and refuses
+    unsigned postbacks until ``allow_unsigned_postbacks`` or ``postback_allowed_ips`` is set."""
     actor.require_write()
     targeting = {"geo_allow": geo_allow or [], "device_allow": device_allow or []}
     _normalise_targeting(targeting)
@@ -179,6 +186,7 @@ def offer_create(
         revenue_type=revenue_type,
         revenue_amount=revenue_amount,
         postback_url_template=postback_url_template or None,
+        postback_secret=_new_postback_secret(),
         **targeting,
     )
     _check_amounts(offer)
@@ -196,9 +204,17 @@ def offer_create(
         actor=actor,
         action="offer.create",
         target=offer,
-        changes={name: [None, value] for name, value in snapshot(offer, UPDATABLE_FIELDS).items()},
+        # The secret itself never enters the audit log: only the fact one was made.
+        changes={
+            **{name: [None, value] for name, value in snapshot(offer, UPDATABLE_FIELDS).items()},
+            "has_postback_secret": [None, True],
+        },
     )
     return offer
+
+
+def _new_postback_secret() -> str:
+    return "whsec_" + secrets.token_urlsafe(32)
 
 
 def _lock(actor: Actor, offer: Offer) -> Offer:
@@ -452,7 +468,7 @@ def offer_rotate_postback_secret(
     if not 0 <= grace <= 7 * 24 * 3600:
         raise ValidationError("grace_seconds must be between 0 and 604800 (7 days).")
     locked = _lock(actor, offer)
-    new_secret = "whsec_" + secrets.token_urlsafe(32)
+    new_secret = _new_postback_secret()
     had_secret = bool(locked.postback_secret)
     if had_secret and grace > 0:
         locked.previous_postback_secret = locked.postback_secret

@@ -49,4 +49,5 @@ trap 'kill "$worker" 2>/dev/null; wait "$worker" 2>/dev/null' EXIT INT TERM
 cpus=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)
 "$(dirname "$PY")/gunicorn" trcker_site.wsgi:application \
   --bind "127.0.0.1:$PORT" --workers "${WEB_CONCURRENCY:-$((2 * cpus))}" --threads "${WEB_THREADS:-2}" \
-  --access-logfile - --log-level info
+  --access-logfile - --log-level info \
+  --logger-class trcker_site.gunicorn_logging.RedactingLogger  # no ?secret= in the access log

@@ -59,6 +59,14 @@ class OfferFactory(factory.django.DjangoModelFactory):
     currency = "USD"
     payout_amount = Decimal("10.00")
     revenue_amount = Decimal("25.00")
+    postback_secret = ""
+    postback_allowed_ips = factory.LazyFunction(list)
+    # Fixtures mirror migration 0003, not the secure default: an offer with neither a secret
+    # nor an IP allowlist accepts unsigned postbacks, so the many tests that send them need no
+    # signing. The secure default (offer_create) is tested in test_postback_origin.py.
+    allow_unsigned_postbacks = factory.LazyAttribute(
+        lambda o: not o.postback_secret and not o.postback_allowed_ips
+    )
 
 
 class PartnerFactory(factory.django.DjangoModelFactory):

@@ -106,8 +106,10 @@ def test_create_offer_with_the_mcp_argument_names(api, brand):
         "EUR",
     )
     assert data["geo_allow"] == ["AT", "DE"]
-    assert data["has_postback_secret"] is False
-    assert "postback_secret" not in data
+    # Secure by default: the secret is made at creation and this answer is its only showing.
+    assert data["has_postback_secret"] is True
+    assert data["postback_secret"].startswith("whsec_")
+    assert data["postback_secret"] not in api.get("/api/v1/offers/spring/").content.decode()
     assert data["inbound_postback_url"].startswith(
         "http://127.0.0.1:8000/api/postback/acme/spring?click_id="
     )

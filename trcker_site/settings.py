@@ -286,6 +286,17 @@ LOGGING = {
     "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
+# Postback credentials (?secret=, ?sig=) never reach a log: every handler redacts them, and
+# runserver's request lines (django.server) go through that handler too. gunicorn's access log
+# needs its logger class: trcker_site/gunicorn_logging.py (docs/security.md, "Secrets in logs").
+LOGGING["filters"]["redact_secrets"] = {"()": "trcker_site.log_redaction.RedactSecretsFilter"}
+for _handler in LOGGING["handlers"].values():
+    _handler.setdefault("filters", []).append("redact_secrets")
+LOGGING["loggers"]["django.server"] = {"handlers": ["stdout"], "level": "INFO", "propagate": False}
+# Fernet keys encrypting postback secrets at rest, comma-separated: the first encrypts, all
+# decrypt (rotation; docs/security.md, "Secrets at rest"). Unset: derived from SECRET_KEY so
+# `make run` works, with a deployment warning; production sets its own.
+TRCKER_SECRETS_KEY = os.environ.get("TRCKER_SECRETS_KEY", "")
 
 # --- Tracking ------------------------------------------------------------------------------
 # How long the previous inbound-postback secret stays valid after a rotation (0 = at once).

@@ -99,7 +99,7 @@ def _signed_get(client, clicked, *, secret=SECRET, offset=0, tamper=None, **extr
 @pytest.fixture
 def secured(shop, brand):
     offer, _ = shop
-    Offer.objects.filter(pk=offer.pk).update(postback_secret=SECRET)
+    Offer.objects.filter(pk=offer.pk).update(postback_secret=SECRET, allow_unsigned_postbacks=False)
     return offer
 
 
