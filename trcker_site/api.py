@@ -5,6 +5,7 @@ DRF can import it while this module is still loading)."""
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any, ClassVar
 
 from django.conf import settings
@@ -31,12 +32,28 @@ class RatelimitedException(exceptions.Throttled):
     """What django-ratelimit raises when a decorated view is over its limit."""
 
 
+# A lone surrogate from a JSON body ("\\ud800") echoed in an error message ("… is not a valid
+# choice", an unknown field's name) cannot be encoded as UTF-8: the renderer would raise and
+# turn a 422 into a 500.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _printable(value: Any) -> Any:
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {_printable(key): _printable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_printable(item) for item in value]
+    return value
+
+
 def _error(
     status: int, code: str, message: str, fields: Any = None, headers: dict[str, str] | None = None
 ) -> Response:
-    body: dict[str, Any] = {"code": code, "message": message}
+    body: dict[str, Any] = {"code": code, "message": _printable(message)}
     if fields:
-        body["fields"] = fields
+        body["fields"] = _printable(fields)
     response = Response({"error": body}, status=status)
     for name, value in (headers or {}).items():
         response[name] = value
