@@ -102,8 +102,6 @@ def test_mcp_answers_a_json_rpc_error(brand):
         "/p/acme/apply?next=%00",
         "/admin/offers/offer/?q=%00",  # the admin search reached PostgreSQL too
         "/oauth/authorize/?client_id=%00",
-        "/c/acme%00/spring-sale/abc-123",  # the click's path counts
-        "/c/acme/spring-sale/abc-123%ff",
     ],
 )
 def test_pages_answer_a_plain_400(shop, url):
@@ -137,8 +135,11 @@ def test_postback_query_is_left_to_the_postback_endpoint(shop):
     response = Client().get("/api/postback/acme/spring-sale?txn_id=t1&sub1=a%00b&sub2=%ff")
     assert response.status_code < 500
     assert response.json()["error"]["code"] != "invalid_characters"
-    # Its path is checked like any other.
-    _assert_rest_refusal(Client().get("/api/postback/acme%00/spring-sale?txn_id=t1"))
+    # Its path is its own business too: a non-slug is unknown_offer, without a query.
+    response = Client().get("/api/postback/acme%00/spring-sale?txn_id=t1")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "unknown_offer"
+    assert Client().get("/c/acme%00/spring-sale/abc-123").status_code == 404
 
 
 def test_a_lone_surrogate_echoed_in_a_rest_error_is_a_422_not_a_500(shop, rest):
@@ -151,3 +152,10 @@ def test_a_lone_surrogate_echoed_in_a_rest_error_is_a_422_not_a_500(shop, rest):
     )
     assert response.status_code == 422, response.content[:300]
     assert response.json()["error"]["code"] == "invalid_input"
+
+
+def test_click_headers_are_cleaned_by_the_click_endpoint_not_refused(shop):
+    response = Client().get(
+        "/c/acme/spring-sale/abc-123", HTTP_USER_AGENT="Mozilla/5.0\x00\x1b", HTTP_REFERER="x\x00"
+    )
+    assert response.status_code == 302

@@ -13,10 +13,11 @@ patching each view would leave the next view open. This middleware answers 400 i
 - a header value holds a C0 control other than tab (HTTP forbids them; a server in front
   normally refuses them first, but nothing here should rely on which server runs it).
 
-The query strings of the click redirect (/c/…) and of the inbound postback are left alone:
-those endpoints clean sub ids and user agents themselves (trcker_site/edge_text.py) and must
-still redirect a visitor or record a sale whose tracking parameters carry junk (issue 11).
-Their paths are checked like every other.
+The click redirect (/c/…) and the inbound postback are left alone: they clean sub ids, user
+agents and referrers themselves (trcker_site/edge_text.py) and must still redirect a visitor
+or record a sale whose tracking parameters carry junk (issue 11); a path slug that is not a
+slug is their "unknown link" / unknown_offer 404 without a query (is_slug), which their
+callers already handle.
 
 The answer is in the endpoint's own error shape: a JSON-RPC error on /api/mcp, the REST error
 JSON elsewhere under /api/, Django's plain 400 page everywhere else.
@@ -38,8 +39,8 @@ _PATH_UNSAFE = re.compile("[\x00-\x1f\x7f]")
 _QUERY_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _HEADER_UNSAFE = re.compile("[\x00-\x08\x0a-\x1f\x7f]")
 _REPERCENTED_BYTE = re.compile("%[89A-F][0-9A-F]")
-# Endpoints that clean their own query values rather than refuse them.
-_QUERY_CLEANED_BY_VIEW = ("/c/", "/api/postback/")
+# Endpoints that guard their own input (edge_text.py) rather than have it refused here.
+_CLEANED_BY_VIEW = ("/c/", "/api/postback/")
 
 
 def _path_was_utf8(path: str) -> bool:
@@ -66,12 +67,13 @@ def _query_problem(query_string: str) -> str | None:
 
 def refusal(request: HttpRequest) -> str | None:
     """Why ``request`` is refused at the edge, or None when it may go on."""
+    if request.path.startswith(_CLEANED_BY_VIEW):
+        return None
     if _PATH_UNSAFE.search(request.path) or not _path_was_utf8(request.path):
         return "The URL path contains control characters (e.g. NUL) or invalid UTF-8."
-    if not request.path.startswith(_QUERY_CLEANED_BY_VIEW):
-        problem = _query_problem(request.META.get("QUERY_STRING", ""))
-        if problem:
-            return problem
+    problem = _query_problem(request.META.get("QUERY_STRING", ""))
+    if problem:
+        return problem
     for name, value in request.META.items():
         if (
             (name.startswith("HTTP_") or name in ("CONTENT_TYPE", "CONTENT_LENGTH"))
