@@ -202,9 +202,10 @@ def click_record_botd_verdict(*, click_id: str, bot: bool, bot_kind: str) -> Non
     verdict changes nothing, since a client-side claim can only make things worse."""
     if not bot:
         return
-    # The verdict may beat its click's worker: write that one click from the queue.
-    if not Click.objects.filter(pk=click_id).exists() and not click_store.write_queued(click_id):
-        return
+    # The verdict may beat its click's worker: write that one click from the queue (the row
+    # lookup below finds it either way, or finds that there is no such click).
+    if not Click.objects.filter(pk=click_id).exists():
+        click_store.write_queued(click_id)
     with transaction.atomic():
         click = (
             Click.objects.select_for_update(of=("self",))

@@ -60,9 +60,11 @@ def _find_click(brand: BrandConfig, offer: OfferConfig, click_id: str) -> Click 
         pk=click_id, brand_id=brand.id, offer_id=offer.id, outcome=ClickOutcome.ACCEPTED
     )[:1]
     click = next(iter(found), None)
-    # The sale may have been reported before a worker wrote its click: write that click from
-    # its queued record, then read it like any other.
-    if click is None and click_store.write_queued(click_id):
+    if click is None:
+        # The sale may have been reported before a worker wrote its click: write that click
+        # from its queued record, then read it like any other. Read again even when nothing
+        # was queued: a worker may have written it (and dropped its record) in between.
+        click_store.write_queued(click_id)
         click = next(iter(found.all()), None)
     return click
 

@@ -218,3 +218,60 @@ def test_the_record_carries_what_the_worker_needs_and_nothing_else(shop):
     record = json.loads(fields["r"])
     assert record["id"] == queued.pk and record["sub1"] == "x"
     assert record["currency"] == offer.currency and record["tz"] == brand.timezone
+
+
+def test_a_bot_verdict_that_beats_the_worker_scores_the_click_once(client, shop):
+    from django.core.signing import Signer
+
+    click_id = click_id_from(click(client, "acme", "spring-sale", "abc-123"))
+    assert not Click.objects.filter(pk=click_id).exists()  # still queued
+    token = Signer(salt="trcker.botd-verdict").sign(click_id).rsplit(":", 1)[1]
+
+    verdict = client.post(
+        "/c/_botd",
+        {"click_id": click_id, "token": token, "bot": True, "bot_kind": "headless"},
+        content_type="application/json",
+    )
+
+    assert verdict.status_code == 204
+    stored = Click.objects.get(pk=click_id)
+    assert [s["signal"] for s in stored.fraud_signals] == ["botd_bot"]
+    Worker(name="w1").run_until_idle(queues_only=True)  # writes nothing over it
+    assert Click.objects.get(pk=click_id).fraud_signals == stored.fraud_signals
+
+
+def test_a_postback_racing_the_worker_finds_the_click_the_worker_just_wrote(client, shop):
+    """The worker may write the click and drop its record between the postback's table
+    lookup and its queue lookup: the postback reads the table once more. The interleaving is
+    forced: a worker (its own thread and connection) runs right after the postback's first
+    click query has returned nothing."""
+    import threading
+
+    from django.db import connections
+
+    click_id = click_id_from(click(client, "acme", "spring-sale", "abc-123"))
+    raced = []
+
+    def run_worker() -> None:
+        try:
+            raced.append(Worker(name="racer").run_until_idle(queues_only=True))
+        finally:
+            connections.close_all()
+
+    def worker_after_first_click_lookup(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if not raced and '"conversions_click"' in sql and sql.lstrip().startswith("SELECT"):
+            racer = threading.Thread(target=run_worker)
+            racer.start()
+            racer.join()
+        return result
+
+    with connection.execute_wrapper(worker_after_first_click_lookup):
+        response = client.get(
+            "/api/postback/acme/spring-sale",
+            {"click_id": click_id, "txn_id": "RACE-1", "amount": "10.00"},
+        )
+
+    assert raced == [1]  # the worker wrote the click between the two lookups
+    assert response.status_code == 200, response.content
+    assert Conversion.objects.get(txn_id="RACE-1").click_id == click_id
