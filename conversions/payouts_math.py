@@ -9,13 +9,28 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from conversions.tracking_config import OfferConfig, RuleConfig
 from offers.models import AmountType
+from trcker_site.errors import ValidationError
 
 CENT = Decimal("0.01")
 
 
+# What a money column holds (offers.models.MONEY: 14 digits, 2 decimals).
+MAX_MONEY = Decimal("999999999999.99")
+
+
 def _apply(kind: str, amount: Decimal, sale_amount: Decimal) -> Decimal:
     value = sale_amount * amount / Decimal(100) if kind == AmountType.PERCENT else amount
-    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+    value = value.quantize(CENT, rounding=ROUND_HALF_UP)
+    if value > MAX_MONEY:
+        # A percentage over 100 of a large sale: refused for good (a 422 the advertiser does
+        # not retry), not a database error that would answer 503 for ever.
+        raise ValidationError(
+            f"The payout or revenue for this sale ({value}) exceeds the largest amount Trcker "
+            f"stores ({MAX_MONEY}); check the sale amount or the offer's percentage.",
+            code="amount_out_of_range",
+            fields={"amount": ["The resulting payout or revenue is too large."]},
+        )
+    return value
 
 
 def _matching_rules(offer: OfferConfig, partner_id: int, event_type: str) -> list[RuleConfig]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import math
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -37,6 +38,26 @@ _ROW_FIELDS = (
 )
 
 
+def _loggable_text(value: str) -> str:
+    # What a text or JSON column refuses: NUL (PostgreSQL) and lone surrogates (not UTF-8).
+    return value.encode("utf-8", "replace").decode("utf-8").replace("\x00", "\ufffd")
+
+
+def _loggable(value: Any) -> Any:
+    """A tool's arguments as the log can store them: the caller's values, except what a JSON
+    column refuses — NUL and lone surrogates in any string or key, NaN and infinities (kept as
+    their names). The log of a refused call must not fail the call (a -32603)."""
+    if isinstance(value, str):
+        return _loggable_text(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {_loggable_text(str(key)): _loggable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_loggable(item) for item in value]
+    return value
+
+
 def tool_call_record(
     *,
     actor: Actor,
@@ -51,15 +72,16 @@ def tool_call_record(
     queued (one XADD) and a worker writes it, in batches, within the queue's lag; without one,
     or inside a transaction (tests, or a caller's larger write), it is written at once."""
     safe = {
-        name: (REDACTED if name in secret_arguments else value) for name, value in arguments.items()
+        _loggable_text(name): (REDACTED if name in secret_arguments else _loggable(value))
+        for name, value in arguments.items()
     }
     call = McpToolCall(
         brand_id=actor.brand_id,
         actor_label=actor.label,
         credential=str(actor.detail.get("api_key", ""))[:64],
-        tool=tool[:64],
+        tool=_loggable_text(tool)[:64],
         arguments=safe,
-        outcome=outcome[:64],
+        outcome=_loggable_text(outcome)[:64],
         is_error=is_error,
         duration_ms=duration_ms,
         request_id=actor.request_id[:64],

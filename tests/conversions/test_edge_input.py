@@ -219,3 +219,24 @@ def test_rollup_of_maximum_amounts_in_one_day_is_no_5xx(client, shop):
         )
         statuses.append((response.status_code, response.json().get("status")))
     assert all(code < 500 for code, _ in statuses), statuses
+
+
+def test_a_percentage_payout_too_large_to_store_is_a_final_422(client, shop):
+    from decimal import Decimal
+
+    from conversions.models import Conversion
+
+    offer, _ = shop
+    offer.revenue_type, offer.revenue_amount = "percent", Decimal("500")
+    offer.save()
+    from conversions import tracking_config
+
+    tracking_config.clear()
+    clicked = click_id_from(click(client, "acme", "spring-sale", "abc-123"))
+    response = client.get(
+        "/api/postback/acme/spring-sale",
+        {"click_id": clicked, "txn_id": "T-huge", "amount": "999999999999.99"},
+    )
+    assert response.status_code == 422, response.content  # not a 503 retried for ever
+    assert response.json()["error"]["code"] == "amount_out_of_range"
+    assert not Conversion.objects.filter(txn_id="T-huge").exists()

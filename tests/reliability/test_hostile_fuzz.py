@@ -19,11 +19,11 @@ from urllib.parse import quote
 import pytest
 from django.test import Client
 from drf_spectacular.generators import SchemaGenerator
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mcp_gateway.tools import TOOLS
-from tests.conftest import ON_POSTGRES, issue_key
+from tests.conftest import issue_key
 from tests.factories import CouponFactory, OfferFactory, PartnerFactory
 from tests.mcp_gateway.helpers import Mcp
 
@@ -188,39 +188,11 @@ def tool_calls(draw):
     return draw(st.sampled_from([tool.name, tool.name + "\x00", "\x00", "x" * 300])), arguments
 
 
-def _holds_nul_or_surrogate(value: Any, *, on_postgres: bool) -> bool:
-    """What the tool-call log's JSON column refuses: NaN and infinities (SQLite's JSON_VALID
-    check and PostgreSQL), NUL and lone surrogates (PostgreSQL)."""
-    if isinstance(value, float):
-        return value != value or value in (float("inf"), float("-inf"))
-    if isinstance(value, str) and not on_postgres:
-        return False
-    if isinstance(value, str):
-        return "\x00" in value or any("\ud800" <= ch <= "\udfff" for ch in value)
-    if isinstance(value, dict):
-        return any(
-            _holds_nul_or_surrogate(k, on_postgres=on_postgres)
-            or _holds_nul_or_surrogate(v, on_postgres=on_postgres)
-            for k, v in value.items()
-        )
-    if isinstance(value, list):
-        return any(_holds_nul_or_surrogate(item, on_postgres=on_postgres) for item in value)
-    return False
-
-
 @pytest.mark.django_db
 @FUZZ
 @given(call=tool_calls())
 def test_mcp_tools_never_5xx_and_answer_json_rpc(shop, call):
     name, arguments = call
-    # Known open bug, pinned by the xfail test below: the tool-call log stores the arguments
-    # verbatim in a JSON column, which refuses NaN, and on PostgreSQL \u0000 and surrogates.
-    assume(
-        not (
-            isinstance(arguments, dict)
-            and _holds_nul_or_surrogate(arguments, on_postgres=ON_POSTGRES)
-        )
-    )
     mcp = Mcp(issue_key(shop))
     response = mcp.request("tools/call", {"name": name, "arguments": arguments})
     assert response.status_code < 500, response.content[:300]
@@ -235,39 +207,23 @@ def test_mcp_tools_never_5xx_and_answer_json_rpc(shop, call):
         assert isinstance(body["result"]["content"][0]["text"], str)
 
 
-OPEN_LOG_BUG = (
-    "open (issue 12): mcp_gateway/services.tool_call_record writes the arguments as given; "
-    "the JSON column refuses NaN, and on PostgreSQL \\u0000 and lone surrogates: a 500"
-)
-
-
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     "arguments",
-    [
-        pytest.param(
-            {"offer_id": "a\x00b"},
-            marks=pytest.mark.xfail(ON_POSTGRES, strict=True, reason=OPEN_LOG_BUG),
-        ),
-        pytest.param(
-            {"a\x00": 1}, marks=pytest.mark.xfail(ON_POSTGRES, strict=True, reason=OPEN_LOG_BUG)
-        ),
-        pytest.param(
-            {"offer_id": "\ud800"},
-            marks=pytest.mark.xfail(ON_POSTGRES, strict=True, reason=OPEN_LOG_BUG),
-        ),
-        pytest.param(
-            {"offer_id": float("nan")}, marks=pytest.mark.xfail(strict=True, reason=OPEN_LOG_BUG)
-        ),
-    ],
+    [{"offer_id": "a\x00b"}, {"a\x00": 1}, {"offer_id": "\ud800"}, {"offer_id": float("nan")}],
     ids=["nul-value", "nul-key", "surrogate", "nan"],
 )
 def test_mcp_tool_call_log_takes_nul_and_surrogates(shop, arguments):
+    from mcp_gateway.models import McpToolCall
+
     response = Mcp(issue_key(shop)).request(
         "tools/call", {"name": "get_offer_config", "arguments": arguments}
     )
     assert response.status_code == 200, response.content[:300]
     assert response.json()["result"]["isError"] is True
+    (logged,) = McpToolCall.objects.filter(tool="get_offer_config")
+    stored = json.dumps(logged.arguments)
+    assert "\\u0000" not in stored and "\\ud800" not in stored and "NaN" not in stored
 
 
 @pytest.mark.django_db

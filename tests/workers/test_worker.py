@@ -40,6 +40,17 @@ def test_tool_calls_are_queued_by_the_request_and_written_by_the_worker():
     assert TOOL_CALLS.depth(queue_client()) == 0
 
 
+def test_hostile_tool_arguments_are_logged_through_the_queue_not_dead_lettered():
+    brand = BrandFactory(slug="acme")
+    Mcp(issue_key(brand)).call(
+        "get_offer_config", {"offer_id": "a\x00b\ud800", "n": float("nan"), "k\x00": [1]}
+    )
+    Worker(name="w").run_until_idle(queues_only=True)
+    (logged,) = McpToolCall.objects.filter(tool="get_offer_config")
+    assert logged.arguments == {"offer_id": "a\ufffdb?", "n": "nan", "k\ufffd": [1]}
+    assert TOOL_CALLS.dead_count(queue_client()) == 0
+
+
 def test_a_tool_call_row_the_database_refuses_is_dead_lettered_alone():
     brand = BrandFactory()
     gone = BrandFactory()
