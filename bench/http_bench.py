@@ -37,7 +37,7 @@ from urllib.parse import urlencode
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchdb import ensure_postgres_database  # noqa: E402
+from benchdb import bench_secret_key, ensure_postgres_database  # noqa: E402
 
 SECONDS = float(os.environ.get("BENCH_SECONDS", "5"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
@@ -53,7 +53,7 @@ ENV = {
         "DATABASE_URL", "postgres://postgres@127.0.0.1:5432/trcker_bench_http"
     ),
     "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/14"),
-    "SECRET_KEY": os.environ.get("SECRET_KEY") or secrets.token_urlsafe(40),
+    "SECRET_KEY": bench_secret_key(ROOT / "bench" / "results"),
     "DEBUG": "0",
     "ALLOWED_HOSTS": "127.0.0.1",
     "TRCKER_BENCH_URLS": "1",
