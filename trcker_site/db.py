@@ -43,17 +43,45 @@ def insert_missing(instances: Sequence[models.Model]) -> set[Any]:
         field for field in opts.local_concrete_fields if not getattr(field, "generated", False)
     ]
     quote = connection.ops.quote_name
-    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    sql = (
-        f"INSERT INTO {quote(opts.db_table)} ({', '.join(quote(f.column) for f in fields)}) "  # noqa: S608
-        f"VALUES {', '.join([row] * len(instances))} "
-        f"ON CONFLICT ({quote(opts.pk.column)}) DO NOTHING RETURNING {quote(opts.pk.column)}"
-    )
-    params = [
-        field.get_db_prep_save(getattr(instance, field.attname), connection)
-        for instance in instances
-        for field in fields
-    ]
+    head = f"INSERT INTO {quote(opts.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
+    tail = f"ON CONFLICT ({quote(opts.pk.column)}) DO NOTHING RETURNING {quote(opts.pk.column)}"
+    if connection.vendor == "postgresql":
+        # One array per column through unnest(): a short statement whatever the batch size.
+        # A VALUES list of rows × columns placeholders cost more in client-side parsing and
+        # per-value preparation than the database's own work: 0.75 ms of worker CPU per
+        # queued click, 0.26 ms this way (docs/performance.md).
+        casts = ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
+        sql = f"{head}SELECT * FROM unnest({casts}) {tail}"  # noqa: S608
+        params = [_column(field, instances) for field in fields]
+    else:
+        row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+        sql = f"{head}VALUES {', '.join([row] * len(instances))} {tail}"
+        params = [
+            field.get_db_prep_save(getattr(instance, field.attname), connection)
+            for instance in instances
+            for field in fields
+        ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return {pk for (pk,) in cursor.fetchall()}
+
+
+# Values psycopg adapts as they are, cast by the statement: no per-value preparation needed.
+_PLAIN_FIELDS = (
+    models.CharField,
+    models.TextField,
+    models.IntegerField,  # and its Big/Small/Positive kinds
+    models.BooleanField,
+    models.GenericIPAddressField,
+    models.ForeignKey,
+)
+
+
+def _column(field: models.Field, instances: Sequence[models.Model]) -> list[Any]:
+    values = [getattr(instance, field.attname) for instance in instances]
+    if isinstance(field, _PLAIN_FIELDS) or (
+        isinstance(field, models.DateTimeField)
+        and all(value is None or value.tzinfo is not None for value in values)
+    ):
+        return values
+    return [field.get_db_prep_save(value, connection) for value in values]
