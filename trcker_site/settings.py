@@ -339,6 +339,9 @@ TRCKER_QUEUE_CLAIM_IDLE_SECONDS = float(os.environ.get("TRCKER_QUEUE_CLAIM_IDLE_
 # polls the database-side work (audit links, due deliveries) again.
 TRCKER_QUEUE_BATCH = int(os.environ.get("TRCKER_QUEUE_BATCH", "500"))
 TRCKER_WORKER_IDLE_SECONDS = float(os.environ.get("TRCKER_WORKER_IDLE_SECONDS", "0.2"))
+# After a batch shorter than TRCKER_QUEUE_BATCH, a worker waits this long before reading again
+# so the next batch fills: fewer, larger transactions under load, at most this much more lag.
+TRCKER_WORKER_LINGER_SECONDS = float(os.environ.get("TRCKER_WORKER_LINGER_SECONDS", "0.05"))
 # Browser origins allowed to call /api/mcp (requests without Origin are non-browser clients).
 TRCKER_MCP_ALLOWED_ORIGINS = env_list("TRCKER_MCP_ALLOWED_ORIGINS", [TRCKER_PUBLIC_URL])
 TRCKER_DISCOVERY_RATE = os.environ.get("TRCKER_DISCOVERY_RATE", "300/m")

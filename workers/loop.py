@@ -56,6 +56,7 @@ class Worker:
         self.consumer = name or f"{socket.gethostname()}-{os.getpid()}"
         self.batch = settings.TRCKER_QUEUE_BATCH
         self.idle_seconds = settings.TRCKER_WORKER_IDLE_SECONDS
+        self.linger_seconds = settings.TRCKER_WORKER_LINGER_SECONDS
         self._held: dict[Stream, list[Entry]] = {}
         self.totals: Counter[str] = Counter()  # items handled, by kind (for --once's report)
         self._next_claim = 0.0
@@ -182,6 +183,12 @@ class Worker:
             idle = not done
             if idle and queue_client() is None:
                 time.sleep(self.idle_seconds)  # nothing to block on: poll the database
+            elif 0 < done < self.batch:
+                # A short batch: let the next one fill for a moment. A worker that wakes on
+                # every record writes one click per transaction, and under load that costs
+                # the database (and the web processes sharing its CPUs) more than the linger
+                # costs in lag (measured in docs/performance.md).
+                time.sleep(self.linger_seconds)
 
 
 def queue_status() -> dict[str, Any]:
