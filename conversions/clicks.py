@@ -18,7 +18,7 @@ from django.utils import timezone
 from conversions import click_store, tracking_config
 from conversions.caps import cap_reached
 from conversions.fraud import WEIGHTS, FraudScore, score_click, velocity_counters
-from conversions.models import SUB_ID_MAX, Click, ClickOutcome
+from conversions.models import Click, ClickOutcome
 from conversions.rollups import rollup_add
 from conversions.traffic import classify_user_agent, is_prefetch, network_kind, visitor_country
 from offers.models import OfferStatus
@@ -42,6 +42,9 @@ GONE_OUTCOMES = {
 
 @dataclass(frozen=True)
 class ClickInput:
+    """One click as the endpoint read it. Text fields arrive cleaned and clipped to their
+    columns at the edge (``trcker_site.edge_text``, in the view): nothing here cleans again."""
+
     brand_slug: str
     offer_slug: str
     partner_slug: str
@@ -63,10 +66,6 @@ class ClickDecision:
     interstitial: bool = False  # BotD page before continuing to ``location``
 
 
-def _clip(value: str, limit: int) -> str:
-    return value[:limit]
-
-
 def _cap_reached_or_unknown(
     offer: tracking_config.OfferConfig, *, now: dt.datetime, tz: zoneinfo.ZoneInfo
 ) -> bool:
@@ -86,7 +85,7 @@ def click_handle(data: ClickInput) -> ClickDecision:
         return ClickDecision(ClickOutcome.UNKNOWN_OFFER, None, None, 404, billable=False)
     offer = tracking_config.offer_config(brand, data.offer_slug)
     partner = tracking_config.partner_config(brand, data.partner_slug)
-    ua = classify_user_agent(_clip(data.user_agent, 512))
+    ua = classify_user_agent(data.user_agent)
     preview = ua.is_preview or is_prefetch(data.meta)
     country = device = ""
     fraud = FraudScore()
@@ -135,10 +134,10 @@ def click_handle(data: ClickInput) -> ClickDecision:
         partner_id=partner.id if partner else None,
         created_at=now,
         ip=data.ip,
-        user_agent=_clip(data.user_agent, 512),
+        user_agent=data.user_agent,
         country=country,
         device_class=device,
-        referrer=_clip(data.referrer, 1024),
+        referrer=data.referrer,
         sub1=data.subs[0],
         sub2=data.subs[1],
         sub3=data.subs[2],
@@ -191,10 +190,6 @@ def destination_for(template: str, click: Click, partner_slug: str, offer_slug: 
     if "{CLICK_ID}" not in template:
         url = add_query_param(url, "click_id", click.id)
     return url
-
-
-def sub_ids(params: dict[str, str]) -> tuple[str, str, str, str, str]:
-    return tuple(_clip(params.get(f"sub{i}", ""), SUB_ID_MAX) for i in range(1, 6))  # type: ignore[return-value]
 
 
 def click_record_botd_verdict(*, click_id: str, bot: bool, bot_kind: str) -> None:

@@ -21,7 +21,7 @@ from django.views.decorators.http import require_http_methods
 
 from audit.actor import Actor, Channel
 from conversions import tracking_config
-from conversions.clicks import ClickInput, click_handle, click_record_botd_verdict, sub_ids
+from conversions.clicks import ClickInput, click_handle, click_record_botd_verdict
 from conversions.models import SUB_ID_MAX
 from conversions.postbacks import check_source_ip, parse_postback, verify_origin
 from conversions.services import conversion_record
@@ -77,11 +77,8 @@ def click_redirect(request: HttpRequest, brand: str, offer: str, partner: str) -
                     request.headers.get("User-Agent", ""), max_length=USER_AGENT_MAX
                 ),
                 referrer=clean_text(request.headers.get("Referer", ""), max_length=REFERRER_MAX),
-                subs=sub_ids(
-                    {
-                        name: clean_text(params.get(name, ""), max_length=SUB_ID_MAX)
-                        for name in SUB_NAMES
-                    }
+                subs=tuple(  # type: ignore[arg-type]  # five names, five values
+                    clean_text(params.get(name, ""), max_length=SUB_ID_MAX) for name in SUB_NAMES
                 ),
                 meta={key: value for key, value in request.META.items() if key.startswith("HTTP_")},
                 via_trusted_proxy=is_trusted_proxy(request.META.get("REMOTE_ADDR", "")),

@@ -22,7 +22,6 @@ than an unthrottled window.
 from __future__ import annotations
 
 import logging
-import re
 from datetime import timedelta
 from functools import lru_cache
 
@@ -31,7 +30,6 @@ from axes.helpers import get_cache, get_client_cache_keys, get_cool_off
 from django.conf import settings
 from django.contrib.auth.signals import user_login_failed
 from django.core.cache import caches
-from django.core.exceptions import ImproperlyConfigured
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -39,24 +37,12 @@ from django.urls import reverse
 
 from trcker_site.client_ip import request_client_ip
 from trcker_site.counters import count_in_windows, redis_client, redis_key
+from trcker_site.rate_limits import parse_rate
 
 logger = logging.getLogger("trcker.auth_throttle")
 
 BEARER = "bearer"  # API keys and OAuth access tokens, on REST and MCP
 LOGIN = "login"  # username + password on the admin login (also the OAuth consent login)
-
-_RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*([smhd])\s*$")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-@lru_cache(maxsize=16)
-def parse_rate(rate: str) -> tuple[int, int]:
-    """``"20/10m"`` → (20 failures, 600 s window); the units are django-ratelimit's."""
-    match = _RATE.match(rate)
-    if not match:
-        raise ImproperlyConfigured(f"Bad failed-authentication rate {rate!r}: use e.g. '20/10m'.")
-    count, multiplier, unit = match.groups()
-    return int(count), int(multiplier or 1) * _UNIT_SECONDS[unit]
 
 
 def _rate_for(group: str) -> str:

@@ -24,11 +24,14 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 
 from django.core.cache import caches
+from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest
 
 from trcker_site.cache import lua_script
@@ -108,13 +111,18 @@ class Usage:
     reset_seconds: int
 
 
+_RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*([smhd])\s*$")
+
+
+@lru_cache(maxsize=32)
 def parse_rate(rate: str) -> tuple[int, int]:
     """``"120/m"`` → (120, 60): the limit and its period in seconds (``N/s|m|h|d``, or a
-    number of units such as ``10/5m``)."""
-    count, _, period = rate.partition("/")
-    unit = period[-1:]
-    multiple = int(period[:-1]) if period[:-1] else 1
-    return int(count), multiple * _PERIODS[unit]
+    number of units such as ``10/5m``). Every limiter's rate setting is read here."""
+    match = _RATE.match(rate)
+    if not match:
+        raise ImproperlyConfigured(f"Bad rate {rate!r}: use e.g. '120/m' or '20/10m'.")
+    count, multiple, unit = match.groups()
+    return int(count), int(multiple or 1) * _PERIODS[unit]
 
 
 def count_request(
