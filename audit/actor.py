@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from trcker_site.errors import PermissionDeniedError
+from core.errors import PermissionDeniedError
 
 
 class ActorKind(StrEnum):

@@ -10,7 +10,7 @@ from django.contrib import admin
 from django.utils.html import format_html
 
 from audit.models import AuditEvent
-from trcker_site.admin_base import ReadOnlyBrandAdmin, brand_list_filter
+from backoffice.admin_base import ReadOnlyBrandAdmin, brand_list_filter
 
 
 @admin.register(AuditEvent)

@@ -6,7 +6,7 @@ from rest_framework.response import Response
 
 from audit import selectors
 from audit.serializers import AuditEventListFilters, AuditEventOutput
-from trcker_site.api import TenantApi, paginate, paginated, query_params
+from rest_api.base import TenantApi, paginate, paginated, query_params
 
 
 class AuditEventListApi(TenantApi):

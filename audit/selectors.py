@@ -14,7 +14,7 @@ from audit.actor import Actor
 from audit.chain import BrokenLink, verify_events
 from audit.keys import known_keys
 from audit.models import AuditChainHead, AuditEvent
-from trcker_site.errors import NotFoundError
+from core.errors import NotFoundError
 
 
 def audit_event_list(

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from trcker_site.api import StrictSerializer
+from core.serializers import StrictSerializer
 
 
 class AuditEventOutput(serializers.Serializer):

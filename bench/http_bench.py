@@ -81,13 +81,13 @@ def prepare() -> dict:
     from django.utils import timezone
 
     from audit.actor import Actor
+    from bench.views import create_bare_insert_table
     from brands.models import Brand
     from conversions.models import Click, ClickOutcome
+    from core.ids import new_click_id
     from offers.models import Offer
     from offers.services import offer_rotate_postback_secret
     from partners.models import Partner, PartnerStatus
-    from trcker_site.bench_views import create_bare_insert_table
-    from trcker_site.ids import new_click_id
 
     if connection.vendor != "postgresql":
         raise SystemExit("the HTTP benchmark needs PostgreSQL (set DATABASE_URL)")

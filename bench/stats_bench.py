@@ -35,10 +35,10 @@ from django.db import connection  # noqa: E402
 from django.db.models import Count, Q, Sum  # noqa: E402
 
 from audit.actor import Actor  # noqa: E402
-from brands.demo_traffic import seed_volume  # noqa: E402
 from brands.models import Brand  # noqa: E402
 from conversions.models import Click, ClickOutcome, Conversion, ConversionStatus  # noqa: E402
 from conversions.stats import performance, resolve_period, top_publishers  # noqa: E402
+from demo.traffic import seed_volume  # noqa: E402
 
 CLICKS = int(os.environ.get("BENCH_CLICKS", "1000000"))
 RUNS = int(os.environ.get("BENCH_RUNS", "7"))

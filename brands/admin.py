@@ -11,6 +11,13 @@ from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 
 from audit.actor import Channel
+from backoffice.admin_base import (
+    BrandScopedAdmin,
+    ServiceModelForm,
+    admin_actor,
+    brand_access,
+    brand_list_filter,
+)
 from brands.models import ApiKey, Brand, StaffMembership
 from brands.services import (
     BRAND_SETTINGS_FIELDS,
@@ -22,13 +29,6 @@ from brands.services import (
     brand_update,
     staff_membership_remove,
     staff_membership_set,
-)
-from trcker_site.admin_base import (
-    BrandScopedAdmin,
-    ServiceModelForm,
-    admin_actor,
-    brand_access,
-    brand_list_filter,
 )
 
 # Form field → service argument, where the two names differ.

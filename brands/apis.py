@@ -7,7 +7,7 @@ from rest_framework.response import Response
 from brands.selectors import brand_get_for_actor
 from brands.serializers import FraudSettingsInput, FraudSettingsOutput
 from brands.services import brand_set_fraud_settings
-from trcker_site.api import TenantApi
+from rest_api.base import TenantApi
 
 
 class FraudSettingsApi(TenantApi):

@@ -11,9 +11,9 @@ from rest_framework.request import Request
 from audit.actor import Actor, ActorKind, Channel, Scope
 from brands.models import ApiKey, ApiKeyScope
 from brands.selectors import api_key_authenticate
-from trcker_site import auth_throttle
-from trcker_site.client_ip import request_client_ip
-from trcker_site.errors import AuthenticationError, RateLimitedError
+from core import auth_throttle
+from core.client_ip import request_client_ip
+from core.errors import AuthenticationError, RateLimitedError
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import string
 import zlib
 from dataclasses import dataclass
 
-from trcker_site.ids import BASE62, random_base62
+from core.ids import BASE62, random_base62
 
 PREFIX_ALPHABET = string.ascii_lowercase + string.digits
 PREFIX_LENGTH = 10

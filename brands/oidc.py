@@ -24,8 +24,8 @@ from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 from audit.actor import Actor, Channel
 from brands.models import Brand, StaffMembership, StaffRole
 from brands.services import staff_membership_set
-from trcker_site.client_ip import request_client_ip
-from trcker_site.errors import ConflictError
+from core.client_ip import request_client_ip
+from core.errors import ConflictError
 
 logger = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ from django.utils import timezone
 from audit.actor import Actor
 from brands.keys import parse_key, secret_digest
 from brands.models import WRITE_ROLES, ApiKey, Brand, StaffMembership
-from trcker_site.config_cache import cached_for_brand
-from trcker_site.errors import AuthenticationError, NotFoundError
+from core.config_cache import cached_for_brand
+from core.errors import AuthenticationError, NotFoundError
 
 # last_used_at is informational; writing it on every request would turn reads into writes.
 LAST_USED_RESOLUTION = timedelta(minutes=1)

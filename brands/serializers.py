@@ -5,7 +5,7 @@ from typing import Any
 from rest_framework import serializers
 
 from brands.models import FraudMode
-from trcker_site.api import StrictSerializer
+from core.serializers import StrictSerializer
 
 
 class FraudSettingsOutput(serializers.Serializer):

@@ -14,9 +14,9 @@ from audit.actor import Actor, ActorKind, Channel, Scope
 from audit.services import audit_record, changes_between, snapshot
 from brands.keys import generate_key
 from brands.models import ApiKey, ApiKeyScope, Brand, FraudMode, StaffMembership, StaffRole
-from trcker_site.config_cache import audit_config_change
-from trcker_site.errors import ConflictError, ValidationError
-from trcker_site.validation import full_clean_or_raise
+from core.config_cache import tracking_config_changed
+from core.errors import ConflictError, ValidationError
+from core.validation import full_clean_or_raise
 
 BRAND_SETTINGS_FIELDS = ("name", "timezone", "currency", "attribution_precedence")
 FRAUD_SETTINGS_FIELDS = ("fraud_mode", "fraud_threshold", "botd_enabled")
@@ -111,7 +111,8 @@ def brand_update(
     changes = changes_between(before, snapshot(brand, BRAND_SETTINGS_FIELDS))
     if changes:
         brand.save()
-        audit_config_change(actor=actor, action="brand.update", target=brand, changes=changes)
+        audit_record(actor=actor, action="brand.update", target=brand, changes=changes)
+        tracking_config_changed(actor.brand_id)
     return brand
 
 
@@ -152,9 +153,8 @@ def brand_set_fraud_settings(
     changes = changes_between(before, snapshot(brand, FRAUD_SETTINGS_FIELDS))
     if changes:
         brand.save(update_fields=[*changes, "updated_at"])
-        audit_config_change(
-            actor=actor, action="brand.fraud_settings", target=brand, changes=changes
-        )
+        audit_record(actor=actor, action="brand.fraud_settings", target=brand, changes=changes)
+        tracking_config_changed(actor.brand_id)
     return brand
 
 
@@ -256,13 +256,14 @@ def api_key_revoke(*, actor: Actor, api_key: ApiKey) -> ApiKey:
     key.revoked_at = timezone.now()
     key.save(update_fields=["revoked_at"])
     # Processes that authenticated this key hold it in their config cache: drop it.
-    audit_config_change(
+    audit_record(
         actor=actor,
         action="api_key.revoke",
         target=key,
         target_id=key.prefix,
         changes={"revoked_at": [None, key.revoked_at]},
     )
+    tracking_config_changed(actor.brand_id)
     return key
 
 

@@ -17,6 +17,14 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from backoffice.admin_base import (
+    BrandScopedAdmin,
+    ReadOnlyBrandAdmin,
+    admin_actor,
+    brand_access,
+    brand_list_filter,
+    related_filter,
+)
 from conversions.models import (
     Click,
     Conversion,
@@ -34,15 +42,7 @@ from conversions.services import (
     payouts_generate,
 )
 from conversions.statements import payout_statement, statement_content_disposition
-from trcker_site.admin_base import (
-    BrandScopedAdmin,
-    ReadOnlyBrandAdmin,
-    admin_actor,
-    brand_access,
-    brand_list_filter,
-    related_filter,
-)
-from trcker_site.errors import DomainError
+from core.errors import DomainError
 
 SUB_IDS = ("sub1", "sub2", "sub3", "sub4", "sub5")
 

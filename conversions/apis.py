@@ -33,7 +33,7 @@ from conversions.serializers import (
     TopPublishersReportOutput,
 )
 from partners.selectors import partner_get_for_actor
-from trcker_site.api import TenantApi, paginate, paginated, query_params
+from rest_api.base import TenantApi, paginate, paginated, query_params
 
 
 def _validated(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:

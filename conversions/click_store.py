@@ -9,7 +9,7 @@ lookup for clicks still in the queue.
   counters, ``XADD``s the click record to the ``trcker.queue.clicks`` stream and remembers the
   record's stream id under the click id. Worker processes (``manage.py run_workers``) read
   the stream through a consumer group, write batches with the writer and acknowledge them
-  after commit (``workqueue.streams``); a record the database refuses goes to the
+  after commit (``core.streams``); a record the database refuses goes to the
   dead-letter stream with the reason and holds back nothing else.
 - **Clicks not yet written**: a postback or bot verdict that names a click still in the
   queue finds its record by id and writes that click through the writer itself, so it is
@@ -36,11 +36,11 @@ from redis.exceptions import RedisError
 from conversions.fraud import apply_velocity
 from conversions.models import Click
 from conversions.rollups import rollup_clicks_added
-from trcker_site.cache import lua_script
-from trcker_site.counters import COUNT_WINDOWS_LUA, count_in_windows
-from trcker_site.db import atomic_without_disk_wait, insert_missing
-from workqueue.redis import queue_client
-from workqueue.streams import Entry, Stream
+from core.cache import lua_script
+from core.counters import COUNT_WINDOWS_LUA, count_in_windows
+from core.db import atomic_without_disk_wait, insert_missing
+from core.queue_redis import queue_client
+from core.streams import Entry, Stream
 
 logger = logging.getLogger(__name__)
 

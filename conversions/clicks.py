@@ -21,9 +21,9 @@ from conversions.fraud import WEIGHTS, FraudScore, score_click, velocity_counter
 from conversions.models import Click, ClickOutcome
 from conversions.rollups import rollup_add
 from conversions.traffic import classify_user_agent, is_prefetch, network_kind, visitor_country
+from core.url_templates import add_query_param, render_url_template
 from offers.models import OfferStatus
 from partners.models import PartnerStatus
-from trcker_site.url_templates import add_query_param, render_url_template
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ GONE_OUTCOMES = {
 @dataclass(frozen=True)
 class ClickInput:
     """One click as the endpoint read it. Text fields arrive cleaned and clipped to their
-    columns at the edge (``trcker_site.edge_text``, in the view): nothing here cleans again."""
+    columns at the edge (``core.edge_text``, in the view): nothing here cleans again."""
 
     brand_slug: str
     offer_slug: str

@@ -1,7 +1,7 @@
 from django.db import models
 
+from core.ids import new_click_id, new_conversion_id, new_payout_id
 from offers.models import MONEY
-from trcker_site.ids import new_click_id, new_conversion_id, new_payout_id
 
 SUB_ID_MAX = 255
 

@@ -17,8 +17,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from conversions.models import Conversion, DeliveryStatus, PostbackDelivery
-from trcker_site.outbound_http import OutboundRefused, fetch
-from trcker_site.url_templates import render_url_template
+from core.outbound_http import OutboundRefused, fetch
+from core.url_templates import render_url_template
 
 logger = logging.getLogger(__name__)
 

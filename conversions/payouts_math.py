@@ -8,8 +8,8 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal
 
 from conversions.tracking_config import OfferConfig, RuleConfig
+from core.errors import ValidationError
 from offers.models import AmountType
-from trcker_site.errors import ValidationError
 
 CENT = Decimal("0.01")
 

@@ -9,7 +9,7 @@ but ``sig``/``ts`` and must have a non-empty body (otherwise a captured request 
 replayed with unsigned parameters added). Timestamps more than 300 s away in either direction
 are refused. During a secret rotation the previous secret is accepted until its grace period
 ends. Integrations that can only paste a URL may send the secret itself as ``secret=`` (kept
-out of every log by ``trcker_site.log_redaction``).
+out of every log by ``core.log_redaction``).
 
 Secure by default: a postback without any of these is refused (``signature_required``) unless
 the offer has an IP allowlist (the address is then the proof) or ``allow_unsigned_postbacks``.
@@ -28,8 +28,8 @@ from urllib.parse import quote
 
 from conversions.models import SUB_ID_MAX
 from conversions.tracking_config import OfferConfig
-from trcker_site.edge_text import clean_text
-from trcker_site.errors import AuthenticationError, PermissionDeniedError, ValidationError
+from core.edge_text import clean_text
+from core.errors import AuthenticationError, PermissionDeniedError, ValidationError
 
 SIGNATURE_TOLERANCE_SECONDS = 300
 DEFAULT_EVENT = "sale"

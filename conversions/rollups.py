@@ -27,7 +27,7 @@ from django.db.models import Count, Max, Q, Sum
 from django.db.models.functions import TruncDate
 
 from conversions.models import Click, ClickOutcome, Conversion, ConversionStatus, DailyRollup
-from trcker_site.db import Statement
+from core.db import Statement
 
 ZERO = Decimal("0")
 ROLLUP_STRIPES = 8

@@ -10,9 +10,9 @@ from django.db.models import QuerySet
 
 from audit.actor import Actor
 from conversions.models import Click, Conversion, ConversionStatus, Payout, PostbackDelivery
+from core.errors import NotFoundError
 from offers.selectors import offer_get_for_actor
 from partners.selectors import partner_get_for_actor
-from trcker_site.errors import NotFoundError
 
 
 def conversion_list(

@@ -10,8 +10,8 @@ from rest_framework import serializers
 
 from conversions.models import ConversionStatus, DeliveryStatus, PayoutStatus
 from conversions.stats import METRICS
+from core.serializers import StrictSerializer
 from offers.serializers import SLUG_FIELD
-from trcker_site.api import StrictSerializer
 
 MONEY_OUT = {"max_digits": 14, "decimal_places": 2}
 

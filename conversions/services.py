@@ -38,9 +38,9 @@ from conversions.payouts_math import resolve_amounts
 from conversions.postbacks import PostbackInput
 from conversions.rollups import rollup_conversion_added, rollup_conversions_moved
 from conversions.tracking_config import BrandConfig, OfferConfig
+from core.errors import InvalidTransitionError, NotFoundError, ValidationError
 from partners.models import Coupon, CouponStatus, Partner
 from partners.services import coupon_try_use
-from trcker_site.errors import InvalidTransitionError, NotFoundError, ValidationError
 
 REVIEWABLE = {ConversionStatus.PENDING, ConversionStatus.PENDING_REVIEW}
 FIRES_POSTBACK = {ConversionStatus.PENDING, ConversionStatus.APPROVED}

@@ -23,11 +23,11 @@ from django.utils import timezone
 from audit.actor import Actor
 from brands.models import Brand
 from conversions.models import ConversionStatus, DailyRollup
+from core.errors import ValidationError
 from offers.models import Offer
 from offers.selectors import offer_get_for_actor
 from partners.models import Partner
 from partners.selectors import partner_get_for_actor
-from trcker_site.errors import ValidationError
 
 ZERO = Decimal("0.00")
 CENT = Decimal("0.01")

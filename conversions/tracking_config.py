@@ -1,6 +1,6 @@
 """Per-process cache of what the click and postback endpoints need to know about a brand,
 an offer and a partner, so the hot path makes no query for config (see
-``trcker_site.config_cache`` for how changes invalidate it). While the database cannot be
+``core.config_cache`` for how changes invalidate it). While the database cannot be
 read, the last config loaded is served however old it is: a click redirected on it (and
 recorded) is worth more than a refusal."""
 
@@ -13,9 +13,9 @@ from datetime import datetime
 from decimal import Decimal
 
 from brands.models import Brand
+from core.config_cache import cached_for_brand, clear_process_cache
 from offers.models import Offer, PayoutRule
 from partners.models import Partner
-from trcker_site.config_cache import cached_for_brand, clear_process_cache
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +155,7 @@ def offer_config(brand: BrandConfig, slug: str) -> OfferConfig | None:
             device_allow=frozenset(offer.device_allow),
             is_private=offer.is_private,
             allowed_partner_ids=allowed,
-            # Plaintext: the model field decrypts on load (trcker_site.secrets_crypto), so this
+            # Plaintext: the model field decrypts on load (core.secrets_crypto), so this
             # cached config is the one place the postback path holds a usable secret.
             postback_secret=offer.postback_secret,
             previous_postback_secret=offer.previous_postback_secret,

@@ -25,10 +25,10 @@ from conversions.clicks import ClickInput, click_handle, click_record_botd_verdi
 from conversions.models import SUB_ID_MAX
 from conversions.postbacks import check_source_ip, parse_postback, verify_origin
 from conversions.services import conversion_record
-from trcker_site.client_ip import is_trusted_proxy
-from trcker_site.edge_text import clean_text, is_slug
-from trcker_site.errors import DomainError
-from trcker_site.json_limits import loads_bounded
+from core.client_ip import is_trusted_proxy
+from core.edge_text import clean_text, is_slug
+from core.errors import DomainError
+from core.json_limits import loads_bounded
 
 logger = logging.getLogger(__name__)
 MAX_POSTBACK_BODY = 64 * 1024

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+from backoffice.admin_base import ReadOnlyBrandAdmin, brand_list_filter
 from mcp_gateway.models import McpToolCall
-from trcker_site.admin_base import ReadOnlyBrandAdmin, brand_list_filter
 
 
 @admin.register(McpToolCall)
@@ -37,10 +37,10 @@ from django.db.models import Q, QuerySet  # noqa: E402
 from django.http import HttpRequest  # noqa: E402
 from oauth2_provider.models import AccessToken, Application  # noqa: E402
 
+from backoffice.admin_base import admin_actor, brand_access  # noqa: E402
 from brands.models import Brand  # noqa: E402
+from core.errors import DomainError  # noqa: E402
 from mcp_gateway.services import oauth_tokens_revoke  # noqa: E402
-from trcker_site.admin_base import admin_actor, brand_access  # noqa: E402
-from trcker_site.errors import DomainError  # noqa: E402
 
 for model in (AccessToken, Application):
     if admin.site.is_registered(model):

@@ -20,6 +20,9 @@ from audit.actor import Actor, ActorKind, Channel, Scope
 from brands.authentication import actor_for_api_key
 from brands.models import Brand
 from brands.selectors import api_key_authenticate
+from core import auth_throttle
+from core.errors import AuthenticationError
+from core.rate_limits import count_request, parse_rate
 from mcp_gateway.host import TrckerMcpHost
 from mcp_gateway.oauth import WRITE_SCOPE, authenticate_oauth_token, challenge
 from mcp_gateway.protocol import (
@@ -32,10 +35,7 @@ from mcp_gateway.protocol import (
     error_reply,
     rate_limited_reply,
 )
-from trcker_site import auth_throttle
-from trcker_site.api import CREDENTIAL_BUDGET
-from trcker_site.errors import AuthenticationError
-from trcker_site.rate_limits import count_request, parse_rate
+from rest_api.base import CREDENTIAL_BUDGET
 
 logger = logging.getLogger(__name__)
 

@@ -14,12 +14,12 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
+from core.client_ip import request_client_ip
+from core.links import public_url
+from core.rate_limits import count_request
 from mcp_gateway.host import INSTRUCTIONS
 from mcp_gateway.protocol import SUPPORTED_VERSIONS
 from mcp_gateway.tools import TOOLS
-from trcker_site.client_ip import request_client_ip
-from trcker_site.links import public_url
-from trcker_site.rate_limits import count_request
 
 CARD_MEDIA_TYPE = "application/mcp-server-card+json"
 LINKSET_MEDIA_TYPE = 'application/linkset+json; profile="https://www.rfc-editor.org/info/rfc9727"'

@@ -14,6 +14,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import QuerySet
 
 from audit.actor import Actor
+from core.errors import DomainError
 from mcp_gateway import prompts
 from mcp_gateway.oauth import READ_SCOPE, WRITE_SCOPE, challenge
 from mcp_gateway.pagination import paginate
@@ -21,7 +22,6 @@ from mcp_gateway.protocol import HttpChallenge, ProtocolError, ToolOutcome, Unkn
 from mcp_gateway.registry import Tool
 from mcp_gateway.services import tool_call_record
 from mcp_gateway.tools import TOOLS, AuditLogRows
-from trcker_site.errors import DomainError
 
 logger = logging.getLogger(__name__)
 

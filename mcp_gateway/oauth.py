@@ -35,10 +35,10 @@ from oauthlib.oauth2.rfc6749 import errors as oauth_errors
 
 from brands.models import WRITE_ROLES, Brand
 from brands.selectors import staff_roles_for_user
+from core import outbound_http
+from core.errors import AuthenticationError, DomainError
+from core.links import public_url
 from mcp_gateway.models import SpentAuthorizationCode
-from trcker_site import outbound_http
-from trcker_site.errors import AuthenticationError, DomainError
-from trcker_site.links import public_url
 
 logger = logging.getLogger(__name__)
 

@@ -30,7 +30,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from brands.models import Brand
-from trcker_site.errors import AuthenticationError, ServiceUnavailableError
+from core.errors import AuthenticationError, ServiceUnavailableError
 
 logger = logging.getLogger(__name__)
 
@@ -106,7 +106,7 @@ def _metadata_urls(issuer: str) -> list[str]:
 
 
 def _fetch_metadata(issuer: str) -> dict[str, Any]:
-    # Plain requests, not trcker_site.outbound_http: the issuer URL comes from the operator's
+    # Plain requests, not core.outbound_http: the issuer URL comes from the operator's
     # configuration, not from a tenant, and may legitimately be on a private network.
     reached = False
     for url in _metadata_urls(issuer):

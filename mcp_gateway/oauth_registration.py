@@ -18,9 +18,9 @@ from oauth2_provider.views import (
     DynamicClientRegistrationView,
 )
 
+from core.client_ip import request_client_ip
+from core.rate_limits import count_request
 from mcp_gateway.oauth import builtin_server_metadata
-from trcker_site.client_ip import request_client_ip
-from trcker_site.rate_limits import count_request
 
 # Generous for any real client (one or two loopback URIs, a name, a logo) and small enough
 # that a registration row stays a few kilobytes. Constants, not settings: nobody needs more.

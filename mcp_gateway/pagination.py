@@ -8,7 +8,7 @@ from typing import Any
 from django.core.signing import BadSignature, Signer
 from django.db.models import QuerySet
 
-from trcker_site.errors import ValidationError
+from core.errors import ValidationError
 
 _signer = Signer(salt="trcker.mcp.cursor")
 DEFAULT_LIMIT = 50

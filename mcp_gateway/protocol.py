@@ -30,7 +30,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from trcker_site.json_limits import MAX_DEPTH, JsonTooDeep, JsonTooLong, loads_bounded
+from core.json_limits import MAX_DEPTH, JsonTooDeep, JsonTooLong, loads_bounded
 
 logger = logging.getLogger(__name__)
 

@@ -13,10 +13,10 @@ from django.db import DatabaseError, InterfaceError, OperationalError, connectio
 from redis.exceptions import RedisError
 
 from audit.actor import Actor
+from core.db import atomic_without_disk_wait
+from core.queue_redis import queue_client
+from core.streams import Entry, Stream
 from mcp_gateway.models import McpToolCall
-from trcker_site.db import atomic_without_disk_wait
-from workqueue.redis import queue_client
-from workqueue.streams import Entry, Stream
 
 logger = logging.getLogger(__name__)
 

@@ -37,6 +37,7 @@ from conversions.serializers import (
     TopPublishersInput,
     TopPublishersReportOutput,
 )
+from core.serializers import StrictSerializer
 from mcp_gateway.registry import (
     READ,
     Annotations,
@@ -73,7 +74,6 @@ from partners.serializers import (
     PartnerListFilters,
     PartnerOutput,
 )
-from trcker_site.api import StrictSerializer
 
 # --- argument contracts: the REST bodies plus the ids REST carries in its URLs ---------------
 

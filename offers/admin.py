@@ -13,6 +13,16 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
+from backoffice.admin_base import (
+    BrandScopedAdmin,
+    CommaListField,
+    ReadOnlyBrandAdmin,
+    ServiceModelForm,
+    admin_actor,
+    brand_list_filter,
+    join_display,
+    related_filter,
+)
 from offers.models import AmountType, DeviceClass, Offer, OfferCapCounter, OfferStatus, PayoutRule
 from offers.services import (
     CAP_FIELDS,
@@ -26,16 +36,6 @@ from offers.services import (
     offer_set_caps,
     offer_set_payout_rule,
     offer_update,
-)
-from trcker_site.admin_base import (
-    BrandScopedAdmin,
-    CommaListField,
-    ReadOnlyBrandAdmin,
-    ServiceModelForm,
-    admin_actor,
-    brand_list_filter,
-    join_display,
-    related_filter,
 )
 
 CREATE_FIELDS = (

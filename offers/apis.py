@@ -27,7 +27,7 @@ from offers.serializers import (
     rotation_output,
 )
 from partners.selectors import partner_get_for_actor
-from trcker_site.api import TenantApi, paginate, paginated, query_params
+from rest_api.base import TenantApi, paginate, paginated, query_params
 
 TAG = ["offers"]
 

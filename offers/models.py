@@ -1,7 +1,7 @@
 from django.db import models
 
 from brands.models import CURRENCY_VALIDATOR, HTTP_URL_VALIDATOR, SLUG_VALIDATOR
-from trcker_site.secrets_crypto import EncryptedSecretField
+from core.secrets_crypto import EncryptedSecretField
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 from django.db.models import Prefetch, QuerySet
 
 from audit.actor import Actor
+from core.errors import NotFoundError
 from offers.models import Offer, PayoutRule
 from partners.models import Partner
-from trcker_site.errors import NotFoundError
 
 
 def offer_list(*, actor: Actor, status: str | None = None) -> QuerySet[Offer]:

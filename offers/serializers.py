@@ -8,9 +8,9 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core.links import inbound_postback_url, tracking_link_template
+from core.serializers import StrictSerializer
 from offers.models import AmountType, CapMode, DeviceClass, Offer, OfferStatus, PayoutRule
-from trcker_site.api import StrictSerializer
-from trcker_site.links import inbound_postback_url, tracking_link_template
 
 MONEY = {"max_digits": 14, "decimal_places": 2, "min_value": 0}
 SLUG_FIELD = {"max_length": 64, "regex": r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"}

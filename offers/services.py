@@ -17,15 +17,15 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from audit.actor import Actor
-from audit.services import changes_between, snapshot
+from audit.services import audit_record, changes_between, snapshot
 from brands.models import Brand
 from conversions.models import Click, Conversion, DailyRollup
+from core.config_cache import tracking_config_changed
+from core.errors import ConflictError, InvalidTransitionError, NotFoundError, ValidationError
+from core.outbound_http import OutboundRefused, check_template_on_save
+from core.validation import full_clean_or_raise
 from offers.models import AmountType, CapMode, DeviceClass, Offer, OfferStatus, PayoutRule
 from partners.models import Partner
-from trcker_site.config_cache import audit_config_change
-from trcker_site.errors import ConflictError, InvalidTransitionError, NotFoundError, ValidationError
-from trcker_site.outbound_http import OutboundRefused, check_template_on_save
-from trcker_site.validation import full_clean_or_raise
 
 # Everything offer_update may change; the secret is deliberately absent (rotate it instead).
 UPDATABLE_FIELDS = (
@@ -200,7 +200,7 @@ def offer_create(
             f"An offer with offer_id {offer.slug!r} already exists in this brand.",
             code="offer_id_taken",
         ) from None
-    audit_config_change(
+    audit_record(
         actor=actor,
         action="offer.create",
         target=offer,
@@ -210,6 +210,7 @@ def offer_create(
             "has_postback_secret": [None, True],
         },
     )
+    tracking_config_changed(actor.brand_id)
     return offer
 
 
@@ -280,7 +281,8 @@ def offer_update(*, actor: Actor, offer: Offer, **fields: Any) -> Offer:
     changes = changes_between(before, snapshot(locked, UPDATABLE_FIELDS))
     if changes:
         locked.save()
-        audit_config_change(actor=actor, action="offer.update", target=locked, changes=changes)
+        audit_record(actor=actor, action="offer.update", target=locked, changes=changes)
+        tracking_config_changed(actor.brand_id)
     return locked
 
 
@@ -305,9 +307,10 @@ def _transition(actor: Actor, offer: Offer, action: str) -> Offer:
     old = locked.status
     locked.status = target
     locked.save(update_fields=["status", "updated_at"])
-    audit_config_change(
+    audit_record(
         actor=actor, action=f"offer.{action}", target=locked, changes={"status": [old, target]}
     )
+    tracking_config_changed(actor.brand_id)
     return locked
 
 
@@ -355,7 +358,8 @@ def offer_set_caps(
     changes = changes_between(before, snapshot(locked, CAP_FIELDS))
     if changes:
         locked.save(update_fields=[*CAP_FIELDS, "updated_at"])
-        audit_config_change(actor=actor, action="offer.set_caps", target=locked, changes=changes)
+        audit_record(actor=actor, action="offer.set_caps", target=locked, changes=changes)
+        tracking_config_changed(actor.brand_id)
     return locked
 
 
@@ -414,7 +418,7 @@ def offer_set_payout_rule(
     changes = changes_between(before, snapshot(rule, fields))
     if changes:
         rule.save()
-        audit_config_change(
+        audit_record(
             actor=actor,
             action="offer.set_payout_rule",
             target=locked,
@@ -426,6 +430,7 @@ def offer_set_payout_rule(
                 **changes,
             },
         )
+        tracking_config_changed(actor.brand_id)
     return rule
 
 
@@ -435,7 +440,7 @@ def offer_delete_payout_rule(*, actor: Actor, rule: PayoutRule) -> None:
     if rule.brand_id != actor.brand_id:
         raise NotFoundError("payout rule", rule.pk)
     offer = _lock(actor, rule.offer)
-    audit_config_change(
+    audit_record(
         actor=actor,
         action="offer.delete_payout_rule",
         target=offer,
@@ -451,6 +456,7 @@ def offer_delete_payout_rule(*, actor: Actor, rule: PayoutRule) -> None:
             ],
         },
     )
+    tracking_config_changed(actor.brand_id)
     rule.delete()
 
 
@@ -486,12 +492,13 @@ def offer_rotate_postback_secret(
         ]
     )
     # The secret itself never enters the audit log: only the fact it changed.
-    audit_config_change(
+    audit_record(
         actor=actor,
         action="offer.rotate_postback_secret",
         target=locked,
         changes={"has_postback_secret": [had_secret, True], "grace_seconds": [None, grace]},
     )
+    tracking_config_changed(actor.brand_id)
     return locked, new_secret
 
 
@@ -517,7 +524,8 @@ def offer_set_allowed_partners(
         locked.is_private = is_private
         locked.save(update_fields=["is_private", "updated_at"])
     if changes:
-        audit_config_change(
+        audit_record(
             actor=actor, action="offer.set_allowed_partners", target=locked, changes=changes
         )
+        tracking_config_changed(actor.brand_id)
     return locked

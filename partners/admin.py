@@ -10,6 +10,13 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from backoffice.admin_base import (
+    BrandScopedAdmin,
+    ServiceModelForm,
+    admin_actor,
+    brand_list_filter,
+    related_filter,
+)
 from partners.models import Coupon, Partner, PartnerStatus
 from partners.services import (
     PARTNER_UPDATABLE_FIELDS,
@@ -22,13 +29,6 @@ from partners.services import (
     partner_reject,
     partner_resume,
     partner_update,
-)
-from trcker_site.admin_base import (
-    BrandScopedAdmin,
-    ServiceModelForm,
-    admin_actor,
-    brand_list_filter,
-    related_filter,
 )
 
 

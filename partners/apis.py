@@ -22,7 +22,7 @@ from partners.serializers import (
     PartnerOutput,
     PartnerUpdateInput,
 )
-from trcker_site.api import TenantApi, paginate, paginated, query_params
+from rest_api.base import TenantApi, paginate, paginated, query_params
 
 
 class PartnerListCreateApi(TenantApi):

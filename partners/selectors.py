@@ -8,10 +8,10 @@ from django.db.models import Q, QuerySet
 from audit.actor import Actor
 from brands.models import Brand, StaffMembership, StaffRole
 from brands.selectors import staff_membership_list
+from core.errors import NotFoundError
 from offers.models import Offer, OfferStatus
 from offers.selectors import offer_get_for_actor
 from partners.models import Coupon, CouponStatus, Partner
-from trcker_site.errors import NotFoundError
 
 
 def partner_list(

@@ -7,9 +7,9 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core.serializers import StrictSerializer
 from offers.serializers import SLUG_FIELD
 from partners.models import Coupon, CouponStatus, PartnerStatus
-from trcker_site.api import StrictSerializer
 
 
 class PartnerOutput(serializers.Serializer):

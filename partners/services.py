@@ -16,8 +16,12 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from audit.actor import Actor
-from audit.services import changes_between, snapshot
+from audit.services import audit_record, changes_between, snapshot
 from brands.models import Brand
+from core.config_cache import tracking_config_changed
+from core.errors import ConflictError, InvalidTransitionError, NotFoundError, ValidationError
+from core.links import public_url, tracking_link
+from core.validation import full_clean_or_raise
 from offers.models import Offer
 from partners.models import Coupon, CouponStatus, Partner, PartnerStatus
 from partners.selectors import (
@@ -26,10 +30,6 @@ from partners.selectors import (
     partner_email_taken,
     partner_offer_list,
 )
-from trcker_site.config_cache import audit_config_change
-from trcker_site.errors import ConflictError, InvalidTransitionError, NotFoundError, ValidationError
-from trcker_site.links import public_url, tracking_link
-from trcker_site.validation import full_clean_or_raise
 
 logger = logging.getLogger(__name__)
 
@@ -87,12 +87,13 @@ def partner_create(
             f"A partner with partner_id {partner.slug!r} already exists in this brand.",
             code="partner_id_taken",
         ) from None
-    audit_config_change(
+    audit_record(
         actor=actor,
         action="partner.create",
         target=partner,
         changes={"name": [None, name], "email": [None, partner.email], "status": [None, status]},
     )
+    tracking_config_changed(actor.brand_id)
     return partner
 
 
@@ -152,7 +153,7 @@ def partner_apply(
             code="partner_id_taken",
             fields={"partner_id": ["This partner id is taken."]},
         ) from None
-    audit_config_change(
+    audit_record(
         actor=actor,
         action="partner.apply",
         target=partner,
@@ -164,6 +165,7 @@ def partner_apply(
             "note": [None, note or None],
         },
     )
+    tracking_config_changed(actor.brand_id)
     partner_pk = partner.pk
     transaction.on_commit(lambda: _notify_owners_of_application(actor, partner_pk, note))
     return partner
@@ -194,7 +196,8 @@ def partner_update(*, actor: Actor, partner: Partner, **fields: Any) -> Partner:
     changes = changes_between(before, snapshot(locked, PARTNER_UPDATABLE_FIELDS))
     if changes:
         locked.save()
-        audit_config_change(actor=actor, action="partner.update", target=locked, changes=changes)
+        audit_record(actor=actor, action="partner.update", target=locked, changes=changes)
+        tracking_config_changed(actor.brand_id)
     return locked
 
 
@@ -223,7 +226,8 @@ def _transition(actor: Actor, partner: Partner, action: str) -> tuple[Partner, b
         locked.approved_at = timezone.now()
         changes["approved_at"] = [None, locked.approved_at]
     locked.save()
-    audit_config_change(actor=actor, action=f"partner.{action}", target=locked, changes=changes)
+    audit_record(actor=actor, action=f"partner.{action}", target=locked, changes=changes)
+    tracking_config_changed(actor.brand_id)
     return locked, True
 
 
@@ -428,7 +432,7 @@ def coupon_create(
         raise ConflictError(
             f"The coupon code {code!r} is already in use in this brand.", code="coupon_code_taken"
         ) from None
-    audit_config_change(
+    audit_record(
         actor=actor,
         action="coupon.create",
         target=coupon,
@@ -438,6 +442,7 @@ def coupon_create(
             "max_uses": [None, max_uses],
         },
     )
+    tracking_config_changed(actor.brand_id)
     return coupon
 
 
@@ -452,9 +457,8 @@ def _set_coupon_status(actor: Actor, coupon: Coupon, status: str, action: str) -
     old = locked.status
     locked.status = status
     locked.save(update_fields=["status", "updated_at"])
-    audit_config_change(
-        actor=actor, action=action, target=locked, changes={"status": [old, status]}
-    )
+    audit_record(actor=actor, action=action, target=locked, changes={"status": [old, status]})
+    tracking_config_changed(actor.brand_id)
     return locked
 
 

@@ -15,13 +15,13 @@ from django.views.decorators.http import require_http_methods
 
 from audit.actor import Actor, Channel
 from brands.models import Brand
+from core.client_ip import request_client_ip
+from core.edge_text import is_slug
+from core.errors import DomainError, NotFoundError
+from core.rate_limits import count_request
 from partners.forms import PartnerApplicationForm
 from partners.selectors import application_brand_get
 from partners.services import partner_apply
-from trcker_site.client_ip import request_client_ip
-from trcker_site.edge_text import is_slug
-from trcker_site.errors import DomainError, NotFoundError
-from trcker_site.rate_limits import count_request
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ def _not_found(request: HttpRequest) -> HttpResponse:
 
 
 def _brand(slug: str) -> Brand | None:
-    # A slug no row can have is unknown without a lookup (trcker_site/edge_text.py); the edge
+    # A slug no row can have is unknown without a lookup (core/edge_text.py); the edge
     # middleware refuses a NUL in the path first, but the page must not depend on it.
     if not is_slug(slug):
         return None

@@ -11,8 +11,8 @@ from audit.actor import Actor, ActorKind, Channel, Scope
 from brands.models import ApiKeyScope, Brand
 from brands.services import api_key_create
 from conversions import tracking_config
+from core.queue_redis import queue_client
 from tests.factories import BrandFactory, OfferFactory, PartnerFactory
-from workqueue.redis import queue_client
 
 ON_POSTGRES = connection.vendor == "postgresql"
 

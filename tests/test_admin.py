@@ -28,6 +28,7 @@ from brands.keys import KEY_PATTERN
 from brands.models import ApiKey, ApiKeyScope, Brand, FraudMode, StaffMembership, StaffRole
 from brands.services import api_key_create
 from conversions.models import Click, ClickOutcome, Conversion, Payout, PostbackDelivery
+from core.errors import ValidationError as DomainValidationError
 from offers.models import CapPeriod, Offer, OfferCapCounter, OfferStatus, PayoutRule
 from offers.services import offer_archive, offer_set_payout_rule
 from partners.models import Coupon, CouponStatus, Partner, PartnerStatus
@@ -40,7 +41,6 @@ from tests.factories import (
     StaffMembershipFactory,
     UserFactory,
 )
-from trcker_site.errors import ValidationError as DomainValidationError
 
 pytestmark = pytest.mark.django_db
 

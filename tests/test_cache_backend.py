@@ -1,9 +1,9 @@
-"""trcker_site.cache.RedisCache against a real Redis: Django's contract, fewer round trips."""
+"""core.cache.RedisCache against a real Redis: Django's contract, fewer round trips."""
 
 import pytest
 from django.core.cache import caches
 
-from trcker_site.cache import RedisCache
+from core.cache import RedisCache
 
 pytestmark = pytest.mark.redis
 
@@ -40,7 +40,7 @@ def test_one_client_serves_every_command(cache):
 
 
 def test_count_in_windows_counts_each_key_and_starts_its_window_once(settings):
-    from trcker_site.counters import count_in_windows, redis_client, redis_key
+    from core.counters import count_in_windows, redis_client, redis_key
 
     caches["default"].clear()
     assert count_in_windows([("w:a", 60), ("w:b", 5)]) == [1, 1]

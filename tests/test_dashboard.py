@@ -24,6 +24,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from audit.models import AuditEvent
+from backoffice.charts import chart
+from backoffice.dashboard import count_text, money_text
 from brands.models import StaffRole
 from conversions.models import Click, Conversion, PostbackDelivery
 from conversions.outbox import drain
@@ -40,8 +42,6 @@ from tests.factories import (
     StaffMembershipFactory,
     UserFactory,
 )
-from trcker_site.charts import chart
-from trcker_site.dashboard import count_text, money_text
 from workers.loop import Worker
 
 NEW_YORK = zoneinfo.ZoneInfo("America/New_York")

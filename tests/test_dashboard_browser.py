@@ -25,6 +25,7 @@ import pytest
 from django.urls import reverse
 
 from audit.models import AuditEvent
+from backoffice.dashboard import count_text, money_text
 from brands.models import StaffRole
 from conversions.models import Conversion
 from conversions.outbox import drain
@@ -32,7 +33,6 @@ from conversions.stats import resolve_period
 from tests.conftest import make_actor
 from tests.factories import BrandFactory, OfferFactory, PartnerFactory, StaffMembershipFactory
 from tests.test_dashboard import DEAD_END, EVIL_NAME, EVIL_SUB, convert, stats_totals, visit
-from trcker_site.dashboard import count_text, money_text
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"

@@ -144,7 +144,7 @@ def test_postback_query_is_left_to_the_postback_endpoint(shop):
 
 def test_a_lone_surrogate_echoed_in_a_rest_error_is_a_422_not_a_500(shop, rest):
     # The body is JSON, so it passes the edge; DRF's message echoes the value, and the renderer
-    # could not encode the surrogate as UTF-8 (a 500) until trcker_site/api.py replaced it.
+    # could not encode the surrogate as UTF-8 (a 500) until rest_api/base.py replaced it.
     response = rest.patch(
         "/api/v1/fraud/settings/",
         '{"mode": "\\ud800", "\\udc00": 1}',

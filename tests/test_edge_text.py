@@ -1,4 +1,4 @@
-"""trcker_site.edge_text: the one place text from outside is cleaned and slugs are checked."""
+"""core.edge_text: the one place text from outside is cleaned and slugs are checked."""
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from brands.models import SLUG_VALIDATOR
-from trcker_site.edge_text import clean_text, is_slug
+from core.edge_text import clean_text, is_slug
 
 
 @pytest.mark.parametrize(

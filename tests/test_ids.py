@@ -1,8 +1,8 @@
-"""trcker_site.ids: prefixed random ids of fixed length over the base-62 alphabet."""
+"""core.ids: prefixed random ids of fixed length over the base-62 alphabet."""
 
 from collections import Counter
 
-from trcker_site.ids import BASE62, new_click_id, random_base62
+from core.ids import BASE62, new_click_id, random_base62
 
 
 def test_ids_have_fixed_length_and_only_base62_characters():

@@ -1,20 +1,20 @@
 """Integers beyond their column's range are refused as invalid input (422 on REST, an
 ``isError`` result on MCP) naming the field, never written: PostgreSQL answers a DataError
 (500) for 2**31 in an "integer" column. The bound comes from StrictSerializer for every input
-contract (trcker_site.api.bound_to_column), so the JSON Schema and OpenAPI document carry it."""
+contract (rest_api.base.bound_to_column), so the JSON Schema and OpenAPI document carry it."""
 
 import importlib
 
 import pytest
 from rest_framework import serializers
 
+from core.serializers import COLUMN_INT_MAX, COLUMN_INT_MIN, StrictSerializer
 from mcp_gateway.tools import TOOLS
 from offers.models import Offer
 from partners.models import Coupon
 from tests.conftest import issue_key
 from tests.factories import PartnerFactory
 from tests.mcp_gateway.helpers import Mcp
-from trcker_site.api import COLUMN_INT_MAX, COLUMN_INT_MIN, StrictSerializer
 
 TOO_BIG = [COLUMN_INT_MAX + 1, 2**63, 10**40]
 

@@ -9,8 +9,8 @@ import pytest
 import requests
 from django.db import connection
 
+from core.log_redaction import RedactSecretsFilter, redact
 from tests.factories import OfferFactory
-from trcker_site.log_redaction import RedactSecretsFilter, redact
 
 SECRET = "whsec_must-never-be-logged"
 

@@ -104,7 +104,7 @@ def test_one_ip_spraying_many_usernames_is_throttled_per_ip(staff, settings):
 
 @pytest.mark.redis
 def test_the_client_ip_is_the_one_behind_trusted_proxies(staff, settings):
-    """AXES_CLIENT_IP_CALLABLE is trcker_site.client_ip: behind a trusted proxy, two clients
+    """AXES_CLIENT_IP_CALLABLE is core.client_ip: behind a trusted proxy, two clients
     are two addresses, not one proxy address locked out for everybody."""
     settings.TRCKER_TRUSTED_PROXIES = [ipaddress.ip_network("10.0.0.0/8")]
     settings.AXES_FAILURE_LIMIT = 3

@@ -1,4 +1,4 @@
-"""trcker_site.rate_limits: a sliding window (N in any period, not N per clock window), one
+"""core.rate_limits: a sliding window (N in any period, not N per clock window), one
 round trip per request whatever it counts, refused requests never charged, and serving when
 the store cannot count.
 
@@ -14,8 +14,8 @@ import pytest
 from django.core.cache import caches
 from django.core.cache.backends.locmem import LocMemCache
 
-from trcker_site import counters
-from trcker_site.rate_limits import count_request, parse_rate
+from core import counters
+from core.rate_limits import count_request, parse_rate
 
 T0 = 1_800_000_000.0  # a multiple of 60: a fixed one-minute window starts here
 

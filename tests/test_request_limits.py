@@ -6,9 +6,9 @@ import json
 
 import pytest
 
+from core.json_limits import JsonTooDeep, check_depth, loads_bounded
 from tests.conftest import client_with_key, issue_key
 from tests.mcp_gateway.helpers import Mcp
-from trcker_site.json_limits import JsonTooDeep, check_depth, loads_bounded
 
 DEEP = b"[" * 100_000
 PING = {"jsonrpc": "2.0", "id": 1, "method": "ping"}

@@ -12,7 +12,7 @@ import socket
 
 import pytest
 
-from trcker_site.outbound_http import (
+from core.outbound_http import (
     DENIED_NETWORKS,
     OutboundRefused,
     check_url_static,
@@ -206,7 +206,7 @@ def test_client_metadata_documents_are_read_from_the_checked_address(monkeypatch
     import urllib3
     from oauth2_provider.settings import oauth2_settings
 
-    from trcker_site import outbound_http
+    from core import outbound_http
 
     _resolve_to(monkeypatch, "93.184.215.14")
     opened: list[tuple[str, str, dict]] = []

@@ -2,7 +2,7 @@
 
 Size: bodies over DATA_UPLOAD_MAX_MEMORY_SIZE on API paths (/api/…) answer 413 in the
 endpoint's own error shape (ApiBodyLimitMiddleware). Depth: REST bodies are parsed by
-BoundedJSONParser (trcker_site/json_limits.py), so deep nesting is a 400, not a 500.
+BoundedJSONParser (core/json_limits.py), so deep nesting is a 400, not a 500.
 
 Without this, Django raises RequestDataTooBig when a view reads ``request.body`` and answers
 its HTML 400 page, and DRF's parser reads the stream directly, which skips the limit
@@ -25,8 +25,8 @@ from rest_framework import exceptions
 from rest_framework.parsers import JSONParser, get_encoding
 from rest_framework.utils.json import strict_constant
 
+from core.json_limits import JsonTooDeep, loads_bounded
 from mcp_gateway.protocol import INVALID_REQUEST, error_reply
-from trcker_site.json_limits import JsonTooDeep, loads_bounded
 
 MCP_PATH = "/api/mcp"
 
@@ -73,7 +73,7 @@ class ApiBodyLimitMiddleware:
 
 
 class BoundedJSONParser(JSONParser):
-    """DRF's JSON parser with the nesting bound of trcker_site/json_limits.py: a deeply nested
+    """DRF's JSON parser with the nesting bound of core/json_limits.py: a deeply nested
     body is a 400, never the RecursionError (500) of json.loads."""
 
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:

@@ -14,7 +14,7 @@ patching each view would leave the next view open. This middleware answers 400 i
   normally refuses them first, but nothing here should rely on which server runs it).
 
 The click redirect (/c/…) and the inbound postback are left alone: they clean sub ids, user
-agents and referrers themselves (trcker_site/edge_text.py) and must still redirect a visitor
+agents and referrers themselves (core/edge_text.py) and must still redirect a visitor
 or record a sale whose tracking parameters carry junk (issue 11); a path slug that is not a
 slug is their "unknown link" / unknown_offer 404 without a query (is_slug), which their
 callers already handle.

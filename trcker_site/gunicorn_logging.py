@@ -1,7 +1,7 @@
 """gunicorn's access log without postback credentials. gunicorn prints the request line
 (``%(r)s``) and can print the query (``%(q)s``), the referrer and any header or environ value;
 a format string cannot drop one parameter, so this logger class redacts ``secret=`` and
-``sig=`` values (trcker_site.log_redaction) in every atom before the line is formatted.
+``sig=`` values (core.log_redaction) in every atom before the line is formatted.
 
 Use: ``gunicorn --logger-class trcker_site.gunicorn_logging.RedactingLogger …`` (as
 scripts/run-local.sh does; docs/security.md, "Secrets in logs")."""
@@ -12,7 +12,7 @@ from typing import Any
 
 from gunicorn.glogging import Logger
 
-from trcker_site.log_redaction import redact
+from core.log_redaction import redact
 
 
 class RedactingLogger(Logger):

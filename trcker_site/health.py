@@ -12,7 +12,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
 from redis.exceptions import RedisError
 
-from trcker_site import config_cache
+from core import config_cache
 from workers.loop import queue_status
 
 

@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "conversions",
     "mcp_gateway",
     "workers",
+    "demo",  # seed_demo: the demo brand and its traffic
 ]
 
 MIDDLEWARE = [
@@ -143,7 +144,7 @@ if REDIS_URL:
     CACHES = {
         "default": {
             # Django's Redis backend with one client per pool and a one-round-trip incr.
-            "BACKEND": "trcker_site.cache.RedisCache",
+            "BACKEND": "core.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "trcker"),
             "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
@@ -156,8 +157,8 @@ else:
     # Zero-setup mode only: counters are per process, documented in README.
     SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001", "django_ratelimit.E003"]
 
-RATELIMIT_EXCEPTION_CLASS = "trcker_site.api.RatelimitedException"
-# A counter the store failed to count lets the request through (see trcker_site/rate_limits.py).
+RATELIMIT_EXCEPTION_CLASS = "rest_api.base.RatelimitedException"
+# A counter the store failed to count lets the request through (see core/rate_limits.py).
 RATELIMIT_FAIL_OPEN = True
 TRCKER_API_RATE = os.environ.get("TRCKER_API_RATE", "120/m")
 # Bench-only baseline URLs (`make bench`); never on in production.
@@ -221,7 +222,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "EXCEPTION_HANDLER": "trcker_site.api.exception_handler",
+    "EXCEPTION_HANDLER": "rest_api.base.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
 }
@@ -260,7 +261,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {"AmountTypeEnum": "offers.models.AmountType"},
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "trcker_site.api.add_error_responses",
+        "rest_api.base.add_error_responses",
     ],
 }
 
@@ -289,7 +290,7 @@ LOGGING = {
 # Postback credentials (?secret=, ?sig=) never reach a log: every handler redacts them, and
 # runserver's request lines (django.server) go through that handler too. gunicorn's access log
 # needs its logger class: trcker_site/gunicorn_logging.py (docs/security.md, "Secrets in logs").
-LOGGING["filters"]["redact_secrets"] = {"()": "trcker_site.log_redaction.RedactSecretsFilter"}
+LOGGING["filters"]["redact_secrets"] = {"()": "core.log_redaction.RedactSecretsFilter"}
 for _handler in LOGGING["handlers"].values():
     _handler.setdefault("filters", []).append("redact_secrets")
 LOGGING["loggers"]["django.server"] = {"handlers": ["stdout"], "level": "INFO", "propagate": False}
@@ -405,7 +406,7 @@ LOGIN_REDIRECT_URL = "/admin/"
 # Issue 12 hardening of the built-in authorization server. Registrations per client IP
 # (RFC 7591 is open here, so this is what stops a flood of anonymous clients); a replayed
 # authorization code revokes the tokens issued from it (RFC 6749 §4.1.2); client ID metadata
-# documents are fetched through Trcker's own SSRF guard (trcker_site/outbound_http.py), not
+# documents are fetched through Trcker's own SSRF guard (core/outbound_http.py), not
 # the library's is_global check.
 TRCKER_DCR_RATE = os.environ.get("TRCKER_DCR_RATE", "10/h")
 OAUTH2_PROVIDER["OAUTH2_VALIDATOR_CLASS"] = "mcp_gateway.oauth.CodeReplayValidator"
@@ -446,18 +447,18 @@ TRCKER_LOGIN_FAILURES_PER_IP = os.environ.get("TRCKER_LOGIN_FAILURES_PER_IP", "2
 # cool-off runs from the lockout and further tries do not extend it (docs/oauth.md).
 INSTALLED_APPS += ["axes"]
 MIDDLEWARE += [
-    "trcker_site.auth_throttle.LoginThrottleMiddleware",
+    "core.auth_throttle.LoginThrottleMiddleware",
     "axes.middleware.AxesMiddleware",  # last, as axes requires
 ]
 AUTHENTICATION_BACKENDS.insert(0, "axes.backends.AxesStandaloneBackend")
-AXES_HANDLER = "trcker_site.auth_throttle.FailOpenAxesCacheHandler"
+AXES_HANDLER = "core.auth_throttle.FailOpenAxesCacheHandler"
 AXES_FAILURE_LIMIT = int(os.environ.get("TRCKER_LOGIN_FAILURES_PER_ACCOUNT", "5"))
 TRCKER_LOGIN_COOLOFF_SECONDS = int(os.environ.get("TRCKER_LOGIN_COOLOFF_SECONDS", "900"))
-AXES_COOLOFF_TIME = "trcker_site.auth_throttle.login_cool_off"  # the setting above
+AXES_COOLOFF_TIME = "core.auth_throttle.login_cool_off"  # the setting above
 AXES_LOCKOUT_PARAMETERS = [["ip_address", "username"]]
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
-AXES_CLIENT_IP_CALLABLE = "trcker_site.client_ip.request_client_ip"
-AXES_LOCKOUT_CALLABLE = "trcker_site.auth_throttle.axes_lockout_response"
+AXES_CLIENT_IP_CALLABLE = "core.client_ip.request_client_ip"
+AXES_LOCKOUT_CALLABLE = "core.auth_throttle.axes_lockout_response"
 AXES_ENABLE_ADMIN = False  # the cache handler keeps no rows for its admin to show
 AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "password"]
 if not REDIS_URL:

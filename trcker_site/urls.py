@@ -4,7 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
 
-from trcker_site import dashboard
+from backoffice import dashboard
 from trcker_site.health import health
 
 api_v1 = [
@@ -39,7 +39,7 @@ urlpatterns = [
 ]
 
 if settings.TRCKER_BENCH_URLS:
-    # Baselines for `make bench`; see trcker_site/bench_views.py.
-    urlpatterns.append(path("", include("trcker_site.bench_views")))
+    # Baselines for `make bench`; see bench/views.py.
+    urlpatterns.append(path("", include("bench.views")))
 
-handler404 = "trcker_site.api.api_not_found"
+handler404 = "rest_api.base.api_not_found"

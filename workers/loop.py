@@ -28,9 +28,9 @@ from django.db import InterfaceError, OperationalError, close_old_connections
 from audit.services import audit_chain_link_all
 from conversions import click_store
 from conversions.outbox import drain as deliver_due_postbacks
+from core.queue_redis import configuration_problems, configuration_problems_cached, queue_client
+from core.streams import Entry, Stream, read_new
 from mcp_gateway.services import TOOL_CALLS, tool_calls_process
-from workqueue.redis import configuration_problems, configuration_problems_cached, queue_client
-from workqueue.streams import Entry, Stream, read_new
 
 logger = logging.getLogger(__name__)
 

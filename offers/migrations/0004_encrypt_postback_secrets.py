@@ -11,14 +11,14 @@ reverse decrypts back to plaintext.
 from cryptography.fernet import InvalidToken
 from django.db import migrations
 
-import trcker_site.secrets_crypto
+import core.secrets_crypto
 
 FIELDS = ("postback_secret", "previous_postback_secret")
 
 
 def _is_token(value):
     try:
-        trcker_site.secrets_crypto.fernet().decrypt(value.encode("ascii"))
+        core.secrets_crypto.fernet().decrypt(value.encode("ascii"))
     except (InvalidToken, UnicodeEncodeError):
         return False
     return True
@@ -42,12 +42,12 @@ def _rewrite(schema_editor, convert):
 
 
 def encrypt_existing(apps, schema_editor):
-    crypto = trcker_site.secrets_crypto
+    crypto = core.secrets_crypto
     _rewrite(schema_editor, lambda value: value if _is_token(value) else crypto.encrypt(value))
 
 
 def decrypt_existing(apps, schema_editor):
-    crypto = trcker_site.secrets_crypto
+    crypto = core.secrets_crypto
     _rewrite(schema_editor, lambda value: crypto.decrypt(value) if _is_token(value) else value)
 
 
@@ -58,12 +58,12 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name="offer",
             name="postback_secret",
-            field=trcker_site.secrets_crypto.EncryptedSecretField(blank=True, max_length=512),
+            field=core.secrets_crypto.EncryptedSecretField(blank=True, max_length=512),
         ),
         migrations.AlterField(
             model_name="offer",
             name="previous_postback_secret",
-            field=trcker_site.secrets_crypto.EncryptedSecretField(blank=True, max_length=512),
+            field=core.secrets_crypto.EncryptedSecretField(blank=True, max_length=512),
         ),
         migrations.RunPython(encrypt_existing, decrypt_existing),
     ]

@@ -9,9 +9,9 @@ from brands.keys import KEY_PATTERN, SECRET_LENGTH, generate_key, parse_key
 from brands.models import ApiKey, ApiKeyScope
 from brands.selectors import api_key_authenticate
 from brands.services import api_key_create, api_key_revoke
+from core.errors import AuthenticationError, PermissionDeniedError
+from core.ids import BASE62
 from tests.conftest import client_with_key, issue_key
-from trcker_site.errors import AuthenticationError, PermissionDeniedError
-from trcker_site.ids import BASE62
 
 
 def test_generated_key_has_the_documented_shape_and_at_least_256_bits():

@@ -11,8 +11,8 @@ from brands.services import (
     staff_membership_remove,
     staff_membership_set,
 )
+from core.errors import ConflictError, PermissionDeniedError, ValidationError
 from tests.factories import UserFactory
-from trcker_site.errors import ConflictError, PermissionDeniedError, ValidationError
 
 
 def test_brand_create_starts_the_brands_audit_chain(db):

@@ -274,7 +274,7 @@ def test_disk_wait_is_skipped_only_for_a_transaction_of_its_own(db):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from trcker_site.db import atomic_without_disk_wait
+    from core.db import atomic_without_disk_wait
 
     # Inside a larger transaction (here the test's own) the outer guarantee wins.
     with CaptureQueriesContext(connection) as captured, atomic_without_disk_wait():

@@ -158,7 +158,7 @@ def botd_brand(brand, tmp_path, settings):
 
 def test_botd_cannot_be_enabled_until_its_script_is_built(actor, settings):
     from brands.services import brand_set_fraud_settings
-    from trcker_site.errors import ValidationError
+    from core.errors import ValidationError
 
     settings.TRCKER_BOTD_ASSET = "vendor/botd/not-built.js"
     with pytest.raises(ValidationError) as err:

@@ -12,10 +12,10 @@ from conversions.services import (
     payout_void,
     payouts_generate,
 )
+from core.errors import InvalidTransitionError, NotFoundError, PermissionDeniedError
 from tests.conftest import make_actor
 from tests.conversions.factories_flow import accepted_click, record
 from tests.factories import OfferFactory, PartnerFactory
-from trcker_site.errors import InvalidTransitionError, NotFoundError, PermissionDeniedError
 
 
 @pytest.fixture
@@ -139,7 +139,7 @@ def test_mark_paid_requires_a_method(brand, flow, actor):
     conversion = new_conversion(brand, *flow)
     conversion_approve(actor=actor, conversion=conversion)
     (payout,) = payouts_generate(actor=actor)
-    from trcker_site.errors import ValidationError
+    from core.errors import ValidationError
 
     with pytest.raises(ValidationError):
         payout_mark_paid(actor=actor, payout=payout, method="  ")

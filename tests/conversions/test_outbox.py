@@ -10,9 +10,9 @@ from werkzeug import Response
 from conversions.models import PostbackDelivery
 from conversions.outbox import MAX_ATTEMPTS, RETRY_DELAYS, deliver_one, drain
 from conversions.services import conversion_approve, delivery_replay
+from core.errors import InvalidTransitionError
 from tests.conversions.factories_flow import accepted_click, record
 from tests.factories import OfferFactory, PartnerFactory
-from trcker_site.errors import InvalidTransitionError
 
 TEMPLATE = (
     "{base}/pb?click={CLICK_ID}&conv={CONVERSION_ID}&amount={AMOUNT}&txn={TXN_ID}&event={EVENT_TYPE}"

@@ -27,11 +27,11 @@ from conversions.rollups import (
     rollup_add,
 )
 from conversions.services import conversion_approve, conversion_reject
+from core.errors import DomainError
 from tests.conftest import make_actor
 from tests.conversions.factories_flow import accepted_click, record
 from tests.conversions.test_rollups import raw_table, rollup_table
 from tests.factories import BrandFactory, OfferFactory, PartnerFactory
-from trcker_site.errors import DomainError
 
 
 def exact(brand):

@@ -25,10 +25,10 @@ from conversions.services import (
     payout_mark_paid,
     payouts_generate,
 )
+from core.errors import DomainError
 from tests.conftest import make_actor
 from tests.conversions.helpers import CHROME
 from tests.factories import BrandFactory, OfferFactory, PartnerFactory
-from trcker_site.errors import DomainError
 
 COUNTER = itertools.count()
 ROLLUP_COLUMNS = [

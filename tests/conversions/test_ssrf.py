@@ -8,11 +8,11 @@ import pytest
 
 from conversions.models import PostbackDelivery
 from conversions.outbox import drain
+from core.errors import ValidationError
+from core.outbound_http import OutboundRefused, fetch
 from offers.services import offer_create, offer_update
 from tests.conversions.factories_flow import accepted_click, record
 from tests.factories import OfferFactory, PartnerFactory
-from trcker_site.errors import ValidationError
-from trcker_site.outbound_http import OutboundRefused, fetch
 
 STABLE_CODES = {
     "scheme_not_allowed",
@@ -161,7 +161,7 @@ def test_stored_vectors_are_refused_by_the_worker_without_connecting(canary, bra
 
 
 def test_placeholder_values_cannot_change_host_path_or_headers():
-    from trcker_site.url_templates import render_url_template
+    from core.url_templates import render_url_template
 
     template = "https://adv.example/pb?c={SUB1}&t={TXN_ID}"
     for value in (

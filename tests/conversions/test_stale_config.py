@@ -10,9 +10,9 @@ from django.db import InterfaceError, OperationalError
 
 from conversions import tracking_config
 from conversions.models import Click
+from core import config_cache
 from tests.conversions.helpers import click
 from tests.factories import OfferFactory, PartnerFactory
-from trcker_site import config_cache
 
 
 @pytest.fixture
@@ -147,9 +147,9 @@ def test_stale_serving_is_logged_once_a_minute_not_once_a_click(
     click(client, "acme", "spring-sale", "abc-123")
     database_down()
     _expire_everything()
-    with caplog.at_level(logging.WARNING, logger="trcker_site.config_cache"):
+    with caplog.at_level(logging.WARNING, logger="core.config_cache"):
         for _ in range(20):
             assert click(client, "acme", "spring-sale", "abc-123").status_code == 302
-    warnings = [r for r in caplog.records if r.name == "trcker_site.config_cache"]
+    warnings = [r for r in caplog.records if r.name == "core.config_cache"]
     assert len(warnings) == 1
     assert "serving cached config" in warnings[0].getMessage()

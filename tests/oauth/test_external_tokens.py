@@ -19,6 +19,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from brands.models import Brand
+from core.errors import AuthenticationError, ServiceUnavailableError
 from mcp_gateway import oauth_external
 from mcp_gateway.oauth_external import (
     ExternalToken,
@@ -28,7 +29,6 @@ from mcp_gateway.oauth_external import (
     validate_external_token,
 )
 from tests.factories import BrandFactory
-from trcker_site.errors import AuthenticationError, ServiceUnavailableError
 
 
 @pytest.fixture(autouse=True)

@@ -3,6 +3,13 @@ from decimal import Decimal
 import pytest
 
 from audit.models import AuditEvent
+from core.errors import (
+    ConflictError,
+    InvalidTransitionError,
+    NotFoundError,
+    PermissionDeniedError,
+    ValidationError,
+)
 from offers.models import Offer, OfferStatus, PayoutRule
 from offers.selectors import offer_get_for_actor, offer_list
 from offers.services import (
@@ -18,13 +25,6 @@ from offers.services import (
 )
 from tests.conftest import make_actor
 from tests.factories import OfferFactory, PartnerFactory
-from trcker_site.errors import (
-    ConflictError,
-    InvalidTransitionError,
-    NotFoundError,
-    PermissionDeniedError,
-    ValidationError,
-)
 
 
 def only_event(action):

@@ -10,10 +10,10 @@ from django.test import Client
 
 from audit.models import AuditEvent
 from brands.models import StaffRole
+from core.errors import ConflictError, ValidationError
 from partners.models import Partner, PartnerStatus
 from partners.services import partner_apply
 from tests.factories import BrandFactory, PartnerFactory, StaffMembershipFactory, UserFactory
-from trcker_site.errors import ConflictError, ValidationError
 
 GOOD = {
     "name": "ABC Media",

@@ -2,6 +2,13 @@ import pytest
 from django.core import mail
 
 from audit.models import AuditEvent
+from core.errors import (
+    ConflictError,
+    InvalidTransitionError,
+    NotFoundError,
+    PermissionDeniedError,
+    ValidationError,
+)
 from partners.models import Coupon, CouponStatus, Partner, PartnerStatus
 from partners.selectors import (
     coupon_get_for_actor,
@@ -22,13 +29,6 @@ from partners.services import (
     partner_update,
 )
 from tests.factories import CouponFactory, OfferFactory, PartnerFactory
-from trcker_site.errors import (
-    ConflictError,
-    InvalidTransitionError,
-    NotFoundError,
-    PermissionDeniedError,
-    ValidationError,
-)
 
 
 def only_event(action):

@@ -22,8 +22,8 @@ import redis
 import requests
 from django.conf import settings
 
+from core import secrets_crypto
 from tests.mcp_gateway.test_rate_limit_processes import _database_url, _free_port
-from trcker_site import secrets_crypto
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -26,6 +26,7 @@ from django.conf import settings
 
 from conversions.click_store import CLICKS
 from conversions.models import Click, Conversion
+from core.streams import GROUP
 from tests.conversions.helpers import CHROME
 from tests.conversions.test_rollups import raw_table, rollup_table
 from tests.factories import BrandFactory, OfferFactory, PartnerFactory
@@ -37,7 +38,6 @@ from tests.reliability.processes import (
     stop,
     wait_for,
 )
-from workqueue.streams import GROUP
 
 pytestmark = [
     pytest.mark.postgres,

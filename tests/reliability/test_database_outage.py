@@ -23,12 +23,12 @@ from django.db import connection
 
 from conversions.click_store import CLICKS
 from conversions.models import Click
+from core.queue_redis import queue_client
 from tests.conversions.helpers import CHROME
 from tests.conversions.test_rollups import raw_table, rollup_table
 from tests.factories import BrandFactory, OfferFactory, PartnerFactory
 from tests.mcp_gateway.test_rate_limit_processes import _free_port
 from tests.reliability.processes import app_env, gunicorn, start_worker, stop, wait_for
-from workqueue.redis import queue_client
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 

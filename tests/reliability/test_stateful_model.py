@@ -46,12 +46,12 @@ from conversions.services import (
     payout_void,
     payouts_generate,
 )
+from core.errors import InvalidTransitionError
 from offers.models import CapPeriod, OfferCapCounter
 from tests.conftest import make_actor
 from tests.conversions.helpers import CHROME
 from tests.conversions.test_rollups import raw_table, rollup_table
 from tests.factories import BrandFactory, OfferFactory, PartnerFactory
-from trcker_site.errors import InvalidTransitionError
 
 CAP = 3
 COUNTER = itertools.count()

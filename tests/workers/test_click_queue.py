@@ -16,12 +16,12 @@ from django.utils import timezone
 
 from conversions import click_store
 from conversions.models import Click, ClickOutcome, Conversion
+from core.queue_redis import queue_client
+from core.streams import GROUP, MAX_DELIVERIES, read_new
 from tests.conversions.helpers import click, click_id_from
 from tests.conversions.test_rollups import raw_table, rollup_table
 from tests.factories import BrandFactory, OfferFactory, PartnerFactory
 from workers.loop import Worker, queue_status
-from workqueue.redis import queue_client
-from workqueue.streams import GROUP, MAX_DELIVERIES, read_new
 
 pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 

@@ -8,13 +8,13 @@ from django.core.management import call_command
 
 from audit.actor import Actor
 from audit.models import AuditEvent
+from core.queue_redis import configuration_problems, queue_client
 from mcp_gateway.models import McpToolCall
 from mcp_gateway.services import TOOL_CALLS, tool_call_record
 from tests.conftest import issue_key
 from tests.factories import BrandFactory, OfferFactory
 from tests.mcp_gateway.helpers import Mcp
 from workers.loop import Worker
-from workqueue.redis import configuration_problems, queue_client
 
 pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 

@@ -2,7 +2,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from audit.actor import Channel
 from brands.services import brand_create
-from trcker_site.errors import DomainError
+from core.errors import DomainError
 
 
 class Command(BaseCommand):

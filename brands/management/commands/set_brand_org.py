@@ -3,7 +3,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from audit.actor import Actor, Channel
 from brands.models import Brand
 from brands.services import brand_set_external_org_id
-from trcker_site.errors import DomainError
+from core.errors import DomainError
 
 
 class Command(BaseCommand):

@@ -14,7 +14,7 @@ import logging
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
 
-from trcker_site.cache import lua_script
+from core.cache import lua_script
 
 logger = logging.getLogger(__name__)
 

@@ -34,8 +34,8 @@ from django.core.cache import caches
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest
 
-from trcker_site.cache import lua_script
-from trcker_site.counters import redis_client, redis_key
+from core.cache import lua_script
+from core.counters import redis_client, redis_key
 
 logger = logging.getLogger("trcker.rate_limits")
 

@@ -6,7 +6,7 @@ through ``clean_text`` before it is queued or written, and every slug taken from
 refused write at the edge either wedges a queue or turns a visitor's typo into a 5xx; control
 characters are never meaningful in these fields and only make logs and admin pages lie.
 
-Framework-free on purpose, like ``trcker_site.errors``: both the click and the postback
+Framework-free on purpose, like ``core.errors``: both the click and the postback
 endpoints call it, and the unit tests need nothing but Python.
 """
 

@@ -24,8 +24,8 @@ from django.urls import reverse
 from audit.actor import Actor, ActorKind, Channel, Scope
 from brands.models import WRITE_ROLES, Brand
 from brands.selectors import staff_roles_for_user
-from trcker_site.client_ip import request_client_ip
-from trcker_site.errors import DomainError, PermissionDeniedError
+from core.client_ip import request_client_ip
+from core.errors import DomainError, PermissionDeniedError
 
 admin.site.site_header = "Trcker administration"
 admin.site.site_title = "Trcker admin"

@@ -12,15 +12,15 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 
 from audit.actor import Actor, Channel
-from brands.demo_traffic import seed_demo_traffic, seed_volume
 from brands.models import ApiKeyScope, Brand, StaffRole
 from brands.selectors import api_key_authenticate
 from brands.services import api_key_create, brand_create, staff_membership_set
+from core.errors import DomainError
+from demo.traffic import seed_demo_traffic, seed_volume
 from offers.models import AmountType
 from offers.services import offer_create, offer_pause, offer_set_caps, offer_set_payout_rule
 from partners.models import PartnerStatus
 from partners.services import coupon_create, partner_create
-from trcker_site.errors import DomainError
 
 DEMO_SLUG = "demo"
 

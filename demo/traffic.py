@@ -22,9 +22,9 @@ from conversions.models import Click, ClickOutcome, Conversion, ConversionStatus
 from conversions.payouts_math import resolve_amounts
 from conversions.rollups import rebuild_brand
 from conversions.services import payout_mark_paid, payouts_generate
+from core.ids import new_click_id, new_conversion_id
 from offers.models import Offer, OfferStatus
 from partners.models import Partner, PartnerStatus
-from trcker_site.ids import new_click_id, new_conversion_id
 
 USER_AGENTS = [
     (

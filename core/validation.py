@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models
 
-from trcker_site.errors import ValidationError
+from core.errors import ValidationError
 
 
 def full_clean_or_raise(instance: models.Model, *, exclude: Iterable[str] = ()) -> None:

@@ -1,7 +1,7 @@
 """The one error hierarchy of Trcker's domain.
 
 Framework-free on purpose: services raise these, and each interface renders them once —
-REST as ``{"error": {"code", "message", "fields"?}}`` (``trcker_site.api``), MCP as a tool
+REST as ``{"error": {"code", "message", "fields"?}}`` (``rest_api.base``), MCP as a tool
 result with ``isError: true``. ``code`` is a stable snake_case string clients may branch on.
 """
 

@@ -35,9 +35,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 
-from trcker_site.client_ip import request_client_ip
-from trcker_site.counters import count_in_windows, redis_client, redis_key
-from trcker_site.rate_limits import parse_rate
+from core.client_ip import request_client_ip
+from core.counters import count_in_windows, redis_client, redis_key
+from core.rate_limits import parse_rate
 
 logger = logging.getLogger("trcker.auth_throttle")
 

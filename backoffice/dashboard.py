@@ -33,6 +33,8 @@ from redis.exceptions import RedisError
 from audit.actor import Actor
 from audit.models import AuditEvent
 from audit.selectors import audit_event_list
+from backoffice.admin_base import admin_actor, brand_access
+from backoffice.charts import Chart, chart
 from brands.models import Brand
 from conversions.models import (
     Conversion,
@@ -49,9 +51,7 @@ from conversions.selectors import (
 )
 from conversions.services import conversion_approve, conversion_reject, delivery_replay
 from conversions.stats import Period, fraud_summary, performance, resolve_period, top_publishers
-from trcker_site.admin_base import admin_actor, brand_access
-from trcker_site.charts import Chart, chart
-from trcker_site.errors import DomainError
+from core.errors import DomainError
 from workers.loop import queue_status
 
 DAYS = 30

@@ -20,8 +20,6 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import InterfaceError, OperationalError, transaction
 
-from audit.services import audit_record
-
 logger = logging.getLogger(__name__)
 
 _local_generation: defaultdict[int, int] = defaultdict(int)
@@ -66,12 +64,6 @@ def config_generation(brand_id: int) -> tuple[int, int | None]:
         shared = None
     recent[brand_id] = (now, shared)
     return _local_generation[brand_id], shared
-
-
-def audit_config_change(**kwargs: Any) -> None:
-    """audit_record() for a change to tracking config, plus the cache invalidation."""
-    audit_record(**kwargs)
-    tracking_config_changed(kwargs["actor"].brand_id)
 
 
 _lock = threading.Lock()

@@ -94,24 +94,6 @@ def reencrypt(token: str) -> str:
         raise ImproperlyConfigured("A stored secret cannot be decrypted for rotation.") from None
 
 
-def reencrypt_all() -> int:
-    """Re-encrypt every stored offer secret under the current key; returns rows rewritten.
-    Run after putting a new key first in TRCKER_SECRETS_KEY, before dropping the old one."""
-    from django.db import transaction
-
-    from offers.models import Offer
-
-    count = 0
-    with transaction.atomic():
-        for offer in Offer.objects.select_for_update().only(*ENCRYPTED_OFFER_FIELDS):
-            # Saving re-encrypts with the first key: the field decrypts on load (any key)
-            # and encrypts on save (the first key).
-            offer.save(update_fields=list(ENCRYPTED_OFFER_FIELDS))
-            count += 1
-    return count
-
-
-ENCRYPTED_OFFER_FIELDS = ("postback_secret", "previous_postback_secret")
 
 
 class EncryptedSecretField(models.CharField):
