@@ -24,14 +24,13 @@ from core import auth_throttle
 from core.errors import AuthenticationError
 from core.rate_limits import count_request, parse_rate
 from mcp_gateway.host import TrckerMcpHost
+from mcp_gateway.jsonrpc import INVALID_REQUEST, RATE_LIMITED
 from mcp_gateway.oauth import WRITE_SCOPE, authenticate_oauth_token, challenge
-from mcp_gateway.protocol import (
-    INVALID_REQUEST,
-    RATE_LIMITED,
+from mcp_gateway.protocol import McpProtocol
+from mcp_gateway.transport import (
     Admission,
     HttpReply,
     HttpRequestInfo,
-    McpProtocol,
     error_reply,
     rate_limited_reply,
 )

@@ -18,8 +18,8 @@ from core.client_ip import request_client_ip
 from core.links import public_url
 from core.rate_limits import count_request
 from mcp_gateway.host import INSTRUCTIONS
-from mcp_gateway.protocol import SUPPORTED_VERSIONS
 from mcp_gateway.tools import TOOLS
+from mcp_gateway.versions import SUPPORTED_VERSIONS
 
 CARD_MEDIA_TYPE = "application/mcp-server-card+json"
 LINKSET_MEDIA_TYPE = 'application/linkset+json; profile="https://www.rfc-editor.org/info/rfc9727"'

@@ -16,9 +16,10 @@ from django.db.models import QuerySet
 from audit.actor import Actor
 from core.errors import DomainError
 from mcp_gateway import prompts
+from mcp_gateway.jsonrpc import ProtocolError
 from mcp_gateway.oauth import READ_SCOPE, WRITE_SCOPE, challenge
 from mcp_gateway.pagination import paginate
-from mcp_gateway.protocol import HttpChallenge, ProtocolError, ToolOutcome, UnknownTool
+from mcp_gateway.protocol import HttpChallenge, ToolOutcome, UnknownTool
 from mcp_gateway.registry import Tool
 from mcp_gateway.services import tool_call_record
 from mcp_gateway.tools import TOOLS, AuditLogRows

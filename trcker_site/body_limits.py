@@ -26,7 +26,8 @@ from rest_framework.parsers import JSONParser, get_encoding
 from rest_framework.utils.json import strict_constant
 
 from core.json_limits import JsonTooDeep, loads_bounded
-from mcp_gateway.protocol import INVALID_REQUEST, error_reply
+from mcp_gateway.jsonrpc import INVALID_REQUEST
+from mcp_gateway.transport import error_reply
 
 MCP_PATH = "/api/mcp"
 

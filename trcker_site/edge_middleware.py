@@ -32,7 +32,8 @@ from urllib.parse import unquote_to_bytes
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.defaults import bad_request
 
-from mcp_gateway.protocol import INVALID_REQUEST, error_reply
+from mcp_gateway.jsonrpc import INVALID_REQUEST
+from mcp_gateway.transport import error_reply
 
 CODE = "invalid_characters"
 _PATH_UNSAFE = re.compile("[\x00-\x1f\x7f]")
