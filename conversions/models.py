@@ -30,8 +30,9 @@ class Click(models.Model):
     id = models.CharField(primary_key=True, max_length=32, default=new_click_id, editable=False)
     brand = models.ForeignKey("brands.Brand", on_delete=models.CASCADE, related_name="+")
     # Null when the click named an offer or partner that does not exist (kept as a refusal).
+    # offer.clicks lets offers ask "has traffic?" without importing conversions (a layer up).
     offer = models.ForeignKey(
-        "offers.Offer", null=True, on_delete=models.SET_NULL, related_name="+"
+        "offers.Offer", null=True, on_delete=models.SET_NULL, related_name="clicks"
     )
     partner = models.ForeignKey(
         "partners.Partner", null=True, on_delete=models.SET_NULL, related_name="+"
@@ -247,7 +248,9 @@ class DailyRollup(models.Model):
 
     brand = models.ForeignKey("brands.Brand", on_delete=models.CASCADE, related_name="+")
     day = models.DateField()
-    offer = models.ForeignKey("offers.Offer", on_delete=models.CASCADE, related_name="+")
+    offer = models.ForeignKey(
+        "offers.Offer", on_delete=models.CASCADE, related_name="daily_rollups"
+    )
     partner = models.ForeignKey("partners.Partner", on_delete=models.CASCADE, related_name="+")
     currency = models.CharField(max_length=3)
     stripe = models.PositiveSmallIntegerField(db_default=0)

@@ -8,10 +8,12 @@ from django.db.models import Prefetch, QuerySet
 from audit.actor import Actor
 from core.errors import NotFoundError
 from offers.models import Offer, PayoutRule
-from partners.models import Partner
 
 
 def offer_list(*, actor: Actor, status: str | None = None) -> QuerySet[Offer]:
+    # partners sits above offers (it imports offers), so Partner is reached through the
+    # relation offers.models declares by name rather than imported.
+    partner_model = Offer._meta.get_field("allowed_partners").related_model
     qs = (
         Offer.objects.filter(brand_id=actor.brand_id)
         .select_related("brand")
@@ -20,7 +22,7 @@ def offer_list(*, actor: Actor, status: str | None = None) -> QuerySet[Offer]:
                 "payout_rules",
                 queryset=PayoutRule.objects.select_related("partner").order_by("event_type", "id"),
             ),
-            Prefetch("allowed_partners", queryset=Partner.objects.order_by("slug")),
+            Prefetch("allowed_partners", queryset=partner_model._default_manager.order_by("slug")),
         )
     )
     if status:

@@ -9,7 +9,7 @@ import ipaddress
 import secrets
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -19,13 +19,15 @@ from django.utils.text import slugify
 from audit.actor import Actor
 from audit.services import audit_record, changes_between, snapshot
 from brands.models import Brand
-from conversions.models import Click, Conversion, DailyRollup
 from core.config_cache import tracking_config_changed
 from core.errors import ConflictError, InvalidTransitionError, NotFoundError, ValidationError
 from core.outbound_http import OutboundRefused, check_template_on_save
 from core.validation import full_clean_or_raise
 from offers.models import AmountType, CapMode, DeviceClass, Offer, OfferStatus, PayoutRule
-from partners.models import Partner
+
+if TYPE_CHECKING:
+    # Annotations only: partners sits above offers (it imports offers at run time).
+    from partners.models import Partner
 
 # Everything offer_update may change; the secret is deliberately absent (rotate it instead).
 UPDATABLE_FIELDS = (
@@ -242,10 +244,11 @@ def _check_currency_unlocked(offer: Offer) -> None:
     key (brand, day, offer, partner) has one currency. Changed after traffic, the offer's
     history would be split across two currencies or relabelled, and its amounts (recorded in
     the old one) summed as the new one. Rollups count too: they outlive pruned clicks."""
+    # Reverse relations declared by conversions.models: conversions sits above offers.
     has_traffic = (
-        Click.objects.filter(offer_id=offer.pk).exists()
-        or Conversion.objects.filter(offer_id=offer.pk).exists()
-        or DailyRollup.objects.filter(brand_id=offer.brand_id, offer_id=offer.pk).exists()
+        offer.clicks.exists()
+        or offer.conversions.exists()
+        or offer.daily_rollups.filter(brand_id=offer.brand_id).exists()
     )
     if has_traffic:
         message = (
@@ -336,9 +339,9 @@ def offer_set_caps(
     *,
     actor: Actor,
     offer: Offer,
-    daily: int | None,
-    weekly: int | None,
-    monthly: int | None,
+    daily: int | None = None,
+    weekly: int | None = None,
+    monthly: int | None = None,
     mode: str | None = None,
 ) -> Offer:
     """Set conversion caps per day/week/month (brand time zone); None clears a cap."""
