@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -26,16 +28,62 @@ LINKSET_MEDIA_TYPE = 'application/linkset+json; profile="https://www.rfc-editor.
 DESCRIPTION = "Self-hosted affiliate tracking: offers, partners, clicks, conversions, payouts."
 
 
-def _host_name() -> str:
-    return settings.TRCKER_PUBLIC_URL.split("://", 1)[-1].split("/")[0].split(":")[0] or "localhost"
+# The server card's ``name`` (the MCP registry's server.json ``name``): "namespace/name", the
+# namespace a reverse-DNS domain its publisher controls (``com.example/weather``), at most 200
+# characters (a configured name is checked against the schema's pattern in settings.py).
+SERVER_NAME_MAX_LENGTH = 200
+# Without a DNS name to derive it from (an IP address, localhost, a single-label host):
+# .local names are never delegated in the global DNS (RFC 6762), so this claims nobody's
+# domain, and an IP address never becomes a "namespace" such as 1.0.0.127.
+FALLBACK_SERVER_NAME = "local.trcker/trcker"
+_DNS_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+def _dns_host(url: str) -> str | None:
+    """The host of ``url`` when it is a DNS domain name a namespace can be made of; None for
+    IP addresses, localhost and names that are not in the public DNS's shape."""
+    try:
+        host = urlsplit(url).hostname
+    except ValueError:  # an unbalanced IPv6 bracket
+        return None
+    if not host:
+        return None
+    host = host.rstrip(".")
+    labels = host.split(".")
+    if (
+        len(labels) < 2
+        or labels[-1] == "localhost"
+        or labels[-1].isdigit()  # an IPv4 address (IPv6 hosts hold ":", refused below)
+        or not all(_DNS_LABEL.match(label) for label in labels)
+    ):
+        return None
+    return host
+
+
+def server_name() -> str:
+    """TRCKER_MCP_SERVER_NAME when set (validated in settings), else the public URL's host in
+    reverse-DNS order + "/trcker" (trcker.example.com → com.example.trcker/trcker), else
+    FALLBACK_SERVER_NAME."""
+    if settings.TRCKER_MCP_SERVER_NAME:
+        return settings.TRCKER_MCP_SERVER_NAME
+    host = _dns_host(settings.TRCKER_PUBLIC_URL)
+    if host is None:
+        return FALLBACK_SERVER_NAME
+    name = ".".join(reversed(host.split("."))) + "/trcker"
+    return name if len(name) <= SERVER_NAME_MAX_LENGTH else FALLBACK_SERVER_NAME
+
+
+def _publisher() -> str:
+    # The AI catalog's publisher: the card's namespace read back as a domain.
+    namespace = server_name().split("/", 1)[0]
+    return ".".join(reversed(namespace.split(".")))
 
 
 def server_card() -> dict[str, Any]:
-    reverse_dns = ".".join(reversed(_host_name().split(".")))
     mcp_url = public_url("/api/mcp")
     return {
         "$schema": "https://static.modelcontextprotocol.io/schemas/v1/server-card.schema.json",
-        "name": f"{reverse_dns}/trcker",
+        "name": server_name(),
         "version": settings.TRCKER_VERSION,
         "title": "Trcker",
         "description": DESCRIPTION,
@@ -126,7 +174,7 @@ def api_catalog() -> dict[str, Any]:
 
 
 def ai_catalog() -> dict[str, Any]:
-    publisher = _host_name()
+    publisher = _publisher()
     return {
         "version": "1.0",
         "entries": [

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from pathlib import Path
 
 import dj_database_url
@@ -346,6 +347,18 @@ TRCKER_WORKER_LINGER_SECONDS = float(os.environ.get("TRCKER_WORKER_LINGER_SECOND
 # Browser origins allowed to call /api/mcp (requests without Origin are non-browser clients).
 TRCKER_MCP_ALLOWED_ORIGINS = env_list("TRCKER_MCP_ALLOWED_ORIGINS", [TRCKER_PUBLIC_URL])
 TRCKER_DISCOVERY_RATE = os.environ.get("TRCKER_DISCOVERY_RATE", "300/m")
+# The server card's name, "namespace/name" with a reverse-DNS namespace you control (the MCP
+# registry's rule, e.g. com.example/trcker). Unset: derived from TRCKER_PUBLIC_URL's domain,
+# or local.trcker/trcker on an IP address or localhost (mcp_gateway/discovery.py).
+TRCKER_MCP_SERVER_NAME = os.environ.get("TRCKER_MCP_SERVER_NAME", "")
+if TRCKER_MCP_SERVER_NAME and not (
+    re.fullmatch(r"[a-zA-Z0-9.-]+/[a-zA-Z0-9._-]+", TRCKER_MCP_SERVER_NAME)
+    and 3 <= len(TRCKER_MCP_SERVER_NAME) <= 200
+):
+    raise ImproperlyConfigured(
+        "TRCKER_MCP_SERVER_NAME must be namespace/name in reverse-DNS form, e.g. "
+        "com.example/trcker (letters, digits, dots and hyphens, one slash, at most 200)."
+    )
 # Test instances only (the MCP conformance suite cannot send credentials): requests without
 # a key act as a read-only caller of this brand. Refused unless DEBUG is on.
 TRCKER_MCP_TEST_ANONYMOUS_BRAND = os.environ.get("TRCKER_MCP_TEST_ANONYMOUS_BRAND", "")
