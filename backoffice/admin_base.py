@@ -21,10 +21,9 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 
-from audit.actor import Actor, ActorKind, Channel, Scope
+from audit.actor import Actor
 from brands.models import WRITE_ROLES, Brand
 from brands.selectors import staff_roles_for_user
-from core.client_ip import request_client_ip
 from core.errors import DomainError, PermissionDeniedError
 
 admin.site.site_header = "Trcker administration"
@@ -92,20 +91,12 @@ def admin_actor(request: HttpRequest, brand: Brand) -> Actor:
     if not access.can_read(brand.pk):
         # Unreachable through the scoped querysets; a guard, not a flow.
         raise PermissionDeniedError("You are not a member of this brand.", code="not_a_member")
-    user = request.user
-    scopes = {Scope.READ, Scope.WRITE} if access.can_write(brand.pk) else {Scope.READ}
-    return Actor(
-        kind=ActorKind.USER,
-        label=f"user:{user.pk}",
-        channel=Channel.ADMIN,
+    return Actor.for_admin(
+        request.user,
         brand_id=brand.pk,
         brand_slug=brand.slug,
-        scopes=frozenset(scopes),
-        user_id=user.pk,
-        ip=request_client_ip(request),
-        user_agent=request.headers.get("User-Agent", "")[:512],
-        request_id=getattr(request, "request_id", ""),
-        detail={"username": user.get_username()},
+        write=access.can_write(brand.pk),
+        request=request,
     )
 
 

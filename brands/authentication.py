@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.http import HttpRequest
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
-from audit.actor import Actor, ActorKind, Channel, Scope
+from audit.actor import Actor, Channel
 from brands.models import ApiKey, ApiKeyScope
 from brands.selectors import api_key_authenticate
 from core import auth_throttle
-from core.client_ip import request_client_ip
 from core.errors import AuthenticationError, RateLimitedError
 
 
@@ -37,26 +37,17 @@ def bearer_token(request: Request) -> str | None:
     return token.strip()
 
 
-def actor_for_api_key(key: ApiKey, *, channel: Channel, request: Request) -> Actor:
-    scopes = {Scope.READ}
-    if key.scope == ApiKeyScope.READ_WRITE:
-        scopes.add(Scope.WRITE)
-    brand = key.brand
-    mcp = channel == Channel.MCP
-    return Actor(
-        kind=ActorKind.MCP if mcp else ActorKind.API_KEY,
-        # MCP writes are tagged to a synthetic per-brand actor so the audit log separates
-        # agent-driven writes; the key that made them is kept in the detail.
-        label=f"mcp:{brand.slug}" if mcp else f"api_key:{key.prefix}",
+def actor_for_api_key(key: ApiKey, *, channel: Channel, request: HttpRequest | Request) -> Actor:
+    """The actor of a request made with ``key`` (REST and MCP): what of the key it records is
+    the brand's to read, how it is labelled is ``Actor.for_api_key``'s."""
+    return Actor.for_api_key(
+        key_id=key.pk,
+        prefix=key.prefix,
+        brand_id=key.brand.pk,
+        brand_slug=key.brand.slug,
+        write=key.scope == ApiKeyScope.READ_WRITE,
         channel=channel,
-        brand_id=brand.pk,
-        brand_slug=brand.slug,
-        scopes=frozenset(scopes),
-        api_key_id=key.pk,
-        ip=request_client_ip(request),
-        user_agent=request.META.get("HTTP_USER_AGENT", "")[:512],
-        request_id=getattr(request, "request_id", ""),
-        detail={"api_key": key.prefix},
+        request=request,
     )
 
 

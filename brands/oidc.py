@@ -12,7 +12,6 @@ Settings: ``TRCKER_OIDC_ORG_CLAIM`` (default ``org``), ``TRCKER_OIDC_ROLE_CLAIM`
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from typing import Any
 
@@ -21,10 +20,9 @@ from django.core.exceptions import ImproperlyConfigured, SuspiciousOperation
 from django.db import transaction
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 
-from audit.actor import Actor, Channel
+from audit.actor import Actor
 from brands.models import Brand, StaffMembership, StaffRole
 from brands.services import staff_membership_set
-from core.client_ip import request_client_ip
 from core.errors import ConflictError
 
 logger = logging.getLogger(__name__)
@@ -146,21 +144,11 @@ class BrandOIDCBackend(OIDCAuthenticationBackend):
         return email if isinstance(email, str) else ""
 
     def _actor(self, brand: Brand, user) -> Actor:
-        request = getattr(self, "request", None)
-        actor = Actor.system(
+        return Actor.for_sso(
+            user,
             brand_id=brand.pk,
             brand_slug=brand.slug,
-            name="oidc",
-            channel=Channel.ADMIN,
-            request_id=getattr(request, "request_id", "") if request else "",
-        )
-        if request is None:
-            return actor
-        return dataclasses.replace(
-            actor,
-            ip=request_client_ip(request),
-            user_agent=request.headers.get("User-Agent", "")[:512],
-            detail={"username": user.get_username()},
+            request=getattr(self, "request", None),
         )
 
     def _sync_memberships(self, user, claims: dict[str, Any]) -> None:

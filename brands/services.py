@@ -10,7 +10,7 @@ from django.contrib.staticfiles import finders
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from audit.actor import Actor, ActorKind, Channel, Scope
+from audit.actor import Actor, Channel
 from audit.services import audit_record, changes_between, snapshot
 from brands.keys import generate_key
 from brands.models import ApiKey, ApiKeyScope, Brand, FraudMode, StaffMembership, StaffRole
@@ -59,14 +59,8 @@ def brand_create(
         raise ConflictError(
             f"A brand with slug {slug!r} already exists.", code="brand_slug_taken"
         ) from None
-    kind, _, _ = creator_label.partition(":")
-    actor = Actor(
-        kind=ActorKind(kind) if kind in set(ActorKind) else ActorKind.SYSTEM,
-        label=creator_label,
-        channel=channel,
-        brand_id=brand.pk,
-        brand_slug=brand.slug,
-        scopes=frozenset({Scope.READ, Scope.WRITE}),
+    actor = Actor.for_brand_creator(
+        creator_label, brand_id=brand.pk, brand_slug=brand.slug, channel=channel
     )
     audit_record(
         actor=actor,

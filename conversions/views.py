@@ -3,7 +3,6 @@ postback. Plain Django views (no DRF) because they are the hot path and take no 
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 from urllib.parse import parse_qsl
@@ -19,7 +18,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from audit.actor import Actor, Channel
+from audit.actor import Actor
 from conversions import tracking_config
 from conversions.clicks import ClickInput, click_handle, click_record_botd_verdict
 from conversions.models import SUB_ID_MAX
@@ -219,16 +218,8 @@ def inbound_postback(request: HttpRequest, brand: str, offer: str) -> HttpRespon
         )
         params = _params(request, query_pairs)
         data = parse_postback(params, offer_currency=offer_config.currency)
-        actor = dataclasses.replace(
-            Actor.system(
-                brand_id=brand_config.id,
-                brand_slug=brand_config.slug,
-                name="postback",
-                channel=Channel.POSTBACK,
-                request_id=getattr(request, "request_id", ""),
-            ),
-            ip=getattr(request, "client_ip", None),
-            user_agent=clean_text(request.headers.get("User-Agent", ""), max_length=USER_AGENT_MAX),
+        actor = Actor.for_postback(
+            brand_id=brand_config.id, brand_slug=brand_config.slug, request=request
         )
         recorded = conversion_record(actor=actor, brand=brand_config, offer=offer_config, data=data)
     except DomainError as exc:

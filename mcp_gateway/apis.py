@@ -16,7 +16,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from audit.actor import Actor, ActorKind, Channel, Scope
+from audit.actor import Actor, Channel
 from brands.authentication import actor_for_api_key
 from brands.models import Brand
 from brands.selectors import api_key_authenticate
@@ -171,22 +171,14 @@ def _authenticate(request: HttpRequest, token: str) -> tuple[Actor, str]:
         key = api_key_authenticate(token)
         return actor_for_api_key(key, channel=Channel.MCP, request=request), f"key:{key.pk}"
     caller = authenticate_oauth_token(token)
-    scopes = {Scope.READ}
-    if WRITE_SCOPE in caller.scopes:
-        scopes.add(Scope.WRITE)
-    actor = Actor(
-        kind=ActorKind.MCP,
-        label=f"mcp:{caller.brand.slug}",
-        channel=Channel.MCP,
+    actor = Actor.for_oauth(
         brand_id=caller.brand.pk,
         brand_slug=caller.brand.slug,
-        scopes=frozenset(scopes),
+        write=WRITE_SCOPE in caller.scopes,
         user_id=caller.user_id,
-        ip=getattr(request, "client_ip", None),
-        user_agent=request.headers.get("User-Agent", "")[:512],
-        request_id=getattr(request, "request_id", ""),
-        # Beside the synthetic mcp:<brand> actor: who authorized it, through which client.
-        detail={"oauth_client": caller.client_id, "user": caller.subject, "oauth": True},
+        client_id=caller.client_id,
+        subject=caller.subject,
+        request=request,
     )
     return actor, f"oauth:{caller.client_id}:{caller.subject}"
 
@@ -224,18 +216,7 @@ def _serve(
 
 def _anonymous_test_actor(request: HttpRequest) -> Actor:
     brand = Brand.objects.get(slug=settings.TRCKER_MCP_TEST_ANONYMOUS_BRAND)
-    return Actor(
-        kind=ActorKind.MCP,
-        label=f"mcp:{brand.slug}",
-        channel=Channel.MCP,
-        brand_id=brand.pk,
-        brand_slug=brand.slug,
-        scopes=frozenset({Scope.READ}),
-        ip=getattr(request, "client_ip", None),
-        user_agent=request.headers.get("User-Agent", "")[:512],
-        request_id=getattr(request, "request_id", ""),
-        detail={"test_anonymous": True},
-    )
+    return Actor.for_mcp_test_anonymous(brand_id=brand.pk, brand_slug=brand.slug, request=request)
 
 
 def _bearer(request: HttpRequest) -> str | None:

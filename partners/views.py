@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 
 from django.conf import settings
@@ -13,7 +12,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from audit.actor import Actor, Channel
+from audit.actor import Actor
 from brands.models import Brand
 from core.client_ip import request_client_ip
 from core.edge_text import is_slug
@@ -64,20 +63,6 @@ def _retry_after(request: HttpRequest, brand: Brand) -> int | None:
     return usage.reset_seconds
 
 
-def _actor(request: HttpRequest, brand: Brand) -> Actor:
-    return dataclasses.replace(
-        Actor.system(
-            brand_id=brand.pk,
-            brand_slug=brand.slug,
-            name="partner_application",
-            channel=Channel.APPLY,
-            request_id=getattr(request, "request_id", ""),
-        ),
-        ip=request_client_ip(request),
-        user_agent=request.headers.get("User-Agent", "")[:512],
-    )
-
-
 def _add_domain_error(form: PartnerApplicationForm, exc: DomainError) -> None:
     placed = False
     for name, messages in (exc.fields or {}).items():
@@ -114,7 +99,12 @@ def application_form(request: HttpRequest, brand: str) -> HttpResponse:
                 logger.info("partner application to %s dropped: honeypot filled", brand_row.slug)
                 return HttpResponseRedirect(thanks)
             try:
-                partner_apply(actor=_actor(request, brand_row), **form.service_arguments())
+                partner_apply(
+                    actor=Actor.for_applicant(
+                        brand_id=brand_row.pk, brand_slug=brand_row.slug, request=request
+                    ),
+                    **form.service_arguments(),
+                )
             except DomainError as exc:
                 _add_domain_error(form, exc)
             else:
