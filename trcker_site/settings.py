@@ -135,8 +135,11 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL;"}
     )
-# No ATOMIC_REQUESTS: services own their transactions (durable at the top level), which is
-# also what lets each element of an MCP batch commit or fail on its own.
+# No ATOMIC_REQUESTS: each write service owns its transaction (`transaction.atomic()`), so a
+# request holds no transaction of its own and each element of an MCP batch commits or fails on
+# its own. Not `atomic(durable=True)`: callers nest services inside a transaction of theirs
+# (Django admin's change and delete views, seed_demo, the OIDC login creating a user and its
+# memberships), where a durable block would raise.
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache / Redis -------------------------------------------------------------------------
