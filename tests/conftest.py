@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 
 import pytest
 from django.core.cache import cache
@@ -13,6 +15,7 @@ from brands.services import api_key_create
 from conversions import tracking_config
 from core.queue_redis import queue_client
 from tests.factories import BrandFactory, OfferFactory, PartnerFactory
+from tests.live_server import Server, gunicorn
 
 ON_POSTGRES = connection.vendor == "postgresql"
 
@@ -77,6 +80,22 @@ def _fresh_cache() -> None:
     cache.clear()
     clear_queue_keys()
     tracking_config.clear()
+
+
+@pytest.fixture
+def app_server(transactional_db: None) -> Iterator[Callable[..., Server]]:
+    """Starts a real gunicorn on the test database and returns it once /api/health answers:
+    ``server = app_server()``, or with settings of its own and a worker process,
+    ``app_server(env=app_env(TRCKER_MCP_RATE="120/m"), workers=1, with_worker=True)``
+    (arguments: tests.live_server.gunicorn). Everything started is stopped when the test ends;
+    a test may stop or kill a server sooner. The database is transactional because the server
+    sees only what the test committed."""
+    with ExitStack() as started:
+
+        def start(env: dict[str, str] | None = None, **options) -> Server:
+            return started.enter_context(gunicorn(env, **options))
+
+        yield start
 
 
 @pytest.fixture

@@ -5,27 +5,19 @@ in one count, and a flood of oversize batches does not slow another brand down (
 
 import json
 import logging
-import os
-import socket
 import statistics
-import subprocess
-import sys
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 import requests
-from django.conf import settings as django_settings
-from django.db import connection
 
 from tests.conftest import issue_key
 from tests.factories import BrandFactory
+from tests.live_server import app_env
 from tests.mcp_gateway.helpers import Mcp
 
 logger = logging.getLogger(__name__)
-ROOT = Path(__file__).resolve().parents[2]
 PING = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
 FOUR_MIB = 4 * 1024 * 1024
 
@@ -111,72 +103,12 @@ def test_the_limiter_is_called_once_per_http_request(brand, settings, monkeypatc
 # --- against a real server ------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _database_url() -> str:
-    db = connection.settings_dict
-    user = db.get("USER") or "postgres"
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    host, port = db.get("HOST") or "127.0.0.1", db.get("PORT") or 5432
-    return f"postgres://{user}{password}@{host}:{port}/{db['NAME']}"
-
-
 @pytest.fixture
-def server():
+def server(app_server):
     """One gunicorn shaped like production (docs/operations.md: workers and 2 threads each),
     with a 4 MiB body limit so oversize batches get past the size check to the batch check."""
-    port = _free_port()
-    env = {
-        **os.environ,
-        "DEBUG": "0",
-        "SECRET_KEY": "batch-limit-test-" + uuid.uuid4().hex,
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "DATABASE_URL": _database_url(),
-        "REDIS_URL": django_settings.REDIS_URL,
-        "CACHE_KEY_PREFIX": "bltest-" + uuid.uuid4().hex[:8],
-        "TRCKER_MAX_BODY_BYTES": str(FOUR_MIB),
-        "LOG_LEVEL": "WARNING",
-        "DB_POOL_MAX": "2",
-    }
-    process = subprocess.Popen(  # noqa: S603 - our own server, fixed arguments
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "trcker_site.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "2",
-            "--threads",
-            "2",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if requests.get(f"http://127.0.0.1:{port}/api/health", timeout=5).ok:
-                    break
-            except requests.RequestException:  # refused, or a worker still booting
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("test server did not start")
-            time.sleep(0.2)
-        yield f"http://127.0.0.1:{port}/api/mcp"
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
+    env = app_env(TRCKER_MAX_BODY_BYTES=str(FOUR_MIB), DB_POOL_MAX="2")
+    return app_server(env=env, workers=2, threads=2).url("/api/mcp")
 
 
 def _headers(key: str) -> dict[str, str]:

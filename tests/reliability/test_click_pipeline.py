@@ -22,7 +22,6 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import redis
 import requests
-from django.conf import settings
 
 from conversions.click_store import CLICKS
 from conversions.models import Click, Conversion
@@ -30,14 +29,7 @@ from core.streams import GROUP
 from tests.conversions.helpers import CHROME
 from tests.conversions.test_rollups import raw_table, rollup_table
 from tests.factories import BrandFactory, OfferFactory, PartnerFactory
-from tests.reliability.processes import (
-    app_env,
-    gunicorn,
-    private_redis,
-    start_worker,
-    stop,
-    wait_for,
-)
+from tests.live_server import app_env, private_redis, start_worker, stop, wait_for
 
 pytestmark = [
     pytest.mark.postgres,
@@ -67,7 +59,6 @@ def queue_redis():
 @pytest.fixture
 def env(queue_redis):
     return app_env(
-        REDIS_URL=settings.REDIS_URL,
         TRCKER_QUEUE_REDIS_URL=queue_redis.url,
         TRCKER_QUEUE_CLAIM_IDLE_SECONDS="1",
         TRCKER_QUEUE_BATCH="50",
@@ -126,47 +117,47 @@ def _assert_written_exactly_once(world, redirected: list[str], queue_redis) -> N
     assert CLICKS.dead_count(client) == 0
 
 
-def test_a_nul_byte_in_any_click_field_wedges_nothing(world, env, queue_redis):
-    with gunicorn(env) as server:
-        worker = start_worker(env, "w-nul")
-        try:
-            hostile = [
-                _click(server.base, sub1="\x00"),
-                _click(server.base, sub2="a\x00b", sub3="\x01\x1b[31m", sub5="\x7f\x85"),
-            ]
-            # C1 controls are legal header bytes (obs-text): they reach the handler.
-            c1_header = requests.get(
-                f"{server.base}/c/pipe/open/steady",
-                headers={"User-Agent": "Mozilla/5.0\x85\x9b", "Referer": "https://x.example/\x80"},
-                allow_redirects=False,
-                timeout=30,
-            )
-            # C0 controls in a header are refused by the HTTP server itself, cleanly.
-            c0_header = requests.get(
-                f"{server.base}/c/pipe/open/steady",
-                headers={"User-Agent": "Mozilla\x01/5.0"},
-                allow_redirects=False,
-                timeout=30,
-            )
-            assert c1_header.status_code == 302
-            assert c0_header.status_code == 400
-            hostile.append(parse_qs(urlsplit(c1_header.headers["Location"]).query)["c"][0])
-            assert all(hostile)
-            sent_at = time.monotonic()
-            normal = _click(server.base, sub1="after")
-            wait_for(
-                lambda: Click.objects.filter(pk=normal).exists(),
-                timeout=30,
-                what="the normal click after the hostile ones",
-            )
-            lag = time.monotonic() - sent_at
-            postback = requests.get(
-                f"{server.base}/api/postback/pipe/open",
-                params={"click_id": normal, "txn_id": "AFTER-NUL", "amount": "5.00"},
-                timeout=30,
-            )
-        finally:
-            stop(worker)
+def test_a_nul_byte_in_any_click_field_wedges_nothing(world, env, queue_redis, app_server):
+    server = app_server(env=env)
+    worker = start_worker(env, "w-nul")
+    try:
+        hostile = [
+            _click(server.base, sub1="\x00"),
+            _click(server.base, sub2="a\x00b", sub3="\x01\x1b[31m", sub5="\x7f\x85"),
+        ]
+        # C1 controls are legal header bytes (obs-text): they reach the handler.
+        c1_header = requests.get(
+            f"{server.base}/c/pipe/open/steady",
+            headers={"User-Agent": "Mozilla/5.0\x85\x9b", "Referer": "https://x.example/\x80"},
+            allow_redirects=False,
+            timeout=30,
+        )
+        # C0 controls in a header are refused by the HTTP server itself, cleanly.
+        c0_header = requests.get(
+            f"{server.base}/c/pipe/open/steady",
+            headers={"User-Agent": "Mozilla\x01/5.0"},
+            allow_redirects=False,
+            timeout=30,
+        )
+        assert c1_header.status_code == 302
+        assert c0_header.status_code == 400
+        hostile.append(parse_qs(urlsplit(c1_header.headers["Location"]).query)["c"][0])
+        assert all(hostile)
+        sent_at = time.monotonic()
+        normal = _click(server.base, sub1="after")
+        wait_for(
+            lambda: Click.objects.filter(pk=normal).exists(),
+            timeout=30,
+            what="the normal click after the hostile ones",
+        )
+        lag = time.monotonic() - sent_at
+        postback = requests.get(
+            f"{server.base}/api/postback/pipe/open",
+            params={"click_id": normal, "txn_id": "AFTER-NUL", "amount": "5.00"},
+            timeout=30,
+        )
+    finally:
+        stop(worker)
     assert lag < 10 * LAG_SECONDS, lag
     assert postback.status_code == 200, postback.text
     assert Conversion.objects.get(txn_id="AFTER-NUL").click_id == normal
@@ -179,26 +170,27 @@ def test_a_nul_byte_in_any_click_field_wedges_nothing(world, env, queue_redis):
     assert CLICKS.dead_count(queue_redis.client()) == 0
 
 
-def test_a_worker_killed_mid_batch_loses_and_doubles_nothing(world, env, queue_redis):
+def test_a_worker_killed_mid_batch_loses_and_doubles_nothing(world, env, queue_redis, app_server):
     client = queue_redis.client()
-    with gunicorn(env) as server:
-        redirected = _click_load(server.base, 600)  # a backlog: no worker runs yet
-        # One batch takes the whole backlog, so the kill lands between its read and its
-        # acknowledgement: the records are pending for the dead worker (its commit may or may
-        # not have happened; both must end with each click written once).
-        first = start_worker({**env, "TRCKER_QUEUE_BATCH": "1000"}, "w-first")
-        try:
-            wait_for(
-                lambda: _pending_for(client, "w-first") > 0,
-                timeout=60,
-                what="the first worker to take its batch",
-            )
-            first.send_signal(signal.SIGKILL)  # no handler, no cleanup, mid-batch
-            first.wait(timeout=10)
-        finally:
-            stop(first)
-        assert _pending_for(client, "w-first") > 0  # the batch was never acknowledged
-        more = _click_load(server.base, 100)  # traffic goes on meanwhile
+    server = app_server(env=env)
+    redirected = _click_load(server.base, 600)  # a backlog: no worker runs yet
+    # One batch takes the whole backlog, so the kill lands between its read and its
+    # acknowledgement: the records are pending for the dead worker (its commit may or may
+    # not have happened; both must end with each click written once).
+    first = start_worker({**env, "TRCKER_QUEUE_BATCH": "1000"}, "w-first")
+    try:
+        wait_for(
+            lambda: _pending_for(client, "w-first") > 0,
+            timeout=60,
+            what="the first worker to take its batch",
+        )
+        first.send_signal(signal.SIGKILL)  # no handler, no cleanup, mid-batch
+        first.wait(timeout=10)
+    finally:
+        stop(first)
+    assert _pending_for(client, "w-first") > 0  # the batch was never acknowledged
+    more = _click_load(server.base, 100)  # traffic goes on meanwhile
+    server.stop()
     second = start_worker(env, "w-second")
     try:
         _assert_written_exactly_once(world, redirected + more, queue_redis)
@@ -220,10 +212,12 @@ def _pending_for(client, consumer: str) -> int:
     return counts.get(consumer, 0)
 
 
-def test_a_web_server_killed_right_after_answering_loses_no_click(world, env, queue_redis):
-    with gunicorn(env) as server:
-        redirected = _click_load(server.base, 200)
-        server.kill()  # SIGKILL to the whole process group, right after the last answer
+def test_a_web_server_killed_right_after_answering_loses_no_click(
+    world, env, queue_redis, app_server
+):
+    server = app_server(env=env)
+    redirected = _click_load(server.base, 200)
+    server.kill()  # SIGKILL to the whole process group, right after the last answer
     assert len(redirected) == 200
     worker = start_worker(env, "w-after-web")
     try:
@@ -232,13 +226,16 @@ def test_a_web_server_killed_right_after_answering_loses_no_click(world, env, qu
         stop(worker)
 
 
-def test_the_queue_redis_killed_and_restarted_under_traffic_loses_no_click(world, env, queue_redis):
-    with gunicorn(env) as server:
-        before = _click_load(server.base, 150)  # queued; no worker yet
-        queue_redis.kill()  # SIGKILL: only what the AOF holds survives
-        during = _click_load(server.base, 30, clients=3)  # written directly by the web
-        queue_redis.start()  # same port, same data directory
-        after = _click_load(server.base, 100)
+def test_the_queue_redis_killed_and_restarted_under_traffic_loses_no_click(
+    world, env, queue_redis, app_server
+):
+    server = app_server(env=env)
+    before = _click_load(server.base, 150)  # queued; no worker yet
+    queue_redis.kill()  # SIGKILL: only what the AOF holds survives
+    during = _click_load(server.base, 30, clients=3)  # written directly by the web
+    queue_redis.start()  # same port, same data directory
+    after = _click_load(server.base, 100)
+    server.stop()
     assert len(before) == 150 and len(during) == 30 and len(after) == 100
     worker = start_worker(env, "w-after-redis")
     try:

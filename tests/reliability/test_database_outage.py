@@ -27,8 +27,7 @@ from core.queue_redis import queue_client
 from tests.conversions.helpers import CHROME
 from tests.conversions.test_rollups import raw_table, rollup_table
 from tests.factories import BrandFactory, OfferFactory, PartnerFactory
-from tests.mcp_gateway.test_rate_limit_processes import _free_port
-from tests.reliability.processes import app_env, gunicorn, start_worker, stop, wait_for
+from tests.live_server import app_env, free_port, wait_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
@@ -41,7 +40,7 @@ class CuttableProxy:
 
     def __init__(self, target: tuple[str, int]) -> None:
         self.target = target
-        self.port = _free_port()
+        self.port = free_port()
         self._pairs: list[socket.socket] = []
         self._lock = threading.Lock()
         self._listener: socket.socket | None = None
@@ -128,62 +127,58 @@ def _click_id(response: requests.Response) -> str:
     return parse_qs(urlsplit(response.headers["Location"]).query)["c"][0]
 
 
-def test_clicks_survive_a_database_outage_of_any_length_exactly_once(world):
+def test_clicks_survive_a_database_outage_of_any_length_exactly_once(world, app_server):
     db = connection.settings_dict
     proxy = CuttableProxy((db.get("HOST") or "127.0.0.1", int(db.get("PORT") or 5432)))
     user = db.get("USER") or "postgres"
     env = app_env(
         DATABASE_URL=f"postgres://{user}@127.0.0.1:{proxy.port}/{db['NAME']}",
-        REDIS_URL=settings.REDIS_URL,
         TRCKER_QUEUE_REDIS_URL=settings.TRCKER_QUEUE_REDIS_URL,
         DB_TIMEOUT="1",
         TRCKER_CONFIG_CACHE_SECONDS=str(CONFIG_CACHE_SECONDS),
         LOG_LEVEL="CRITICAL",
     )
     try:
-        with gunicorn(env, workers=1, threads=4) as server:
-            worker = start_worker(env, "outage-worker")
-            try:
-                # Before: the one web process caches both offers' config.
-                before = [_click(server.base, "open") for _ in range(3)]
-                before.append(_click(server.base, "capped"))
-                assert [r.status_code for r in before] == [302] * 4
+        server = app_server(env=env, workers=1, threads=4, with_worker=True)
+        # Before: the one web process caches both offers' config.
+        before = [_click(server.base, "open") for _ in range(3)]
+        before.append(_click(server.base, "capped"))
+        assert [r.status_code for r in before] == [302] * 4
 
-                proxy.cut()
-                during: list[requests.Response] = []
-                deadline = time.monotonic() + 2 * CONFIG_CACHE_SECONDS + 1
-                while time.monotonic() < deadline:
-                    during.append(_click(server.base, "open"))
-                capped = _click(server.base, "capped")
-                unknown = _click(server.base, "no-such-offer")
-                postback = requests.get(
-                    f"{server.base}/api/postback/outage/open",
-                    params={"click_id": _click_id(during[0]), "txn_id": "T-1", "amount": "1"},
-                    timeout=30,
-                )
-                health = requests.get(f"{server.base}/api/health", timeout=30)
+        proxy.cut()
+        during: list[requests.Response] = []
+        deadline = time.monotonic() + 2 * CONFIG_CACHE_SECONDS + 1
+        while time.monotonic() < deadline:
+            during.append(_click(server.base, "open"))
+        capped = _click(server.base, "capped")
+        unknown = _click(server.base, "no-such-offer")
+        postback = requests.get(
+            f"{server.base}/api/postback/outage/open",
+            params={"click_id": _click_id(during[0]), "txn_id": "T-1", "amount": "1"},
+            timeout=30,
+        )
+        health = requests.get(f"{server.base}/api/health", timeout=30)
 
-                assert len(during) >= 5
-                assert {r.status_code for r in during} == {302}  # zero 5xx, the whole outage
-                redirected = [_click_id(r) for r in during]
-                assert capped.status_code == 302
-                assert capped.headers["Location"] == "https://shop.example.com/sold-out"
-                assert unknown.status_code == 503 and int(unknown.headers["Retry-After"]) > 0
-                assert postback.status_code == 503 and int(postback.headers["Retry-After"]) > 0
-                assert health.status_code == 503  # the database check fails...
-                assert health.json()["checks"]["config_cache"]["stale"] is True  # ...and says so
-                assert not Click.objects.filter(pk__in=redirected).exists()  # not written yet
+        assert len(during) >= 5
+        assert {r.status_code for r in during} == {302}  # zero 5xx, the whole outage
+        redirected = [_click_id(r) for r in during]
+        assert capped.status_code == 302
+        assert capped.headers["Location"] == "https://shop.example.com/sold-out"
+        assert unknown.status_code == 503 and int(unknown.headers["Retry-After"]) > 0
+        assert postback.status_code == 503 and int(postback.headers["Retry-After"]) > 0
+        assert health.status_code == 503  # the database check fails...
+        assert health.json()["checks"]["config_cache"]["stale"] is True  # ...and says so
+        assert not Click.objects.filter(pk__in=redirected).exists()  # not written yet
 
-                proxy.restore()
-                stored = Click.objects.filter(brand=world)
-                expected = 4 + len(during) + 1  # before, during, and the capped one (refused)
-                wait_for(
-                    lambda: stored.count() >= expected,
-                    timeout=60,
-                    what="the worker to write the queued clicks",
-                )
-            finally:
-                stop(worker)
+        proxy.restore()
+        stored = Click.objects.filter(brand=world)
+        expected = 4 + len(during) + 1  # before, during, and the capped one (refused)
+        wait_for(
+            lambda: stored.count() >= expected,
+            timeout=60,
+            what="the worker to write the queued clicks",
+        )
+        server.stop()  # the worker and the server: nothing is left to write
     finally:
         proxy.cut()
     assert stored.count() == expected  # each once

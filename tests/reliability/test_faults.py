@@ -3,97 +3,37 @@ SIGKILLed in the middle of a batch."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
-import tempfile
+import signal
 import time
 import uuid
 from collections import Counter
-from pathlib import Path
 from urllib.parse import parse_qs
 
 import pytest
 import redis
-from django.conf import settings
 from werkzeug import Request, Response
 
 from conversions.models import DeliveryStatus, PostbackDelivery
 from tests.conftest import client_with_key, issue_key
 from tests.conversions.factories_flow import accepted_click, record
 from tests.factories import BrandFactory, OfferFactory, PartnerFactory
+from tests.live_server import app_env, private_redis, run_command, start_command, stop, wait_for
 from tests.mcp_gateway.helpers import Mcp
-from tests.mcp_gateway.test_rate_limit_processes import _database_url, _free_port
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _wait_for(condition, *, timeout: float, what: str, interval: float = 0.05) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(interval)
-
-
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.kill()
-    process.wait(timeout=10)
-
 
 # --- 1. Redis stops under a running app ----------------------------------------------------
 
 
 @pytest.fixture
-def private_redis():
-    """A throwaway redis-server on a free loopback port (never the shared one on 6379)."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server is not installed")
-    port = _free_port()
-    with tempfile.TemporaryDirectory(prefix="trcker-redis-") as workdir:
-        process = subprocess.Popen(  # noqa: S603 - fixed arguments
-            [
-                binary,
-                "--port",
-                str(port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                workdir,
-            ],
-            cwd=workdir,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            probe = redis.Redis(host="127.0.0.1", port=port, socket_timeout=1)
-
-            def up() -> bool:
-                if process.poll() is not None:
-                    pytest.fail("private redis-server exited at start")
-                try:
-                    return bool(probe.ping())
-                except redis.ConnectionError:
-                    return False
-
-            _wait_for(up, timeout=10, what="the private redis-server")
-            probe.close()
-            yield process, f"redis://127.0.0.1:{port}/0"
-        finally:
-            _stop(process)
+def throwaway_redis():
+    """A redis-server of the test's own (never the shared one, which the test kills)."""
+    with private_redis() as server:
+        yield server
 
 
-def test_rest_and_mcp_keep_serving_when_redis_dies(private_redis, settings, db, caplog):
+def test_rest_and_mcp_keep_serving_when_redis_dies(throwaway_redis, settings, db, caplog):
     """docs/api.md: "If Redis is unreachable the API keeps serving (logged as a warning)";
     the REST throttle and the MCP limiter both fail open, so neither answers 5xx or 429."""
-    process, url = private_redis
+    url = throwaway_redis.url
     # The same backend and timeouts as settings.py builds from REDIS_URL.
     settings.CACHES = {
         "default": {
@@ -123,8 +63,7 @@ def test_rest_and_mcp_keep_serving_when_redis_dies(private_redis, settings, db, 
     # The counters really were in the private Redis while it was up.
     assert redis.Redis.from_url(url).keys("*"), "rate-limit counters never reached Redis"
 
-    process.kill()
-    process.wait(timeout=10)
+    throwaway_redis.kill()
 
     caplog.clear()
     started = time.monotonic()
@@ -142,10 +81,6 @@ def test_rest_and_mcp_keep_serving_when_redis_dies(private_redis, settings, db, 
 # --- 2. The postback worker is SIGKILLed mid-batch ---------------------------------------
 
 DELIVERIES = 30
-
-
-def _worker(*args: str) -> list[str]:
-    return [sys.executable, "manage.py", "deliver_postbacks", *args]
 
 
 @pytest.mark.postgres
@@ -174,50 +109,18 @@ def test_killed_worker_loses_nothing_and_resends_at_most_the_one_in_flight(
     def sent() -> list[str]:
         return [parse_qs(request.query_string.decode())["conv"][0] for request, _ in httpserver.log]
 
-    env = {
-        **os.environ,
-        "DEBUG": "0",
-        # The test process's own: keys derived from it (audit hashes, encrypted secrets)
-        # must match between the test and the server it starts.
-        "SECRET_KEY": settings.SECRET_KEY,
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "DATABASE_URL": _database_url(),
-        "REDIS_URL": "",
-        "TRCKER_OUTBOUND_ALLOW_PRIVATE": "1",
-        "LOG_LEVEL": "WARNING",
-        "DB_POOL_MAX": "2",
-    }
-    first = subprocess.Popen(  # noqa: S603 - our own command, fixed arguments
-        _worker("--interval", "0.1"),
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    env = app_env(REDIS_URL="", TRCKER_OUTBOUND_ALLOW_PRIVATE="1", DB_POOL_MAX="2")
+    first = start_command(env, "deliver_postbacks", "--interval", "0.1")
     try:
-        _wait_for(lambda: len(httpserver.log) >= 5, timeout=20, what="the first deliveries")
-        first.kill()  # SIGKILL: no handler, no cleanup, mid-batch
-        first.wait(timeout=10)
+        wait_for(lambda: len(httpserver.log) >= 5, timeout=20, what="the first deliveries")
     finally:
-        _stop(first)
+        stop(first, signal.SIGKILL)  # no handler, no cleanup, mid-batch
     time.sleep(0.3)  # let a request the dead worker had in flight finish on the server side
     before_restart = sent()
     assert 5 <= len(before_restart) < DELIVERIES
     assert PostbackDelivery.objects.filter(status=DeliveryStatus.DELIVERED).count() < DELIVERIES
 
-    second = subprocess.Popen(  # noqa: S603 - our own command, fixed arguments
-        _worker("--once"),
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        out, err = second.communicate(timeout=25)
-    finally:
-        _stop(second)
-    assert second.returncode == 0, err
+    out = run_command(env, "deliver_postbacks", "--once", timeout=25)
 
     counts = Counter(sent())
     # Nothing is lost: every delivery reached the advertiser.

@@ -10,22 +10,16 @@ import contextlib
 import itertools
 import os
 import random
-import subprocess
-import sys
-import tempfile
 import threading
 import time
-import uuid
 import zoneinfo
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 import requests
-from django.conf import settings
 
 from audit.actor import Actor
 from conversions.models import Click, Conversion, ConversionStatus
@@ -35,12 +29,10 @@ from tests.conftest import issue_key
 from tests.conversions.helpers import CHROME, signed_query
 from tests.conversions.test_rollups import raw_table, rollup_table
 from tests.factories import BrandFactory, OfferFactory, PartnerFactory
-from tests.mcp_gateway.test_rate_limit_processes import _database_url, _free_port
-from tests.reliability.processes import start_worker, stop
+from tests.live_server import app_env
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
-ROOT = Path(__file__).resolve().parents[2]
 LOAD_SECONDS = float(os.environ.get("TRCKER_LOAD_SECONDS", "10"))
 CLIENT_THREADS = 8
 REQUEST_TIMEOUT = 30  # generous: the suite may share a small, busy machine
@@ -63,78 +55,11 @@ def _signed_path(secret: str, click_id: str, txn_id: str) -> str:
 
 
 @pytest.fixture
-def server(transactional_db):
-    env = {
-        **os.environ,
-        "DEBUG": "0",
-        # The test process's own: keys derived from it (audit hashes, encrypted secrets)
-        # must match between the test and the server it starts.
-        "SECRET_KEY": settings.SECRET_KEY,
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "DATABASE_URL": _database_url(),
-        "REDIS_URL": settings.REDIS_URL,
-        "CACHE_KEY_PREFIX": "loadtest-" + uuid.uuid4().hex[:8],
-        "TRCKER_API_RATE": "100000/s",
-        "TRCKER_MCP_RATE": "100000/s",
-        "LOG_LEVEL": "WARNING",
-        "DB_POOL_MAX": "4",
-    }
-    port = _free_port()
-    with tempfile.TemporaryFile(mode="w+") as log:
-        process = subprocess.Popen(  # noqa: S603 - our own server, fixed arguments
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "trcker_site.wsgi:application",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--workers",
-                "2",
-                "--threads",
-                "4",
-                "--log-level",
-                "warning",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=log,
-        )
-
-        # The worker writes the queued clicks and the MCP tool-call log.
-        worker = start_worker(env, "load-worker")
-
-        def log_tail() -> str:
-            log.flush()
-            log.seek(0)
-            return log.read()[-3000:]
-
-        try:
-            base = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 60
-            while True:
-                if process.poll() is not None:
-                    pytest.fail(f"gunicorn exited at start:\n{log_tail()}")
-                # A worker still booting leaves the request queued (read timeout), not refused.
-                try:
-                    if requests.get(f"{base}/api/health", timeout=5).status_code == 200:
-                        break
-                except requests.RequestException:
-                    pass
-                if time.monotonic() > deadline:
-                    pytest.fail(f"gunicorn did not answer /api/health in 60 s:\n{log_tail()}")
-                time.sleep(0.2)
-            yield base, log_tail
-        finally:
-            stop(worker)
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait(timeout=10)
+def server(app_server):
+    # The worker writes the queued clicks and the MCP tool-call log.
+    env = app_env(TRCKER_API_RATE="100000/s", TRCKER_MCP_RATE="100000/s", DB_POOL_MAX="4")
+    running = app_server(env=env, workers=2, threads=4, with_worker=True)
+    return running.base, running.log_tail
 
 
 @dataclass

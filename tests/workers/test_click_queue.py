@@ -21,6 +21,7 @@ from core.streams import GROUP, MAX_DELIVERIES, read_new
 from tests.conversions.helpers import click, click_id_from
 from tests.conversions.test_rollups import raw_table, rollup_table
 from tests.factories import BrandFactory, OfferFactory, PartnerFactory
+from tests.live_server import free_port
 from workers.loop import Worker, queue_status
 
 pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True)]
@@ -200,9 +201,7 @@ def test_cache_clear_never_touches_the_queue(shop):
 def test_with_the_queue_unreachable_the_click_is_written_during_its_request(
     client, shop, settings, caplog
 ):
-    from tests.mcp_gateway.test_rate_limit_processes import _free_port
-
-    settings.TRCKER_QUEUE_REDIS_URL = f"redis://127.0.0.1:{_free_port()}/0"  # nothing listens
+    settings.TRCKER_QUEUE_REDIS_URL = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens
     response = click(client, "acme", "spring-sale", "abc-123", sub1="direct")
     assert response.status_code == 302
     assert Click.objects.get(pk=click_id_from(response)).sub1 == "direct"

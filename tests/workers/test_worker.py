@@ -13,6 +13,7 @@ from mcp_gateway.models import McpToolCall
 from mcp_gateway.services import TOOL_CALLS, tool_call_record
 from tests.conftest import issue_key
 from tests.factories import BrandFactory, OfferFactory
+from tests.live_server import free_port
 from tests.mcp_gateway.helpers import Mcp
 from workers.loop import Worker
 
@@ -98,9 +99,7 @@ def test_health_shows_each_queue_and_warns_about_configuration_and_dead_letters(
 
 
 def test_health_fails_when_the_queue_redis_does_not_answer(client, settings):
-    from tests.mcp_gateway.test_rate_limit_processes import _free_port
-
-    settings.TRCKER_QUEUE_REDIS_URL = f"redis://127.0.0.1:{_free_port()}/0"
+    settings.TRCKER_QUEUE_REDIS_URL = f"redis://127.0.0.1:{free_port()}/0"
     response = client.get("/api/health")
     assert response.status_code == 503
     assert response.json()["checks"]["queue"] == {"ok": False, "error": "ConnectionError"}
