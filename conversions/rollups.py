@@ -2,14 +2,21 @@
 
 One statement per change: ``INSERT … ON CONFLICT (brand, day, offer, partner, stripe) DO
 UPDATE SET col = col + excluded.col`` (PostgreSQL and SQLite alike), so concurrent writers
-never read and rewrite a row. New clicks and conversions spread over ``ROLLUP_STRIPES`` rows
-per key (the hot paths' writers would otherwise queue on one row lock held until COMMIT);
-status moves go to stripe 0; readers sum over the stripes. The rollup currency of a key is its
-offer's currency, which ``offer_update`` freezes once the offer has traffic.
+never read and rewrite a row. New traffic spreads over ``ROLLUP_STRIPES`` rows per key, so the
+hot paths' writers do not queue on one row lock held until COMMIT: each new conversion, and
+each batch of new clicks (the one click writer, ``click_store.write_clicks``, whether a worker
+writes queued clicks or a request writes its own) per key, increments a stripe picked at
+random. Later changes go to stripe 0: status moves, a BotD verdict's flag, rebuild
+corrections. Readers sum over the stripes. The rollup currency of a key is its offer's
+currency, which ``offer_update`` freezes once the offer has traffic.
 
 ``rebuild_day`` / ``rebuild_brand`` repair rollups from raw rows by corrections: raw − rollups
-read in one snapshot, then added through the same increment. They delete nothing and block no
-live writer, so they may run while traffic flows (the reasoning is on ``rebuild_day``)."""
+read in one snapshot, then added through the same increment, so an increment committed after
+the snapshot is neither counted in the correction nor undone by it. They delete nothing, and
+a live writer waits on them only for the stripe-0 rows of the keys they correct, during one
+short transaction, so they may run while traffic flows (the reasoning is on ``rebuild_day``).
+They bring rollups to the raw rows that exist: on a day whose clicks ``prune_clicks``
+deleted, that is zero clicks."""
 
 from __future__ import annotations
 
@@ -370,11 +377,12 @@ def rebuild_day(*, brand_id: int, tz: zoneinfo.ZoneInfo, day: dt.date) -> int:
     snapshot, and increments commute, so adding it later, on any stripe, in any order with
     other increments, leaves rollups = raw.
 
-    Nothing is deleted (a key with no raw rows left is corrected to zero and its rows stay),
-    and no lock is taken that live writers wait on: the snapshot reads take no row locks and
-    the corrections lock stripe-0 rows only as long as any increment does. Two rebuilds of the
-    same brand-day would both apply the same correction, so they are serialized by an advisory
-    lock that only rebuilds take (PostgreSQL)."""
+    Nothing is deleted (a key with no raw rows left is corrected to zero and its rows stay,
+    which on a pruned day takes its clicks to zero too). The snapshot reads take no row locks;
+    the corrections lock the stripe-0 rows of the keys they correct until their one short
+    transaction (a statement per key) commits, and a live increment of such a row waits that
+    long. Two rebuilds of the same brand-day would both apply the same correction, so they are
+    serialized by an advisory lock that only rebuilds take (PostgreSQL)."""
     with _one_rebuild_at_a_time(brand_id, day):
         raw, current = _snapshot(brand_id=brand_id, tz=tz, day=day)
         fixes = corrections(raw, current)
