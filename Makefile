@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 help:
 	@echo "make run    - set up (SQLite), seed the demo brand, serve on http://127.0.0.1:$${PORT:-8000}"
 	@echo "make test   - set up and run the whole test suite (DATABASE_URL/REDIS_URL if set)"
-	@echo "make lint   - ruff check"
+	@echo "make lint   - ruff, the layer contracts (lint-imports) and the file-size rule"
 
 venv: $(STAMP)
 
@@ -76,8 +76,11 @@ bench: $(STAMP)
 bench-http: $(STAMP)
 	$(PY) bench/http_bench.py
 
+# The layer contracts are in pyproject.toml and importlinter-frameworks.toml (docs/architecture.md).
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports --no-cache --no-logo pyproject.toml importlinter-frameworks.toml
+	$(PY) scripts/check_file_sizes.py
 
 format: $(STAMP)
 	$(VENV)/bin/ruff format .
