@@ -1,4 +1,5 @@
 import math
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core import serializers as dj_serializers
@@ -7,7 +8,7 @@ from django.utils import timezone
 from audit.models import AuditEvent
 from brands.keys import KEY_PATTERN, SECRET_LENGTH, generate_key, parse_key
 from brands.models import ApiKey, ApiKeyScope
-from brands.selectors import api_key_authenticate
+from brands.selectors import LAST_USED_RESOLUTION, api_key_authenticate
 from brands.services import api_key_create, api_key_revoke
 from core.errors import AuthenticationError, PermissionDeniedError
 from core.ids import BASE62
@@ -63,15 +64,26 @@ def test_authenticate_accepts_the_issued_key_and_rejects_a_wrong_secret(brand):
     assert err.value.code == "invalid_api_key"
 
 
-def test_last_used_at_is_written_at_most_once_per_resolution(brand, django_assert_num_queries):
+def test_last_used_at_is_written_at_most_once_per_resolution(
+    brand, django_assert_num_queries, time_machine
+):
+    first = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+    time_machine.move_to(first, tick=False)
     plaintext = issue_key(brand)
     api_key_authenticate(plaintext)
-    first = ApiKey.objects.get().last_used_at
-    assert first is not None
-    # No query at all: the key row is cached in process, and no UPDATE within the minute.
+    assert ApiKey.objects.get().last_used_at == first
+    # No query at all until the resolution has passed: the key row is cached in process, and
+    # there is no UPDATE within the minute...
+    time_machine.move_to(first + LAST_USED_RESOLUTION - timedelta(microseconds=1), tick=False)
     with django_assert_num_queries(0):
         api_key_authenticate(plaintext)
     assert ApiKey.objects.get().last_used_at == first
+    # ...and exactly one once it has.
+    later = first + LAST_USED_RESOLUTION
+    time_machine.move_to(later, tick=False)
+    with django_assert_num_queries(1):
+        api_key_authenticate(plaintext)
+    assert ApiKey.objects.get().last_used_at == later
 
 
 def test_revoked_key_is_refused_on_the_next_request(

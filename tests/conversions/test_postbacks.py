@@ -1,11 +1,12 @@
 import hashlib
 import hmac
 import json
-from datetime import timedelta
+import math
+import time
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from django.utils import timezone
 
 from conversions import tracking_config
 from conversions.models import Conversion, PostbackDelivery
@@ -141,8 +142,20 @@ def test_one_flipped_byte_is_refused(client, secured, clicked):
     assert not Conversion.objects.exists()
 
 
-@pytest.mark.parametrize(("offset", "status"), [(-301, 401), (301, 401), (-299, 200), (299, 200)])
-def test_timestamp_window_is_300_seconds_both_ways(client, secured, clicked, offset, status):
+def _freeze_on_a_whole_second(time_machine) -> datetime:
+    """Stop the clock on the next whole second (after the click): a signature's ``ts`` is in
+    whole seconds, so the server then sees exactly the offset the test chose, however long the
+    request takes."""
+    now = datetime.fromtimestamp(math.floor(time.time()) + 1, tz=UTC)
+    time_machine.move_to(now, tick=False)
+    return now
+
+
+@pytest.mark.parametrize(("offset", "status"), [(-301, 401), (301, 401), (-300, 200), (300, 200)])
+def test_timestamp_window_is_300_seconds_both_ways(
+    client, secured, clicked, offset, status, time_machine
+):
+    _freeze_on_a_whole_second(time_machine)
     response = _signed_get(client, clicked, offset=offset)
     assert response.status_code == status
     if status == 401:
@@ -172,12 +185,16 @@ def test_secret_parameter_works_for_paste_a_url_integrations(client, secured, cl
 def test_rotation_grace_accepts_both_secrets_then_ends(
     client, secured, clicked, brand, time_machine
 ):
+    rotated_at = _freeze_on_a_whole_second(time_machine)
     actor = make_actor(brand)
     _offer, new_secret = offer_rotate_postback_secret(actor=actor, offer=secured, grace_seconds=600)
     assert _signed_get(client, clicked, secret=SECRET, txn_id="old-1").status_code == 200
     assert _signed_get(client, clicked, secret=new_secret, txn_id="new-1").status_code == 200
-    time_machine.move_to(timezone.now() + timedelta(seconds=601))
-    assert _signed_get(client, clicked, secret=SECRET, txn_id="old-2").status_code == 401
+    # The last moment of the grace period, then its end: the old secret works until then.
+    time_machine.move_to(rotated_at + timedelta(seconds=599.999), tick=False)
+    assert _signed_get(client, clicked, secret=SECRET, txn_id="old-2").status_code == 200
+    time_machine.move_to(rotated_at + timedelta(seconds=600), tick=False)
+    assert _signed_get(client, clicked, secret=SECRET, txn_id="old-3").status_code == 401
     assert _signed_get(client, clicked, secret=new_secret, txn_id="new-2").status_code == 200
 
 
