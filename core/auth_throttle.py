@@ -22,14 +22,17 @@ than an unthrottled window.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 from functools import lru_cache
+from typing import Any
 
 from axes.handlers.cache import AxesCacheHandler
 from axes.helpers import get_cache, get_client_cache_keys, get_cool_off
 from django.conf import settings
 from django.contrib.auth.signals import user_login_failed
 from django.core.cache import caches
+from django.core.cache.backends.base import BaseCache
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -103,7 +106,12 @@ def too_many_message(seconds: int) -> str:
 
 
 @receiver(user_login_failed, dispatch_uid="trcker.auth_throttle.login_failed")
-def _count_login_failure(sender, credentials, request=None, **kwargs) -> None:
+def _count_login_failure(
+    sender: object,
+    credentials: dict[str, Any],
+    request: HttpRequest | None = None,
+    **kwargs: Any,
+) -> None:
     # Connected when this module is imported, which the middleware below guarantees for
     # every process that serves the login page.
     if request is not None:
@@ -115,7 +123,7 @@ class LoginThrottleMiddleware:
     checked. The per-(IP, username) lockout is axes'; this is the per-IP one that stops one
     address spraying a common password over many usernames."""
 
-    def __init__(self, get_response) -> None:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
@@ -142,7 +150,11 @@ def _lockout_page(request: HttpRequest, seconds: int) -> HttpResponse:
     return response
 
 
-def axes_lockout_response(request: HttpRequest, original_response=None, credentials=None):
+def axes_lockout_response(
+    request: HttpRequest,
+    original_response: HttpResponse | None = None,
+    credentials: dict[str, Any] | None = None,
+) -> HttpResponse:
     """AXES_LOCKOUT_CALLABLE: axes' lockout as our 429 page with Retry-After (axes' own
     response has no Retry-After)."""
     cool_off = get_cool_off(request)
@@ -150,12 +162,12 @@ def axes_lockout_response(request: HttpRequest, original_response=None, credenti
     return _lockout_page(request, _axes_seconds_left(request, credentials, full))
 
 
-def _axes_seconds_left(request: HttpRequest, credentials, full: int) -> int:
+def _axes_seconds_left(request: HttpRequest, credentials: dict[str, Any] | None, full: int) -> int:
     """The cool-off still to run: the longest TTL of the client's axes counters."""
     try:
         cache = get_cache()
         client = cache._cache.get_client(write=False)  # Redis only; LocMem has no TTL
-        ttls = [
+        ttls: list[int] = [
             client.ttl(cache.make_key(key)) for key in get_client_cache_keys(request, credentials)
         ]
     except Exception:
@@ -164,7 +176,7 @@ def _axes_seconds_left(request: HttpRequest, credentials, full: int) -> int:
     return max(ttls) if ttls else full
 
 
-class FailOpenAxesCacheHandler(AxesCacheHandler):
+class FailOpenAxesCacheHandler(AxesCacheHandler):  # type: ignore[misc]  # axes ships no hints
     """axes' cache handler, except that a cache it cannot reach lets the login through (and
     is logged) instead of answering 500: the same fail-open rule as the other limiters."""
 
@@ -172,25 +184,35 @@ class FailOpenAxesCacheHandler(AxesCacheHandler):
         pass  # no cache captured here: see ``cache``
 
     @property
-    def cache(self):
+    def cache(self) -> BaseCache:
         # Looked up at each use, not kept from start-up (axes keeps one handler per process):
         # Django's cache handles are per thread and follow settings overrides.
-        return get_cache()
+        cache: BaseCache = get_cache()
+        return cache
 
-    def get_failures(self, request, credentials=None) -> int:
+    def get_failures(self, request: HttpRequest, credentials: dict[str, Any] | None = None) -> int:
         try:
-            return super().get_failures(request, credentials)
+            failures: int = super().get_failures(request, credentials)
+            return failures
         except Exception:
             logger.warning("login lockout store unavailable; allowing login attempt", exc_info=True)
             return 0
 
-    def user_login_failed(self, sender, credentials: dict, request=None, **kwargs) -> None:
+    def user_login_failed(
+        self,
+        sender: object,
+        credentials: dict[str, Any],
+        request: HttpRequest | None = None,
+        **kwargs: Any,
+    ) -> None:
         try:
             super().user_login_failed(sender, credentials, request, **kwargs)
         except Exception:
             logger.warning("login lockout store unavailable; failure not counted", exc_info=True)
 
-    def user_logged_in(self, sender, request, user, **kwargs) -> None:
+    def user_logged_in(
+        self, sender: object, request: HttpRequest, user: object, **kwargs: Any
+    ) -> None:
         try:
             super().user_logged_in(sender, request, user, **kwargs)
         except Exception:

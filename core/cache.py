@@ -11,8 +11,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
+import redis
 from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
 from django.core.cache.backends.redis import RedisCacheClient
 
@@ -36,12 +38,23 @@ def lua_script(client: Any, source: str) -> Any:
     return script
 
 
+def backend_client(backend: DjangoRedisCache, *, write: bool) -> redis.Redis:
+    """The redis-py client behind a Django Redis cache (this module's or Django's own)."""
+    client: redis.Redis = backend._cache.get_client(write=write)  # type: ignore[attr-defined]  # Django's private attribute, left out of django-stubs
+    return client
+
+
 class ReusedClientRedisCacheClient(RedisCacheClient):
+    if TYPE_CHECKING:  # Django's private API used below, left out of django-stubs
+        _client: type[redis.Redis]
+        _get_connection_pool_index: Callable[[bool], int]
+        _get_connection_pool: Callable[[bool], redis.ConnectionPool]
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._clients: dict[int, Any] = {}
+        self._clients: dict[int, redis.Redis] = {}
 
-    def get_client(self, key: Any = None, *, write: bool = False) -> Any:
+    def get_client(self, key: Any = None, *, write: bool = False) -> redis.Redis:
         index = self._get_connection_pool_index(write)
         client = self._clients.get(index)
         if client is None:
@@ -67,7 +80,7 @@ class RedisCache(DjangoRedisCache):
         whatever else shares the database — the work queue's streams when
         TRCKER_QUEUE_REDIS_URL is REDIS_URL (the default). Cache keys all start with the key
         prefix and a colon; the queue's start with ``trcker.queue.``."""
-        client = self._cache.get_client(write=True)
+        client = backend_client(self, write=True)
         pattern = f"{self.key_prefix}:*".replace("[", "\\[")
         batch = []
         for key in client.scan_iter(match=pattern, count=1000):

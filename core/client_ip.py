@@ -21,10 +21,10 @@ def is_trusted_proxy(address: str) -> bool:
 def client_ip(request: HttpRequest) -> str | None:
     """Walk X-Forwarded-For from the right, skipping trusted hops; the first untrusted hop is
     the client. A spoofed left-most entry from an untrusted peer is never believed."""
-    peer = request.META.get("REMOTE_ADDR") or None
+    peer: str | None = request.META.get("REMOTE_ADDR") or None
     if peer is None or not is_trusted_proxy(peer):
         return peer
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    forwarded: str = request.META.get("HTTP_X_FORWARDED_FOR", "")
     hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
     for hop in reversed(hops):
         try:

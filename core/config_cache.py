@@ -14,7 +14,8 @@ import logging
 import threading
 import time
 from collections import defaultdict
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.cache import cache
@@ -109,9 +110,16 @@ def _ttl() -> float:
     )
 
 
+T = TypeVar("T")
+
+
 def cached_for_brand(
-    key: tuple[Any, ...], brand_id: int | None, load: Any, *, stale_on_db_error: bool = False
-) -> Any:
+    key: tuple[Any, ...],
+    brand_id: int | None,
+    load: Callable[[], T],
+    *,
+    stale_on_db_error: bool = False,
+) -> T:
     """``load()``'s value, kept in this process until the brand's config generation moves
     (or, with ``brand_id`` None, for facts that never change) or the TTL passes. With the
     shared generation unreadable (Redis down) nothing is served from the cache.
@@ -130,7 +138,8 @@ def cached_for_brand(
         and entry[1] == token
         and (token is None or token[1] is not None)
     ):
-        return entry[2]
+        cached: T = entry[2]  # stored by this function from the same key's load()
+        return cached
     try:
         value = load()
     except (OperationalError, InterfaceError):
@@ -139,7 +148,8 @@ def cached_for_brand(
         # The last config this process saw beats refusing every click until the database is
         # back; whatever changed meanwhile is picked up by the first load that succeeds.
         _note_stale_served(key)
-        return entry[2]
+        stale: T = entry[2]
+        return stale
     _stale_since = None
     with _lock:
         _entries[key] = (now + _ttl(), token, value)

@@ -11,21 +11,23 @@ from __future__ import annotations
 
 import logging
 
+import redis
 from django.core.cache import caches
+from django.core.cache.backends.base import BaseCache
 from django.core.cache.backends.redis import RedisCache
 
-from core.cache import lua_script
+from core.cache import backend_client, lua_script
 
 logger = logging.getLogger(__name__)
 
 
-def redis_client():
+def redis_client() -> redis.Redis | None:
     """The raw client behind Django's default cache when that cache is Redis, for what the
     cache API cannot do in one round trip (pipelines, lists, locks); None otherwise."""
     backend = caches["default"]
     if not isinstance(backend, RedisCache):
         return None
-    return backend._cache.get_client(write=True)
+    return backend_client(backend, write=True)
 
 
 def redis_key(name: str) -> str:
@@ -69,14 +71,14 @@ end
 _COUNT_IN_WINDOWS = COUNT_WINDOWS_LUA + "return count_windows(1)"
 
 
-def _redis_script(client, counters: list[tuple[str, int]]) -> list[int | None]:
+def _redis_script(client: redis.Redis, counters: list[tuple[str, int]]) -> list[int | None]:
     replies = lua_script(client, _COUNT_IN_WINDOWS)(
         keys=[redis_key(key) for key, _ in counters], args=[window for _, window in counters]
     )
     return [int(reply) for reply in replies]
 
 
-def _cache_api(backend, key: str, window: int) -> int:
+def _cache_api(backend: BaseCache, key: str, window: int) -> int:
     if backend.add(key, 1, window):
         return 1
     try:

@@ -77,7 +77,7 @@ _PLAIN_FIELDS = (
 )
 
 
-def _column(field: models.Field, instances: Sequence[models.Model]) -> list[Any]:
+def _column(field: models.Field[Any, Any], instances: Sequence[models.Model]) -> list[Any]:
     values = [getattr(instance, field.attname) for instance in instances]
     if isinstance(field, _PLAIN_FIELDS) or (
         isinstance(field, models.DateTimeField)

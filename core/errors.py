@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 
 
 class DomainError(Exception):
-    code: ClassVar[str] = "invalid"
+    code: str = "invalid"  # a class's default; an instance may sharpen it (code=)
     http_status: ClassVar[int] = 400
 
     def __init__(
@@ -27,7 +27,7 @@ class DomainError(Exception):
         if code is not None:
             # Instance-level override keeps the class's HTTP status but sharpens the code
             # (e.g. ConflictError with code="offer_slug_taken").
-            self.code = code  # type: ignore[misc]
+            self.code = code
         self.fields = dict(fields) if fields else None
 
     def as_dict(self) -> dict[str, Any]:

@@ -104,6 +104,13 @@ def loads_bounded(
         raise JsonTooDeep(max_depth) from None
 
 
+def _skip_ws(text: str, index: int) -> int:
+    """The index past the JSON whitespace at ``index``."""
+    match = _WS.match(text, index)
+    assert match is not None  # _WS matches the empty string too
+    return match.end()
+
+
 def _loads_short_array(raw: bytes | str, max_items: int, **kwargs: Any) -> Any:
     """json.loads, except that a top-level array is read one element at a time (the JSON
     grammar of ``[ value , … ]`` with JSON whitespace), stopping past ``max_items``."""
@@ -111,25 +118,25 @@ def _loads_short_array(raw: bytes | str, max_items: int, **kwargs: Any) -> Any:
         text = bytes(raw).decode(json.detect_encoding(raw), "surrogatepass")  # as json.loads
     else:
         text = raw
-    index = _WS.match(text).end()
+    index = _skip_ws(text, 0)
     if not text.startswith("[", index):
         return json.loads(text, **kwargs)
     decoder = json.JSONDecoder(**kwargs)
     items: list[Any] = []
-    index = _WS.match(text, index + 1).end()
+    index = _skip_ws(text, index + 1)
     if not text.startswith("]", index):
         while True:
             if len(items) == max_items:
                 raise JsonTooLong(max_items)
             item, index = decoder.raw_decode(text, index)
             items.append(item)
-            index = _WS.match(text, index).end()
+            index = _skip_ws(text, index)
             if text.startswith(",", index):
-                index = _WS.match(text, index + 1).end()
+                index = _skip_ws(text, index + 1)
             elif text.startswith("]", index):
                 break
             else:
                 raise json.JSONDecodeError("Expecting ',' delimiter", text, index)
-    if _WS.match(text, index + 1).end() != len(text):
+    if _skip_ws(text, index + 1) != len(text):
         raise json.JSONDecodeError("Extra data", text, index + 1)
     return items

@@ -208,7 +208,7 @@ def resolve_and_check(url: str) -> CheckedTarget:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError, OSError):
         raise OutboundRefused("dns_failed", "The host name could not be resolved.") from None
-    addresses = tuple(dict.fromkeys(info[4][0] for info in infos))
+    addresses = tuple(dict.fromkeys(str(info[4][0]) for info in infos))  # IPs: str already
     if not addresses:
         raise OutboundRefused("dns_failed", "The host name could not be resolved.")
     if not _allow_private():

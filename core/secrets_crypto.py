@@ -15,7 +15,7 @@ import base64
 import hashlib
 import hmac
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
@@ -94,9 +94,13 @@ def reencrypt(token: str) -> str:
         raise ImproperlyConfigured("A stored secret cannot be decrypted for rotation.") from None
 
 
+if TYPE_CHECKING:  # django-stubs' fields are generic (value set, value read); Django's are not
+    _StrField = models.CharField[str, str]
+else:
+    _StrField = models.CharField
 
 
-class EncryptedSecretField(models.CharField):
+class EncryptedSecretField(_StrField):
     """A CharField whose column holds a Fernet token; "" (no secret) is stored as "" so
     "is a secret set?" stays a plain comparison. Not searchable: equal plaintexts encrypt
     differently each time."""

@@ -10,7 +10,7 @@ from django.http import QueryDict
 from rest_framework import serializers
 
 
-class QueryParams(dict):
+class QueryParams(dict[str, Any]):
     """A query string read as a plain dict; its values are strings by nature, so the JSON type
     rules of StrictSerializer do not apply to it."""
 
@@ -22,7 +22,7 @@ COLUMN_INT_MIN = -(2**31)
 COLUMN_INT_MAX = 2**31 - 1
 
 
-def bound_to_column(field: serializers.Field) -> None:
+def bound_to_column(field: serializers.Field[Any, Any, Any, Any]) -> None:
     """Give an IntegerField without its own bounds the column's range, with DRF's messages (so
     an out-of-range number is a 422 naming the field), and the JSON Schema / OpenAPI generated
     from the field the same minimum and maximum. Recurses into list and dict children."""
@@ -43,12 +43,12 @@ def bound_to_column(field: serializers.Field) -> None:
         raise TypeError(f"DecimalField {field.field_name!r} of an input needs max_digits.")
 
 
-class StrictSerializer(serializers.Serializer):
+class StrictSerializer(serializers.Serializer[Any]):
     """Input contract that refuses unknown fields: no mass assignment of brand, id, status,
     counters, or anything a later version might add. Integer fields are bounded by the range
     of their database column (bound_to_column)."""
 
-    def get_fields(self) -> dict[str, serializers.Field]:
+    def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
         fields = super().get_fields()
         for field in fields.values():
             bound_to_column(field)

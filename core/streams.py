@@ -25,9 +25,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import redis
+from redis.typing import EncodableT, FieldT
 
 logger = logging.getLogger(__name__)
 
@@ -138,9 +139,12 @@ class Stream:
         for entry in entries:
             reason = refused.get(entry.id)
             if reason is not None:
+                # Built from items(): redis-py's hint is its own (invariant) dict type.
+                record: dict[FieldT, EncodableT] = dict(entry.fields.items())
+                record.update(reason=reason[:1000], source_id=entry.id)
                 pipe.xadd(
                     self.dead_key,
-                    {**entry.fields, "reason": reason[:1000], "source_id": entry.id},
+                    record,
                     maxlen=DEAD_LETTER_MAXLEN,
                     approximate=True,
                 )
@@ -160,7 +164,7 @@ class Stream:
 
     def dead_letters(self, client: redis.Redis, count: int = 20) -> list[Entry]:
         """The newest dead letters, newest first."""
-        return _entries(client.xrevrange(self.dead_key, count=count))
+        return _entries(client.xrevrange(self.dead_key, count=count) or [])
 
     def oldest_age_seconds(self, client: redis.Redis, now_ms: int) -> float:
         """How long the oldest unprocessed record has waited (the queue's lag)."""
@@ -190,6 +194,7 @@ def read_new(
         GROUP, consumer, {stream.key: ">" for stream in streams}, count=count, block=block_ms
     )
     found: dict[Stream, list[Entry]] = {}
-    for key, records in raw or []:
+    # RESP2, which our clients speak: a list of [stream key, records] (RESP3 would be a dict).
+    for key, records in cast("list[list[Any]] | None", raw) or []:
         found[by_key[_text(key)]] = _entries(records)
     return found
