@@ -116,6 +116,13 @@ def test_the_tree_keeps_every_contract():
             "partners.selectors -> django.contrib.admin",
             id="domain-imports-django-admin",
         ),
+        pytest.param(
+            "mcp_gateway/jsonrpc.py",
+            "from django.http import JsonResponse",
+            "mcp-protocol-framework-free",
+            "mcp_gateway.jsonrpc -> django.http",
+            id="mcp-protocol-imports-django",
+        ),
     ],
 )
 def test_a_wrong_import_breaks_its_contract(tmp_path, path, planted, contract, reported):
