@@ -16,6 +16,7 @@ from brands.keys import generate_key
 from brands.models import ApiKey, ApiKeyScope, Brand, FraudMode, StaffMembership, StaffRole
 from core.config_cache import tracking_config_changed
 from core.errors import ConflictError, ValidationError
+from core.locking import lock_one
 from core.validation import full_clean_or_raise
 
 BRAND_SETTINGS_FIELDS = ("name", "timezone", "currency", "attribution_precedence")
@@ -76,7 +77,7 @@ def brand_create(
 
 
 def _locked_brand(actor: Actor) -> Brand:
-    return Brand.objects.select_for_update().get(pk=actor.brand_id)
+    return lock_one(Brand.objects.filter(pk=actor.brand_id), not_found=("brand", actor.brand_slug))
 
 
 @transaction.atomic
@@ -244,7 +245,10 @@ def api_key_create(
 def api_key_revoke(*, actor: Actor, api_key: ApiKey) -> ApiKey:
     """Revoke a key; the next request made with it is refused."""
     actor.require_write()
-    key = ApiKey.objects.select_for_update().get(pk=api_key.pk, brand_id=actor.brand_id)
+    key = lock_one(
+        ApiKey.objects.filter(pk=api_key.pk, brand_id=actor.brand_id),
+        not_found=("API key", api_key.prefix),
+    )
     if key.revoked_at is not None:
         return key
     key.revoked_at = timezone.now()

@@ -39,6 +39,7 @@ from conversions.postbacks import PostbackInput
 from conversions.rollups import rollup_conversion_added, rollup_conversions_moved
 from conversions.tracking_config import BrandConfig, OfferConfig
 from core.errors import InvalidTransitionError, NotFoundError, ValidationError
+from core.locking import lock_in_pk_order, lock_one
 from partners.models import Coupon, CouponStatus, Partner
 from partners.services import coupon_try_use
 
@@ -249,14 +250,14 @@ def _brand_tz(actor: Actor) -> zoneinfo.ZoneInfo:
 
 
 def _lock_conversion(actor: Actor, conversion: Conversion) -> Conversion:
-    try:
-        return (
-            Conversion.objects.select_for_update(of=("self",))
-            .select_related("offer", "partner")
-            .get(pk=conversion.pk, brand_id=actor.brand_id)
-        )
-    except Conversion.DoesNotExist:
-        raise NotFoundError("conversion", conversion.pk) from None
+    # The offer and partner come along for the outbound postback, unlocked (of=self).
+    return lock_one(
+        Conversion.objects.select_related("offer", "partner").filter(
+            pk=conversion.pk, brand_id=actor.brand_id
+        ),
+        of=("self",),
+        not_found=("conversion", conversion.pk),
+    )
 
 
 @transaction.atomic
@@ -349,8 +350,9 @@ def payouts_generate(
     )
     if partner is not None:
         eligible = eligible.filter(partner=partner)
-    # Lock in primary-key order so concurrent generators cannot deadlock or double-cover.
-    locked_ids = list(eligible.select_for_update().order_by("pk").values_list("pk", flat=True))
+    # Locked, so concurrent generators cannot double-cover; the lock re-reads the filter, so
+    # a conversion rejected or covered meanwhile is left out.
+    locked_ids = lock_in_pk_order(eligible.values_list("pk", flat=True))
     groups = (
         Conversion.objects.filter(pk__in=locked_ids)
         .values("partner_id", "currency")
@@ -386,10 +388,10 @@ def payouts_generate(
 
 
 def _lock_payout(actor: Actor, payout: Payout) -> Payout:
-    try:
-        return Payout.objects.select_for_update().get(pk=payout.pk, brand_id=actor.brand_id)
-    except Payout.DoesNotExist:
-        raise NotFoundError("payout", payout.pk) from None
+    return lock_one(
+        Payout.objects.filter(pk=payout.pk, brand_id=actor.brand_id),
+        not_found=("payout", payout.pk),
+    )
 
 
 @transaction.atomic
@@ -423,7 +425,7 @@ def payout_mark_paid(
         "revenue",
         "sale_amount",
     )
-    moving = list(covered.select_for_update().only(*fields))
+    moving = lock_in_pk_order(covered.only(*fields))
     cascaded = covered.update(status=ConversionStatus.PAID, paid_at=now, updated_at=now)
     rollup_conversions_moved(
         moving, tz=_brand_tz(actor), old=ConversionStatus.APPROVED, new=ConversionStatus.PAID
@@ -470,12 +472,10 @@ def payout_void(*, actor: Actor, payout: Payout) -> Payout:
 def delivery_replay(*, actor: Actor, delivery: PostbackDelivery) -> PostbackDelivery:
     """Queue a failed or dead outbound postback for one more delivery, now."""
     actor.require_write()
-    try:
-        locked = PostbackDelivery.objects.select_for_update().get(
-            pk=delivery.pk, brand_id=actor.brand_id
-        )
-    except PostbackDelivery.DoesNotExist:
-        raise NotFoundError("delivery", delivery.pk) from None
+    locked = lock_one(
+        PostbackDelivery.objects.filter(pk=delivery.pk, brand_id=actor.brand_id),
+        not_found=("delivery", delivery.pk),
+    )
     if locked.status not in (DeliveryStatus.DEAD, DeliveryStatus.FAILED):
         raise InvalidTransitionError(
             f"Delivery {locked.pk} is {locked.status}; only failed or dead deliveries can be "

@@ -21,6 +21,7 @@ from audit.services import audit_record, changes_between, snapshot
 from brands.models import Brand
 from core.config_cache import tracking_config_changed
 from core.errors import ConflictError, InvalidTransitionError, NotFoundError, ValidationError
+from core.locking import lock_one
 from core.outbound_http import OutboundRefused, check_template_on_save
 from core.validation import full_clean_or_raise
 from offers.models import AmountType, CapMode, DeviceClass, Offer, OfferStatus, PayoutRule
@@ -221,10 +222,10 @@ def _new_postback_secret() -> str:
 
 
 def _lock(actor: Actor, offer: Offer) -> Offer:
-    try:
-        return Offer.objects.select_for_update().get(pk=offer.pk, brand_id=actor.brand_id)
-    except Offer.DoesNotExist:
-        raise NotFoundError("offer", offer.slug) from None
+    return lock_one(
+        Offer.objects.filter(pk=offer.pk, brand_id=actor.brand_id),
+        not_found=("offer", offer.slug),
+    )
 
 
 def _lock_editable(actor: Actor, offer: Offer) -> Offer:

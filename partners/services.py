@@ -21,6 +21,7 @@ from brands.models import Brand
 from core.config_cache import tracking_config_changed
 from core.errors import ConflictError, InvalidTransitionError, NotFoundError, ValidationError
 from core.links import public_url, tracking_link
+from core.locking import lock_one
 from core.validation import full_clean_or_raise
 from offers.models import Offer
 from partners.models import Coupon, CouponStatus, Partner, PartnerStatus
@@ -127,7 +128,9 @@ def partner_apply(
         )
     # Applications of one brand take turns, so two submissions of one address cannot both
     # pass the duplicate check (there is no unique constraint on email to fall back on).
-    Brand.objects.select_for_update().only("pk").get(pk=actor.brand_id)
+    lock_one(
+        Brand.objects.only("pk").filter(pk=actor.brand_id), not_found=("brand", actor.brand_slug)
+    )
     if partner_email_taken(actor=actor, email=email):
         raise ConflictError(
             "An application with this email address has already been received.",
@@ -172,10 +175,10 @@ def partner_apply(
 
 
 def _lock(actor: Actor, partner: Partner) -> Partner:
-    try:
-        return Partner.objects.select_for_update().get(pk=partner.pk, brand_id=actor.brand_id)
-    except Partner.DoesNotExist:
-        raise NotFoundError("partner", partner.slug) from None
+    return lock_one(
+        Partner.objects.filter(pk=partner.pk, brand_id=actor.brand_id),
+        not_found=("partner", partner.slug),
+    )
 
 
 @transaction.atomic
@@ -448,10 +451,10 @@ def coupon_create(
 
 def _set_coupon_status(actor: Actor, coupon: Coupon, status: str, action: str) -> Coupon:
     actor.require_write()
-    try:
-        locked = Coupon.objects.select_for_update().get(pk=coupon.pk, brand_id=actor.brand_id)
-    except Coupon.DoesNotExist:
-        raise NotFoundError("coupon", coupon.code) from None
+    locked = lock_one(
+        Coupon.objects.filter(pk=coupon.pk, brand_id=actor.brand_id),
+        not_found=("coupon", coupon.code),
+    )
     if locked.status == status:
         return locked
     old = locked.status
