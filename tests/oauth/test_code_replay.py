@@ -10,10 +10,12 @@ import hashlib
 import json
 import re
 import secrets
+from datetime import timedelta
 from html import unescape
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
+from django.utils import timezone
 from oauth2_provider.models import AccessToken, Grant, RefreshToken
 
 from brands.models import StaffRole
@@ -126,6 +128,26 @@ def _mcp_status(client, access_token: str) -> int:
         HTTP_ACCEPT="application/json, text/event-stream",
         HTTP_AUTHORIZATION=f"Bearer {access_token}",
     ).status_code
+
+
+def test_a_code_is_good_for_60_seconds(client, owner, client_id, time_machine, settings):
+    """AUTHORIZATION_CODE_EXPIRE_SECONDS on a stopped clock: a code exchanged in the last
+    instant of its minute works, one exchanged at 60 s is refused."""
+    assert settings.OAUTH2_PROVIDER["AUTHORIZATION_CODE_EXPIRE_SECONDS"] == 60
+    issued = timezone.now()
+    time_machine.move_to(issued, tick=False)
+    code, verifier = _authorize(client, owner, client_id)
+    late_code, late_verifier = _authorize(client, owner, client_id)
+
+    time_machine.move_to(issued + timedelta(seconds=60, microseconds=-1), tick=False)
+    in_time = _exchange(client, client_id, code, verifier)
+    time_machine.move_to(issued + timedelta(seconds=60), tick=False)
+    too_late = _exchange(client, client_id, late_code, late_verifier)
+
+    assert in_time.status_code == 200, in_time.content
+    assert too_late.status_code == 400
+    assert json.loads(too_late.content)["error"] == "invalid_grant", too_late.content
+    assert _mcp_status(client, in_time.json()["access_token"]) == 200  # expired is no replay
 
 
 def test_a_replayed_code_is_refused_and_revokes_the_tokens_it_issued(client, owner, client_id):
