@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from core.serializers import StrictSerializer
+from core.serializers import PageArguments
 
 
 class AuditEventOutput(serializers.Serializer):
@@ -25,16 +25,14 @@ class AuditEventOutput(serializers.Serializer):
     prev_hash = serializers.CharField()
 
 
-class AuditEventListFilters(StrictSerializer):
+class AuditEventListFilters(PageArguments):
     action = serializers.RegexField(r"^[a-z_]+(\.[a-z_]+)?$", required=False)
     target_type = serializers.RegexField(r"^[a-z_]{1,32}$", required=False)
     target_id = serializers.CharField(max_length=64, required=False)
-    actor = serializers.CharField(max_length=200, required=False)
+    actor = serializers.CharField(max_length=200, required=False, source="actor_label")
     channel = serializers.ChoiceField(
         choices=["admin", "rest", "mcp", "postback", "click", "cli", "worker", "apply"],
         required=False,
     )
     since = serializers.DateTimeField(required=False)
     until = serializers.DateTimeField(required=False)
-    limit = serializers.IntegerField(min_value=1, max_value=200, required=False)
-    cursor = serializers.CharField(required=False, max_length=500)

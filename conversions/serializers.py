@@ -10,7 +10,7 @@ from rest_framework import serializers
 
 from conversions.models import ConversionStatus, DeliveryStatus, PayoutStatus
 from conversions.stats import METRICS
-from core.serializers import StrictSerializer
+from core.serializers import PageArguments, StrictSerializer
 from offers.serializers import SLUG_FIELD
 
 MONEY_OUT = {"max_digits": 14, "decimal_places": 2}
@@ -57,22 +57,18 @@ class ConversionOutput(serializers.Serializer):
         return str(conversion.revenue - conversion.payout)
 
 
-class ConversionListFilters(StrictSerializer):
+class ConversionListFilters(PageArguments):
     status = serializers.ChoiceField(choices=ConversionStatus.choices, required=False)
     offer_id = serializers.RegexField(required=False, **SLUG_FIELD)
     partner_id = serializers.RegexField(required=False, **SLUG_FIELD)
     conversion_id = serializers.CharField(max_length=32, required=False)
     since = serializers.DateTimeField(required=False)
     until = serializers.DateTimeField(required=False)
-    limit = serializers.IntegerField(min_value=1, max_value=200, required=False)
-    cursor = serializers.CharField(required=False, max_length=500)
 
 
-class PendingListFilters(StrictSerializer):
+class PendingListFilters(PageArguments):
     offer_id = serializers.RegexField(required=False, **SLUG_FIELD)
     partner_id = serializers.RegexField(required=False, **SLUG_FIELD)
-    limit = serializers.IntegerField(min_value=1, max_value=200, required=False)
-    cursor = serializers.CharField(required=False, max_length=500)
 
 
 class ConversionRejectInput(StrictSerializer):
@@ -94,11 +90,9 @@ class PayoutOutput(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
-class PayoutListFilters(StrictSerializer):
+class PayoutListFilters(PageArguments):
     status = serializers.ChoiceField(choices=PayoutStatus.choices, required=False)
     partner_id = serializers.RegexField(required=False, **SLUG_FIELD)
-    limit = serializers.IntegerField(min_value=1, max_value=200, required=False)
-    cursor = serializers.CharField(required=False, max_length=500)
 
 
 class PayoutGenerateInput(StrictSerializer):
@@ -127,11 +121,9 @@ class DeliveryOutput(serializers.Serializer):
     delivered_at = serializers.DateTimeField(allow_null=True)
 
 
-class DeliveryListFilters(StrictSerializer):
+class DeliveryListFilters(PageArguments):
     status = serializers.ChoiceField(choices=DeliveryStatus.choices, required=False)
     conversion_id = serializers.CharField(max_length=32, required=False)
-    limit = serializers.IntegerField(min_value=1, max_value=200, required=False)
-    cursor = serializers.CharField(required=False, max_length=500)
 
 
 class PeriodInput(StrictSerializer):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.http import QueryDict
 from rest_framework import serializers
@@ -90,3 +91,20 @@ def _wrong_json_types(fields: Any, data: dict[str, Any]) -> dict[str, list[str]]
         ):
             wrong[name] = ["Must be a JSON string."]
     return wrong
+
+
+class PageArguments(StrictSerializer):
+    """The two arguments of every keyset-paged list (core.keyset), REST and MCP alike."""
+
+    limit = serializers.IntegerField(
+        min_value=1,
+        max_value=settings.TRCKER_MAX_PAGE_SIZE,
+        required=False,
+        help_text=f"Rows per page (default {settings.TRCKER_PAGE_SIZE}, "
+        f"max {settings.TRCKER_MAX_PAGE_SIZE}).",
+    )
+    cursor = serializers.CharField(
+        required=False,
+        max_length=1000,
+        help_text="The next_cursor of the previous page of the same list, with the same filters.",
+    )

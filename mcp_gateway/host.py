@@ -11,18 +11,17 @@ from typing import Any
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db.models import QuerySet
+from rest_framework import serializers
 
 from audit.actor import Actor
 from core.errors import DomainError
 from mcp_gateway import prompts
 from mcp_gateway.jsonrpc import ProtocolError
 from mcp_gateway.oauth import READ_SCOPE, WRITE_SCOPE, challenge
-from mcp_gateway.pagination import paginate
 from mcp_gateway.protocol import HttpChallenge, ToolOutcome, UnknownTool
 from mcp_gateway.registry import Tool
 from mcp_gateway.services import tool_call_record
-from mcp_gateway.tools import TOOLS, AuditLogRows
+from mcp_gateway.tools import TOOLS
 
 logger = logging.getLogger(__name__)
 
@@ -101,36 +100,36 @@ class TrckerMcpHost:
                 f"{tool.name} changes data, and this credential is read-only. Use a key with "
                 "read and write access.",
             ), "read_only_credential"
-        contract = tool.input(data=arguments)
-        if not contract.is_valid():
-            fields = {
-                name: [str(m) for m in (msgs if isinstance(msgs, list) else [msgs])]
-                for name, msgs in contract.errors.items()
-            }
+        operation = tool.operation
+        try:
+            result = operation.execute(self.actor, arguments)
+        except serializers.ValidationError as exc:
+            fields = _field_messages(exc.detail)
             details = "; ".join(
                 f"{name}: {' '.join(messages)}" for name, messages in fields.items()
             )
             return _error(
                 "invalid_arguments", f"Invalid arguments for {tool.name}: {details}", fields
             ), "invalid_arguments"
-        data = dict(contract.validated_data)
-        try:
-            result = tool.run(actor=self.actor, **tool.bind(self.actor, data))
-            render = tool.render
-            if isinstance(result, AuditLogRows):
-                result, row_serializer = result.queryset, result.serializer
-                render = lambda rows: row_serializer(rows, many=True).data  # noqa: E731
-            if isinstance(result, QuerySet):
-                rows, next_cursor = paginate(
-                    result, limit=data.get("limit"), cursor=data.get("cursor")
-                )
-                structured = {"items": _jsonable(render(rows)), "next_cursor": next_cursor}
-            else:
-                structured = _jsonable(tool.render(result))
         except DomainError as exc:
             return _error(exc.code, exc.message, exc.fields), exc.code
+        if operation.shape == "one":
+            structured = _jsonable(result.data)
+        else:
+            structured = {"items": _jsonable(result.data)}
+            if operation.shape == "page":
+                structured["next_cursor"] = result.next_cursor
         text = json.dumps(structured, ensure_ascii=False, separators=(",", ":"))
         return ToolOutcome(text=text, structured=structured), "ok"
+
+
+def _field_messages(detail: Any) -> dict[str, list[str]]:
+    if not isinstance(detail, dict):
+        detail = {"non_field_errors": detail}
+    return {
+        str(name): [str(m) for m in (messages if isinstance(messages, list) else [messages])]
+        for name, messages in detail.items()
+    }
 
 
 def _error(code: str, message: str, fields: dict[str, list[str]] | None = None) -> ToolOutcome:

@@ -9,7 +9,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.links import inbound_postback_url, tracking_link_template
-from core.serializers import StrictSerializer
+from core.serializers import PageArguments, StrictSerializer
 from offers.models import AmountType, CapMode, DeviceClass, Offer, OfferStatus, PayoutRule
 
 MONEY = {"max_digits": 14, "decimal_places": 2, "min_value": 0}
@@ -83,10 +83,8 @@ class OfferOutput(serializers.Serializer):
         return tracking_link_template(brand_slug=offer.brand.slug, offer_slug=offer.slug)
 
 
-class OfferListFilters(StrictSerializer):
+class OfferListFilters(PageArguments):
     status = serializers.ChoiceField(choices=OfferStatus.choices, required=False)
-    limit = serializers.IntegerField(min_value=1, max_value=200, required=False)
-    cursor = serializers.CharField(required=False, max_length=500)
 
 
 class OfferCreateInput(StrictSerializer):
@@ -183,19 +181,17 @@ class RotateSecretOutput(serializers.Serializer):
     inbound_postback_url = serializers.CharField()
 
 
-def rotation_output(result: tuple[Offer, str]) -> dict[str, Any]:
-    """The one-time answer of offer_rotate_postback_secret (REST and MCP)."""
+def rotation_view(result: tuple[Offer, str]) -> dict[str, Any]:
+    """What RotateSecretOutput renders for offer_rotate_postback_secret's (offer, secret)."""
     offer, secret = result
-    return RotateSecretOutput(
-        {
-            "offer_id": offer.slug,
-            "postback_secret": secret,
-            "previous_secret_valid_until": offer.previous_secret_valid_until,
-            "inbound_postback_url": inbound_postback_url(
-                brand_slug=offer.brand.slug, offer_slug=offer.slug
-            ),
-        }
-    ).data
+    return {
+        "offer_id": offer.slug,
+        "postback_secret": secret,
+        "previous_secret_valid_until": offer.previous_secret_valid_until,
+        "inbound_postback_url": inbound_postback_url(
+            brand_slug=offer.brand.slug, offer_slug=offer.slug
+        ),
+    }
 
 
 class OfferCreateOutput(OfferOutput):
@@ -203,9 +199,3 @@ class OfferCreateOutput(OfferOutput):
         help_text="The offer's inbound-postback secret. Shown once, in this answer; store it now "
         "(rotate to get a new one)."
     )
-
-
-def creation_output(offer: Offer) -> dict[str, Any]:
-    """The one-time answer of offer_create (REST and MCP): the offer plus its new secret. The
-    model field holds the decrypted secret; only this serializer ever puts it in an answer."""
-    return OfferCreateOutput(offer).data

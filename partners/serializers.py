@@ -7,7 +7,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from core.serializers import StrictSerializer
+from core.serializers import PageArguments, StrictSerializer
 from offers.serializers import SLUG_FIELD
 from partners.models import Coupon, CouponStatus, PartnerStatus
 
@@ -24,11 +24,9 @@ class PartnerOutput(serializers.Serializer):
     updated_at = serializers.DateTimeField()
 
 
-class PartnerListFilters(StrictSerializer):
+class PartnerListFilters(PageArguments):
     status = serializers.ChoiceField(choices=PartnerStatus.choices, required=False)
     search = serializers.CharField(max_length=100, required=False)
-    limit = serializers.IntegerField(min_value=1, max_value=200, required=False)
-    cursor = serializers.CharField(required=False, max_length=500)
 
 
 class PartnerCreateInput(StrictSerializer):
@@ -66,12 +64,10 @@ class CouponOutput(serializers.Serializer):
         return coupon.offer.slug if coupon.offer_id else None
 
 
-class CouponListFilters(StrictSerializer):
+class CouponListFilters(PageArguments):
     partner_id = serializers.RegexField(required=False, **SLUG_FIELD)
     offer_id = serializers.RegexField(required=False, **SLUG_FIELD)
     status = serializers.ChoiceField(choices=CouponStatus.choices, required=False)
-    limit = serializers.IntegerField(min_value=1, max_value=200, required=False)
-    cursor = serializers.CharField(required=False, max_length=500)
 
 
 class CouponCreateInput(StrictSerializer):

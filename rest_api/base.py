@@ -12,7 +12,6 @@ from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import exceptions, serializers
-from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
@@ -21,9 +20,8 @@ from rest_framework.views import APIView
 from audit.actor import Actor, Channel
 from brands.authentication import actor_for_api_key
 from brands.models import ApiKey
-from core.errors import DomainError, RateLimitedError, ValidationError
+from core.errors import DomainError, RateLimitedError
 from core.rate_limits import count_request
-from core.serializers import QueryParams
 
 logger = logging.getLogger("trcker.api")
 
@@ -175,56 +173,18 @@ class TenantApi(APIView):
         self.actor = actor_for_api_key(request.auth, channel=Channel.REST, request=request)
 
 
-class TrckerCursorPagination(CursorPagination):
-    page_size = settings.TRCKER_PAGE_SIZE
-    max_page_size = settings.TRCKER_MAX_PAGE_SIZE
-    page_size_query_param = "limit"
-    ordering = ("-created_at", "-pk")
-
-    def decode_cursor(self, request: Request) -> Any:
-        try:
-            return super().decode_cursor(request)
-        except exceptions.NotFound:
-            # A bad cursor is bad input, not a missing resource.
-            raise ValidationError(
-                "cursor is not valid: pass the next/previous URL exactly as returned.",
-                code="invalid_cursor",
-                fields={"cursor": ["Invalid cursor."]},
-            ) from None
-
-
-def paginated(serializer: type[serializers.Serializer]) -> Any:
-    """The OpenAPI shape of a cursor-paginated list of ``serializer`` rows."""
+def paginated(serializer: type[serializers.Serializer], *, name: str) -> Any:
+    """The OpenAPI shape of one keyset page of ``serializer`` rows (rest_api.operations)."""
     from drf_spectacular.utils import inline_serializer
 
     return inline_serializer(
-        name=f"Paginated{serializer.__name__.removesuffix('Output')}List",
+        name=name,
         fields={
             "next": serializers.CharField(allow_null=True),
             "previous": serializers.CharField(allow_null=True),
             "results": serializer(many=True),
         },
     )
-
-
-def paginate(
-    view: APIView,
-    request: Request,
-    queryset: Any,
-    output: type[serializers.Serializer],
-    ordering: tuple[str, ...] | None = None,
-) -> Response:
-    paginator = TrckerCursorPagination()
-    if ordering:
-        paginator.ordering = ordering
-    page = paginator.paginate_queryset(queryset, request, view=view)
-    return paginator.get_paginated_response(
-        output(page, many=True, context={"request": request}).data
-    )
-
-
-def query_params(request: Request) -> QueryParams:
-    return QueryParams(request.query_params.dict())
 
 
 ERROR_RESPONSES = {

@@ -75,7 +75,7 @@ def test_every_integer_in_mcp_input_schemas_has_a_maximum():
 
 def test_openapi_document_bounds_the_caps(client):
     document = client.get("/api/v1/openapi.json").json()
-    caps = document["components"]["schemas"]["OfferSetCapsInputRequest"]["properties"]
+    caps = document["components"]["schemas"]["SetCapArgumentsRequest"]["properties"]
     assert caps["daily"]["maximum"] == COLUMN_INT_MAX
 
 

@@ -1,24 +1,11 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
 
 from backoffice import dashboard
 from trcker_site.health import health
-
-api_v1 = [
-    path("", include("offers.urls")),
-    path("", include("partners.urls")),
-    path("", include("audit.urls")),
-    path("", include("conversions.urls")),
-    path("", include("brands.urls")),
-    path(
-        "openapi.json",
-        SpectacularJSONAPIView.as_view(authentication_classes=[], permission_classes=[AllowAny]),
-        name="openapi",
-    ),
-]
 
 urlpatterns = [
     path("oidc/", include("mozilla_django_oidc.urls")),
@@ -28,7 +15,7 @@ urlpatterns = [
     path("admin/", include(dashboard)),  # the index with the dashboard; admin/dashboard/… POSTs
     path("admin/", admin.site.urls),
     path("api/health", health, name="health"),
-    path("api/v1/", include(api_v1)),
+    path("api/v1/", include("rest_api.urls")),
     path(
         "api/docs",
         SpectacularSwaggerView.as_view(

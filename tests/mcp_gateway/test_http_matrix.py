@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from mcp_gateway.tools import TOOLS
 from offers.models import Offer
 from tests.conftest import issue_key
 from tests.mcp_gateway.helpers import META, MODERN, Mcp
@@ -197,7 +198,7 @@ def test_batch_answers_every_request_and_no_notification(brand, version):
     by_id = {item["id"]: item for item in body}
     assert set(by_id) == {"a", "b", "c", None}
     assert by_id["a"]["result"] == {}
-    assert len(by_id["b"]["result"]["tools"]) == 30
+    assert len(by_id["b"]["result"]["tools"]) == len(TOOLS)
     assert by_id["c"]["error"]["code"] == -32601
     assert by_id[None]["error"]["code"] == -32600  # the non-object element
 
@@ -367,17 +368,17 @@ def test_unexpected_failures_are_a_generic_32603(mcp, caplog):
     # tool's domain function and check nothing of it leaks to the client.
     from mcp_gateway.tools import TOOLS
 
-    tool = TOOLS.get("list_offers")
-    original = tool.run
+    operation = TOOLS.get("list_offers").operation
+    original = operation.run
 
     def explode(**_kwargs):
         raise RuntimeError("secret internals: password=hunter2")
 
-    object.__setattr__(tool, "run", explode)  # Tool is frozen; restored below
+    object.__setattr__(operation, "run", explode)  # Operation is frozen; restored below
     try:
         response = mcp.request("tools/call", {"name": "list_offers", "arguments": {}})
     finally:
-        object.__setattr__(tool, "run", original)
+        object.__setattr__(operation, "run", original)
     body = response.json()
     assert body["error"]["code"] == -32603
     assert "hunter2" not in response.content.decode()

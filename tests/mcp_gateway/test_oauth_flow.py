@@ -21,6 +21,7 @@ from oauth2_provider.models import AccessToken
 
 from audit.models import AuditEvent
 from brands.models import StaffMembership, StaffRole
+from mcp_gateway.tools import TOOLS
 from offers.models import Offer
 from tests.factories import BrandFactory, OfferFactory, StaffMembershipFactory
 
@@ -209,7 +210,7 @@ def test_add_mcp_server_by_url_end_to_end(server, acme):
             return tools, paused
 
     tools, paused = asyncio.run(use(access))
-    assert len(tools.tools) == 30
+    assert len(tools.tools) == len(TOOLS)
     assert paused.is_error is False
     assert Offer.objects.get(slug="spring-sale").status == "paused"
     event = AuditEvent.objects.get(action="offer.pause")

@@ -6,6 +6,9 @@ import re
 import pytest
 
 from audit.models import AuditEvent
+from mcp_gateway.tools import TOOLS
+from operations.catalog import OPERATIONS
+from operations.declaration import PATH_ARGUMENT
 from tests.conftest import client_with_key, issue_key
 from tests.factories import BrandFactory
 from tests.mcp_gateway.helpers import Mcp, structured
@@ -14,64 +17,14 @@ from tests.mcp_gateway.world import build_world, every_tool_call
 ID = re.compile(r"\b(clk|conv|pay)_[A-Za-z0-9]+\b")
 
 
-def rest_call(name, args, world):
-    """The REST twin of each tool: (method, path, body or query, how to pick the payload)."""
-    a = dict(args)
-    offer, partner = a.pop("offer_id", None), a.pop("partner_id", None)
-    conversion, payout = a.pop("conversion_id", None), a.pop("payout_id", None)
-    table = {
-        "get_partner_stats": (
-            "get",
-            "/api/v1/stats/partners/",
-            {**a, **({"partner_id": partner} if partner else {})},
-        ),
-        "get_offer_stats": (
-            "get",
-            "/api/v1/stats/offers/",
-            {**a, **({"offer_id": offer} if offer else {})},
-        ),
-        "get_offer_config": ("get", f"/api/v1/offers/{offer}/", None),
-        "get_conversions": ("get", "/api/v1/conversions/", a),
-        "get_fraud_summary": ("get", "/api/v1/fraud/summary/", a),
-        "get_fraud_settings": ("get", "/api/v1/fraud/settings/", None),
-        "list_pending_conversions": ("get", "/api/v1/conversions/pending/", a),
-        "list_coupons": (
-            "get",
-            "/api/v1/coupons/",
-            {**a, **({"partner_id": partner} if partner else {})},
-        ),
-        "get_top_publishers": ("get", "/api/v1/stats/top-publishers/", a),
-        "list_offers": ("get", "/api/v1/offers/", a),
-        "list_partners": ("get", "/api/v1/partners/", a),
-        "list_payouts": ("get", "/api/v1/payouts/", a),
-        "get_audit_log": ("get", "/api/v1/audit-events/", a),
-        "create_offer": ("post", "/api/v1/offers/", a),
-        "update_offer": ("patch", f"/api/v1/offers/{offer}/", a),
-        "pause_offer": ("post", f"/api/v1/offers/{offer}/pause/", None),
-        "resume_offer": ("post", f"/api/v1/offers/{offer}/resume/", None),
-        "rotate_offer_postback_secret": (
-            "post",
-            f"/api/v1/offers/{offer}/rotate-postback-secret/",
-            a,
-        ),
-        "pause_partner": ("post", f"/api/v1/partners/{partner}/pause/", None),
-        "resume_partner": ("post", f"/api/v1/partners/{partner}/resume/", None),
-        "approve_partner_application": ("post", f"/api/v1/partners/{partner}/approve/", None),
-        "adjust_payout": (
-            "post",
-            f"/api/v1/offers/{offer}/payout-rules/",
-            {**a, "partner_id": partner},
-        ),
-        "set_event_payout": ("post", f"/api/v1/offers/{offer}/payout-rules/", a),
-        "set_fraud_settings": ("patch", "/api/v1/fraud/settings/", a),
-        "approve_conversion": ("post", f"/api/v1/conversions/{conversion}/approve/", None),
-        "reject_conversion": ("post", f"/api/v1/conversions/{conversion}/reject/", a),
-        "set_cap": ("post", f"/api/v1/offers/{offer}/caps/", a),
-        "create_coupon": ("post", "/api/v1/coupons/", {**a, "partner_id": partner}),
-        "generate_payouts": ("post", "/api/v1/payouts/generate/", a),
-        "mark_payout_paid": ("post", f"/api/v1/payouts/{payout}/mark-paid/", a),
-    }
-    return table[name]
+def rest_call(name, args):
+    """The REST twin of a tool call, derived from the operation's declaration: the route's path
+    arguments go into the URL, everything else into the query (GET) or the JSON body."""
+    route = OPERATIONS[name].rest
+    assert route is not None, f"{name} is a tool without a REST route"
+    rest = dict(args)
+    url = "/api/v1/" + PATH_ARGUMENT.sub(lambda match: str(rest.pop(match.group(1))), route.path)
+    return route.method.lower(), url, rest
 
 
 def normalise(value, brand_slug):
@@ -105,23 +58,27 @@ def normalise(value, brand_slug):
     return value
 
 
-def rest_payload(name, response):
+def rest_payload(operation, response):
     data = response.json()
-    if name == "generate_payouts":
-        return {"payouts": data["results"]}
-    if isinstance(data, dict) and "results" in data and "next" in data:
+    if operation.shape != "one":
         return {"items": data["results"]}
     return data
 
 
-@pytest.mark.parametrize("index", range(30))
-def test_rest_and_mcp_give_the_same_answer_and_audit(db, index):
+def test_every_tool_has_an_example_call(db):
+    """Each tool below runs through both interfaces: a tool without an example fails here."""
+    examples = [name for name, _ in every_tool_call(build_world(BrandFactory(slug="any")))]
+    assert sorted(examples) == sorted(tool.name for tool in TOOLS)
+
+
+@pytest.mark.parametrize("name", [tool.name for tool in TOOLS])
+def test_rest_and_mcp_give_the_same_answer_and_audit(db, name):
     mcp_world = build_world(BrandFactory(slug="via-mcp"))
     rest_world = build_world(BrandFactory(slug="via-rest"))
-    name, mcp_args = every_tool_call(mcp_world)[index]
-    _, rest_args = every_tool_call(rest_world)[index]
+    mcp_args = dict(every_tool_call(mcp_world))[name]
+    rest_args = dict(every_tool_call(rest_world))[name]
     mcp_out = structured(Mcp(issue_key(mcp_world.brand)).call(name, mcp_args))
-    method, path, body = rest_call(name, rest_args, rest_world)
+    method, path, body = rest_call(name, rest_args)
     api = client_with_key(issue_key(rest_world.brand))
     response = (
         getattr(api, method)(path, body, format="json")
@@ -129,7 +86,7 @@ def test_rest_and_mcp_give_the_same_answer_and_audit(db, index):
         else api.get(path, body or {})
     )
     assert response.status_code in (200, 201), (name, response.content)
-    rest_out = rest_payload(name, response)
+    rest_out = rest_payload(OPERATIONS[name], response)
     if "next_cursor" in mcp_out:
         mcp_out = {"items": mcp_out["items"]}
     assert normalise(mcp_out, "via-mcp") == normalise(rest_out, "via-rest"), name

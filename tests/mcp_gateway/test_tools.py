@@ -56,6 +56,7 @@ def test_the_product_pages_tools_are_all_there():
         "resume_offer",
         "resume_partner",
         "get_audit_log",
+        "list_tool_calls",
     }
     assert {tool.name for tool in TOOLS} == page | extra
 
@@ -119,7 +120,7 @@ def test_generate_payouts_audits_each_payout(world):
     conversion_approve(actor=make_actor(world.brand), conversion=world.pending)
     before = AuditEvent.objects.filter(action="payout.generate", actor_label="mcp:acme").count()
     result = structured(Mcp(issue_key(world.brand)).call("generate_payouts", {}))
-    assert len(result["payouts"]) == 1
+    assert len(result["items"]) == 1
     assert (
         AuditEvent.objects.filter(action="payout.generate", actor_label="mcp:acme").count()
         == before + 1
@@ -249,16 +250,16 @@ def test_untrusted_text_stays_in_typed_fields(world):
     assert "IGNORE" not in json.dumps([tool.description for tool in TOOLS])
 
 
-def test_get_audit_log_shows_tool_calls_too(world):
+def test_list_tool_calls_shows_every_call(world):
     mcp = Mcp(issue_key(world.brand))
     mcp.call("list_offers", {})
     mcp.call("get_offer_config", {"offer_id": "nope"})
-    calls = structured(mcp.call("get_audit_log", {"source": "tool_calls"}))["items"]
+    calls = structured(mcp.call("list_tool_calls", {}))["items"]
     assert [(row["tool"], row["outcome"]) for row in calls][:2] == [
         ("get_offer_config", "not_found"),
         ("list_offers", "ok"),
     ]
     only = structured(
-        mcp.call("get_audit_log", {"source": "tool_calls", "target_id": "list_offers"})
+        mcp.call("list_tool_calls", {"tool": "list_offers"})
     )["items"]
     assert {row["tool"] for row in only} == {"list_offers"}

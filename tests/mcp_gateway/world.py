@@ -57,6 +57,7 @@ def every_tool_call(world: World) -> list[tuple[str, dict[str, Any]]]:
         ("list_partners", {"status": "active"}),
         ("list_payouts", {"status": "pending"}),
         ("get_audit_log", {"action": "payout"}),
+        ("list_tool_calls", {"tool": "list_offers"}),
         (
             "create_offer",
             {

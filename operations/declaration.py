@@ -1,0 +1,224 @@
+"""What one operation is: everything REST and MCP need to expose it, declared once.
+
+An ``Operation`` names its input contract (one serializer for every argument, ids included),
+the id lookups that turn arguments into rows through selectors (tenant scoping included), the
+service or selector it runs, how the result is presented and rendered (the output serializer),
+whether it is a keyset-paged list, its scope, and where it appears: a REST route
+(``RestRoute``), an MCP tool (``ToolSpec``), or both. ``rest_api`` derives its views and URLs
+from these declarations and ``mcp_gateway`` its tools; neither holds an adapter of its own, so
+the two interfaces cannot drift apart (tests/mcp_gateway/test_parity.py runs every tool through
+both)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from django.db.models import QuerySet
+from rest_framework import serializers
+
+from audit.actor import Actor, Scope
+from core import keyset
+from core.serializers import PageArguments, StrictSerializer
+
+OPERATION_NAME = re.compile(r"^[a-z0-9_]{1,64}$")
+PATH_ARGUMENT = re.compile(r"<(?:(?:int|str|slug):)?([a-z_]+)>")
+
+# How an operation's result is shaped: one object, a list (answered whole), or a keyset page.
+Shape = Literal["one", "many", "page"]
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """Turn an id argument into a row through a selector (tenant scoping included)."""
+
+    argument: str  # e.g. "offer_id"
+    parameter: str  # the run function's keyword, e.g. "offer"
+    selector: Callable[..., Any]  # e.g. offers.selectors.offer_get_for_actor
+    required: bool = True
+    many: bool = False  # the argument is a list of ids (each looked up, repeats dropped)
+    keyword: str = ""  # the selector's keyword when it differs from ``argument``
+
+    def fetch(self, actor: Actor, value: Any) -> Any:
+        keyword = self.keyword or self.argument
+        if self.many:
+            return [self.selector(actor=actor, **{keyword: item}) for item in dict.fromkeys(value)]
+        return self.selector(actor=actor, **{keyword: value})
+
+
+@dataclass(frozen=True)
+class Annotations:
+    """MCP tool annotations (hints to clients; never relied on for security)."""
+
+    read_only: bool
+    destructive: bool
+    idempotent: bool
+    open_world: bool
+
+    def as_dict(self, title: str) -> dict[str, Any]:
+        return {
+            "title": title,
+            "readOnlyHint": self.read_only,
+            "destructiveHint": self.destructive,
+            "idempotentHint": self.idempotent,
+            "openWorldHint": self.open_world,
+        }
+
+
+READ = Annotations(read_only=True, destructive=False, idempotent=True, open_world=False)
+WRITE_ADDITIVE = Annotations(read_only=False, destructive=False, idempotent=False, open_world=False)
+WRITE_UPDATE = Annotations(read_only=False, destructive=True, idempotent=True, open_world=False)
+WRITE_ONE_WAY = Annotations(read_only=False, destructive=True, idempotent=False, open_world=False)
+# Writes that fire the advertiser's outbound postback or send email reach outside Trcker.
+WRITE_FIRES_POSTBACK = Annotations(
+    read_only=False, destructive=True, idempotent=True, open_world=True
+)
+WRITE_SENDS_EMAIL = Annotations(
+    read_only=False, destructive=False, idempotent=True, open_world=True
+)
+
+
+@dataclass(frozen=True)
+class RestRoute:
+    """Where the operation lives under /api/v1/: method, Django path (its <arguments> are taken
+    from the URL, every other argument from the query string or the JSON body), URL name,
+    OpenAPI tag, and the success status."""
+
+    method: Literal["GET", "POST", "PATCH", "PUT", "DELETE"]
+    path: str  # e.g. "offers/<offer_id>/pause/"
+    name: str  # URL name, e.g. "offer-pause"
+    tag: str
+    status: int = 200
+
+    @property
+    def path_arguments(self) -> tuple[str, ...]:
+        return tuple(PATH_ARGUMENT.findall(self.path))
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """The operation as an MCP tool: its title and annotations (the name is the operation's)."""
+
+    title: str
+    annotations: Annotations = READ
+
+
+@dataclass(frozen=True)
+class Operation:
+    name: str  # snake_case; the MCP tool name when exposed as a tool, and the OpenAPI operationId
+    description: str
+    input: type[serializers.Serializer]
+    run: Callable[..., Any]  # the service or selector: run(actor=…, **arguments after lookups)
+    output: type[serializers.Serializer]
+    scope: Scope
+    shape: Shape = "one"
+    lookups: tuple[Lookup, ...] = ()
+    # Turns the run function's result into what ``output`` renders (e.g. re-read a written row
+    # through its selector so the answer carries everything the read would).
+    present: Callable[[Actor, Any], Any] | None = None
+    rest: RestRoute | None = None
+    tool: ToolSpec | None = None
+    # The answer carries a secret shown once: never cached by a client or proxy.
+    shows_secret: bool = False
+    # Argument names whose values never enter the tool-call log.
+    secret_arguments: frozenset[str] = field(default_factory=frozenset)
+
+    def __post_init__(self) -> None:
+        if not OPERATION_NAME.match(self.name):
+            raise ValueError(f"operation name {self.name!r} must match {OPERATION_NAME.pattern}")
+        if not issubclass(self.input, StrictSerializer):
+            raise TypeError(f"{self.name}: the input contract must be a StrictSerializer")
+        fields = self.input().fields
+        for name in self.rest.path_arguments if self.rest else ():
+            if name not in fields:
+                raise ValueError(f"{self.name}: path argument {name} is not an input field")
+        for lookup in self.lookups:
+            if lookup.argument not in fields:
+                raise ValueError(f"{self.name}: lookup {lookup.argument} is not an input field")
+        if (self.shape == "page") != issubclass(self.input, PageArguments):
+            raise ValueError(f"{self.name}: paged operations, and only they, take PageArguments")
+
+    @property
+    def title(self) -> str:
+        return self.tool.title if self.tool else self.name.replace("_", " ").capitalize()
+
+    def validate(self, arguments: Any) -> dict[str, Any]:
+        """The validated arguments, or DRF's ValidationError naming each bad field."""
+        contract = self.input(data=arguments)
+        contract.is_valid(raise_exception=True)
+        return dict(contract.validated_data)
+
+    def execute(self, actor: Actor, arguments: Any) -> Result:
+        """Validate → look ids up through selectors → run the domain function → present →
+        page → render. Raises DRF's ValidationError for bad arguments and DomainError for what
+        the domain refuses; each interface maps them to its own error shape."""
+        data = self.validate(arguments)
+        limit, cursor = data.pop("limit", None), data.pop("cursor", None)
+        kwargs = self._bind(actor, data)
+        result = self.run(actor=actor, **kwargs)
+        if self.present is not None:
+            result = self.present(actor, result)
+        if self.shape == "page":
+            if not isinstance(result, QuerySet):
+                raise TypeError(f"{self.name}: a paged operation must return a QuerySet")
+            page = keyset.page(
+                result,
+                operation=self.name,
+                filters={"brand": actor.brand_id, **data},
+                limit=limit,
+                cursor=cursor,
+            )
+            return Result(
+                self.output(page.rows, many=True).data,
+                next_cursor=page.next_cursor,
+                previous_cursor=page.previous_cursor,
+            )
+        if self.shape == "many":
+            return Result(self.output(result, many=True).data)
+        return Result(self.output(result).data)
+
+    def _bind(self, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
+        for lookup in self.lookups:
+            value = data.pop(lookup.argument, None)
+            if value is None:
+                if lookup.required:
+                    raise KeyError(lookup.argument)  # the input contract requires it
+                data[lookup.parameter] = None
+                continue
+            data[lookup.parameter] = lookup.fetch(actor, value)
+        return data
+
+
+@dataclass(frozen=True)
+class Result:
+    """A rendered answer: an object, a list of rows, or one page of rows with its cursors."""
+
+    data: Any
+    next_cursor: str | None = None
+    previous_cursor: str | None = None
+
+
+def refetch(
+    selector: Callable[..., Any], argument: str, attribute: str
+) -> Callable[[Actor, Any], Any]:
+    """A ``present`` step that re-reads a written row through its selector, by the row's
+    ``attribute`` (dotted for a related row's, e.g. "offer.slug")."""
+
+    def present(actor: Actor, row: Any) -> Any:
+        value = row
+        for part in attribute.split("."):
+            value = getattr(value, part)
+        return selector(actor=actor, **{argument: value})
+
+    return present
+
+
+def by_name(operations: Mapping[str, Operation] | list[Operation]) -> dict[str, Operation]:
+    items = list(operations.values()) if isinstance(operations, Mapping) else list(operations)
+    names = [operation.name for operation in items]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise ValueError(f"duplicate operation names: {duplicates}")
+    return {operation.name: operation for operation in items}

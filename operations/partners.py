@@ -1,0 +1,187 @@
+"""Partner and coupon operations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from audit.actor import Scope
+from core.serializers import StrictSerializer
+from operations.declaration import (
+    READ,
+    WRITE_ADDITIVE,
+    WRITE_SENDS_EMAIL,
+    WRITE_UPDATE,
+    Operation,
+    RestRoute,
+    ToolSpec,
+)
+from operations.lookups import COUPON, OPTIONAL_OFFER, PARTNER, PARTNER_ID
+from partners import selectors, services
+from partners.serializers import (
+    CouponCreateInput,
+    CouponListFilters,
+    CouponOutput,
+    PartnerCreateInput,
+    PartnerListFilters,
+    PartnerOutput,
+    PartnerUpdateInput,
+)
+
+TAG = "partners"
+COUPONS = "coupons"
+
+
+class PartnerRef(StrictSerializer):
+    partner_id = serializers.RegexField(**PARTNER_ID)
+
+
+class UpdatePartnerArguments(PartnerUpdateInput):
+    partner_id = serializers.RegexField(**PARTNER_ID)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if set(attrs) <= {"partner_id"}:
+            raise serializers.ValidationError("Give at least one field to change.")
+        return attrs
+
+
+class CouponRef(StrictSerializer):
+    code = serializers.RegexField(r"^[A-Za-z0-9_-]{1,64}$", help_text="The coupon code.")
+
+
+def _transition(
+    name: str, verb: str, service: Any, description: str, tool: ToolSpec | None
+) -> Operation:
+    return Operation(
+        name=name,
+        description=description,
+        input=PartnerRef,
+        run=service,
+        lookups=(PARTNER,),
+        output=PartnerOutput,
+        scope=Scope.WRITE,
+        rest=RestRoute("POST", f"partners/<partner_id>/{verb}/", f"partner-{verb}", TAG),
+        tool=tool,
+    )
+
+
+OPERATIONS = [
+    Operation(
+        name="list_partners",
+        description="The brand's partners, newest first, by status (pending, active, paused, "
+        "rejected) or a search on name, id or email.",
+        input=PartnerListFilters,
+        run=selectors.partner_list,
+        output=PartnerOutput,
+        shape="page",
+        scope=Scope.READ,
+        rest=RestRoute("GET", "partners/", "partner-list", TAG),
+        tool=ToolSpec("Partners", READ),
+    ),
+    Operation(
+        name="create_partner",
+        description="Add a partner (active by default, or pending); partner_id is derived from the "
+        "name when omitted.",
+        input=PartnerCreateInput,
+        run=services.partner_create,
+        output=PartnerOutput,
+        scope=Scope.WRITE,
+        rest=RestRoute("POST", "partners/", "partner-create", TAG, status=201),
+    ),
+    Operation(
+        name="get_partner",
+        description="One partner: name, id, status, email, website.",
+        input=PartnerRef,
+        run=selectors.partner_get_for_actor,
+        output=PartnerOutput,
+        scope=Scope.READ,
+        rest=RestRoute("GET", "partners/<partner_id>/", "partner-detail", TAG),
+    ),
+    Operation(
+        name="update_partner",
+        description="Change a partner's name, email or website; only the fields given change.",
+        input=UpdatePartnerArguments,
+        run=services.partner_update,
+        lookups=(PARTNER,),
+        output=PartnerOutput,
+        scope=Scope.WRITE,
+        rest=RestRoute("PATCH", "partners/<partner_id>/", "partner-update", TAG),
+    ),
+    _transition(
+        "approve_partner_application",
+        "approve",
+        services.partner_approve,
+        "Accept a self-applied partner (pending → active). Sends the welcome and tracking-setup "
+        "emails when the partner has an email address.",
+        ToolSpec("Approve partner application", WRITE_SENDS_EMAIL),
+    ),
+    _transition(
+        "reject_partner_application",
+        "reject",
+        services.partner_reject,
+        "Decline a self-applied partner (pending → rejected).",
+        None,
+    ),
+    _transition(
+        "pause_partner",
+        "pause",
+        services.partner_pause,
+        "Pause a partner brand-wide: new click-throughs are refused; pending conversions stay "
+        "pending. Undo with resume_partner.",
+        ToolSpec("Pause partner", WRITE_UPDATE),
+    ),
+    _transition(
+        "resume_partner",
+        "resume",
+        services.partner_resume,
+        "Resume a paused partner (paused → active) so their tracking links redirect and count "
+        'again. Example: {"partner_id": "abc-123"}.',
+        ToolSpec("Resume partner", WRITE_UPDATE),
+    ),
+    Operation(
+        name="list_coupons",
+        description="Coupon codes with their partner, offer, status (active/disabled), used count "
+        "and max uses. Filters: partner_id, offer_id, status.",
+        input=CouponListFilters,
+        run=selectors.coupon_list,
+        output=CouponOutput,
+        shape="page",
+        scope=Scope.READ,
+        rest=RestRoute("GET", "coupons/", "coupon-list", COUPONS),
+        tool=ToolSpec("Coupons", READ),
+    ),
+    Operation(
+        name="create_coupon",
+        description="Issue a coupon code for a partner (letters, digits, - and _; "
+        "case-insensitive and unique in the brand), optionally for one offer_id and with "
+        "max_uses. A postback carrying the code (coupon or couponCode) attributes the sale to "
+        "that partner.",
+        input=CouponCreateInput,
+        run=services.coupon_create,
+        lookups=(PARTNER, OPTIONAL_OFFER),
+        output=CouponOutput,
+        scope=Scope.WRITE,
+        rest=RestRoute("POST", "coupons/", "coupon-create", COUPONS, status=201),
+        tool=ToolSpec("Create coupon", WRITE_ADDITIVE),
+    ),
+    Operation(
+        name="get_coupon",
+        description="One coupon code with its partner, offer, status and uses.",
+        input=CouponRef,
+        run=selectors.coupon_get_for_actor,
+        output=CouponOutput,
+        scope=Scope.READ,
+        rest=RestRoute("GET", "coupons/<code>/", "coupon-detail", COUPONS),
+    ),
+    Operation(
+        name="disable_coupon",
+        description="Disable a coupon: postbacks carrying it no longer attribute sales.",
+        input=CouponRef,
+        run=services.coupon_disable,
+        lookups=(COUPON,),
+        output=CouponOutput,
+        scope=Scope.WRITE,
+        rest=RestRoute("POST", "coupons/<code>/disable/", "coupon-disable", COUPONS),
+    ),
+]
