@@ -2,10 +2,11 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from audit.models import AuditEvent
 from core.serializers import PageArguments
 
 
-class AuditEventOutput(serializers.Serializer):
+class AuditEventOutput(serializers.Serializer[AuditEvent]):
     id = serializers.IntegerField()
     # Null for the moment between the write's commit and its link into the brand's chain.
     seq = serializers.IntegerField(allow_null=True)

@@ -16,8 +16,10 @@ import logging
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import User  # settings.AUTH_USER_MODEL
 from django.core.exceptions import ImproperlyConfigured, SuspiciousOperation
 from django.db import transaction
+from django.db.models import Field, QuerySet
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 
 from audit.actor import Actor
@@ -74,12 +76,14 @@ def claimed_role(claims: dict[str, Any]) -> str | None:
     return None
 
 
-class BrandOIDCBackend(OIDCAuthenticationBackend):
+class BrandOIDCBackend(OIDCAuthenticationBackend):  # type: ignore[misc]  # the library ships no hints
+    UserModel: type[User]  # set by the library's __init__ (get_user_model())
+
     def get_username(self, claims: dict[str, Any]) -> str:
         return f"{USERNAME_PREFIX}{claims['sub']}"
 
     def get_userinfo(self, access_token: str, id_token: str, payload: Any) -> dict[str, Any]:
-        userinfo = super().get_userinfo(access_token, id_token, payload)
+        userinfo: dict[str, Any] = super().get_userinfo(access_token, id_token, payload)
         if not payload:
             return userinfo
         # OIDC Core §5.3.2: a userinfo answer for another subject must not be used (token
@@ -94,8 +98,9 @@ class BrandOIDCBackend(OIDCAuthenticationBackend):
         if not isinstance(sub, str) or not sub:
             logger.warning("OIDC login refused: no sub claim")
             return False
-        user_model_field = self.UserModel._meta.get_field(self.UserModel.USERNAME_FIELD)
-        if len(USERNAME_PREFIX + sub) > user_model_field.max_length:
+        username_field = self.UserModel._meta.get_field(self.UserModel.USERNAME_FIELD)
+        max_length = username_field.max_length if isinstance(username_field, Field) else None
+        if max_length is not None and len(USERNAME_PREFIX + sub) > max_length:
             logger.warning("OIDC login refused: sub is too long for a username")
             return False
         if not brands_for_claims(claims):
@@ -109,7 +114,7 @@ class BrandOIDCBackend(OIDCAuthenticationBackend):
             return False
         return True
 
-    def filter_users_by_claims(self, claims: dict[str, Any]):
+    def filter_users_by_claims(self, claims: dict[str, Any]) -> QuerySet[User]:
         # Never by email: an IdP may let users set any address, and a matching email would
         # hand over an existing account.
         sub = claims.get("sub")
@@ -119,7 +124,7 @@ class BrandOIDCBackend(OIDCAuthenticationBackend):
             **{self.UserModel.USERNAME_FIELD: self.get_username(claims)}
         )
 
-    def create_user(self, claims: dict[str, Any]):
+    def create_user(self, claims: dict[str, Any]) -> User:
         with transaction.atomic():
             user = self.UserModel.objects.create_user(
                 self.get_username(claims), email=self._email(claims), is_staff=True
@@ -127,7 +132,7 @@ class BrandOIDCBackend(OIDCAuthenticationBackend):
             self._sync_memberships(user, claims)
         return user
 
-    def update_user(self, user, claims: dict[str, Any]):
+    def update_user(self, user: User, claims: dict[str, Any]) -> User:
         if not user.is_active:
             # The callback refuses inactive users; a deactivated account gets no new roles.
             return user
@@ -143,7 +148,7 @@ class BrandOIDCBackend(OIDCAuthenticationBackend):
         email = claims.get("email")
         return email if isinstance(email, str) else ""
 
-    def _actor(self, brand: Brand, user) -> Actor:
+    def _actor(self, brand: Brand, user: User) -> Actor:
         return Actor.for_sso(
             user,
             brand_id=brand.pk,
@@ -151,7 +156,7 @@ class BrandOIDCBackend(OIDCAuthenticationBackend):
             request=getattr(self, "request", None),
         )
 
-    def _sync_memberships(self, user, claims: dict[str, Any]) -> None:
+    def _sync_memberships(self, user: User, claims: dict[str, Any]) -> None:
         """Grant or change the user's role in every brand the IdP lists.
 
         A role claim is authoritative and applied on every login. Without one, the default

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hmac
 from datetime import timedelta
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User  # settings.AUTH_USER_MODEL
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
@@ -82,12 +82,12 @@ def _compare(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode(), b.encode())
 
 
-def staff_roles_for_user(user: AbstractBaseUser) -> dict[int, str]:
+def staff_roles_for_user(user: User) -> dict[int, str]:
     """brand id → role for every brand the user belongs to."""
     return dict(StaffMembership.objects.filter(user=user).values_list("brand_id", "role"))
 
 
-def staff_writable_brand_ids(user: AbstractBaseUser) -> set[int]:
+def staff_writable_brand_ids(user: User) -> set[int]:
     return {
         brand_id for brand_id, role in staff_roles_for_user(user).items() if role in WRITE_ROLES
     }

@@ -4,11 +4,11 @@ from typing import Any
 
 from rest_framework import serializers
 
-from brands.models import FraudMode
+from brands.models import Brand, FraudMode
 from core.serializers import StrictSerializer
 
 
-class FraudSettingsOutput(serializers.Serializer):
+class FraudSettingsOutput(serializers.Serializer[Brand]):
     mode = serializers.CharField(source="fraud_mode")
     threshold = serializers.IntegerField(source="fraud_threshold")
     botd_enabled = serializers.BooleanField()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import zoneinfo
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User  # settings.AUTH_USER_MODEL
 from django.contrib.staticfiles import finders
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -167,7 +167,7 @@ def _keep_an_owner(brand_id: int, *, leaving: int) -> None:
 
 
 @transaction.atomic
-def staff_membership_set(*, actor: Actor, user: AbstractBaseUser, role: str) -> StaffMembership:
+def staff_membership_set(*, actor: Actor, user: User, role: str) -> StaffMembership:
     """Give a user a role in the actor's brand (creating or changing the membership)."""
     actor.require_write()
     if role not in StaffRole.values:
@@ -213,7 +213,7 @@ def api_key_create(
     actor: Actor,
     label: str,
     scope: str = ApiKeyScope.READ_WRITE,
-    created_by: AbstractBaseUser | None = None,
+    created_by: User | None = None,
 ) -> tuple[ApiKey, str]:
     """Issue a key for the actor's brand. Returns the row and the plaintext, which is never
     stored and cannot be shown again."""

@@ -207,8 +207,8 @@ def write_queued(click_id: str) -> bool:
     if client is None:
         return False
     try:
-        entry_id = client.get(LOOKUP_PREFIX + click_id)
-        entry = CLICKS.get(client, entry_id.decode()) if entry_id else None
+        entry_id = client.get(LOOKUP_PREFIX + click_id)  # bytes: the queue client doesn't decode
+        entry = CLICKS.get(client, entry_id.decode()) if isinstance(entry_id, bytes) else None
     except RedisError:
         logger.warning("click queue unreachable looking up %s", click_id, exc_info=True)
         return False

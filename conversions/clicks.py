@@ -91,7 +91,7 @@ def click_handle(data: ClickInput) -> ClickDecision:
     fraud = FraudScore()
     counters: list[tuple[str, int]] = []
 
-    outcome = ClickOutcome.ACCEPTED
+    outcome: str = ClickOutcome.ACCEPTED
     if offer is None:
         outcome = ClickOutcome.UNKNOWN_OFFER
     elif offer.status == OfferStatus.ARCHIVED:
@@ -223,7 +223,7 @@ def click_record_botd_verdict(*, click_id: str, bot: bool, bot_kind: str) -> Non
         )
         click.fraud_flagged = click.fraud_flagged or newly_flagged
         click.save(update_fields=["fraud_signals", "fraud_score", "fraud_flagged"])
-        if newly_flagged and click.offer_id and click.partner_id:
+        if newly_flagged and click.partner_id and click.offer is not None:
             rollup_add(
                 brand_id=click.brand_id,
                 day=click.created_at.astimezone(zoneinfo.ZoneInfo(brand.timezone)).date(),

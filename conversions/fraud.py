@@ -41,7 +41,7 @@ INSTANT_SECONDS = 2
 
 @dataclass
 class FraudScore:
-    signals: list[dict[str, object]] = field(default_factory=list)
+    signals: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def score(self) -> int:
@@ -57,7 +57,7 @@ class FraudScore:
         self.signals.append({"signal": code, "points": WEIGHTS[code], **detail})
 
     @classmethod
-    def from_stored(cls, signals: list[dict[str, object]] | None) -> FraudScore:
+    def from_stored(cls, signals: list[dict[str, Any]] | None) -> FraudScore:
         return cls(signals=[dict(signal) for signal in signals or []])
 
 
@@ -127,7 +127,7 @@ def apply_velocity(
 
 def score_conversion(
     *,
-    click_signals: list[dict[str, object]] | None,
+    click_signals: list[dict[str, Any]] | None,
     seconds_since_click: float | None,
     min_conversion_seconds: int,
     has_click: bool,

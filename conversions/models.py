@@ -1,7 +1,7 @@
 from django.db import models
 
 from core.ids import new_click_id, new_conversion_id, new_payout_id
-from offers.models import MONEY
+from offers.models import MONEY, DecimalColumn
 
 SUB_ID_MAX = 255
 
@@ -9,7 +9,7 @@ SUB_ID_MAX = 255
 # 999,999,999,999.99, so a sum of a few at MONEY's 14 digits would overflow — the write fails
 # and the postback behind it answers 503, which the advertiser retries for ever. 20 digits hold
 # a million conversions at the maximum.
-TOTALS = {"max_digits": 20, "decimal_places": 2}
+TOTALS: DecimalColumn = {"max_digits": 20, "decimal_places": 2}
 
 
 class ClickOutcome(models.TextChoices):

@@ -63,8 +63,8 @@ def resolve_amounts(
         (rule for rule in rules if rule.revenue_type and rule.revenue_amount is not None), None
     )
     revenue = (
-        _apply(revenue_rule.revenue_type, revenue_rule.revenue_amount, sale_amount)  # type: ignore[arg-type]
-        if revenue_rule
+        _apply(revenue_rule.revenue_type, revenue_rule.revenue_amount, sale_amount)
+        if revenue_rule is not None and revenue_rule.revenue_amount is not None
         else _apply(offer.revenue_type, offer.revenue_amount, sale_amount)
     )
     return payout, revenue

@@ -262,7 +262,9 @@ def parse_postback(params: dict[str, str], *, offer_currency: str) -> PostbackIn
         )
     # Sub ids are free text the advertiser echoes back; identifiers above are refused when
     # malformed instead, since cleaning one would silently turn it into another.
-    subs = tuple(clean_text(params.get(f"sub{i}", ""), max_length=SUB_ID_MAX) for i in range(1, 6))
+    sub1, sub2, sub3, sub4, sub5 = (
+        clean_text(params.get(f"sub{i}", ""), max_length=SUB_ID_MAX) for i in range(1, 6)
+    )
     return PostbackInput(
         click_id=click_id,
         txn_id=txn_id,
@@ -270,5 +272,5 @@ def parse_postback(params: dict[str, str], *, offer_currency: str) -> PostbackIn
         currency=currency,
         event_type=event,
         coupon=coupon,
-        subs=subs,  # type: ignore[arg-type]
+        subs=(sub1, sub2, sub3, sub4, sub5),
     )

@@ -8,15 +8,23 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from conversions.models import ConversionStatus, DeliveryStatus, PayoutStatus
+from conversions.models import (
+    Conversion,
+    ConversionStatus,
+    DeliveryStatus,
+    Payout,
+    PayoutStatus,
+    PostbackDelivery,
+)
 from conversions.stats import METRICS
 from core.serializers import PageArguments, StrictSerializer
+from offers.models import DecimalColumn
 from offers.serializers import SLUG_FIELD
 
-MONEY_OUT = {"max_digits": 14, "decimal_places": 2}
+MONEY_OUT: DecimalColumn = {"max_digits": 14, "decimal_places": 2}
 
 
-class ConversionOutput(serializers.Serializer):
+class ConversionOutput(serializers.Serializer[Conversion]):
     conversion_id = serializers.CharField(source="id")
     offer_id = serializers.CharField(source="offer.slug")
     partner_id = serializers.CharField(source="partner.slug")
@@ -75,7 +83,7 @@ class ConversionRejectInput(StrictSerializer):
     reason = serializers.CharField(max_length=500, required=False, allow_blank=True)
 
 
-class PayoutOutput(serializers.Serializer):
+class PayoutOutput(serializers.Serializer[Payout]):
     payout_id = serializers.CharField(source="id")
     partner_id = serializers.CharField(source="partner.slug")
     currency = serializers.CharField()
@@ -108,7 +116,7 @@ class PayoutMarkPaidInput(StrictSerializer):
     notes = serializers.CharField(max_length=2000, required=False, allow_blank=True)
 
 
-class DeliveryOutput(serializers.Serializer):
+class DeliveryOutput(serializers.Serializer[PostbackDelivery]):
     delivery_id = serializers.IntegerField(source="pk")
     conversion_id = serializers.CharField()
     url = serializers.CharField()
@@ -150,12 +158,12 @@ class TopPublishersInput(PeriodInput):
     limit = serializers.IntegerField(min_value=1, max_value=100, default=10)
 
 
-class StatusAmountOutput(serializers.Serializer):
+class StatusAmountOutput(serializers.Serializer[dict[str, Any]]):
     count = serializers.IntegerField()
     payout = serializers.DecimalField(**MONEY_OUT)
 
 
-class ByStatusOutput(serializers.Serializer):
+class ByStatusOutput(serializers.Serializer[dict[str, Any]]):
     pending = StatusAmountOutput()
     pending_review = StatusAmountOutput()
     approved = StatusAmountOutput()
@@ -163,7 +171,7 @@ class ByStatusOutput(serializers.Serializer):
     paid = StatusAmountOutput()
 
 
-class PerformanceRowFields(serializers.Serializer):
+class PerformanceRowFields(serializers.Serializer[dict[str, Any]]):
     name = serializers.CharField(allow_null=True)
     currency = serializers.CharField()
     clicks = serializers.IntegerField()
@@ -189,13 +197,13 @@ class TopPublisherOutput(PartnerPerformanceOutput):
     rank = serializers.IntegerField()
 
 
-class PeriodOutput(serializers.Serializer):
+class PeriodOutput(serializers.Serializer[dict[str, Any]]):
     date_from = serializers.DateField()
     date_to = serializers.DateField()
     timezone = serializers.CharField()
 
 
-class FraudTotalsOutput(serializers.Serializer):
+class FraudTotalsOutput(serializers.Serializer[dict[str, Any]]):
     total = serializers.IntegerField()
     flagged = serializers.IntegerField()
 
@@ -209,7 +217,7 @@ class FraudConversionTotalsOutput(FraudTotalsOutput):
     rejected = serializers.IntegerField()
 
 
-class RiskyPartnerOutput(serializers.Serializer):
+class RiskyPartnerOutput(serializers.Serializer[dict[str, Any]]):
     partner_id = serializers.CharField()
     name = serializers.CharField()
     flagged_conversions = serializers.IntegerField()
@@ -218,7 +226,7 @@ class RiskyPartnerOutput(serializers.Serializer):
     flagged_clicks = serializers.IntegerField()
 
 
-class FraudSummaryOutput(serializers.Serializer):
+class FraudSummaryOutput(serializers.Serializer[dict[str, Any]]):
     period = PeriodOutput()
     mode = serializers.CharField()
     threshold = serializers.IntegerField()
@@ -227,17 +235,17 @@ class FraudSummaryOutput(serializers.Serializer):
     top_risk_partners = RiskyPartnerOutput(many=True)
 
 
-class PartnerReportOutput(serializers.Serializer):
+class PartnerReportOutput(serializers.Serializer[dict[str, Any]]):
     period = PeriodOutput()
     results = PartnerPerformanceOutput(many=True)
 
 
-class OfferReportOutput(serializers.Serializer):
+class OfferReportOutput(serializers.Serializer[dict[str, Any]]):
     period = PeriodOutput()
     results = OfferPerformanceOutput(many=True)
 
 
-class TopPublishersReportOutput(serializers.Serializer):
+class TopPublishersReportOutput(serializers.Serializer[dict[str, Any]]):
     period = PeriodOutput()
     metric = serializers.CharField()
     results = TopPublisherOutput(many=True)

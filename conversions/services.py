@@ -136,7 +136,7 @@ def _record_new(
 ) -> Conversion:
     now = timezone.now()
     use_coupon = coupon is not None and (brand.coupon_first or click is None)
-    if use_coupon and not coupon_try_use(coupon=coupon):  # type: ignore[arg-type]
+    if use_coupon and coupon is not None and not coupon_try_use(coupon=coupon):
         if click is None:
             raise ValidationError(
                 "This coupon has reached its maximum number of uses.",
@@ -144,7 +144,11 @@ def _record_new(
                 fields={"coupon": ["Used up."]},
             )
         use_coupon = False
-    partner: Partner = coupon.partner if use_coupon else click.partner  # type: ignore[union-attr]
+    winner = coupon if use_coupon else click
+    # Never None: the caller refuses a sale with neither, and an accepted click has a partner.
+    assert winner is not None
+    partner = winner.partner
+    assert partner is not None
     attribution = {
         "winner": "coupon" if use_coupon else "click",
         "click_id": click.id if click else (data.click_id or None),

@@ -9,6 +9,7 @@ import logging
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import crawleruseragents
 import iporigin
@@ -17,6 +18,9 @@ from django.conf import settings
 from ua_parser import parse as parse_user_agent
 
 from offers.models import DeviceClass
+
+if TYPE_CHECKING:
+    import maxminddb
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +79,7 @@ def is_prefetch(meta: dict[str, str]) -> bool:
 
 
 @lru_cache(maxsize=1)
-def _geoip_reader():
+def _geoip_reader() -> maxminddb.Reader | None:
     path = settings.TRCKER_GEOIP_PATH
     if not path:
         return None

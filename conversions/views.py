@@ -65,6 +65,9 @@ def click_redirect(request: HttpRequest, brand: str, offer: str, partner: str) -
         # No stored row has such a slug; asking the database would only let a NUL reach it.
         return _never_cached(_refusal_page(request, 404))
     params = request.GET
+    sub1, sub2, sub3, sub4, sub5 = (
+        clean_text(params.get(name, ""), max_length=SUB_ID_MAX) for name in SUB_NAMES
+    )
     try:
         decision = click_handle(
             ClickInput(
@@ -76,9 +79,7 @@ def click_redirect(request: HttpRequest, brand: str, offer: str, partner: str) -
                     request.headers.get("User-Agent", ""), max_length=USER_AGENT_MAX
                 ),
                 referrer=clean_text(request.headers.get("Referer", ""), max_length=REFERRER_MAX),
-                subs=tuple(  # type: ignore[arg-type]  # five names, five values
-                    clean_text(params.get(name, ""), max_length=SUB_ID_MAX) for name in SUB_NAMES
-                ),
+                subs=(sub1, sub2, sub3, sub4, sub5),
                 meta={key: value for key, value in request.META.items() if key.startswith("HTTP_")},
                 via_trusted_proxy=is_trusted_proxy(request.META.get("REMOTE_ADDR", "")),
             )

@@ -1,9 +1,19 @@
+from typing import TypedDict
+
 from django.db import models
 
 from brands.models import CURRENCY_VALIDATOR, HTTP_URL_VALIDATOR, SLUG_VALIDATOR
 from core.secrets_crypto import EncryptedSecretField
 
-MONEY = {"max_digits": 14, "decimal_places": 2}
+
+class DecimalColumn(TypedDict):
+    """A DecimalField's size, spread into the field as `**MONEY` (typed, so the spread checks)."""
+
+    max_digits: int
+    decimal_places: int
+
+
+MONEY: DecimalColumn = {"max_digits": 14, "decimal_places": 2}
 
 
 class OfferStatus(models.TextChoices):

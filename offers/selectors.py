@@ -14,6 +14,7 @@ def offer_list(*, actor: Actor, status: str | None = None) -> QuerySet[Offer]:
     # partners sits above offers (it imports offers), so Partner is reached through the
     # relation offers.models declares by name rather than imported.
     partner_model = Offer._meta.get_field("allowed_partners").related_model
+    assert isinstance(partner_model, type)  # a model class once the app registry is ready
     qs = (
         Offer.objects.filter(brand_id=actor.brand_id)
         .select_related("brand")

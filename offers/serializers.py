@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -12,11 +12,27 @@ from core.links import inbound_postback_url, tracking_link_template
 from core.serializers import PageArguments, StrictSerializer
 from offers.models import AmountType, CapMode, DeviceClass, Offer, OfferStatus, PayoutRule
 
-MONEY = {"max_digits": 14, "decimal_places": 2, "min_value": 0}
-SLUG_FIELD = {"max_length": 64, "regex": r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"}
+
+# Field arguments spread into several fields (`**MONEY`); typed, so each spread is checked.
+class MoneyArguments(TypedDict):
+    max_digits: int
+    decimal_places: int
+    min_value: int
 
 
-class PayoutRuleOutput(serializers.Serializer):
+class SlugArguments(TypedDict):
+    max_length: int
+    regex: str
+
+
+MONEY: MoneyArguments = {"max_digits": 14, "decimal_places": 2, "min_value": 0}
+SLUG_FIELD: SlugArguments = {
+    "max_length": 64,
+    "regex": r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$",
+}
+
+
+class PayoutRuleOutput(serializers.Serializer[PayoutRule]):
     partner_id = serializers.SerializerMethodField()
     event_type = serializers.CharField()
     payout_type = serializers.CharField()
@@ -26,17 +42,17 @@ class PayoutRuleOutput(serializers.Serializer):
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_partner_id(self, rule: PayoutRule) -> str | None:
-        return rule.partner.slug if rule.partner_id else None
+        return rule.partner.slug if rule.partner is not None else None
 
 
-class CapsOutput(serializers.Serializer):
+class CapsOutput(serializers.Serializer[Offer]):
     daily = serializers.IntegerField(source="daily_cap", allow_null=True)
     weekly = serializers.IntegerField(source="weekly_cap", allow_null=True)
     monthly = serializers.IntegerField(source="monthly_cap", allow_null=True)
     mode = serializers.CharField(source="cap_mode")
 
 
-class OfferOutput(serializers.Serializer):
+class OfferOutput(serializers.Serializer[Offer]):
     offer_id = serializers.CharField(source="slug")
     name = serializers.CharField()
     status = serializers.CharField()
@@ -174,7 +190,7 @@ class RotateSecretInput(StrictSerializer):
     grace_seconds = serializers.IntegerField(min_value=0, max_value=7 * 24 * 3600, required=False)
 
 
-class RotateSecretOutput(serializers.Serializer):
+class RotateSecretOutput(serializers.Serializer[dict[str, Any]]):
     offer_id = serializers.CharField()
     postback_secret = serializers.CharField(help_text="Shown once; store it now.")
     previous_secret_valid_until = serializers.DateTimeField(allow_null=True)

@@ -22,10 +22,11 @@ class _WebURLField(forms.URLField):
 
 
 class _TextField(forms.CharField):
-    def to_python(self, value: Any) -> str:
+    def to_python(self, value: Any) -> str | None:
         # Browsers count a line break as one character against maxlength but submit CRLF;
         # normalise first so the server counts what the person saw.
-        return super().to_python(value).replace("\r\n", "\n")
+        text = super().to_python(value)
+        return text if text is None else text.replace("\r\n", "\n")
 
 
 class PartnerApplicationForm(forms.Form):
@@ -91,7 +92,8 @@ class PartnerApplicationForm(forms.Form):
         return name
 
     def clean_partner_id(self) -> str:
-        return self.cleaned_data["partner_id"].strip()
+        partner_id: str = self.cleaned_data["partner_id"]
+        return partner_id.strip()
 
     @property
     def is_bot(self) -> bool:

@@ -9,10 +9,10 @@ from rest_framework import serializers
 
 from core.serializers import PageArguments, StrictSerializer
 from offers.serializers import SLUG_FIELD
-from partners.models import Coupon, CouponStatus, PartnerStatus
+from partners.models import Coupon, CouponStatus, Partner, PartnerStatus
 
 
-class PartnerOutput(serializers.Serializer):
+class PartnerOutput(serializers.Serializer[Partner]):
     partner_id = serializers.CharField(source="slug")
     name = serializers.CharField()
     email = serializers.CharField()
@@ -50,7 +50,7 @@ class PartnerUpdateInput(StrictSerializer):
         return attrs
 
 
-class CouponOutput(serializers.Serializer):
+class CouponOutput(serializers.Serializer[Coupon]):
     code = serializers.CharField()
     partner_id = serializers.CharField(source="partner.slug")
     offer_id = serializers.SerializerMethodField()
@@ -61,7 +61,7 @@ class CouponOutput(serializers.Serializer):
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_offer_id(self, coupon: Coupon) -> str | None:
-        return coupon.offer.slug if coupon.offer_id else None
+        return coupon.offer.slug if coupon.offer is not None else None
 
 
 class CouponListFilters(PageArguments):

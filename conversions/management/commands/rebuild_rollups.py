@@ -1,4 +1,5 @@
 import datetime as dt
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -19,7 +20,7 @@ class Command(BaseCommand):
             "--since", type=dt.date.fromisoformat, help="first day, YYYY-MM-DD (brand time zone)"
         )
 
-    def handle(self, *args: object, **options: object) -> None:
+    def handle(self, *args: object, **options: Any) -> None:
         brands = Brand.objects.order_by("slug")
         if options["brand"]:
             brands = brands.filter(slug=options["brand"])
