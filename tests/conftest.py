@@ -86,7 +86,7 @@ def _fresh_cache() -> None:
 def app_server(transactional_db: None) -> Iterator[Callable[..., Server]]:
     """Starts a real gunicorn on the test database and returns it once /api/health answers:
     ``server = app_server()``, or with settings of its own and a worker process,
-    ``app_server(env=app_env(TRCKER_MCP_RATE="120/m"), workers=1, with_worker=True)``
+    ``app_server(env=app_env(TRCKER_API_RATE="120/m"), workers=1, with_worker=True)``
     (arguments: tests.live_server.gunicorn). Everything started is stopped when the test ends;
     a test may stop or kill a server sooner. The database is transactional because the server
     sees only what the test committed."""

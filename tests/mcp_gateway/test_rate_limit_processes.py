@@ -15,7 +15,7 @@ PING = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
 
 @pytest.fixture
 def two_servers(app_server):
-    env = app_env(TRCKER_MCP_RATE="120/m", DB_POOL_MAX="2")
+    env = app_env(TRCKER_API_RATE="120/m", DB_POOL_MAX="2")
     return [app_server(env=env, workers=1).url("/api/mcp") for _ in range(2)]
 
 

@@ -44,7 +44,6 @@ def test_rest_and_mcp_keep_serving_when_redis_dies(throwaway_redis, settings, db
         }
     }
     settings.TRCKER_API_RATE = "1000/m"
-    settings.TRCKER_MCP_RATE = "1000/m"
     brand = BrandFactory(slug="faulty")
     OfferFactory(brand=brand, slug="kept")
     key = issue_key(brand)

@@ -57,7 +57,7 @@ def _signed_path(secret: str, click_id: str, txn_id: str) -> str:
 @pytest.fixture
 def server(app_server):
     # The worker writes the queued clicks and the MCP tool-call log.
-    env = app_env(TRCKER_API_RATE="100000/s", TRCKER_MCP_RATE="100000/s", DB_POOL_MAX="4")
+    env = app_env(TRCKER_API_RATE="100000/s", DB_POOL_MAX="4")
     running = app_server(env=env, workers=2, threads=4, with_worker=True)
     return running.base, running.log_tail
 
