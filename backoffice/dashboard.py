@@ -1,7 +1,7 @@
 """The brand dashboard on the admin index, and its one-click review and replay buttons.
 
 Every number comes from the domain read layer, scoped by an admin actor: the per-day series
-from the same daily rollups the stats selectors read (``daily_series``), top partners and
+(``conversions.stats.daily_series``), top partners and
 offers, the fraud summary, the review queue, failed deliveries and the audit log from their
 selectors. The buttons POST to small views that call the same services as the admin actions,
 with ``admin_actor(...)``, so they are audited as ``user:<id>``; a read-only role gets no
@@ -14,8 +14,6 @@ the POST endpoints live under ``admin/dashboard/``.
 
 from __future__ import annotations
 
-import datetime as dt
-from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -24,7 +22,6 @@ from urllib.parse import urlencode
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Sum
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import path, reverse
 from django.views.decorators.http import require_POST
@@ -38,8 +35,6 @@ from backoffice.charts import Chart, chart
 from brands.models import Brand
 from conversions.models import (
     Conversion,
-    ConversionStatus,
-    DailyRollup,
     DeliveryStatus,
     PostbackDelivery,
 )
@@ -50,17 +45,23 @@ from conversions.selectors import (
     delivery_list,
 )
 from conversions.services import conversion_approve, conversion_reject, delivery_replay
-from conversions.stats import Period, fraud_summary, performance, resolve_period, top_publishers
+from conversions.stats import (
+    MONEY_METRICS,
+    ZERO,
+    DailySeries,
+    Period,
+    daily_series,
+    fraud_summary,
+    performance,
+    resolve_period,
+    top_publishers,
+)
 from core.errors import DomainError
 from workers.loop import queue_status
 
 DAYS = 30
 TOP_LIMIT = 5
 LIST_LIMIT = 10
-ZERO = Decimal("0.00")
-# What "conversions" and their amounts mean, as in conversions.stats: every status but rejected.
-COUNTED = tuple(status for status in ConversionStatus.values if status != ConversionStatus.REJECTED)
-MONEY_METRICS = ("revenue", "payout", "profit")
 
 
 def count_text(value: int) -> str:
@@ -72,73 +73,6 @@ def money_text(value: Decimal | int) -> str:
 
 
 # --- the per-day series -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DailySeries:
-    """One value per day of the period (brand time zone), days without traffic as zero.
-    Amounts are per currency: ``money[currency][metric]`` for revenue, payout and profit."""
-
-    days: list[dt.date]
-    clicks: list[int]
-    conversions: list[int]
-    money: dict[str, dict[str, list[Decimal]]]
-
-    def totals(self) -> dict[str, Any]:
-        return {
-            "clicks": sum(self.clicks),
-            "conversions": sum(self.conversions),
-            "money": {
-                currency: {metric: sum(values, ZERO) for metric, values in metrics.items()}
-                for currency, metrics in self.money.items()
-            },
-        }
-
-
-def daily_series(*, actor: Actor, period: Period) -> DailySeries:
-    """Clicks, conversions, revenue, payout and profit per day, summed over offers and
-    partners from ``DailyRollup`` — one grouped query, the rows the stats selectors read."""
-    sums: dict[str, Any] = {"agg_clicks": Sum("clicks")}
-    for status in COUNTED:
-        for measure in ("count", "payout", "revenue"):
-            sums[f"agg_{status}_{measure}"] = Sum(f"{status}_{measure}")
-    rows = (
-        DailyRollup.objects.filter(
-            brand_id=actor.brand_id, day__gte=period.date_from, day__lte=period.date_to
-        )
-        .values("day", "currency")
-        .annotate(**sums)
-        .order_by("day", "currency")
-    )
-    days = [
-        period.date_from + dt.timedelta(days=offset)
-        for offset in range((period.date_to - period.date_from).days + 1)
-    ]
-    index = {day: position for position, day in enumerate(days)}
-    clicks = [0] * len(days)
-    conversions = [0] * len(days)
-    money: dict[str, dict[str, list[Decimal]]] = defaultdict(
-        lambda: {metric: [ZERO] * len(days) for metric in MONEY_METRICS}
-    )
-    for row in rows:
-        at = index[row["day"]]
-        clicks[at] += row["agg_clicks"] or 0
-        count = sum(row[f"agg_{status}_count"] or 0 for status in COUNTED)
-        payout = sum((row[f"agg_{status}_payout"] or ZERO for status in COUNTED), ZERO)
-        revenue = sum((row[f"agg_{status}_revenue"] or ZERO for status in COUNTED), ZERO)
-        conversions[at] += count
-        metrics = money[row["currency"]]
-        metrics["revenue"][at] += Decimal(revenue)
-        metrics["payout"][at] += Decimal(payout)
-        metrics["profit"][at] += Decimal(revenue) - Decimal(payout)
-    quantized = {
-        currency: {
-            metric: [value.quantize(Decimal("0.01")) for value in values]
-            for metric, values in metrics.items()
-        }
-        for currency, metrics in money.items()
-    }
-    return DailySeries(days=days, clicks=clicks, conversions=conversions, money=quantized)
 
 
 # --- the page ---------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
+from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -31,6 +32,9 @@ from partners.selectors import partner_get_for_actor
 
 ZERO = Decimal("0.00")
 CENT = Decimal("0.01")
+# What "conversions" and their amounts count (the module docstring): every status but rejected.
+COUNTED = tuple(status for status in ConversionStatus.values if status != ConversionStatus.REJECTED)
+MONEY_METRICS = ("revenue", "payout", "profit")
 
 
 def _cents(value: Decimal | float) -> Decimal:
@@ -142,6 +146,66 @@ def performance(
     return [_row(by, row[key], row["currency"], names, row) for row in grouped]
 
 
+@dataclass(frozen=True)
+class DailySeries:
+    """One value per day of the period (brand time zone), days without traffic as zero.
+    Amounts are per currency: ``money[currency][metric]`` for revenue, payout and profit."""
+
+    days: list[dt.date]
+    clicks: list[int]
+    conversions: list[int]
+    money: dict[str, dict[str, list[Decimal]]]
+
+    def totals(self) -> dict[str, Any]:
+        return {
+            "clicks": sum(self.clicks),
+            "conversions": sum(self.conversions),
+            "money": {
+                currency: {metric: sum(values, ZERO) for metric, values in metrics.items()}
+                for currency, metrics in self.money.items()
+            },
+        }
+
+
+def daily_series(*, actor: Actor, period: Period) -> DailySeries:
+    """Clicks, conversions, revenue, payout and profit per day, summed over offers and
+    partners from the daily rollups — one grouped query; the dashboard charts it."""
+    rows = (
+        _rollups(actor, period)
+        .values("day", "currency")
+        .annotate(**_rollup_sums())
+        .order_by("day", "currency")
+    )
+    days = [
+        period.date_from + dt.timedelta(days=offset)
+        for offset in range((period.date_to - period.date_from).days + 1)
+    ]
+    index = {day: position for position, day in enumerate(days)}
+    clicks = [0] * len(days)
+    conversions = [0] * len(days)
+    money: dict[str, dict[str, list[Decimal]]] = defaultdict(
+        lambda: {metric: [ZERO] * len(days) for metric in MONEY_METRICS}
+    )
+    for row in rows:
+        at = index[row["day"]]
+        clicks[at] += row["agg_clicks"] or 0
+        count = sum(row[f"agg_{status}_count"] or 0 for status in COUNTED)
+        payout = sum((row[f"agg_{status}_payout"] or ZERO for status in COUNTED), ZERO)
+        revenue = sum((row[f"agg_{status}_revenue"] or ZERO for status in COUNTED), ZERO)
+        conversions[at] += count
+        metrics = money[row["currency"]]
+        metrics["revenue"][at] += Decimal(revenue)
+        metrics["payout"][at] += Decimal(payout)
+        metrics["profit"][at] += Decimal(revenue) - Decimal(payout)
+    quantized = {
+        currency: {
+            metric: [value.quantize(CENT) for value in values] for metric, values in metrics.items()
+        }
+        for currency, metrics in money.items()
+    }
+    return DailySeries(days=days, clicks=clicks, conversions=conversions, money=quantized)
+
+
 def _row(
     by: str, pk: int, currency: str, names: dict[int, tuple[str, str]], agg: dict[str, Any]
 ) -> dict[str, Any]:
@@ -154,11 +218,10 @@ def _row(
         }
         for status in ConversionStatus.values
     }
-    counted = [status for status in ConversionStatus.values if status != ConversionStatus.REJECTED]
-    conversions = sum(by_status[status]["count"] for status in counted)
-    payout = sum((agg.get(f"agg_{status}_payout") or ZERO for status in counted), ZERO)
-    revenue = sum((agg.get(f"agg_{status}_revenue") or ZERO for status in counted), ZERO)
-    sale_amount = sum((agg.get(f"agg_{status}_sale") or ZERO for status in counted), ZERO)
+    conversions = sum(by_status[status]["count"] for status in COUNTED)
+    payout = sum((agg.get(f"agg_{status}_payout") or ZERO for status in COUNTED), ZERO)
+    revenue = sum((agg.get(f"agg_{status}_revenue") or ZERO for status in COUNTED), ZERO)
+    sale_amount = sum((agg.get(f"agg_{status}_sale") or ZERO for status in COUNTED), ZERO)
     return {
         f"{by}_id": slug,
         "name": name,
