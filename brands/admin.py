@@ -17,6 +17,7 @@ from backoffice.admin_base import (
     admin_actor,
     brand_access,
     brand_list_filter,
+    service_action,
 )
 from brands.models import ApiKey, Brand, StaffMembership
 from brands.services import (
@@ -265,11 +266,9 @@ class ApiKeyAdmin(BrandScopedAdmin):
         )
         return key
 
-    @admin.action(description="Revoke selected API keys", permissions=["write"])
-    def revoke_keys(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self.run_action(
-            request,
-            queryset,
-            lambda actor, key: api_key_revoke(actor=actor, api_key=key),
-            done="Revoked {count} API key(s).",
-        )
+    revoke_keys = service_action(
+        api_key_revoke,
+        target="api_key",
+        description="Revoke selected API keys",
+        done="Revoked {count} API key(s).",
+    )

@@ -24,6 +24,7 @@ from backoffice.admin_base import (
     brand_access,
     brand_list_filter,
     related_filter,
+    service_action,
 )
 from conversions.models import (
     Click,
@@ -85,25 +86,20 @@ class ActionOnlyAdmin(BrandScopedAdmin):
 
 
 class ReviewActionsMixin:
-    @admin.action(description="Approve selected conversions", permissions=["write"])
-    def approve(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self.run_action(  # type: ignore[attr-defined]
-            request,
-            queryset.select_related("offer", "partner"),
-            lambda actor, conversion: conversion_approve(actor=actor, conversion=conversion),
-            done="Approved {count} conversion(s).",
-        )
-
-    @admin.action(description="Reject selected conversions", permissions=["write"])
-    def reject(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self.run_action(  # type: ignore[attr-defined]
-            request,
-            queryset,
-            lambda actor, conversion: conversion_reject(
-                actor=actor, conversion=conversion, reason="rejected in admin"
-            ),
-            done="Rejected {count} conversion(s).",
-        )
+    approve = service_action(
+        conversion_approve,
+        target="conversion",
+        description="Approve selected conversions",
+        done="Approved {count} conversion(s).",
+        select_related=("offer", "partner"),
+    )
+    reject = service_action(
+        conversion_reject,
+        target="conversion",
+        description="Reject selected conversions",
+        done="Rejected {count} conversion(s).",
+        reason="rejected in admin",
+    )
 
 
 @admin.register(Conversion)
@@ -291,16 +287,12 @@ class PayoutAdmin(ActionOnlyAdmin):
         }
         return TemplateResponse(request, "admin/conversions/payout/mark_paid.html", context)
 
-    @admin.action(
-        description="Void selected payouts (release their conversions)", permissions=["write"]
+    void = service_action(
+        payout_void,
+        target="payout",
+        description="Void selected payouts (release their conversions)",
+        done="Voided {count} payout(s).",
     )
-    def void(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self.run_action(
-            request,
-            queryset,
-            lambda actor, payout: payout_void(actor=actor, payout=payout),
-            done="Voided {count} payout(s).",
-        )
 
     list_display = (
         "id",
@@ -342,14 +334,12 @@ class PayoutAdmin(ActionOnlyAdmin):
 class PostbackDeliveryAdmin(ActionOnlyAdmin):
     actions = ("replay",)
 
-    @admin.action(description="Replay selected failed/dead deliveries", permissions=["write"])
-    def replay(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self.run_action(
-            request,
-            queryset,
-            lambda actor, delivery: delivery_replay(actor=actor, delivery=delivery),
-            done="Queued {count} delivery(ies) for another attempt.",
-        )
+    replay = service_action(
+        delivery_replay,
+        target="delivery",
+        description="Replay selected failed/dead deliveries",
+        done="Queued {count} delivery(ies) for another attempt.",
+    )
 
     list_display = (
         "id",

@@ -8,7 +8,6 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
@@ -22,6 +21,7 @@ from backoffice.admin_base import (
     brand_list_filter,
     join_display,
     related_filter,
+    service_action,
 )
 from offers.models import AmountType, DeviceClass, Offer, OfferCapCounter, OfferStatus, PayoutRule
 from offers.services import (
@@ -115,6 +115,15 @@ class OfferChangeForm(ServiceModelForm):
     class Meta(ServiceModelForm.Meta):
         model = Offer
         fields = (*UPDATABLE_FIELDS, *CAP_FIELDS)
+
+
+def _show_new_secrets(request: HttpRequest, results: list[tuple[Any, Any]]) -> None:
+    for offer, (_, secret) in results:
+        messages.warning(
+            request,
+            f"New postback secret for {offer.slug}: {secret} — Copy it now; it won't be "
+            "shown again.",
+        )
 
 
 @admin.register(Offer)
@@ -316,47 +325,31 @@ class OfferAdmin(BrandScopedAdmin):
 
     # --- actions --------------------------------------------------------------------------
 
-    @admin.action(description="Pause selected offers", permissions=["write"])
-    def pause_offers(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self.run_action(
-            request,
-            queryset,
-            lambda actor, offer: offer_pause(actor=actor, offer=offer),
-            done="Paused {count} offer(s).",
-        )
-
-    @admin.action(description="Resume selected offers", permissions=["write"])
-    def resume_offers(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self.run_action(
-            request,
-            queryset,
-            lambda actor, offer: offer_resume(actor=actor, offer=offer),
-            done="Resumed {count} offer(s).",
-        )
-
-    @admin.action(description="Archive selected offers (permanent)", permissions=["write"])
-    def archive_offers(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self.run_action(
-            request,
-            queryset,
-            lambda actor, offer: offer_archive(actor=actor, offer=offer),
-            done="Archived {count} offer(s).",
-        )
-
-    @admin.action(description="Rotate postback secret of selected offers", permissions=["write"])
-    def rotate_postback_secrets(self, request: HttpRequest, queryset: QuerySet) -> None:
-        results = self.run_action(
-            request,
-            queryset,
-            lambda actor, offer: offer_rotate_postback_secret(actor=actor, offer=offer),
-            done="Rotated the postback secret of {count} offer(s).",
-        )
-        for offer, (_, secret) in results:
-            messages.warning(
-                request,
-                f"New postback secret for {offer.slug}: {secret} — Copy it now; it won't be "
-                "shown again.",
-            )
+    pause_offers = service_action(
+        offer_pause,
+        target="offer",
+        description="Pause selected offers",
+        done="Paused {count} offer(s).",
+    )
+    resume_offers = service_action(
+        offer_resume,
+        target="offer",
+        description="Resume selected offers",
+        done="Resumed {count} offer(s).",
+    )
+    archive_offers = service_action(
+        offer_archive,
+        target="offer",
+        description="Archive selected offers (permanent)",
+        done="Archived {count} offer(s).",
+    )
+    rotate_postback_secrets = service_action(
+        offer_rotate_postback_secret,
+        target="offer",
+        description="Rotate postback secret of selected offers",
+        done="Rotated the postback secret of {count} offer(s).",
+        report=_show_new_secrets,
+    )
 
 
 class PayoutRuleAddForm(ServiceModelForm):

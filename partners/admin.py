@@ -7,7 +7,6 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
-from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from backoffice.admin_base import (
@@ -16,6 +15,7 @@ from backoffice.admin_base import (
     admin_actor,
     brand_list_filter,
     related_filter,
+    service_action,
 )
 from partners.models import Coupon, Partner, PartnerStatus
 from partners.services import (
@@ -110,41 +110,33 @@ class PartnerAdmin(BrandScopedAdmin):
             return obj
         return partner_update(actor=self.actor_for(request, obj), partner=obj, **fields)
 
-    @admin.action(description="Approve selected applications", permissions=["write"])
-    def approve_partners(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self.run_action(
-            request,
-            queryset,
-            lambda actor, partner: partner_approve(actor=actor, partner=partner),
-            done="Approved {count} partner(s).",
-        )
+    approve_partners = service_action(
+        partner_approve,
+        target="partner",
+        description="Approve selected applications",
+        done="Approved {count} partner(s).",
+    )
 
-    @admin.action(description="Reject selected applications", permissions=["write"])
-    def reject_partners(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self.run_action(
-            request,
-            queryset,
-            lambda actor, partner: partner_reject(actor=actor, partner=partner),
-            done="Rejected {count} partner(s).",
-        )
+    reject_partners = service_action(
+        partner_reject,
+        target="partner",
+        description="Reject selected applications",
+        done="Rejected {count} partner(s).",
+    )
 
-    @admin.action(description="Pause selected partners", permissions=["write"])
-    def pause_partners(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self.run_action(
-            request,
-            queryset,
-            lambda actor, partner: partner_pause(actor=actor, partner=partner),
-            done="Paused {count} partner(s).",
-        )
+    pause_partners = service_action(
+        partner_pause,
+        target="partner",
+        description="Pause selected partners",
+        done="Paused {count} partner(s).",
+    )
 
-    @admin.action(description="Resume selected partners", permissions=["write"])
-    def resume_partners(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self.run_action(
-            request,
-            queryset,
-            lambda actor, partner: partner_resume(actor=actor, partner=partner),
-            done="Resumed {count} partner(s).",
-        )
+    resume_partners = service_action(
+        partner_resume,
+        target="partner",
+        description="Resume selected partners",
+        done="Resumed {count} partner(s).",
+    )
 
 
 class CouponAddForm(ServiceModelForm):
@@ -214,20 +206,16 @@ class CouponAdmin(BrandScopedAdmin):
             max_uses=data["max_uses"],
         )
 
-    @admin.action(description="Disable selected coupons", permissions=["write"])
-    def disable_coupons(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self.run_action(
-            request,
-            queryset,
-            lambda actor, coupon: coupon_disable(actor=actor, coupon=coupon),
-            done="Disabled {count} coupon(s).",
-        )
+    disable_coupons = service_action(
+        coupon_disable,
+        target="coupon",
+        description="Disable selected coupons",
+        done="Disabled {count} coupon(s).",
+    )
 
-    @admin.action(description="Enable selected coupons", permissions=["write"])
-    def enable_coupons(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self.run_action(
-            request,
-            queryset,
-            lambda actor, coupon: coupon_enable(actor=actor, coupon=coupon),
-            done="Enabled {count} coupon(s).",
-        )
+    enable_coupons = service_action(
+        coupon_enable,
+        target="coupon",
+        description="Enable selected coupons",
+        done="Enabled {count} coupon(s).",
+    )
