@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from django import forms
 from django.contrib import admin, messages
@@ -29,6 +29,15 @@ from core.errors import DomainError, PermissionDeniedError
 admin.site.site_header = "Trcker administration"
 admin.site.site_title = "Trcker admin"
 admin.site.index_title = "Brands, offers, partners and conversions"
+
+if TYPE_CHECKING:
+    # The mixin is always combined with ModelAdmin (BrandScopedAdmin below); telling the
+    # checker so lets it check the mixin's super() calls and overrides against ModelAdmin's.
+    from django.contrib.admin import ModelAdmin as _AdminBase
+else:
+    from typing import Generic as _AdminBase
+
+_M = TypeVar("_M", bound=models.Model)
 
 _ACCESS_ATTR = "_trcker_brand_access"
 _DELETE_FAILED_ATTR = "_trcker_delete_failed"
@@ -109,7 +118,7 @@ class CommaListField(forms.CharField):
             return ", ".join(str(item) for item in value)
         return value
 
-    def to_python(self, value: Any) -> list[str]:  # type: ignore[override]
+    def to_python(self, value: Any) -> list[str]:  # type: ignore[override]  # a list, not a str
         if isinstance(value, list | tuple):
             return [str(item) for item in value]
         text = super().to_python(value) or ""
@@ -131,7 +140,7 @@ class ServiceModelForm(forms.ModelForm):
     """
 
     # Bound per request by BrandScopedAdminMixin.get_form.
-    model_admin: ClassVar[BrandScopedAdminMixin | None] = None
+    model_admin: ClassVar[BrandScopedAdminMixin[Any] | None] = None
     admin_request: ClassVar[HttpRequest | None] = None
     admin_obj: ClassVar[models.Model | None] = None
     # Service argument names and error codes → the form field an error belongs to.
@@ -152,7 +161,13 @@ class ServiceModelForm(forms.ModelForm):
 
     def full_clean(self) -> None:
         super().full_clean()
-        if not self.is_bound or self.errors or self.model_admin is None or self._write_attempted:
+        if (
+            not self.is_bound
+            or self.errors
+            or self.model_admin is None
+            or self.admin_request is None
+            or self._write_attempted
+        ):
             return
         self._write_attempted = True
         try:
@@ -168,11 +183,11 @@ class ServiceModelForm(forms.ModelForm):
             target = self.error_fields.get(name, name)
             if target in self.fields:
                 self.add_error(target, list(field_messages))
-        target = self.error_fields.get(exc.code)
-        self.add_error(target if target in self.fields else None, exc.message)
+        code_target = self.error_fields.get(exc.code)
+        self.add_error(code_target if code_target in self.fields else None, exc.message)
 
 
-class BrandScopedAdminMixin:
+class BrandScopedAdminMixin(_AdminBase[_M]):
     """Scopes a ModelAdmin to the user's brands and routes every write through services.
 
     Subclasses say where the brand is (``brand_path``), which writes they offer
@@ -191,7 +206,7 @@ class BrandScopedAdminMixin:
 
     # --- where the brand is ---------------------------------------------------------------
 
-    def brand_id_of(self, obj: models.Model) -> int | None:
+    def brand_id_of(self, obj: _M) -> int | None:
         if self.brand_path == "pk":
             return obj.pk
         *hops, last = self.brand_path.split("__")
@@ -201,20 +216,20 @@ class BrandScopedAdminMixin:
                 return None
         return getattr(obj, f"{last}_id")
 
-    def brand_of(self, obj: models.Model) -> Brand:
-        if self.brand_path == "pk":
-            return obj  # type: ignore[return-value]
-        for hop in self.brand_path.split("__"):
-            obj = getattr(obj, hop)
-        return obj  # type: ignore[return-value]
+    def brand_of(self, obj: _M) -> Brand:
+        brand: Any = obj
+        if self.brand_path != "pk":
+            for hop in self.brand_path.split("__"):
+                brand = getattr(brand, hop)
+        return brand
 
-    def actor_for(self, request: HttpRequest, obj: models.Model) -> Actor:
+    def actor_for(self, request: HttpRequest, obj: _M) -> Actor:
         return admin_actor(request, self.brand_of(obj))
 
     # --- rows -----------------------------------------------------------------------------
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet:
-        qs = super().get_queryset(request)  # type: ignore[misc]
+    def get_queryset(self, request: HttpRequest) -> QuerySet[_M]:
+        qs = super().get_queryset(request)
         access = brand_access(request)
         if access.is_superuser:
             return qs
@@ -225,13 +240,13 @@ class BrandScopedAdminMixin:
     def has_module_permission(self, request: HttpRequest) -> bool:
         return brand_access(request).any_readable
 
-    def has_view_permission(self, request: HttpRequest, obj: models.Model | None = None) -> bool:
+    def has_view_permission(self, request: HttpRequest, obj: _M | None = None) -> bool:
         access = brand_access(request)
         if obj is None:
             return access.any_readable
         return access.can_read(self.brand_id_of(obj))
 
-    def _can_write(self, request: HttpRequest, obj: models.Model | None) -> bool:
+    def _can_write(self, request: HttpRequest, obj: _M | None) -> bool:
         if self.read_only:
             return False
         access = brand_access(request)
@@ -239,47 +254,47 @@ class BrandScopedAdminMixin:
             return access.any_writable
         return access.can_write(self.brand_id_of(obj))
 
-    def has_write_permission(self, request: HttpRequest, obj: models.Model | None = None) -> bool:
+    def has_write_permission(self, request: HttpRequest, obj: _M | None = None) -> bool:
         """Gate of the service-backed admin actions (``permissions=["write"]``)."""
         return self._can_write(request, obj)
 
     def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
         return self.admin_add and self._can_write(request, None)
 
-    def has_change_permission(self, request: HttpRequest, obj: models.Model | None = None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: _M | None = None) -> bool:
         if not self.admin_change or not self._can_write(request, obj):
             return False
         return obj is None or self.is_editable(obj)
 
-    def has_delete_permission(self, request: HttpRequest, obj: models.Model | None = None) -> bool:
+    def has_delete_permission(self, request: HttpRequest, obj: _M | None = None) -> bool:
         return self.admin_delete and self._can_write(request, obj)
 
-    def is_editable(self, obj: models.Model) -> bool:
+    def is_editable(self, obj: _M) -> bool:
         """False turns a writable brand's row into a view-only page (e.g. archived offers)."""
         return True
 
     # --- forms ----------------------------------------------------------------------------
 
-    def get_fieldsets(self, request: HttpRequest, obj: models.Model | None = None) -> Any:
+    def get_fieldsets(self, request: HttpRequest, obj: _M | None = None) -> Any:
         if obj is None and self.add_fieldsets is not None:
             return self.add_fieldsets
-        return super().get_fieldsets(request, obj)  # type: ignore[misc]
+        return super().get_fieldsets(request, obj)
 
-    def get_readonly_fields(self, request: HttpRequest, obj: models.Model | None = None) -> Any:
+    def get_readonly_fields(self, request: HttpRequest, obj: _M | None = None) -> Any:
         if obj is None:
             return ()
-        return super().get_readonly_fields(request, obj)  # type: ignore[misc]
+        return super().get_readonly_fields(request, obj)
 
     def get_form(
         self,
         request: HttpRequest,
-        obj: models.Model | None = None,
+        obj: _M | None = None,
         change: bool = False,
         **kwargs: Any,
-    ) -> type[forms.ModelForm]:
+    ) -> type[forms.ModelForm[_M]]:
         if obj is None and self.add_form is not None:
             kwargs.setdefault("form", self.add_form)
-        form_class = super().get_form(request, obj, change=change, **kwargs)  # type: ignore[misc]
+        form_class = super().get_form(request, obj, change=change, **kwargs)
         return type(
             form_class.__name__,
             (form_class,),
@@ -287,7 +302,7 @@ class BrandScopedAdminMixin:
         )
 
     def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
-        initial = super().get_changeform_initial_data(request)  # type: ignore[misc]
+        initial: dict[str, Any] = super().get_changeform_initial_data(request)
         if "brand" not in initial:
             only = list(brand_access(request).writable_brands().values_list("pk", flat=True)[:2])
             if len(only) == 1:
@@ -299,12 +314,13 @@ class BrandScopedAdminMixin:
     ) -> forms.Field | None:
         if isinstance(db_field, models.URLField):
             kwargs.setdefault("assume_scheme", "https")
-        return super().formfield_for_dbfield(db_field, request, **kwargs)  # type: ignore[misc]
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     def formfield_for_foreignkey(
         self, db_field: models.ForeignKey, request: HttpRequest, **kwargs: Any
-    ) -> forms.Field | None:
+    ) -> forms.ModelChoiceField[Any] | None:
         related = db_field.related_model
+        assert isinstance(related, type)  # a model class once the app registry is ready
         access = brand_access(request)
         several_brands = access.is_superuser or len(access.writable_ids) > 1
         if related is Brand:
@@ -317,14 +333,19 @@ class BrandScopedAdminMixin:
         elif related is get_user_model():
             # No user picker: it would list every tenant's staff.
             kwargs["queryset"] = related._default_manager.none()
-        formfield = super().formfield_for_foreignkey(db_field, request, **kwargs)  # type: ignore[misc]
-        if several_brands and related is not Brand and hasattr(formfield, "label_from_instance"):
+        formfield = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if (
+            several_brands
+            and related is not Brand
+            and formfield is not None
+            and hasattr(formfield, "label_from_instance")
+        ):
             # Offer and partner names repeat across brands; say which brand a choice is in.
-            formfield.label_from_instance = lambda o: f"{o.brand.slug} · {o}"
+            formfield.label_from_instance = lambda obj: f"{obj.brand.slug} · {obj}"  # type: ignore[method-assign]  # this field's own labels
         return formfield
 
     def perform_write(
-        self, request: HttpRequest, form: ServiceModelForm, obj: models.Model | None
+        self, request: HttpRequest, form: ServiceModelForm, obj: _M | None
     ) -> models.Model:
         """Call the service(s) for an add (``obj is None``) or a change; return the row."""
         raise ImproperlyConfigured(f"{type(self).__name__} offers no form writes.")
@@ -335,7 +356,7 @@ class BrandScopedAdminMixin:
             raise ImproperlyConfigured(f"{type(self).__name__} forms must be ServiceModelForms.")
         return saved
 
-    def save_model(self, request: HttpRequest, obj: models.Model, form: Any, change: bool) -> None:
+    def save_model(self, request: HttpRequest, obj: _M, form: Any, change: bool) -> None:
         """Already written by the service while the form validated (ServiceModelForm)."""
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
@@ -343,10 +364,10 @@ class BrandScopedAdminMixin:
 
     # --- deletes --------------------------------------------------------------------------
 
-    def perform_delete(self, request: HttpRequest, obj: models.Model) -> None:
+    def perform_delete(self, request: HttpRequest, obj: _M) -> None:
         raise ImproperlyConfigured(f"{type(self).__name__} offers no deletes.")
 
-    def _delete_one(self, request: HttpRequest, obj: models.Model) -> bool:
+    def _delete_one(self, request: HttpRequest, obj: _M) -> bool:
         try:
             with transaction.atomic():
                 self.perform_delete(request, obj)
@@ -355,7 +376,7 @@ class BrandScopedAdminMixin:
             return False
         return True
 
-    def delete_model(self, request: HttpRequest, obj: models.Model) -> None:
+    def delete_model(self, request: HttpRequest, obj: _M) -> None:
         if not self._delete_one(request, obj):
             setattr(request, _DELETE_FAILED_ATTR, True)
             if transaction.get_connection().in_atomic_block:
@@ -368,11 +389,11 @@ class BrandScopedAdminMixin:
 
     def response_delete(self, request: HttpRequest, obj_display: str, obj_id: Any) -> HttpResponse:
         if getattr(request, _DELETE_FAILED_ATTR, False):
-            opts = self.model._meta  # type: ignore[attr-defined]
+            opts = self.model._meta
             return HttpResponseRedirect(
                 reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist")
             )
-        return super().response_delete(request, obj_display, obj_id)  # type: ignore[misc]
+        return super().response_delete(request, obj_display, obj_id)
 
     # --- actions (declare them with service_action below) ------------------------------------
 
@@ -462,13 +483,13 @@ class ReadOnlyBrandAdmin(BrandScopedAdmin):
     actions = None
 
 
-def brand_list_filter() -> tuple[str, type[admin.ListFilter]]:
+def brand_list_filter() -> tuple[str, type[admin.FieldListFilter]]:
     # Lists only brands present in the (already scoped) changelist queryset, so the filter
     # sidebar never names another tenant; it hides itself when there is only one brand.
     return ("brand", admin.RelatedOnlyFieldListFilter)
 
 
-def related_filter(path: str) -> tuple[str, type[admin.ListFilter]]:
+def related_filter(path: str) -> tuple[str, type[admin.FieldListFilter]]:
     return (path, admin.RelatedOnlyFieldListFilter)
 
 

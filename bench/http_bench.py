@@ -141,7 +141,8 @@ def signed_postback_path(secret: str, click_id: str, txn_id: str) -> str:
 
 def client(job: dict, results: multiprocessing.Queue) -> None:
     """One load-generating process: requests back to back until the deadline."""
-    latencies, statuses = [], {}
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
     deadline = time.perf_counter() + job["seconds"]
     n = 0
     while time.perf_counter() < deadline:

@@ -18,6 +18,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -46,7 +47,7 @@ def call(request_id: int, tool: str, arguments: dict) -> dict:
     }
 
 
-TOOLS = {
+TOOLS: dict[str, dict[str, Any]] = {
     "get_offer_config": {"offer_id": "o"},
     "get_top_publishers": {"metric": "revenue", "limit": 10},
 }

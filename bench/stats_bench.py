@@ -14,8 +14,10 @@ import platform
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -98,8 +100,9 @@ def totals(rows: list[dict]) -> tuple[int, int, Decimal]:
     )
 
 
-def timed(fn) -> tuple[float, object]:
-    samples, result = [], None
+def timed(fn: Callable[[], list[dict[str, Any]]]) -> tuple[float, list[dict[str, Any]]]:
+    samples: list[float] = []
+    result: list[dict[str, Any]] = []
     for _ in range(RUNS):
         started = time.perf_counter()
         result = fn()
@@ -167,7 +170,7 @@ def main() -> None:
                 "speedup": round(raw_ms / rollup_ms, 1) if rollup_ms else None,
                 "rows": len(rollup_rows),
             }
-        )  # type: ignore[arg-type]
+        )
     counts = {
         "clicks": Click.objects.filter(brand=brand).count(),
         "conversions": Conversion.objects.filter(brand=brand).count(),

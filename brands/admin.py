@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 
@@ -96,7 +97,9 @@ class BrandAdmin(BrandScopedAdmin):
         # A new tenant is an operator decision, not something a brand's staff can do.
         return brand_access(request).is_superuser
 
-    def perform_write(self, request: HttpRequest, form: ServiceModelForm, obj: Any) -> Brand:
+    def perform_write(
+        self, request: HttpRequest, form: ServiceModelForm, obj: Brand | None
+    ) -> Brand:
         data = form.cleaned_data
         if obj is None:
             return brand_create(
@@ -133,7 +136,7 @@ class MembershipAddForm(ServiceModelForm):
 
     def clean_username(self) -> str:
         # A text box rather than a user picker: a picker would list every tenant's staff.
-        value = self.cleaned_data["username"].strip()
+        value: str = self.cleaned_data["username"].strip()
         users = get_user_model()._default_manager.filter(
             Q(username=value) | Q(email__iexact=value), is_active=True
         )[:2]
@@ -166,10 +169,11 @@ class StaffMembershipAdmin(BrandScopedAdmin):
     readonly_fields = ("user", "brand", "created_at")
 
     def perform_write(
-        self, request: HttpRequest, form: ServiceModelForm, obj: Any
+        self, request: HttpRequest, form: ServiceModelForm, obj: StaffMembership | None
     ) -> StaffMembership:
         data = form.cleaned_data
         if obj is None:
+            assert isinstance(form, MembershipAddForm)  # add_form
             membership = staff_membership_set(
                 actor=admin_actor(request, data["brand"]), user=form.member, role=data["role"]
             )
@@ -203,7 +207,7 @@ class ApiKeyStateFilter(admin.SimpleListFilter):
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
         return [("active", "Active"), ("revoked", "Revoked")]
 
-    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+    def queryset(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> QuerySet[ApiKey]:
         if self.value() == "active":
             return queryset.filter(revoked_at__isnull=True)
         if self.value() == "revoked":
@@ -251,8 +255,11 @@ class ApiKeyAdmin(BrandScopedAdmin):
     def key(self, obj: ApiKey) -> str:
         return f"trk_{obj.prefix}_…"
 
-    def perform_write(self, request: HttpRequest, form: ServiceModelForm, obj: Any) -> ApiKey:
+    def perform_write(
+        self, request: HttpRequest, form: ServiceModelForm, obj: ApiKey | None
+    ) -> ApiKey:
         data = form.cleaned_data
+        assert isinstance(request.user, User)  # the admin serves signed-in staff only
         key, plaintext = api_key_create(
             actor=admin_actor(request, data["brand"]),
             label=data["label"],

@@ -10,6 +10,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.utils import quote, unquote
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -26,6 +27,7 @@ from backoffice.admin_base import (
     related_filter,
     service_action,
 )
+from brands.models import Brand
 from conversions.models import (
     Click,
     Conversion,
@@ -169,7 +171,7 @@ class ConversionReviewQueueAdmin(ReviewActionsMixin, ActionOnlyAdmin):
     list_filter = ("status", "status_reason", brand_list_filter())
     ordering = ("created_at", "id")
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet:
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ConversionReviewQueue]:
         return (
             super()
             .get_queryset(request)
@@ -188,16 +190,18 @@ class MarkPaidForm(forms.Form):
 
 
 class GeneratePayoutsForm(forms.Form):
-    brand = forms.ModelChoiceField(queryset=None)
+    brand: forms.ModelChoiceField[Brand] = forms.ModelChoiceField(queryset=None)
     up_to = forms.DateField(
         initial=dt.date.today, help_text="Last day covered, in the brand's time zone."
     )
 
-    def __init__(self, *args: Any, brands: QuerySet, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, brands: QuerySet[Brand], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["brand"].queryset = brands
+        field = self.fields["brand"]
+        assert isinstance(field, forms.ModelChoiceField)  # declared above
+        field.queryset = brands
         if brands.count() == 1:
-            self.fields["brand"].initial = brands.first()
+            field.initial = brands.first()
 
 
 @admin.register(Payout)
@@ -265,7 +269,7 @@ class PayoutAdmin(ActionOnlyAdmin):
         return TemplateResponse(request, "admin/conversions/payout/generate.html", context)
 
     @admin.action(description="Mark selected payouts paid…", permissions=["write"])
-    def mark_paid(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+    def mark_paid(self, request: HttpRequest, queryset: QuerySet[Payout]) -> HttpResponse | None:
         form = MarkPaidForm(request.POST if "apply" in request.POST else None)
         if "apply" in request.POST and form.is_valid():
             self.run_action(
@@ -283,7 +287,7 @@ class PayoutAdmin(ActionOnlyAdmin):
             "payouts": queryset,
             "title": "Mark payouts paid",
             "opts": self.model._meta,
-            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            "action_checkbox_name": ACTION_CHECKBOX_NAME,
         }
         return TemplateResponse(request, "admin/conversions/payout/mark_paid.html", context)
 

@@ -25,7 +25,7 @@ from django.core import signing
 from django.core.exceptions import FieldDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db.models import Model, Q, QuerySet
+from django.db.models import Field, Model, Q, QuerySet
 
 from core.errors import ValidationError
 
@@ -75,6 +75,8 @@ def _python_value(model: type[Model], name: str, raw: Any) -> Any:
         field = model._meta.pk if name == "pk" else model._meta.get_field(name)
     except FieldDoesNotExist:
         raise _invalid("it does not match this list.") from None
+    if not isinstance(field, Field):  # a relation's reverse side: no column to order by
+        raise _invalid("it does not match this list.")
     try:
         return field.to_python(raw)
     except (DjangoValidationError, TypeError, ValueError):

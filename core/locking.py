@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Model, QuerySet
 
 from core.errors import NotFoundError
@@ -50,5 +51,5 @@ def lock_one(
     Callers re-check the state on the returned row, never on the instance they were given."""
     try:
         return queryset.select_for_update(of=tuple(of)).get()
-    except queryset.model.DoesNotExist:
+    except ObjectDoesNotExist:  # the base of every model's DoesNotExist
         raise NotFoundError(*not_found) from None

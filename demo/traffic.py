@@ -162,9 +162,9 @@ def seed_demo_traffic(
     )
     # Pay out the older approved conversions through the services.
     payouts = payouts_generate(actor=actor, up_to=(now - dt.timedelta(days=14)).date())
-    for payout in payouts[: max(1, len(payouts) // 2)]:
+    for batch in payouts[: max(1, len(payouts) // 2)]:
         payout_mark_paid(
-            actor=actor, payout=payout, method="paypal", reference=f"DEMO-{payout.pk[-6:]}"
+            actor=actor, payout=batch, method="paypal", reference=f"DEMO-{batch.pk[-6:]}"
         )
     return len(clicks), len(conversions)
 
@@ -190,7 +190,8 @@ def seed_volume(
     batch = 10_000
     while made_clicks < clicks:
         size = min(batch, clicks - made_clicks)
-        click_rows, conversion_rows = [], []
+        click_rows: list[Click] = []
+        conversion_rows: list[Conversion] = []
         for _ in range(size):
             offer, partner = rng.choice(offers), rng.choice(partners)
             created = now - dt.timedelta(seconds=rng.randint(0, days * 86400 - 1))

@@ -128,7 +128,7 @@ class ConsentView(AuthorizationView):
     access. The chosen brand becomes a brand:<slug> scope on the grant and every token."""
 
     template_name = "oauth/consent.html"
-    form_class = ConsentForm  # type: ignore[assignment]
+    form_class = ConsentForm
 
     def _brand_roles(self) -> dict[str, str]:
         roles = staff_roles_for_user(self.request.user)

@@ -277,7 +277,9 @@ class OfferAdmin(BrandScopedAdmin):
 
     # --- writes ---------------------------------------------------------------------------
 
-    def perform_write(self, request: HttpRequest, form: ServiceModelForm, obj: Any) -> Offer:
+    def perform_write(
+        self, request: HttpRequest, form: ServiceModelForm, obj: Offer | None
+    ) -> Offer:
         data = form.cleaned_data
         changed = set(form.changed_data)
         if obj is None:
@@ -371,7 +373,8 @@ class PayoutRuleAddForm(ServiceModelForm):
         }
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data  # what ModelForm.clean returns
         offer, partner = data.get("offer"), data.get("partner")
         if offer and partner and offer.brand_id != partner.brand_id:
             self.add_error("partner", "This partner is not in the offer's brand.")
@@ -423,7 +426,9 @@ class PayoutRuleAdmin(BrandScopedAdmin):
     )
     readonly_fields = ("brand", "offer", "partner", "event_type", "created_at", "updated_at")
 
-    def perform_write(self, request: HttpRequest, form: ServiceModelForm, obj: Any) -> PayoutRule:
+    def perform_write(
+        self, request: HttpRequest, form: ServiceModelForm, obj: PayoutRule | None
+    ) -> PayoutRule:
         data = form.cleaned_data
         if obj is None:
             offer, partner, event_type = data["offer"], data["partner"], data["event_type"]

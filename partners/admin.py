@@ -92,7 +92,9 @@ class PartnerAdmin(BrandScopedAdmin):
         "updated_at",
     )
 
-    def perform_write(self, request: HttpRequest, form: ServiceModelForm, obj: Any) -> Partner:
+    def perform_write(
+        self, request: HttpRequest, form: ServiceModelForm, obj: Partner | None
+    ) -> Partner:
         data = form.cleaned_data
         if obj is None:
             return partner_create(
@@ -152,7 +154,8 @@ class CouponAddForm(ServiceModelForm):
         }
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data  # what ModelForm.clean returns
         partner, offer = data.get("partner"), data.get("offer")
         if partner and offer and partner.brand_id != offer.brand_id:
             self.add_error("offer", "This offer is not in the partner's brand.")
@@ -195,7 +198,9 @@ class CouponAdmin(BrandScopedAdmin):
     )
     readonly_fields = fields
 
-    def perform_write(self, request: HttpRequest, form: ServiceModelForm, obj: Any) -> Coupon:
+    def perform_write(
+        self, request: HttpRequest, form: ServiceModelForm, obj: Coupon | None
+    ) -> Coupon:
         data = form.cleaned_data
         partner = data["partner"]
         return coupon_create(

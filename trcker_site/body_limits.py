@@ -22,7 +22,7 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from rest_framework import exceptions
-from rest_framework.parsers import JSONParser, get_encoding
+from rest_framework.parsers import JSONParser, get_encoding  # type: ignore[attr-defined]  # DRF 3.16+, not in its stubs yet
 from rest_framework.utils.json import strict_constant
 
 from core.json_limits import JsonTooDeep, loads_bounded

@@ -29,6 +29,7 @@ import re
 from collections.abc import Callable
 from urllib.parse import unquote_to_bytes
 
+from django.core.exceptions import BadRequest
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.defaults import bad_request
 
@@ -95,8 +96,8 @@ def refuse(request: HttpRequest, message: str) -> HttpResponse:
     if path.startswith("/api/"):
         return JsonResponse({"error": {"code": CODE, "message": message}}, status=400)
     # Django's own page (templates/400.html if a project adds one); nothing of the request
-    # is echoed back.
-    return bad_request(request, None)
+    # is echoed back (the view does not render the exception either).
+    return bad_request(request, BadRequest(message))
 
 
 class EdgeCharactersMiddleware:

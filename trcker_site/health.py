@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
@@ -16,7 +18,7 @@ from core import config_cache
 from workers.loop import queue_status
 
 
-def _check(fn) -> dict[str, object]:
+def _check(fn: Callable[[], None]) -> dict[str, object]:
     started = time.perf_counter()
     try:
         fn()
@@ -63,7 +65,7 @@ def _queue() -> dict[str, object]:
 
 @require_GET
 def health(request: HttpRequest) -> JsonResponse:
-    checks = {"database": _check(_database)}
+    checks: dict[str, dict[str, Any]] = {"database": _check(_database)}
     if settings.REDIS_URL:
         checks["redis"] = _check(_redis)
     if settings.TRCKER_QUEUE_REDIS_URL:

@@ -26,8 +26,9 @@ class RequestContextMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         incoming = request.headers.get("X-Request-ID", "")
         request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
-        request.request_id = request_id  # type: ignore[attr-defined]
-        request.client_ip = client_ip(request)  # type: ignore[attr-defined]
+        # Our own attributes on Django's request, read back with getattr by logs and actors.
+        request.request_id = request_id  # type: ignore[attr-defined]  # see above
+        request.client_ip = client_ip(request)  # type: ignore[attr-defined]  # see above
         token = request_id_var.set(request_id)
         try:
             response = self.get_response(request)

@@ -10,6 +10,7 @@ import ipaddress
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -271,7 +272,7 @@ SPECTACULAR_SETTINGS = {
 
 # --- Logging: stdout, one line per record, with the request id -----------------------------
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
-LOGGING = {
+LOGGING: dict[str, Any] = {  # dictConfig; extended below
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"request_id": {"()": "trcker_site.middleware.RequestIdLogFilter"}},

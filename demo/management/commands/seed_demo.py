@@ -6,6 +6,7 @@ from __future__ import annotations
 import secrets
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandParser
@@ -24,7 +25,7 @@ from partners.services import coupon_create, partner_create
 
 DEMO_SLUG = "demo"
 
-OFFERS = [
+OFFERS: list[dict[str, Any]] = [  # offer_create keyword arguments
     {
         "offer_id": "spring-sale",
         "name": "Spring Sale",
@@ -103,7 +104,7 @@ class Command(BaseCommand):
             help="also bulk-generate this many clicks (about 10%% converted) for benchmarks",
         )
 
-    def handle(self, *args: object, **options: str | None) -> None:
+    def handle(self, *args: object, **options: Any) -> None:
         brand = Brand.objects.filter(slug=DEMO_SLUG).first()
         if brand is None:
             brand = self._seed()

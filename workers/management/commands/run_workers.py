@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import signal
 from types import FrameType
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
@@ -27,10 +28,12 @@ class Command(BaseCommand):
             help="seconds an idle worker waits for new work (TRCKER_WORKER_IDLE_SECONDS)",
         )
 
-    def handle(self, *args: object, **options: object) -> None:
-        worker = Worker(name=options["name"] or None)  # type: ignore[arg-type]
-        if options["interval"] is not None:
-            worker.idle_seconds = float(options["interval"])  # type: ignore[arg-type]
+    def handle(self, *args: object, **options: Any) -> None:
+        name: str | None = options["name"]
+        interval: float | None = options["interval"]
+        worker = Worker(name=name or None)
+        if interval is not None:
+            worker.idle_seconds = float(interval)
         if options["once"]:
             worker.run_until_idle()
             totals = ", ".join(f"{kind}: {n}" for kind, n in sorted(worker.totals.items()) if n)
