@@ -48,7 +48,9 @@ def field_schema(field: serializers.Field, *, for_input: bool) -> dict[str, Any]
     schema: dict[str, Any]
     if isinstance(field, serializers.SerializerMethodField):
         schema = _method_field(field)
-    elif isinstance(field, serializers.ListSerializer):
+    elif isinstance(field, serializers.ListSerializer) and isinstance(
+        field.child, serializers.Serializer
+    ):
         schema = {"type": "array", "items": serializer_schema(field.child, for_input=for_input)}
     elif isinstance(field, serializers.Serializer):
         schema = serializer_schema(field, for_input=for_input)

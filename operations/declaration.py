@@ -109,9 +109,9 @@ class ToolSpec:
 class Operation:
     name: str  # snake_case; the MCP tool name when exposed as a tool, and the OpenAPI operationId
     description: str
-    input: type[serializers.Serializer]
+    input: type[serializers.Serializer[Any]]
     run: Callable[..., Any]  # the service or selector: run(actor=…, **arguments after lookups)
-    output: type[serializers.Serializer]
+    output: type[serializers.Serializer[Any]]
     scope: Scope
     shape: Shape = "one"
     lookups: tuple[Lookup, ...] = ()

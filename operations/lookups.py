@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from conversions import selectors as conversion_selectors
 from offers import selectors as offer_selectors
-from offers.serializers import SLUG_FIELD
+from offers.serializers import SLUG_FIELD, SlugArguments
 from operations.declaration import Lookup
 from partners import selectors as partner_selectors
 
-OFFER_ID = {"help_text": "The offer's id (slug), e.g. spring-sale.", **SLUG_FIELD}
-PARTNER_ID = {"help_text": "The partner's id (slug), e.g. abc-123.", **SLUG_FIELD}
+
+class IdArguments(SlugArguments):
+    help_text: str
+
+
+OFFER_ID: IdArguments = {**SLUG_FIELD, "help_text": "The offer's id (slug), e.g. spring-sale."}
+PARTNER_ID: IdArguments = {**SLUG_FIELD, "help_text": "The partner's id (slug), e.g. abc-123."}
 CONVERSION_ID = r"^conv_[A-Za-z0-9]{1,28}$"
 PAYOUT_ID = r"^pay_[A-Za-z0-9]{1,28}$"
 

@@ -69,7 +69,7 @@ class EventPayoutArguments(PayoutRuleInput):
         r"^[a-z0-9_.-]{1,64}$", help_text="e.g. signup, trial, purchase"
     )
 
-    def get_fields(self) -> dict[str, serializers.Field]:
+    def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
         fields = super().get_fields()
         fields.pop("partner_id", None)
         return fields

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any, ClassVar
+from collections.abc import Sequence
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -101,14 +102,15 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             headers={"WWW-Authenticate": 'Bearer realm="trcker"'},
         )
     if isinstance(exc, exceptions.AuthenticationFailed):
-        code = exc.get_codes() if isinstance(exc.get_codes(), str) else "invalid_api_key"
+        codes = exc.get_codes()
+        code = codes if isinstance(codes, str) else "invalid_api_key"
         if code == "authentication_failed":
             code = "invalid_api_key"
         return _error(
             401, code, str(exc.detail), headers={"WWW-Authenticate": 'Bearer realm="trcker"'}
         )
     if isinstance(exc, exceptions.Throttled):
-        wait = int(exc.wait or 60)
+        wait = int(getattr(exc, "wait", None) or 60)
         return _error(
             429,
             "rate_limited",
@@ -157,7 +159,7 @@ class TenantApi(APIView):
     """Base of every brand-scoped REST view: ``self.actor`` is built from the credential, and
     rows are reached only through selectors (subclasses may not define querysets)."""
 
-    throttle_classes: ClassVar[list[type[BaseThrottle]]] = [ApiKeyRateThrottle]
+    throttle_classes: Sequence[type[BaseThrottle]] = [ApiKeyRateThrottle]
     actor: Actor
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -170,7 +172,10 @@ class TenantApi(APIView):
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
-        self.actor = actor_for_api_key(request.auth, channel=Channel.REST, request=request)
+        key = request.auth
+        if not isinstance(key, ApiKey):  # the permission check has refused anything else
+            raise exceptions.NotAuthenticated()
+        self.actor = actor_for_api_key(key, channel=Channel.REST, request=request)
 
 
 def paginated(serializer: type[serializers.Serializer], *, name: str) -> Any:

@@ -112,13 +112,15 @@ def _without(contract: type[serializers.Serializer], names: Iterable[str], name:
     dropped = frozenset(names)
     if not dropped:
         return contract
+    base: Any = contract
 
-    def get_fields(self: serializers.Serializer) -> dict[str, serializers.Field]:
-        fields = super(subclass, self).get_fields()
-        return {name: field for name, field in fields.items() if name not in dropped}
+    class Narrowed(base):  # a base known only at run time
+        def get_fields(self) -> dict[str, serializers.Field]:
+            fields: dict[str, serializers.Field] = super().get_fields()
+            return {key: field for key, field in fields.items() if key not in dropped}
 
-    subclass = type(name, (contract,), {"get_fields": get_fields})
-    return subclass
+    Narrowed.__name__ = Narrowed.__qualname__ = name
+    return Narrowed
 
 
 def _path_parameter(operation: Operation, name: str) -> OpenApiParameter:
@@ -184,7 +186,7 @@ def urlpatterns_for(operations: Iterable[Operation]) -> list[URLPattern]:
         }
         attributes["operations"] = methods
         attributes["__doc__"] = " / ".join(operation.name for operation in methods.values())
-        view = type(f"{_camel(first.name)}Api", (OperationApi,), attributes)
+        view: type[OperationApi] = type(f"{_camel(first.name)}Api", (OperationApi,), attributes)
         # A bare <name> is a string: Django's default converter.
         django_path = PATH_CONVERTER.sub(r"<str:\1>", route_path)
         patterns.append(path(django_path, view.as_view(), name=first.rest.name))
