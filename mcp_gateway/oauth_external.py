@@ -202,6 +202,14 @@ def _jwks_client(url: str) -> jwt.PyJWKClient:
     )
 
 
+def clear_process_caches() -> None:
+    """Forget this process's JWKS clients and remembered issuer metadata (the shared cache's
+    copy is untouched): for tests that change the issuer between cases."""
+    _jwks_client.cache_clear()
+    with _memory_lock:
+        _memory_metadata.clear()
+
+
 def _invalid(message: str) -> AuthenticationError:
     return AuthenticationError(message, code="invalid_token")
 

@@ -203,7 +203,7 @@ def test_changelists_show_only_the_staff_members_brand(
     assert "acme" in html
     own_rows = response.context["cl"].queryset
     assert own_rows.exists()
-    brand_path = admin_site._registry[model].brand_path
+    brand_path = admin_site.get_model_admin(model).brand_path
     assert set(own_rows.values_list(brand_path, flat=True)) == {two_brands[0][Brand].pk}
 
 
@@ -755,7 +755,7 @@ def test_audit_events_have_no_add_change_or_delete_even_for_superusers(
     superuser = UserFactory(is_superuser=True)
     request = RequestFactory().get("/admin/")
     request.user = superuser
-    model_admin = admin_site._registry[AuditEvent]
+    model_admin = admin_site.get_model_admin(AuditEvent)
     logged_in(client, superuser)
 
     assert not model_admin.has_add_permission(request)

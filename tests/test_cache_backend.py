@@ -3,7 +3,7 @@
 import pytest
 from django.core.cache import caches
 
-from core.cache import RedisCache
+from core.cache import RedisCache, backend_client
 
 pytestmark = pytest.mark.redis
 
@@ -25,7 +25,7 @@ def test_incr_counts_an_existing_key_and_keeps_its_ttl(cache):
     assert cache.incr("counter") == 2
     assert cache.incr("counter", 5) == 7
     assert cache.get("counter") == 7
-    client = cache._cache.get_client(write=True)
+    client = backend_client(cache, write=True)
     assert 0 < client.ttl(cache.make_key("counter")) <= 60
 
 
@@ -36,7 +36,7 @@ def test_incr_of_a_missing_key_raises_and_creates_nothing(cache):
 
 
 def test_one_client_serves_every_command(cache):
-    assert cache._cache.get_client(write=True) is cache._cache.get_client(write=True)
+    assert backend_client(cache, write=True) is backend_client(cache, write=True)
 
 
 def test_count_in_windows_counts_each_key_and_starts_its_window_once(settings):

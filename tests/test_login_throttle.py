@@ -16,7 +16,7 @@ from django.test import Client
 from tests.factories import BrandFactory, StaffMembershipFactory, UserFactory
 from tests.oauth.op import oidc_op  # noqa: F401 (the OpenID provider fixture)
 from tests.oauth.test_staff_sso import BACKENDS as SSO_BACKENDS
-from tests.oauth.test_staff_sso import _enable_sso_context, browser_login
+from tests.oauth.test_staff_sso import browser_login, enable_sso_context
 
 PASSWORD = "pw-for-tests-only"
 ATTACKER = "198.51.100.66"
@@ -157,7 +157,7 @@ def test_single_sign_on_still_works_behind_the_lockout_backend(
     settings.LOGIN_REDIRECT_URL = "/admin/"
     settings.LOGIN_REDIRECT_URL_FAILURE = "/admin/login/"
     settings.TRCKER_OIDC_ENABLED = True
-    _enable_sso_context(settings)
+    enable_sso_context(settings)
     BrandFactory(slug="acme", external_org_id="acme-org")
 
     browser, landed = browser_login(live_server, oidc_op, "alice")

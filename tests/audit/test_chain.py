@@ -12,7 +12,7 @@ from offers.services import offer_pause, offer_resume, offer_update
 from tests.conftest import make_actor
 
 
-def _write_events(actor, offer, n=4):
+def write_events(actor, offer, n=4):
     for i in range(n):
         offer_update(actor=actor, offer=offer, name=f"Name {i}")
     audit_chain_link(actor.brand_id)
@@ -27,7 +27,7 @@ def test_audit_record_refuses_to_run_outside_a_transaction(actor, offer):
 
 
 def test_chain_links_each_event_to_the_previous_one(actor, offer):
-    _write_events(actor, offer, 3)
+    write_events(actor, offer, 3)
     events = list(AuditEvent.objects.filter(brand_id=actor.brand_id).order_by("seq"))
     assert [e.seq for e in events] == [1, 2, 3]
     assert events[0].prev_hash == "0" * 64
@@ -52,13 +52,13 @@ def test_chains_of_two_brands_are_independent(actor, offer, other_brand):
 
 
 def test_verify_audit_passes_on_an_untouched_chain(actor, offer, capsys):
-    _write_events(actor, offer)
+    write_events(actor, offer)
     call_command("verify_audit")
     assert f"ok      {actor.brand_slug}" in capsys.readouterr().out
 
 
 def test_verify_audit_reports_the_event_whose_stored_byte_changed(actor, offer, capsys):
-    _write_events(actor, offer, 4)
+    write_events(actor, offer, 4)
     victim = AuditEvent.objects.filter(brand_id=actor.brand_id).order_by("seq")[2]
     # when one stored byte of the third event changes (behind the application's back)
     table = AuditEvent._meta.db_table
@@ -76,7 +76,7 @@ def test_verify_audit_reports_the_event_whose_stored_byte_changed(actor, offer, 
 
 
 def test_verify_reports_a_deleted_event(actor, offer):
-    _write_events(actor, offer, 3)
+    write_events(actor, offer, 3)
     AuditEvent.objects.filter(brand_id=actor.brand_id, seq=2).delete()
     broken = audit_chain_verify(brand_id=actor.brand_id)
     assert broken is not None
@@ -85,7 +85,7 @@ def test_verify_reports_a_deleted_event(actor, offer):
 
 
 def test_verify_reports_a_truncated_tail(actor, offer):
-    _write_events(actor, offer, 3)
+    write_events(actor, offer, 3)
     AuditEvent.objects.filter(brand_id=actor.brand_id, seq=3).delete()
     broken = audit_chain_verify(brand_id=actor.brand_id)
     assert broken is not None

@@ -16,7 +16,7 @@ from audit.models import AuditChainHead, AuditEvent
 from audit.selectors import audit_chain_verify
 from audit.services import audit_chain_link, audit_record
 from offers.services import offer_update
-from tests.audit.test_chain import _write_events
+from tests.audit.test_chain import write_events
 from tests.conftest import make_actor
 
 
@@ -27,7 +27,7 @@ def _chain(brand_id):
 def test_the_hashes_follow_the_documented_scheme(actor, offer, settings):
     # given a configured key (docs/data-model.md states this exact form)
     settings.TRCKER_AUDIT_KEY = "k" * 40
-    _write_events(actor, offer, 2)
+    write_events(actor, offer, 2)
     first, second = _chain(actor.brand_id)
     key = b"k" * 40
     content = json.dumps(
@@ -82,7 +82,7 @@ def test_linking_an_edited_event_does_not_launder_it(actor, offer):
 
 
 def test_an_edited_linked_event_is_reported(actor, offer):
-    _write_events(actor, offer, 4)
+    write_events(actor, offer, 4)
     victim = _chain(actor.brand_id)[1]
     AuditEvent.objects.filter(pk=victim.pk).update(ip="198.51.100.1")
     broken = audit_chain_verify(brand_id=actor.brand_id)
@@ -95,7 +95,7 @@ def test_an_edited_linked_event_is_reported(actor, offer):
 
 def test_a_rehashed_edit_without_the_key_is_reported(actor, offer):
     # given an edit whose content hash is recomputed as a plain SHA-256 (no key)
-    _write_events(actor, offer, 3)
+    write_events(actor, offer, 3)
     victim = _chain(actor.brand_id)[1]
     victim.changes = {"name": ["a", "b"]}
     forged = hashlib.sha256(canonical_json(stored_content_payload(victim))).hexdigest()
@@ -105,7 +105,7 @@ def test_a_rehashed_edit_without_the_key_is_reported(actor, offer):
 
 
 def test_a_deleted_linked_event_in_the_middle_is_reported(actor, offer):
-    _write_events(actor, offer, 4)
+    write_events(actor, offer, 4)
     victim = _chain(actor.brand_id)[1]
     AuditEvent.objects.filter(pk=victim.pk).delete()
     broken = audit_chain_verify(brand_id=actor.brand_id)
@@ -114,7 +114,7 @@ def test_a_deleted_linked_event_in_the_middle_is_reported(actor, offer):
 
 def test_a_linked_event_unlinked_again_is_reported(actor, offer):
     # The role may UPDATE seq (the linker needs it); clearing one is a gap in the chain.
-    _write_events(actor, offer, 3)
+    write_events(actor, offer, 3)
     victim = _chain(actor.brand_id)[1]
     AuditEvent.objects.filter(pk=victim.pk).update(seq=None)
     broken = audit_chain_verify(brand_id=actor.brand_id)
@@ -122,7 +122,7 @@ def test_a_linked_event_unlinked_again_is_reported(actor, offer):
 
 
 def test_a_forged_unlinked_event_is_reported(actor, offer):
-    _write_events(actor, offer, 1)
+    write_events(actor, offer, 1)
     real = _chain(actor.brand_id)[0]
     forged = AuditEvent.objects.create(
         brand_id=actor.brand_id,
@@ -162,7 +162,7 @@ def _edit_second_event(brand_id):
 
 
 def test_a_chain_recomputed_with_plain_sha256_is_reported(actor, offer):
-    _write_events(actor, offer, 3)
+    write_events(actor, offer, 3)
     _edit_second_event(actor.brand_id)
 
     def plain(data):
@@ -174,7 +174,7 @@ def test_a_chain_recomputed_with_plain_sha256_is_reported(actor, offer):
 
 
 def test_a_chain_recomputed_with_a_guessed_key_is_reported(actor, offer):
-    _write_events(actor, offer, 3)
+    write_events(actor, offer, 3)
     _edit_second_event(actor.brand_id)
 
     def wrong(data):
@@ -188,7 +188,7 @@ def test_a_chain_recomputed_with_a_guessed_key_is_reported(actor, offer):
 
 def test_links_recomputed_without_the_key_are_reported(actor, offer):
     # given the content hashes left alone and only the links redone (say, to drop a row)
-    _write_events(actor, offer, 3)
+    write_events(actor, offer, 3)
     AuditEvent.objects.filter(pk=_chain(actor.brand_id)[1].pk).delete()
     prev = GENESIS_HASH
     for seq, event in enumerate(_chain(actor.brand_id), start=1):
@@ -202,14 +202,14 @@ def test_links_recomputed_without_the_key_are_reported(actor, offer):
 
 
 def test_an_unknown_key_id_is_reported(actor, offer):
-    _write_events(actor, offer, 2)
+    write_events(actor, offer, 2)
     AuditEvent.objects.filter(pk=_chain(actor.brand_id)[1].pk).update(link_key_id="0" * 16)
     broken = audit_chain_verify(brand_id=actor.brand_id)
     assert (broken.seq, broken.reason) == (2, f"unknown key id {'0' * 16!r}")
 
 
 def test_a_removed_head_is_reported(actor, offer):
-    _write_events(actor, offer, 2)
+    write_events(actor, offer, 2)
     AuditChainHead.objects.filter(brand_id=actor.brand_id).delete()
     broken = audit_chain_verify(brand_id=actor.brand_id)
     assert broken.reason == "chain head is missing"
@@ -219,12 +219,12 @@ def test_rotation_old_rows_verify_while_the_old_key_is_listed(actor, offer, sett
     # given two events made under the old key, and one written under it but linked later
     settings.TRCKER_AUDIT_KEY = "old-" + "o" * 40
     settings.TRCKER_AUDIT_PREVIOUS_KEYS = []
-    _write_events(actor, offer, 2)
+    write_events(actor, offer, 2)
     offer_update(actor=actor, offer=offer, name="Written before the rotation")
     # when the key is rotated: new key current, old key listed as previous
     settings.TRCKER_AUDIT_KEY = "new-" + "n" * 40
     settings.TRCKER_AUDIT_PREVIOUS_KEYS = ["old-" + "o" * 40]
-    _write_events(actor, offer, 2)
+    write_events(actor, offer, 2)
     # then new rows use the new key, old rows keep theirs, and the whole chain verifies
     old_id, new_id = key_id_of(("old-" + "o" * 40).encode()), current_key().key_id
     rows = [(e.content_key_id, e.link_key_id) for e in _chain(actor.brand_id)]

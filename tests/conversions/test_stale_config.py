@@ -11,6 +11,7 @@ from django.db import InterfaceError, OperationalError
 from conversions import tracking_config
 from conversions.models import Click
 from core import config_cache
+from core.config_cache import tracking_config_changed
 from tests.conversions.helpers import click
 from tests.factories import OfferFactory, PartnerFactory
 
@@ -46,12 +47,12 @@ def database_down(monkeypatch):
     return take_down
 
 
-def _expire_everything(*, new_generation_of: int | None = None) -> None:
-    with config_cache._lock:
-        for key, (_expires, token, value) in list(config_cache._entries.items()):
-            config_cache._entries[key] = (0.0, token, value)
-    if new_generation_of is not None:
-        config_cache._bump(new_generation_of)
+@pytest.fixture(autouse=True)
+def config_expires_at_once(settings):
+    """Each config entry is past its TTL as soon as it is stored, as if
+    TRCKER_CONFIG_CACHE_SECONDS had passed: what the cache then keeps is only what an outage
+    may serve."""
+    settings.TRCKER_CONFIG_CACHE_SECONDS = 0
 
 
 def _health(client) -> dict:
@@ -62,12 +63,13 @@ def _health(client) -> dict:
 
 @pytest.mark.parametrize("error", [OperationalError, InterfaceError])
 def test_expired_config_is_served_while_the_database_errors(
-    client, shop, brand, database_down, error
+    client, shop, brand, database_down, error, django_capture_on_commit_callbacks
 ):
     assert click(client, "acme", "spring-sale", "abc-123").status_code == 302
     assert _health(client) == {"ok": True, "stale": False}
     database_down(error)
-    _expire_everything(new_generation_of=brand.pk)  # expired, and of an older generation
+    with django_capture_on_commit_callbacks(execute=True):
+        tracking_config_changed(brand.pk)  # expired, and of an older generation too
 
     response = click(client, "acme", "spring-sale", "abc-123", sub1="during-outage")
     assert response.status_code == 302
@@ -83,10 +85,8 @@ def test_health_stops_reporting_stale_once_a_load_succeeds(client, shop, monkeyp
     with monkeypatch.context() as outage:
         for model in ("Brand", "Offer", "Partner", "PayoutRule"):
             outage.setattr(tracking_config, model, _Unreachable(OperationalError))
-        _expire_everything()
         assert click(client, "acme", "spring-sale", "abc-123").status_code == 302
         assert _health(client)["stale"] is True
-    _expire_everything()
     assert click(client, "acme", "spring-sale", "abc-123").status_code == 302
     assert _health(client) == {"ok": True, "stale": False}
 
@@ -125,7 +125,6 @@ def test_credentials_are_never_served_stale(db):
         return "key-row"
 
     assert config_cache.cached_for_brand(("api-key", "trk_x"), None, load) == "key-row"
-    _expire_everything()
     with pytest.raises(OperationalError):
         config_cache.cached_for_brand(("api-key", "trk_x"), None, load)
     assert config_cache.stale_since() is None
@@ -136,7 +135,6 @@ def test_other_database_errors_are_not_hidden_by_stale_config(db):
         raise ValueError("a bug, not an outage")
 
     config_cache.cached_for_brand(("k",), None, lambda: 1, stale_on_db_error=True)
-    _expire_everything()
     with pytest.raises(ValueError, match="a bug"):
         config_cache.cached_for_brand(("k",), None, load, stale_on_db_error=True)
 
@@ -146,7 +144,6 @@ def test_stale_serving_is_logged_once_a_minute_not_once_a_click(
 ):
     click(client, "acme", "spring-sale", "abc-123")
     database_down()
-    _expire_everything()
     with caplog.at_level(logging.WARNING, logger="core.config_cache"):
         for _ in range(20):
             assert click(client, "acme", "spring-sale", "abc-123").status_code == 302

@@ -33,11 +33,9 @@ from tests.factories import BrandFactory
 
 @pytest.fixture(autouse=True)
 def _fresh_process_caches():
-    oauth_external._jwks_client.cache_clear()
-    oauth_external._memory_metadata.clear()
+    oauth_external.clear_process_caches()
     yield
-    oauth_external._jwks_client.cache_clear()
-    oauth_external._memory_metadata.clear()
+    oauth_external.clear_process_caches()
 
 
 @pytest.fixture

@@ -13,8 +13,7 @@ from tests.mcp_gateway.helpers import Mcp
 
 @pytest.fixture
 def external(db, settings, oidc_op):
-    oauth_external._jwks_client.cache_clear()
-    oauth_external._memory_metadata.clear()
+    oauth_external.clear_process_caches()
     settings.TRCKER_OAUTH_ISSUER = oidc_op.issuer
     settings.TRCKER_OAUTH_JWKS_URL = ""
     settings.TRCKER_MCP_RESOURCE_URL = oidc_op.resource
@@ -22,8 +21,7 @@ def external(db, settings, oidc_op):
     OfferFactory(brand=brand, slug="spring-sale")
     call_command("set_brand_org", "acme", "acme-org")
     yield oidc_op
-    oauth_external._jwks_client.cache_clear()
-    oauth_external._memory_metadata.clear()
+    oauth_external.clear_process_caches()
 
 
 def test_external_jwt_reaches_its_brand_and_writes_are_audited(external, client):

@@ -24,7 +24,7 @@ BACKENDS = ["brands.oidc.BrandOIDCBackend", "django.contrib.auth.backends.ModelB
 SSO_LINK = re.compile(r'<a class="button" href="(?P<href>[^"]+)">Sign in with single sign-on</a>')
 
 
-def _enable_sso_context(settings) -> None:
+def enable_sso_context(settings) -> None:
     templates = copy.deepcopy(settings.TEMPLATES)
     processors = templates[0]["OPTIONS"]["context_processors"]
     if "brands.context_processors.sso" not in processors:
@@ -43,7 +43,7 @@ def sso(settings, oidc_op):
     settings.TRCKER_OIDC_ORG_CLAIM = "org"
     settings.TRCKER_OIDC_ROLE_CLAIM = "trcker_role"
     settings.TRCKER_OIDC_DEFAULT_ROLE = StaffRole.ANALYST
-    _enable_sso_context(settings)
+    enable_sso_context(settings)
     return oidc_op
 
 
@@ -164,7 +164,7 @@ def test_password_login_still_works_with_sso_enabled(sso):
 @pytest.mark.urls("tests.oauth.urls")
 @pytest.mark.django_db
 def test_login_page_offers_sso_only_when_enabled(client, settings):
-    _enable_sso_context(settings)
+    enable_sso_context(settings)
 
     settings.TRCKER_OIDC_ENABLED = False
     page = client.get("/admin/login/?next=/admin/offers/")
