@@ -1,11 +1,12 @@
 """Writes for offers: create, update, lifecycle, caps, payout rules, postback secret.
 
 Each is a top-level transaction that re-reads the offer under a row lock, applies the change,
-and writes exactly one audit event (none when nothing changed)."""
+and writes exactly one audit event (none when nothing changed). What a valid configuration is
+(targeting lists, amounts, the postback template's SSRF guard, the currency freeze) lives in
+offers.validation."""
 
 from __future__ import annotations
 
-import ipaddress
 import secrets
 from datetime import timedelta
 from decimal import Decimal
@@ -22,9 +23,14 @@ from brands.models import Brand
 from core.config_cache import tracking_config_changed
 from core.errors import ConflictError, InvalidTransitionError, NotFoundError, ValidationError
 from core.locking import lock_one
-from core.outbound_http import OutboundRefused, check_template_on_save
 from core.validation import full_clean_or_raise
-from offers.models import AmountType, CapMode, DeviceClass, Offer, OfferStatus, PayoutRule
+from offers.models import AmountType, CapMode, Offer, OfferStatus, PayoutRule
+from offers.validation import (
+    check_amounts,
+    check_currency_unlocked,
+    check_postback_template,
+    normalise_targeting,
+)
 
 if TYPE_CHECKING:
     # Annotations only: partners sits above offers (it imports offers at run time).
@@ -51,95 +57,6 @@ UPDATABLE_FIELDS = (
     "allow_unsigned_postbacks",
 )
 CAP_FIELDS = ("daily_cap", "weekly_cap", "monthly_cap", "cap_mode")
-
-
-def _normalise_targeting(fields: dict[str, Any]) -> None:
-    if fields.get("geo_allow") is not None:
-        codes = [str(code).strip().upper() for code in fields["geo_allow"]]
-        bad = [code for code in codes if len(code) != 2 or not code.isalpha()]
-        if bad:
-            raise ValidationError(
-                "geo_allow takes ISO 3166-1 alpha-2 country codes; "
-                f"not valid: {', '.join(bad[:5])}.",
-                fields={"geo_allow": ["Use two-letter country codes such as US, DE."]},
-            )
-        fields["geo_allow"] = sorted(set(codes))
-    if fields.get("device_allow") is not None:
-        devices = [str(device).strip().lower() for device in fields["device_allow"]]
-        bad = [device for device in devices if device not in DeviceClass.values]
-        if bad:
-            raise ValidationError(
-                f"device_allow takes {', '.join(DeviceClass.values)}; "
-                f"not valid: {', '.join(bad[:5])}.",
-                fields={"device_allow": ["Unknown device class."]},
-            )
-        fields["device_allow"] = sorted(set(devices))
-    if fields.get("postback_allowed_ips") is not None:
-        networks = []
-        for entry in fields["postback_allowed_ips"]:
-            try:
-                networks.append(str(ipaddress.ip_network(str(entry).strip(), strict=False)))
-            except ValueError:
-                raise ValidationError(
-                    f"postback_allowed_ips: {str(entry)[:60]!r} is not an IP address "
-                    "or CIDR range.",
-                    fields={
-                        "postback_allowed_ips": [
-                            "Use addresses like 203.0.113.7 or 203.0.113.0/24."
-                        ]
-                    },
-                ) from None
-        fields["postback_allowed_ips"] = sorted(set(networks))
-
-
-# Sample values for the save-time check of an outbound postback template.
-POSTBACK_SAMPLE_VALUES = {
-    "CLICK_ID": "clk_sample",
-    "CONVERSION_ID": "conv_sample",
-    "AMOUNT": "1.00",
-    "TXN_ID": "t1",
-    "EVENT_TYPE": "sale",
-    "PAYOUT": "1.00",
-    "CURRENCY": "USD",
-    "OFFER_ID": "o",
-    "PARTNER_ID": "p",
-    "SUB1": "",
-    "SUB2": "",
-    "SUB3": "",
-    "SUB4": "",
-    "SUB5": "",
-}
-
-
-def _check_postback_template(template: str | None) -> None:
-    """The SSRF guard, at save time (it runs again at every send)."""
-    if not template:
-        return
-    try:
-        check_template_on_save(template, POSTBACK_SAMPLE_VALUES)
-    except OutboundRefused as refused:
-        raise ValidationError(
-            f"postback_url_template refused: {refused.message}",
-            code=f"unsafe_postback_url_{refused.code}",
-            fields={"postback_url_template": [refused.message]},
-        ) from None
-
-
-def _check_amounts(offer: Offer) -> None:
-    for kind_field, amount_field in (
-        ("payout_type", "payout_amount"),
-        ("revenue_type", "revenue_amount"),
-    ):
-        amount = getattr(offer, amount_field)
-        if amount is not None and amount < 0:
-            raise ValidationError(
-                f"{amount_field} cannot be negative.", fields={amount_field: ["Must be ≥ 0."]}
-            )
-        if getattr(offer, kind_field) == AmountType.PERCENT and amount is not None and amount > 100:
-            raise ValidationError(
-                f"{amount_field} is a percentage of the sale here, so it must be at most 100.",
-                fields={amount_field: ["Must be ≤ 100 for percent."]},
-            )
 
 
 def _unique_slug(brand_id: int, name: str) -> str:
@@ -175,7 +92,7 @@ def offer_create(
     unsigned postbacks until ``allow_unsigned_postbacks`` or ``postback_allowed_ips`` is set."""
     actor.require_write()
     targeting = {"geo_allow": geo_allow or [], "device_allow": device_allow or []}
-    _normalise_targeting(targeting)
+    normalise_targeting(targeting)
     brand = Brand.objects.get(pk=actor.brand_id)
     offer = Offer(
         brand=brand,
@@ -192,9 +109,9 @@ def offer_create(
         postback_secret=_new_postback_secret(),
         **targeting,
     )
-    _check_amounts(offer)
+    check_amounts(offer)
     full_clean_or_raise(offer)
-    _check_postback_template(offer.postback_url_template)
+    check_postback_template(offer.postback_url_template)
     try:
         with transaction.atomic():
             offer.save()
@@ -238,27 +155,6 @@ def _lock_editable(actor: Actor, offer: Offer) -> Offer:
     return locked
 
 
-def _check_currency_unlocked(offer: Offer) -> None:
-    """An offer's currency is frozen once it has traffic (docs/reporting.md, "Currency").
-
-    Clicks store no currency: a click's rollup row takes its offer's currency, and a rollup
-    key (brand, day, offer, partner) has one currency. Changed after traffic, the offer's
-    history would be split across two currencies or relabelled, and its amounts (recorded in
-    the old one) summed as the new one. Rollups count too: they outlive pruned clicks."""
-    # Reverse relations declared by conversions.models: conversions sits above offers.
-    has_traffic = (
-        offer.clicks.exists()
-        or offer.conversions.exists()
-        or offer.daily_rollups.filter(brand_id=offer.brand_id).exists()
-    )
-    if has_traffic:
-        message = (
-            f"This offer already has clicks or conversions in {offer.currency}; "
-            "create a new offer for another currency."
-        )
-        raise ValidationError(message, code="currency_locked", fields={"currency": [message]})
-
-
 @transaction.atomic
 def offer_update(*, actor: Actor, offer: Offer, **fields: Any) -> Offer:
     """Change any of UPDATABLE_FIELDS; ``postback_url_template=None`` clears the template."""
@@ -270,18 +166,18 @@ def offer_update(*, actor: Actor, offer: Offer, **fields: Any) -> Offer:
             fields={name: ["Not updatable."] for name in sorted(unknown)},
         )
     locked = _lock_editable(actor, offer)
-    _normalise_targeting(fields)
+    normalise_targeting(fields)
     if fields.get("currency", locked.currency) != locked.currency:
-        _check_currency_unlocked(locked)
+        check_currency_unlocked(locked)
     before = snapshot(locked, UPDATABLE_FIELDS)
     for name, value in fields.items():
         if name == "fallback_url" and value is None:
             value = ""
         setattr(locked, name, value)
-    _check_amounts(locked)
+    check_amounts(locked)
     full_clean_or_raise(locked)
     if "postback_url_template" in fields:
-        _check_postback_template(locked.postback_url_template)
+        check_postback_template(locked.postback_url_template)
     changes = changes_between(before, snapshot(locked, UPDATABLE_FIELDS))
     if changes:
         locked.save()
