@@ -163,7 +163,7 @@ class Actor:
         brand_id: int,
         brand_slug: str,
         write: bool,
-        user_id: int,
+        user_id: int | None,  # None: a token from an external issuer, no local user
         client_id: str,
         subject: str,
         request: HttpRequest,
