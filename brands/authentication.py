@@ -11,7 +11,7 @@ from rest_framework.request import Request
 
 from audit.actor import Actor, Channel
 from brands.models import ApiKey, ApiKeyScope
-from brands.selectors import api_key_authenticate
+from brands.services import api_key_authenticate
 from core import auth_throttle
 from core.errors import AuthenticationError, RateLimitedError
 
@@ -64,7 +64,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if token is None:
             return None
         # An IP over its failed-authentication budget is refused before the key is looked at,
-        # so guessing keys costs the guesser and not us (trcker_site/auth_throttle.py).
+        # so guessing keys costs the guesser and not us (core/auth_throttle.py).
         wait = auth_throttle.retry_after(request, auth_throttle.BEARER)
         if wait is not None:
             raise RateLimitedError(auth_throttle.too_many_message(wait), retry_after=wait)

@@ -3,21 +3,15 @@ brand; a row of another brand is reported exactly like a row that does not exist
 
 from __future__ import annotations
 
-import hmac
-from datetime import timedelta
-
 from django.contrib.auth.models import User  # settings.AUTH_USER_MODEL
-from django.db.models import Q, QuerySet
-from django.utils import timezone
+from django.db.models import QuerySet
 
 from audit.actor import Actor
-from brands.keys import parse_key, secret_digest
 from brands.models import WRITE_ROLES, ApiKey, Brand, StaffMembership
 from core.config_cache import cached_for_brand
-from core.errors import AuthenticationError, NotFoundError
+from core.errors import NotFoundError
 
 # last_used_at is informational; writing it on every request would turn reads into writes.
-LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 def brand_get_for_actor(*, actor: Actor) -> Brand:
@@ -35,32 +29,7 @@ def api_key_get_for_actor(*, actor: Actor, prefix: str) -> ApiKey:
         raise NotFoundError("API key", prefix) from None
 
 
-def api_key_authenticate(raw_key: str) -> ApiKey:
-    """The key behind a presented secret, or AuthenticationError. Unknown and wrong keys get
-    one message; a revoked key says so, since its owner needs to know to replace it."""
-    parsed = parse_key(raw_key.strip())
-    if parsed is None:
-        raise AuthenticationError(
-            "Malformed API key: expected trk_<prefix>_<secret>.", code="invalid_api_key"
-        )
-    key = _key_by_prefix(parsed.prefix)
-    # Compare even when no row matched so timing does not reveal which prefixes exist.
-    expected = key.secret_sha256 if key else "0" * 64
-    matches = _compare(expected, secret_digest(parsed.secret))
-    if key is None or not matches:
-        raise AuthenticationError("Invalid API key.", code="invalid_api_key")
-    if key.revoked_at is not None:
-        raise AuthenticationError("This API key has been revoked.", code="revoked_api_key")
-    now = timezone.now()
-    if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
-        ApiKey.objects.filter(pk=key.pk).filter(
-            Q(last_used_at__isnull=True) | Q(last_used_at__lte=now - LAST_USED_RESOLUTION)
-        ).update(last_used_at=now)
-        key.last_used_at = now  # the cached row too, so the next call skips the UPDATE
-    return key
-
-
-def _key_by_prefix(prefix: str) -> ApiKey | None:
+def api_key_for_prefix(prefix: str) -> ApiKey | None:
     """The key row, kept per process like tracking config: a key's brand never changes, and
     revoking it moves the brand's config generation, so every process drops it within
     SHARED_GENERATION_REUSE_SECONDS. Saves the SELECT on every authenticated request."""
@@ -76,10 +45,6 @@ def _key_by_prefix(prefix: str) -> ApiKey | None:
     if brand_id is None:
         return None
     return cached_for_brand(("api-key", prefix), brand_id, load)
-
-
-def _compare(a: str, b: str) -> bool:
-    return hmac.compare_digest(a.encode(), b.encode())
 
 
 def staff_roles_for_user(user: User) -> dict[int, str]:

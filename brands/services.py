@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import hmac
 import zoneinfo
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import User  # settings.AUTH_USER_MODEL
 from django.contrib.staticfiles import finders
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from audit.actor import Actor, Channel
 from audit.services import audit_record, changes_between, snapshot
-from brands.keys import generate_key
+from brands.keys import generate_key, parse_key, secret_digest
 from brands.models import ApiKey, ApiKeyScope, Brand, FraudMode, StaffMembership, StaffRole
+from brands.selectors import api_key_for_prefix
 from core.config_cache import tracking_config_changed
-from core.errors import ConflictError, ValidationError
+from core.errors import AuthenticationError, ConflictError, ValidationError
 from core.locking import lock_one
 from core.validation import full_clean_or_raise
 
@@ -286,3 +290,37 @@ def brand_set_external_org_id(*, actor: Actor, external_org_id: str) -> Brand:
             changes={"external_org_id": [old, value]},
         )
     return brand
+
+
+# How often a key's last_used_at is written: one UPDATE per key per minute at most.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def api_key_authenticate(raw_key: str) -> ApiKey:
+    """The key behind a presented secret, or AuthenticationError. Unknown and wrong keys get
+    one message; a revoked key says so, since its owner needs to know to replace it. A service,
+    not a selector: it records the key's use (``last_used_at``, at most once a minute)."""
+    parsed = parse_key(raw_key.strip())
+    if parsed is None:
+        raise AuthenticationError(
+            "Malformed API key: expected trk_<prefix>_<secret>.", code="invalid_api_key"
+        )
+    key = api_key_for_prefix(parsed.prefix)
+    # Compare even when no row matched so timing does not reveal which prefixes exist.
+    expected = key.secret_sha256 if key else "0" * 64
+    matches = _compare(expected, secret_digest(parsed.secret))
+    if key is None or not matches:
+        raise AuthenticationError("Invalid API key.", code="invalid_api_key")
+    if key.revoked_at is not None:
+        raise AuthenticationError("This API key has been revoked.", code="revoked_api_key")
+    now = timezone.now()
+    if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
+        ApiKey.objects.filter(pk=key.pk).filter(
+            Q(last_used_at__isnull=True) | Q(last_used_at__lte=now - LAST_USED_RESOLUTION)
+        ).update(last_used_at=now)
+        key.last_used_at = now  # the cached row too, so the next call skips the UPDATE
+    return key
+
+
+def _compare(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode(), b.encode())

@@ -19,7 +19,7 @@ from django.views.decorators.csrf import csrf_exempt
 from audit.actor import Actor, Channel
 from brands.authentication import actor_for_api_key
 from brands.models import Brand
-from brands.selectors import api_key_authenticate
+from brands.services import api_key_authenticate
 from core import auth_throttle
 from core.errors import AuthenticationError
 from core.rate_limits import count_request, parse_rate
@@ -138,7 +138,7 @@ def mcp_endpoint(request: HttpRequest) -> HttpResponse:
             extra_headers={},
         )
     # An IP over its failed-authentication budget is refused before the token is looked at
-    # (trcker_site/auth_throttle.py); the budget is shared with REST's API keys.
+    # (core/auth_throttle.py); the budget is shared with REST's API keys.
     wait = auth_throttle.retry_after(request, auth_throttle.BEARER)
     if wait is not None:
         return _render(

@@ -5,7 +5,7 @@ from django.core.management import CommandError, call_command
 
 from brands.keys import KEY_PATTERN
 from brands.models import ApiKey, Brand
-from brands.selectors import api_key_authenticate
+from brands.services import api_key_authenticate
 from conversions.models import Click, Conversion, Payout
 from offers.models import Offer
 from partners.models import Coupon, Partner

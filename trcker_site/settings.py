@@ -328,7 +328,6 @@ TRCKER_AUDIT_KEY = os.environ.get("TRCKER_AUDIT_KEY", "")
 TRCKER_AUDIT_PREVIOUS_KEYS = env_list("TRCKER_AUDIT_PREVIOUS_KEYS", [])
 
 # --- MCP -----------------------------------------------------------------------------------
-TRCKER_MCP_RATE = os.environ.get("TRCKER_MCP_RATE", TRCKER_API_RATE)
 TRCKER_MCP_MAX_BATCH = int(os.environ.get("TRCKER_MCP_MAX_BATCH", "50"))
 # Deferred work (click ingestion, the MCP tool-call log, audit chain links, outbound
 # postbacks) belongs to worker processes (`manage.py run_workers`, docs/operations.md). Clicks
@@ -453,7 +452,7 @@ if TRCKER_OIDC_ENABLED:
     OIDC_TIMEOUT = 5
     LOGIN_REDIRECT_URL_FAILURE = "/admin/login/"
 
-# --- Throttled authentication (trcker_site/auth_throttle.py; docs/oauth.md, api.md, mcp.md) --
+# --- Throttled authentication (core/auth_throttle.py; docs/oauth.md, api.md, mcp.md) --
 # Failed bearer credentials (API keys, OAuth tokens; REST and MCP together) per client IP;
 # past it, that IP's attempts get 429 before any credential is checked.
 TRCKER_AUTH_FAILURES_PER_IP = os.environ.get("TRCKER_AUTH_FAILURES_PER_IP", "20/10m")

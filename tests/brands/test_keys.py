@@ -8,8 +8,12 @@ from django.utils import timezone
 from audit.models import AuditEvent
 from brands.keys import KEY_PATTERN, SECRET_LENGTH, generate_key, parse_key
 from brands.models import ApiKey, ApiKeyScope
-from brands.selectors import LAST_USED_RESOLUTION, api_key_authenticate
-from brands.services import api_key_create, api_key_revoke
+from brands.services import (
+    LAST_USED_RESOLUTION,
+    api_key_authenticate,
+    api_key_create,
+    api_key_revoke,
+)
 from core.errors import AuthenticationError, PermissionDeniedError
 from core.ids import BASE62
 from tests.conftest import client_with_key, issue_key

@@ -14,8 +14,7 @@ from django.db import transaction
 
 from audit.actor import Actor, Channel
 from brands.models import ApiKeyScope, Brand, StaffRole
-from brands.selectors import api_key_authenticate
-from brands.services import api_key_create, brand_create, staff_membership_set
+from brands.services import api_key_authenticate, api_key_create, brand_create, staff_membership_set
 from core.errors import DomainError
 from demo.traffic import seed_demo_traffic, seed_volume
 from offers.models import AmountType
