@@ -19,6 +19,18 @@ export DEBUG=${DEBUG:-0}
 export ALLOWED_HOSTS=${ALLOWED_HOSTS:-127.0.0.1,localhost}
 export TRCKER_PUBLIC_URL=${TRCKER_PUBLIC_URL:-http://127.0.0.1:$PORT}
 
+# What this run serves with, for `python manage.py …` in another shell: manage.py reads it
+# with var/secret_key when SECRET_KEY is not in its environment, so its commands use the same
+# key, database, Redis and URLs as this server. Not when the key came from the environment:
+# var/secret_key would not match what this run uses.
+rm -f var/local.env
+if [ "$SECRET_KEY" = "$(cat var/secret_key 2>/dev/null)" ]; then
+  for name in DEBUG ALLOWED_HOSTS TRCKER_PUBLIC_URL DATABASE_URL REDIS_URL TRCKER_QUEUE_REDIS_URL; do
+    if [ -n "${!name:-}" ]; then printf '%s=%s\n' "$name" "${!name}"; fi
+  done > var/local.env
+  chmod 600 var/local.env
+fi
+
 "$PY" manage.py migrate --noinput -v0
 "$PY" manage.py collectstatic --noinput -v0
 seed_out=$("$PY" manage.py seed_demo --key-file var/demo_api_key --admin-password-file var/demo_admin_password)

@@ -11,6 +11,7 @@ import os
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -299,6 +300,9 @@ LOGGING["filters"]["redact_secrets"] = {"()": "core.log_redaction.RedactSecretsF
 for _handler in LOGGING["handlers"].values():
     _handler.setdefault("filters", []).append("redact_secrets")
 LOGGING["loggers"]["django.server"] = {"handlers": ["stdout"], "level": "INFO", "propagate": False}
+# django-axes announces itself at INFO in every process it starts in, management commands
+# included, whose standard output is their answer (create_api_key prints only the key).
+LOGGING["loggers"]["axes.apps"] = {"level": "WARNING"}
 # Fernet keys encrypting postback secrets at rest, comma-separated: the first encrypts, all
 # decrypt (rotation; docs/security.md, "Secrets at rest"). Unset: derived from SECRET_KEY so
 # `make run` works, with a deployment warning; production sets its own.
@@ -348,15 +352,23 @@ TRCKER_WORKER_IDLE_SECONDS = float(os.environ.get("TRCKER_WORKER_IDLE_SECONDS", 
 # so the next batch fills: fewer, larger transactions under load, at most this much more lag.
 TRCKER_WORKER_LINGER_SECONDS = float(os.environ.get("TRCKER_WORKER_LINGER_SECONDS", "0.05"))
 # Browser origins allowed to call /api/mcp (requests without Origin are non-browser clients).
-TRCKER_MCP_ALLOWED_ORIGINS = env_list("TRCKER_MCP_ALLOWED_ORIGINS", [TRCKER_PUBLIC_URL])
+# Unset: the public URL's origin, under every loopback name when its host is one (make run's
+# 127.0.0.1:8000 takes a browser on localhost:8000; a rebinding page still sends its own domain).
+_public = urlsplit(TRCKER_PUBLIC_URL)
+_port = f":{_public.port}" if _public.port else ""
+TRCKER_MCP_ALLOWED_ORIGINS = env_list(
+    "TRCKER_MCP_ALLOWED_ORIGINS",
+    [f"{_public.scheme}://{host}{_port}" for host in ("127.0.0.1", "localhost", "[::1]")]
+    if _public.hostname in ("127.0.0.1", "localhost", "::1")
+    else [f"{_public.scheme}://{_public.netloc}"],
+)
 TRCKER_DISCOVERY_RATE = os.environ.get("TRCKER_DISCOVERY_RATE", "300/m")
 # The server card's name, "namespace/name" with a reverse-DNS namespace you control (the MCP
 # registry's rule, e.g. com.example/trcker). Unset: derived from TRCKER_PUBLIC_URL's domain,
 # or local.trcker/trcker on an IP address or localhost (mcp_gateway/discovery.py).
 TRCKER_MCP_SERVER_NAME = os.environ.get("TRCKER_MCP_SERVER_NAME", "")
-if TRCKER_MCP_SERVER_NAME and not (
-    re.fullmatch(r"[a-zA-Z0-9.-]+/[a-zA-Z0-9._-]+", TRCKER_MCP_SERVER_NAME)
-    and 3 <= len(TRCKER_MCP_SERVER_NAME) <= 200
+if TRCKER_MCP_SERVER_NAME and not re.fullmatch(
+    r"(?=.{3,200}$)[a-zA-Z0-9.-]+/[a-zA-Z0-9._-]+", TRCKER_MCP_SERVER_NAME
 ):
     raise ImproperlyConfigured(
         "TRCKER_MCP_SERVER_NAME must be namespace/name in reverse-DNS form, e.g. "
