@@ -11,7 +11,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 from redis.exceptions import RedisError
 
 from core import config_cache
@@ -63,7 +63,7 @@ def _queue() -> dict[str, object]:
     return {"ok": True, "ms": round((time.perf_counter() - started) * 1000, 1), **status}
 
 
-@require_GET
+@require_safe  # GET and HEAD: probes often ask with HEAD (curl -I)
 def health(request: HttpRequest) -> JsonResponse:
     checks: dict[str, dict[str, Any]] = {"database": _check(_database)}
     if settings.REDIS_URL:

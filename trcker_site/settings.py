@@ -247,6 +247,8 @@ REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = ["trcker_site.body_limits.BoundedJSON
 # NUL and other control characters (and invalid UTF-8) in a path, query string or header are a
 # 400 before any view runs (trcker_site/edge_middleware.py): PostgreSQL refuses NUL in a query.
 MIDDLEWARE.insert(1, "trcker_site.edge_middleware.EdgeCharactersMiddleware")  # after request ids
+# HEAD answers lose their body outside every middleware that answers (trcker_site/middleware.py)
+MIDDLEWARE.insert(1, "trcker_site.middleware.HeadWithoutBodyMiddleware")
 # Admin messages (a new API key, a rotated postback secret) live in the server-side session,
 # not in the signed-but-readable messages cookie (docs/security.md).
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
