@@ -3,10 +3,11 @@
 The click and postback endpoints keep brand/offer/partner config in process memory, and
 API-key authentication keeps the keys it has checked (``cached_for_brand``). A write
 that changes that config calls ``tracking_config_changed(brand_id)``; after commit it bumps a
-generation counter in the shared cache (Redis in production), which each request thread reads
-at most once per SHARED_GENERATION_REUSE_SECONDS (0.1 s) per brand and compares with what its
-entries were loaded under, and a local one so this process sees the change at once. Entries also expire
-after TRCKER_CONFIG_CACHE_SECONDS as a safety net when no shared cache is configured.
+generation counter in the shared cache (Redis in production), which each request thread
+reads at most once per SHARED_GENERATION_REUSE_SECONDS (0.1 s) per brand and compares with
+what its entries were loaded under, and a local one so this process sees the change at once.
+Entries also expire after TRCKER_CONFIG_CACHE_SECONDS as a safety net when no shared cache is
+configured.
 """
 
 from __future__ import annotations
