@@ -51,7 +51,7 @@ def call(app: WSGIHandler, method: str, path: str, **headers: str) -> Answer:
         body = b"".join(result)
     finally:
         result.close()
-    return Answer(started["status"], started["headers"], body)  # type: ignore[arg-type]
+    return Answer(started["status"], started["headers"], body)  # type: ignore[arg-type]  # set above
 
 
 @pytest.fixture
