@@ -292,3 +292,19 @@ class DailyRollup(models.Model):
 
     def __str__(self) -> str:
         return f"{self.brand_id} {self.day} {self.offer_id}/{self.partner_id}"
+
+
+class ClickPruning(models.Model):
+    """How far ``prune_clicks`` has deleted a brand's raw clicks: any click created before
+    ``pruned_before`` may be gone. Rollup rebuilds read it so they never recompute click counts
+    from rows that no longer exist (``conversions.rollups.clicks_pruned``). Written only by
+    ``conversions.pruning.clicks_prune``, in the transaction of its first delete, and it only
+    moves forward; a brand that was never pruned has no row."""
+
+    brand = models.OneToOneField(
+        "brands.Brand", on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    pruned_before = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.brand_id} clicks pruned before {self.pruned_before:%Y-%m-%d %H:%M} UTC"

@@ -15,8 +15,9 @@ read in one snapshot, then added through the same increment, so an increment com
 the snapshot is neither counted in the correction nor undone by it. They delete nothing, and
 a live writer waits on them only for the stripe-0 rows of the keys they correct, during one
 short transaction, so they may run while traffic flows (the reasoning is on ``rebuild_day``).
-They bring rollups to the raw rows that exist: on a day whose clicks ``prune_clicks``
-deleted, that is zero clicks."""
+Raw clicks are pruned after retention, conversions never: on a day ``prune_clicks`` has reached,
+even in part (its ``ClickPruning`` mark, read in the same snapshot), a rebuild recomputes only
+the conversion columns and leaves the click columns as the increments made them."""
 
 from __future__ import annotations
 
@@ -33,7 +34,15 @@ from django.db import connection, transaction
 from django.db.models import Count, Max, Q, Sum
 from django.db.models.functions import TruncDate
 
-from conversions.models import Click, ClickOutcome, Conversion, ConversionStatus, DailyRollup
+from brands.models import Brand
+from conversions.models import (
+    Click,
+    ClickOutcome,
+    ClickPruning,
+    Conversion,
+    ConversionStatus,
+    DailyRollup,
+)
 from core.db import Statement
 
 ZERO = Decimal("0")
@@ -45,6 +54,10 @@ COUNTER_COLUMNS = tuple(
     for field in DailyRollup._meta.fields
     if field.name not in ("id", "brand", "day", "offer", "partner", "currency", "stripe")
 )
+# The columns only raw clicks feed (``click_deltas``); every other counter comes from
+# conversions.
+CLICK_COLUMNS = ("clicks_gross", "clicks", "clicks_flagged", "clicks_fraud_refused")
+CONVERSION_COLUMNS = tuple(column for column in COUNTER_COLUMNS if column not in CLICK_COLUMNS)
 
 
 def _value(value: int | Decimal) -> Any:
@@ -229,12 +242,16 @@ def rollup_conversions_moved(
 # --- rebuilding from raw rows ---------------------------------------------------------------
 
 
+def day_start(day: dt.date, tz: zoneinfo.ZoneInfo) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time.min, tzinfo=tz)
+
+
 def raw_aggregates(
     *, brand_id: int, tz: zoneinfo.ZoneInfo, day: dt.date
 ) -> dict[tuple[int, int], dict[str, Any]]:
     """The rollup values of one brand and day, computed from raw clicks and conversions."""
-    start = dt.datetime.combine(day, dt.time.min, tzinfo=tz)
-    end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
+    start = day_start(day, tz)
+    end = day_start(day + dt.timedelta(days=1), tz)
     rows: dict[tuple[int, int], dict[str, Any]] = defaultdict(dict)
     clicks = (
         Click.objects.filter(
@@ -304,14 +321,15 @@ def _number(value: Any) -> int | Decimal:
 def corrections(
     raw: Mapping[tuple[int, int], Mapping[str, Any]],
     current: Mapping[tuple[int, int], Mapping[str, Any]],
+    columns: tuple[str, ...] = COUNTER_COLUMNS,
 ) -> dict[tuple[int, int], tuple[str, dict[str, int | Decimal]]]:
-    """Per (offer, partner): its currency and raw − current for each column that differs."""
+    """Per (offer, partner): its currency and raw − current for each of ``columns`` that
+    differs."""
     result = {}
     for key in sorted(raw.keys() | current.keys()):
         want, have = raw.get(key, {}), current.get(key, {})
         deltas = {
-            column: _number(want.get(column)) - _number(have.get(column))
-            for column in COUNTER_COLUMNS
+            column: _number(want.get(column)) - _number(have.get(column)) for column in columns
         }
         deltas = {column: delta for column, delta in deltas.items() if delta}
         if deltas:
@@ -341,10 +359,26 @@ def _one_rebuild_at_a_time(brand_id: int, day: dt.date) -> Iterator[None]:
             cursor.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", [key])
 
 
-def _snapshot(
-    *, brand_id: int, tz: zoneinfo.ZoneInfo, day: dt.date
-) -> tuple[dict[tuple[int, int], dict[str, Any]], dict[tuple[int, int], dict[str, Any]]]:
-    """Raw aggregates and rollup sums of one brand-day, read in one snapshot."""
+def clicks_pruned(*, brand_id: int, tz: zoneinfo.ZoneInfo, day: dt.date) -> bool:
+    """Whether ``prune_clicks`` may have deleted raw clicks of this brand-day: its mark is
+    later than the day's first instant, so a partly pruned day counts as pruned. Read it in the
+    same snapshot as the raw rows it speaks for."""
+    pruned_before = (
+        ClickPruning.objects.filter(brand_id=brand_id)
+        .values_list("pruned_before", flat=True)
+        .first()
+    )
+    return pruned_before is not None and day_start(day, tz) < pruned_before
+
+
+_Snapshot = tuple[
+    dict[tuple[int, int], dict[str, Any]], dict[tuple[int, int], dict[str, Any]], tuple[str, ...]
+]
+
+
+def _snapshot(*, brand_id: int, tz: zoneinfo.ZoneInfo, day: dt.date) -> _Snapshot:
+    """Raw aggregates, rollup sums and the columns to rebuild of one brand-day, read in one
+    snapshot."""
     outermost = not connection.in_atomic_block
     with transaction.atomic():
         if outermost and connection.vendor == "postgresql":
@@ -355,18 +389,22 @@ def _snapshot(
             # already a snapshot. Inside a caller's transaction (tests) that one applies.
             with connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        pruned = clicks_pruned(brand_id=brand_id, tz=tz, day=day)
         raw = raw_aggregates(brand_id=brand_id, tz=tz, day=day)
         current = rollup_sums(brand_id=brand_id, day=day)
-    return raw, current
+    # The click columns of a pruned day stay as the increments made them: the raw rows that
+    # could correct them are gone, and recomputing from what is left would undercount.
+    return raw, current, CONVERSION_COLUMNS if pruned else COUNTER_COLUMNS
 
 
 def rebuild_day(*, brand_id: int, tz: zoneinfo.ZoneInfo, day: dt.date) -> int:
     """Bring one brand-day's rollups to the raw rows by corrections; returns how many
     (offer, partner) keys it corrected (0 when the rollups were already exact).
 
-    1. In one snapshot (PostgreSQL: REPEATABLE READ; SQLite: one transaction) read the raw
-       aggregates and the current rollups summed over stripes; per key and column the
-       correction is raw − current.
+    1. In one snapshot (PostgreSQL: REPEATABLE READ; SQLite: one transaction) read the brand's
+       ``ClickPruning`` mark, the raw aggregates and the current rollups summed over stripes;
+       per key and column the correction is raw − current, over every column or, on a day the
+       mark says may have lost clicks (``clicks_pruned``), over the conversion columns only.
     2. In a separate short transaction, apply the non-zero corrections with the ordinary
        increment (``rollup_add``, stripe 0), keys in order.
 
@@ -377,15 +415,23 @@ def rebuild_day(*, brand_id: int, tz: zoneinfo.ZoneInfo, day: dt.date) -> int:
     snapshot, and increments commute, so adding it later, on any stripe, in any order with
     other increments, leaves rollups = raw.
 
-    Nothing is deleted (a key with no raw rows left is corrected to zero and its rows stay,
-    which on a pruned day takes its clicks to zero too). The snapshot reads take no row locks;
+    Why pruning never makes it undercount: ``clicks_prune`` commits the mark with its first
+    delete of a brand, later deletes only reach below a committed mark, and it moves no rollup.
+    So the snapshot either sees none of the deletes below the mark (raw clicks complete: the
+    correction is the error at the snapshot, and stays right if the prune commits before it
+    is applied, since pruning changed no rollup) or sees the mark (click columns untouched).
+    A click written late onto a pruned day (queued for longer than the retention) brings its
+    own increment, and the next prune deletes its raw row; its count stays.
+
+    Nothing is deleted (a key with no raw rows left is corrected to zero in the columns it
+    rebuilds, and its rows stay). The snapshot reads take no row locks;
     the corrections lock the stripe-0 rows of the keys they correct until their one short
     transaction (a statement per key) commits, and a live increment of such a row waits that
     long. Two rebuilds of the same brand-day would both apply the same correction, so they are
     serialized by an advisory lock that only rebuilds take (PostgreSQL)."""
     with _one_rebuild_at_a_time(brand_id, day):
-        raw, current = _snapshot(brand_id=brand_id, tz=tz, day=day)
-        fixes = corrections(raw, current)
+        raw, current, columns = _snapshot(brand_id=brand_id, tz=tz, day=day)
+        fixes = corrections(raw, current, columns)
         with transaction.atomic():
             for (offer_id, partner_id), (currency, deltas) in fixes.items():
                 rollup_add(
@@ -422,8 +468,6 @@ def days_with_activity(
 def rebuild_brand(*, brand_id: int, since: dt.date | None = None, progress: Any = None) -> int:
     """Correct every day with raw rows or rollups (from ``since``) for one brand, day by day
     (``rebuild_day``); returns how many days it looked at."""
-    from brands.models import Brand
-
     tz = zoneinfo.ZoneInfo(Brand.objects.values_list("timezone", flat=True).get(pk=brand_id))
     days = days_with_activity(brand_id=brand_id, tz=tz, since=since)
     for index, day in enumerate(days, 1):

@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import io
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from django.apps import apps
-from django.core.management import call_command, get_commands, load_command_class
+from django.core.management import get_commands, load_command_class
 from django.urls import Resolver404, resolve
 from rest_framework import exceptions as drf_exceptions
 
@@ -343,31 +341,3 @@ def test_the_mcp_tool_reference_is_what_the_registry_renders():
     reference = "### " + written.split("\n### ", 1)[1]
     stale = "docs/mcp.md's tool reference is stale: run scripts/render_mcp_tool_docs.py"
     assert reference.rstrip() == script.render().rstrip(), stale
-
-
-# --- a promise the code breaks (kept red until fixed) ---------------------------------------
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="rebuild_rollups corrects a pruned day's rollups to the raw rows left, so it erases "
-    "the click counts prune_clicks promises to keep (docs/reporting.md); not fixed yet",
-)
-def test_rebuilding_after_pruning_keeps_the_pruned_days_clicks(brand, actor):
-    from conversions.models import DailyRollup
-    from tests.conversions.factories_flow import accepted_click
-    from tests.factories import OfferFactory, PartnerFactory
-
-    offer, partner = OfferFactory(brand=brand), PartnerFactory(brand=brand)
-    for _ in range(3):
-        accepted_click(brand, offer, partner, seconds_ago=500 * 86400)
-    call_command("rebuild_rollups", stdout=io.StringIO())  # the fixture wrote raw rows only
-
-    def clicks() -> int:
-        return sum(DailyRollup.objects.filter(brand=brand).values_list("clicks", flat=True))
-
-    assert clicks() == 3
-    call_command("prune_clicks", "--older-than", "400", stdout=io.StringIO())
-    assert clicks() == 3  # prune_clicks: "Rollups (and so every report) stay"
-    call_command("rebuild_rollups", stdout=io.StringIO())
-    assert clicks() == 3

@@ -1,9 +1,11 @@
 """``rebuild_day`` repairs rollups by corrections (raw − rollups in one snapshot, added through
 the ordinary increment): it fixes wrong counters and orphan rows, deletes nothing, and stays
-exact while clicks, postbacks and status moves commit around it."""
+exact while clicks, postbacks and status moves commit around it. On days ``prune_clicks`` has
+reached, even in part, it keeps the click counts and still rebuilds the conversion columns."""
 
 import contextlib
 import datetime as dt
+import io
 import random
 import threading
 import time
@@ -12,16 +14,21 @@ from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import pytest
+from django.core.management import call_command
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from audit.models import AuditEvent
 from conversions import rollups
-from conversions.models import Click, Conversion, DailyRollup
+from conversions.models import Click, ClickPruning, Conversion, DailyRollup
+from conversions.pruning import clicks_prune
 from conversions.rollups import (
+    CLICK_COLUMNS,
     ROLLUP_STRIPES,
     click_deltas,
     local_day,
+    raw_aggregates,
     rebuild_brand,
     rebuild_day,
     rollup_add,
@@ -241,3 +248,201 @@ def test_rebuild_rollups_while_clicks_postbacks_and_status_moves_flow():
     assert ok, (rollups, raw)
     assert planted <= set(DailyRollup.objects.values_list("pk", flat=True))
     assert DailyRollup.objects.filter(brand=brand, stripe__gt=0).exists()
+
+
+# --- days prune_clicks has reached ------------------------------------------------------------
+
+NEW_YORK = zoneinfo.ZoneInfo("America/New_York")  # the shop's time zone
+# A winter day there (no DST change within 400 days of it matters: both ends are EST).
+NOON = dt.datetime(2025, 12, 16, 12, tzinfo=NEW_YORK)
+MIDNIGHT = dt.datetime(2025, 12, 17, tzinfo=NEW_YORK)
+
+
+def day_sums(brand, day):
+    """The rollups of one brand-day per (offer, partner), summed over stripes, zeros left out."""
+    tz = zoneinfo.ZoneInfo(brand.timezone)
+    return {(o, p): values for (d, o, p), values in rollup_table(brand, tz).items() if d == day}
+
+
+def raw_day(brand, day):
+    tz = zoneinfo.ZoneInfo(brand.timezone)
+    return {(o, p): values for (d, o, p), values in raw_table(brand, tz).items() if d == day}
+
+
+def prune_clicks_at(time_machine, moment, *, older_than=400):
+    """prune_clicks run at ``moment``: its cutoff is ``older_than`` days before, to the
+    microsecond."""
+    time_machine.move_to(moment + dt.timedelta(days=older_than), tick=False)
+    call_command("prune_clicks", "--older-than", str(older_than), stdout=io.StringIO())
+
+
+def test_the_click_columns_are_the_ones_clicks_feed():
+    # A rebuild keeps CLICK_COLUMNS on pruned days and recomputes the rest: a new column that
+    # clicks feed must join them, or pruned days would lose it.
+    assert set(click_deltas(Click(outcome="accepted"))) == set(CLICK_COLUMNS)
+
+
+def test_rebuilding_after_pruning_keeps_the_pruned_days_clicks(brand):
+    offer, partner = OfferFactory(brand=brand), PartnerFactory(brand=brand)
+    for _ in range(3):
+        accepted_click(brand, offer, partner, seconds_ago=500 * 86400)
+    call_command("rebuild_rollups", stdout=io.StringIO())  # the fixture wrote raw rows only
+
+    def clicks() -> int:
+        return sum(DailyRollup.objects.filter(brand=brand).values_list("clicks", flat=True))
+
+    assert clicks() == 3
+    call_command("prune_clicks", "--older-than", "400", stdout=io.StringIO())
+    assert not Click.objects.filter(brand=brand).exists()
+    assert clicks() == 3  # prune_clicks: "Rollups (and so every report) stay"
+    call_command("rebuild_rollups", stdout=io.StringIO())
+    assert clicks() == 3
+
+
+def test_a_partly_pruned_day_keeps_all_its_clicks_and_still_rebuilds_its_conversions(
+    shop, time_machine
+):
+    brand, (offer, _), (partner, _) = shop
+    day = NOON.date()
+    # Given a day with clicks at 9:00, 10:00 and 14:00 and a conversion, rolled up live
+    for hour in (9, 10, 14):
+        time_machine.move_to(NOON.replace(hour=hour), tick=False)
+        click = write_click(brand, offer, partner)
+    record(brand, offer, click=click, txn_id="T1", amount="40.00")
+    rolled_up = day_sums(brand, day)
+    assert rolled_up[(offer.pk, partner.pk)]["clicks"] == 3
+    # and a conversion count gone wrong on it
+    row = DailyRollup.objects.filter(brand=brand, day=day).first()
+    DailyRollup.objects.filter(pk=row.pk).update(pending_count=F("pending_count") + 2)
+
+    # When prune_clicks cuts the day at noon, and a rebuild runs
+    prune_clicks_at(time_machine, NOON)
+    assert list(Click.objects.filter(brand=brand).values_list("pk", flat=True)) == [click.pk]
+    raw = raw_aggregates(brand_id=brand.pk, tz=NEW_YORK, day=day)
+    assert raw[(offer.pk, partner.pk)]["clicks"] == 1  # what a recount would find
+    call_command("rebuild_rollups", "--brand", brand.slug, stdout=io.StringIO())
+
+    # Then the day is as the live increments made it: three clicks, the conversion corrected
+    assert day_sums(brand, day) == rolled_up
+    # The mark says how far clicks went, and its move is audited.
+    assert ClickPruning.objects.get(brand=brand).pruned_before == NOON
+    event = AuditEvent.objects.get(brand=brand, action="clicks.prune")
+    assert event.actor_label == "system:prune_clicks"
+    assert event.changes == {"pruned_before": [None, "2025-12-16T17:00:00Z"]}
+
+
+def test_a_rebuild_across_the_mark_keeps_pruned_clicks_and_recounts_the_later_days(
+    shop, time_machine
+):
+    brand, (offer, other_offer), (partner, other_partner) = shop
+    pruned_day, kept_day = MIDNIGHT.date() - dt.timedelta(days=1), MIDNIGHT.date()
+    # Given two days with clicks and a conversion each, rolled up live
+    for day in (pruned_day, kept_day):
+        for hour in (9, 15):
+            time_machine.move_to(dt.datetime.combine(day, dt.time(hour), NEW_YORK), tick=False)
+            click = write_click(brand, offer, partner)
+        record(brand, offer, click=click, txn_id=f"T{day}", amount="25.00")
+    as_rolled_up = day_sums(brand, pruned_day)
+    # and errors on both: on the later day a click without its increment and a wrong click
+    # counter, on the earlier day a wrong conversion count
+    accepted_click(brand, other_offer, other_partner, seconds_ago=0)
+    DailyRollup.objects.filter(brand=brand, day=kept_day).update(clicks_gross=F("clicks_gross") + 5)
+    DailyRollup.objects.filter(brand=brand, day=pruned_day).update(
+        approved_count=F("approved_count") + 1
+    )
+
+    # When prune_clicks cuts at the later day's first instant, and a rebuild covers both days
+    prune_clicks_at(time_machine, MIDNIGHT)
+    assert Click.objects.filter(brand=brand).count() == 3  # the later day's, untouched
+    call_command("rebuild_rollups", "--since", pruned_day.isoformat(), stdout=io.StringIO())
+
+    # Then the pruned day keeps its clicks (its conversion count corrected) ...
+    assert day_sums(brand, pruned_day) == as_rolled_up
+    # ... and the later day, none of whose clicks went, is recounted from its raw rows
+    kept = day_sums(brand, kept_day)
+    assert kept == raw_day(brand, kept_day)
+    assert kept[(offer.pk, partner.pk)]["clicks_gross"] == 2
+    assert kept[(other_offer.pk, other_partner.pk)]["clicks"] == 1
+
+
+def test_the_mark_only_moves_forward(shop):
+    brand, (offer, _), (partner, _) = shop
+    actor = make_actor(brand)
+    now = timezone.now()
+    accepted_click(brand, offer, partner, seconds_ago=40 * 86400)
+    assert clicks_prune(actor=actor, before=now - dt.timedelta(days=30)) == 1
+    # A click queued for longer than the retention is written late, and an older cutoff
+    # prunes it: the mark stays where the later cutoff put it, and that move alone is audited.
+    accepted_click(brand, offer, partner, seconds_ago=500 * 86400)
+    assert clicks_prune(actor=actor, before=now - dt.timedelta(days=400)) == 1
+    assert ClickPruning.objects.get(brand=brand).pruned_before == now - dt.timedelta(days=30)
+    assert AuditEvent.objects.filter(brand=brand, action="clicks.prune").count() == 1
+
+
+def test_a_rebuild_between_two_prune_batches_keeps_the_pruned_days_clicks(shop):
+    brand, (offer, _), (partner, _) = shop
+    for _ in range(3):
+        accepted_click(brand, offer, partner, seconds_ago=40 * 86400)
+    rebuild_brand(brand_id=brand.pk)  # the fixture wrote raw rows only
+    seen = []
+
+    def clicks() -> int:
+        return sum(DailyRollup.objects.filter(brand=brand).values_list("clicks", flat=True))
+
+    def rebuild_after_each_batch(deleted):
+        # Each batch has committed: a rebuild now sees some clicks gone, the others still there.
+        rebuild_brand(brand_id=brand.pk)
+        seen.append((deleted, clicks()))
+
+    deleted = clicks_prune(
+        actor=make_actor(brand),
+        before=timezone.now() - dt.timedelta(days=30),
+        batch_size=1,
+        progress=rebuild_after_each_batch,
+    )
+    assert deleted == 3
+    assert seen == [(1, 3), (2, 3), (3, 3)]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_prune_committing_in_the_middle_of_a_rebuild_loses_no_click(monkeypatch):
+    brand = BrandFactory(slug="mid-prune", timezone="America/New_York")
+    offer, partner = OfferFactory(brand=brand), PartnerFactory(brand=brand)
+    tz = zoneinfo.ZoneInfo(brand.timezone)
+    noon = dt.datetime.combine(
+        timezone.now().astimezone(tz).date() - dt.timedelta(days=40), dt.time(12), tz
+    )
+    seconds_ago = int((timezone.now() - noon).total_seconds())
+    for _ in range(3):
+        accepted_click(brand, offer, partner, seconds_ago=seconds_ago)
+    rebuild_brand(brand_id=brand.pk)
+    accepted_click(brand, offer, partner, seconds_ago=seconds_ago)  # raw row, no increment
+    real_raw_aggregates = rollups.raw_aggregates
+
+    def prune():
+        try:
+            clicks_prune(actor=make_actor(brand), before=timezone.now() - dt.timedelta(days=30))
+        finally:
+            connection.close()
+
+    def raw_aggregates_then_prune(**kwargs):
+        # Once the rebuild has read four raw clicks (and no mark), the prune commits on another
+        # connection; the +1 correction then lands after the clicks are gone.
+        result = real_raw_aggregates(**kwargs)
+        thread = threading.Thread(target=prune)
+        thread.start()
+        thread.join(timeout=10)
+        return result
+
+    monkeypatch.setattr(rollups, "raw_aggregates", raw_aggregates_then_prune)
+    assert rebuild_day(brand_id=brand.pk, tz=tz, day=noon.date()) == 1
+    monkeypatch.undo()
+    assert not Click.objects.filter(brand=brand).exists()
+
+    def clicks() -> int:
+        return sum(DailyRollup.objects.filter(brand=brand).values_list("clicks", flat=True))
+
+    assert clicks() == 4
+    assert rebuild_day(brand_id=brand.pk, tz=tz, day=noon.date()) == 0  # the mark is seen now
+    assert clicks() == 4

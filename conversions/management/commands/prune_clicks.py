@@ -3,13 +3,16 @@ import datetime as dt
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from conversions.models import Click
+from audit.actor import Actor, Channel
+from brands.models import Brand
+from conversions.pruning import clicks_prune
 
 
 class Command(BaseCommand):
     help = (
-        "Delete raw clicks older than the retention period. Rollups (and so every report) stay; "
-        "conversions keep their click id. Deletes in batches to keep locks short."
+        "Delete raw clicks older than the retention period. Rollups (and so every report) stay, "
+        "also through a later rebuild_rollups; conversions keep their click id. Deletes in "
+        "batches to keep locks short."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -19,18 +22,20 @@ class Command(BaseCommand):
     def handle(self, *args: object, **options: int) -> None:
         if options["older_than"] < 1:
             raise CommandError("--older-than must be at least 1 day.")
+        if options["batch_size"] < 1:
+            raise CommandError("--batch-size must be at least 1.")
         cutoff = timezone.now() - dt.timedelta(days=options["older_than"])
         total = 0
-        while True:
-            ids = list(
-                Click.objects.filter(created_at__lt=cutoff).values_list("pk", flat=True)[
-                    : options["batch_size"]
-                ]
+        for brand in Brand.objects.order_by("slug"):
+            actor = Actor.system(
+                brand_id=brand.pk, brand_slug=brand.slug, name="prune_clicks", channel=Channel.CLI
             )
-            if not ids:
-                break
-            Click.objects.filter(pk__in=ids).delete()
-            total += len(ids)
-            self.stdout.write(f"\rdeleted {total} clicks", ending="")
-            self.stdout.flush()
+
+            def progress(done: int, before: int = total) -> None:
+                self.stdout.write(f"\rdeleted {before + done} clicks", ending="")
+                self.stdout.flush()
+
+            total += clicks_prune(
+                actor=actor, before=cutoff, batch_size=options["batch_size"], progress=progress
+            )
         self.stdout.write(f"\rdeleted {total} clicks older than {cutoff:%Y-%m-%d %H:%M} UTC")

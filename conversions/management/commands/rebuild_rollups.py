@@ -11,7 +11,8 @@ class Command(BaseCommand):
     help = (
         "Bring the daily rollups to the raw clicks and conversions, day by day: the difference "
         "(raw - rollups, read in one snapshot) is added as a correction. Deletes nothing and "
-        "blocks no live writer, so it is safe while traffic flows."
+        "lets live writers go on, so it is safe while traffic flows. Days prune_clicks has "
+        "reached keep their click counts; only their conversion columns are rebuilt."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
