@@ -40,18 +40,18 @@ def wsgi() -> Iterator[WSGIHandler]:
 
 def call(app: WSGIHandler, method: str, path: str, **headers: str) -> Answer:
     environ = RequestFactory().generic(method, path, **headers).environ
-    started: dict[str, object] = {}
+    answer = Answer(0, {}, b"")
 
     def start_response(status: str, response_headers: list[tuple[str, str]], *_: object) -> None:
-        started["status"] = int(status.split()[0])
-        started["headers"] = dict(response_headers)
+        answer.status = int(status.split()[0])
+        answer.headers = dict(response_headers)
 
     result = app(environ, start_response)
     try:
-        body = b"".join(result)
+        answer.body = b"".join(result)
     finally:
         result.close()
-    return Answer(started["status"], started["headers"], body)  # type: ignore[arg-type]  # set above
+    return answer
 
 
 @pytest.fixture
