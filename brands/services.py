@@ -158,7 +158,10 @@ def brand_set_fraud_settings(
 
 
 def _keep_an_owner(brand_id: int, *, leaving: int) -> None:
-    """A brand must keep at least one owner, or nobody could manage its staff any more."""
+    """A brand must keep at least one owner, or nobody could manage its staff any more. The
+    caller holds the brand row (``_locked_brand``), so staff changes of one brand run one at a
+    time and this re-check sees every change committed before it: two owners demoting each
+    other at once can neither both succeed nor deadlock on each other's rows."""
     others = (
         StaffMembership.objects.select_for_update()
         .filter(brand_id=brand_id, role=StaffRole.OWNER)
@@ -176,6 +179,7 @@ def staff_membership_set(*, actor: Actor, user: User, role: str) -> StaffMembers
     actor.require_write()
     if role not in StaffRole.values:
         raise ValidationError(f"role must be one of {', '.join(StaffRole.values)}.")
+    _locked_brand(actor)  # before any membership row: one lock order for every staff change
     membership, created = StaffMembership.objects.select_for_update().get_or_create(
         user=user, brand_id=actor.brand_id, defaults={"role": role}
     )
@@ -200,6 +204,11 @@ def staff_membership_remove(*, actor: Actor, membership: StaffMembership) -> Non
     actor.require_write()
     if membership.brand_id != actor.brand_id:
         raise ValidationError("That membership belongs to another brand.")
+    _locked_brand(actor)
+    membership = lock_one(
+        StaffMembership.objects.filter(pk=membership.pk, brand_id=actor.brand_id),
+        not_found=("staff membership", membership.pk),
+    )
     if membership.role == StaffRole.OWNER:
         _keep_an_owner(actor.brand_id, leaving=membership.pk)
     audit_record(
