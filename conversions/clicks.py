@@ -54,6 +54,9 @@ class ClickInput:
     subs: tuple[str, str, str, str, str]
     meta: dict[str, str]
     via_trusted_proxy: bool
+    # A HEAD request asks whether the link works (link checkers, unfurlers): it is answered
+    # like any click but counted as a preview, never billed.
+    head_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -86,7 +89,7 @@ def click_handle(data: ClickInput) -> ClickDecision:
     offer = tracking_config.offer_config(brand, data.offer_slug)
     partner = tracking_config.partner_config(brand, data.partner_slug)
     ua = classify_user_agent(data.user_agent)
-    preview = ua.is_preview or is_prefetch(data.meta)
+    preview = ua.is_preview or data.head_only or is_prefetch(data.meta)
     country = device = ""
     fraud = FraudScore()
     counters: list[tuple[str, int]] = []

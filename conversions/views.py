@@ -82,6 +82,7 @@ def click_redirect(request: HttpRequest, brand: str, offer: str, partner: str) -
                 subs=(sub1, sub2, sub3, sub4, sub5),
                 meta={key: value for key, value in request.META.items() if key.startswith("HTTP_")},
                 via_trusted_proxy=is_trusted_proxy(request.META.get("REMOTE_ADDR", "")),
+                head_only=request.method == "HEAD",
             )
         )
     except (DatabaseError, InterfaceError) as exc:

@@ -217,6 +217,16 @@ def test_previews_and_prefetches_are_redirected_but_not_billable(client, shop, u
     assert (stored.outcome, stored.is_billable) == ("accepted", False)
 
 
+def test_a_head_request_is_answered_but_counted_as_a_preview(client, shop):
+    response = client.head(
+        "/c/acme/spring-sale/abc-123", HTTP_USER_AGENT=CHROME, REMOTE_ADDR="81.2.69.142"
+    )
+    assert response.status_code == 302
+    assert urlsplit(response["Location"]).netloc == "shop.example.com"
+    stored = Click.objects.get()
+    assert (stored.outcome, stored.is_billable) == ("accepted", False)
+
+
 def test_previews_do_not_count_against_a_full_cap(client, shop, brand):
     offer, _ = shop
     actor = make_actor(brand)
