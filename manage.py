@@ -35,7 +35,8 @@ def use_project_venv() -> None:
         return
     if Path(sys.prefix).resolve() == VENV.resolve():
         return  # already the venv's interpreter: let the import below say what is missing
-    os.execv(str(venv_python), [str(venv_python), str(ROOT / "manage.py"), *sys.argv[1:]])
+    # Replaces this process with the venv's interpreter on the same arguments; no shell.
+    os.execv(str(venv_python), [str(venv_python), str(ROOT / "manage.py"), *sys.argv[1:]])  # noqa: S606
 
 
 def local_directory() -> Path:
