@@ -12,21 +12,9 @@ from core.errors import NotFoundError
 from core.locking import lock_in_pk_order, lock_one
 from partners.models import Partner
 from tests.factories import BrandFactory, PartnerFactory
+from tests.pg_locks import sessions_waiting_on_locks
 
 ROWS = 5
-
-
-def _waiting_on_locks() -> int:
-    """Sessions of this test database blocked on a lock right now."""
-    with connection.cursor() as cursor:
-        # Activity is read once per transaction unless the snapshot is dropped, and the gate
-        # polls from inside its own transaction.
-        cursor.execute("SELECT pg_stat_clear_snapshot()")
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        )
-        return cursor.fetchone()[0]
 
 
 def _race(lock_ascending, lock_descending):
@@ -56,7 +44,7 @@ def _race(lock_ascending, lock_descending):
             pool.submit(run, "descending", lock_descending),
         ]
         deadline = time.monotonic() + 10
-        while _waiting_on_locks() < 2:
+        while sessions_waiting_on_locks() < 2:
             assert time.monotonic() < deadline, "the two lockers never both waited"
             assert not any(f.done() for f in futures), [f.result() for f in futures if f.done()]
             time.sleep(0.01)
@@ -109,7 +97,7 @@ def test_a_row_changed_while_waiting_for_the_lock_is_read_as_changed():
         # lock_one never waits: then it read the row without locking it).
         try:
             deadline = time.monotonic() + 3
-            while _waiting_on_locks() < 1 and time.monotonic() < deadline:
+            while sessions_waiting_on_locks() < 1 and time.monotonic() < deadline:
                 time.sleep(0.01)
         finally:
             release.set()

@@ -12,16 +12,7 @@ from brands.services import staff_membership_set
 from core.errors import ConflictError
 from tests.conftest import make_actor
 from tests.factories import BrandFactory, StaffMembershipFactory
-
-
-def _waiting_on_locks() -> int:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_stat_clear_snapshot()")
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        )
-        return cursor.fetchone()[0]
+from tests.pg_locks import sessions_waiting_on_locks
 
 
 @pytest.mark.postgres
@@ -49,7 +40,7 @@ def test_two_owners_stepping_down_at_once_leave_one_owner():
         list(StaffMembership.objects.select_for_update().filter(brand=brand).order_by("pk"))
         futures = [pool.submit(step_down, first), pool.submit(step_down, second)]
         deadline = time.monotonic() + 10
-        while _waiting_on_locks() < 2:
+        while sessions_waiting_on_locks() < 2:
             assert time.monotonic() < deadline, "the two callers never both waited"
             assert not any(f.done() for f in futures), [f.result() for f in futures if f.done()]
             time.sleep(0.01)
