@@ -156,7 +156,9 @@ class Operation:
         the domain refuses; each interface maps them to its own error shape."""
         data = self.validate(arguments)
         limit, cursor = data.pop("limit", None), data.pop("cursor", None)
-        kwargs = self._bind(actor, data)
+        # The cursor is bound to the arguments as given (ids), not to the rows they name.
+        filters = {"brand": actor.brand_id, **data}
+        kwargs = self._bind(actor, dict(data))
         result = self.run(actor=actor, **kwargs)
         if self.present is not None:
             result = self.present(actor, result)
@@ -166,7 +168,7 @@ class Operation:
             page = keyset.page(
                 result,
                 operation=self.name,
-                filters={"brand": actor.brand_id, **data},
+                filters=filters,
                 limit=limit,
                 cursor=cursor,
             )
