@@ -11,7 +11,9 @@ the order rows became visible (committed), which is the order that matters to a 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -24,6 +26,21 @@ from audit.keys import current_key
 from audit.models import AuditChainHead, AuditEvent
 
 _IP_FIELD = AuditEvent._meta.get_field("ip")
+
+# The audit events recorded while an interface watches a write (``audit_watch``), so it can
+# answer what the write changed — or, in a dry run, what it would have changed.
+_watchers: ContextVar[tuple[list[AuditEvent], ...]] = ContextVar("audit_watchers", default=())
+
+
+@contextmanager
+def audit_watch() -> Iterator[list[AuditEvent]]:
+    """Collect the events ``audit_record`` writes inside the block (this thread or task only)."""
+    events: list[AuditEvent] = []
+    token = _watchers.set((*_watchers.get(), events))
+    try:
+        yield events
+    finally:
+        _watchers.reset(token)
 
 
 def _jsonable(value: Any) -> Any:
@@ -143,9 +160,12 @@ def audit_record(
     key = current_key()
     # Hashed now, in the write's own transaction: an edit before linking is detectable too.
     # Unlinked: seq and the link columns are set by audit_chain_link once this commits.
-    return AuditEvent.objects.create(
+    event = AuditEvent.objects.create(
         seq=None,
         content_hash=content_hash(key=key, payload=content_payload(**fields)),
         content_key_id=key.key_id,
         **fields,
     )
+    for watcher in _watchers.get():
+        watcher.append(event)
+    return event

@@ -119,6 +119,8 @@ class TrckerMcpHost:
             structured = {"items": _jsonable(result.data)}
             if operation.shape == "page":
                 structured["next_cursor"] = result.next_cursor
+        if operation.is_write:
+            structured.update(changes=_jsonable(result.changes), dry_run=result.dry_run)
         text = json.dumps(structured, ensure_ascii=False, separators=(",", ":"))
         return ToolOutcome(text=text, structured=structured), "ok"
 

@@ -7,8 +7,8 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from audit.actor import Actor, Scope
-from mcp_gateway.schema import serializer_schema
-from operations.declaration import Annotations, Operation
+from mcp_gateway.schema import field_schema, serializer_schema
+from operations.declaration import Annotations, Operation, answer_serializer, write_answer_fields
 
 NEXT_CURSOR_SCHEMA = {
     "type": ["string", "null"],
@@ -33,7 +33,7 @@ class Tool:
         self.output = output_schema(operation)
 
     def input_schema(self) -> dict[str, Any]:
-        schema = serializer_schema(self.operation.input, for_input=True)
+        schema = serializer_schema(self.operation.contract, for_input=True)
         schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
         return schema
 
@@ -54,12 +54,15 @@ class Tool:
 def output_schema(operation: Operation) -> dict[str, Any]:
     """structuredContent is always an object: the row, or ``items`` (plus ``next_cursor`` for a
     keyset page)."""
-    row = serializer_schema(operation.output, for_input=False)
     if operation.shape == "one":
-        return row
+        return serializer_schema(answer_serializer(operation), for_input=False)
+    row = serializer_schema(operation.output, for_input=False)
     properties: dict[str, Any] = {"items": {"type": "array", "items": row}}
     if operation.shape == "page":
         properties["next_cursor"] = NEXT_CURSOR_SCHEMA
+    if operation.is_write:
+        for name, answer_field in write_answer_fields().items():
+            properties[name] = field_schema(answer_field, for_input=False)
     return {"type": "object", "properties": properties, "required": sorted(properties)}
 
 

@@ -13,13 +13,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from django.db import transaction
 from django.db.models import QuerySet
 from rest_framework import serializers
 
 from audit.actor import Actor, Scope
+from audit.models import AuditEvent
+from audit.services import audit_watch
 from core import keyset
 from core.serializers import PageArguments, StrictSerializer
 
@@ -139,6 +142,19 @@ class Operation:
                 raise ValueError(f"{self.name}: lookup {lookup.argument} is not an input field")
         if (self.shape == "page") != issubclass(self.input, PageArguments):
             raise ValueError(f"{self.name}: paged operations, and only they, take PageArguments")
+        object.__setattr__(self, "contract", _contract(self))
+
+    # The input as the interfaces take it: a write also takes ``dry_run`` (unless its own
+    # input already defines one, as bulk writes do, answering per row).
+    contract: type[serializers.Serializer[Any]] = field(init=False, repr=False, compare=False)
+
+    @property
+    def is_write(self) -> bool:
+        return self.scope == Scope.WRITE
+
+    @property
+    def generic_dry_run(self) -> bool:
+        return self.is_write and "dry_run" not in self.input().fields
 
     @property
     def title(self) -> str:
@@ -146,15 +162,36 @@ class Operation:
 
     def validate(self, arguments: Any) -> dict[str, Any]:
         """The validated arguments, or DRF's ValidationError naming each bad field."""
-        contract = self.input(data=arguments)
+        contract = self.contract(data=arguments)
         contract.is_valid(raise_exception=True)
         return dict(contract.validated_data)
 
     def execute(self, actor: Actor, arguments: Any) -> Result:
         """Validate → look ids up through selectors → run the domain function → present →
         page → render. Raises DRF's ValidationError for bad arguments and DomainError for what
-        the domain refuses; each interface maps them to its own error shape."""
+        the domain refuses; each interface maps them to its own error shape.
+
+        A write answers the audit events it recorded (``changes``: field → [before, after]).
+        With ``dry_run`` it runs the same way inside a transaction that is then rolled back:
+        the answer shows the result and the changes it would make, nothing is written, and
+        nothing that waits for a commit (emails, outbound postbacks, cache invalidation) runs."""
         data = self.validate(arguments)
+        if not self.is_write:
+            return self._run(actor, data)
+        dry_run = bool(data.pop("dry_run", False)) if self.generic_dry_run else False
+        with audit_watch() as events:
+            if dry_run:
+                try:
+                    with transaction.atomic():
+                        rendered = self._run(actor, data)
+                        raise _RollBack(rendered)
+                except _RollBack as rolled_back:
+                    rendered = rolled_back.result
+            else:
+                rendered = self._run(actor, data)
+        return replace(rendered, changes=[_change(event) for event in events], dry_run=dry_run)
+
+    def _run(self, actor: Actor, data: dict[str, Any]) -> Result:
         limit, cursor = data.pop("limit", None), data.pop("cursor", None)
         # The cursor is bound to the arguments as given (ids), not to the rows they name.
         filters = {"brand": actor.brand_id, **data}
@@ -195,11 +232,81 @@ class Operation:
 
 @dataclass(frozen=True)
 class Result:
-    """A rendered answer: an object, a list of rows, or one page of rows with its cursors."""
+    """A rendered answer: an object, a list of rows, or one page of rows with its cursors;
+    for a write, the changes it made (or, in a dry run, would make)."""
 
     data: Any
     next_cursor: str | None = None
     previous_cursor: str | None = None
+    changes: list[dict[str, Any]] | None = None
+    dry_run: bool = False
+
+
+class _RollBack(Exception):  # noqa: N818 - control flow, not an error
+    """Leaves a dry run's transaction, carrying what it rendered."""
+
+    def __init__(self, result: Result) -> None:
+        super().__init__("dry run")
+        self.result = result
+
+
+def _change(event: AuditEvent) -> dict[str, Any]:
+    return {
+        "action": event.action,
+        "target_type": event.target_type,
+        "target_id": event.target_id,
+        "changes": event.changes,
+    }
+
+
+class ChangeOutput(serializers.Serializer[dict[str, Any]]):
+    """One audit event of a write, as the write answers it."""
+
+    action = serializers.CharField(help_text="What was done, e.g. offer.pause or payout.paid.")
+    target_type = serializers.CharField(help_text="The kind of row, e.g. offer, conversion.")
+    target_id = serializers.CharField(help_text="The row's id (slug, code or prefixed id).")
+    changes = serializers.DictField(
+        help_text="field → [value before, value after]; secrets are never shown."
+    )
+
+
+def write_answer_fields() -> dict[str, serializers.Field[Any, Any, Any, Any]]:
+    """What every write's answer carries beside its result."""
+    return {
+        "changes": ChangeOutput(
+            many=True, help_text="The audit events of this write: what it changed, row by row."
+        ),
+        "dry_run": serializers.BooleanField(
+            help_text="true: nothing was written; changes are what the write would make."
+        ),
+    }
+
+
+def answer_serializer(operation: Operation) -> type[serializers.Serializer[Any]]:
+    """The serializer describing a one-object answer: the output, plus a write's changes."""
+    if not operation.is_write or operation.shape != "one":
+        return operation.output
+    name = "".join(part.capitalize() for part in operation.name.split("_")) + "Answer"
+    return type(name, (operation.output,), write_answer_fields())
+
+
+DRY_RUN_HELP = (
+    "true: run the write without keeping it — the answer shows the result and the changes it "
+    "would make; nothing is written and nothing is sent."
+)
+
+
+def _contract(operation: Operation) -> type[serializers.Serializer[Any]]:
+    if not operation.generic_dry_run:
+        return operation.input
+    base: Any = operation.input
+
+    class WriteContract(base):  # type: ignore[misc]  # the input plus dry_run; a run-time base
+        dry_run = serializers.BooleanField(default=False, help_text=DRY_RUN_HELP)
+
+    name = "".join(part.capitalize() for part in operation.name.split("_")) + "Input"
+    WriteContract.__name__ = WriteContract.__qualname__ = name
+    return WriteContract
 
 
 def refetch(

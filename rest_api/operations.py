@@ -24,7 +24,7 @@ from rest_framework.utils.urls import remove_query_param, replace_query_param
 from audit.actor import Scope
 from core.errors import NotFoundError
 from core.serializers import QueryParams
-from operations.declaration import Operation
+from operations.declaration import Operation, answer_serializer, write_answer_fields
 from rest_api.base import TenantApi, paginated
 
 CURSOR_PARAMETER = "cursor"
@@ -91,9 +91,13 @@ def _handler(operation: Operation) -> Callable[..., Response]:
         elif operation.shape == "many":
             body = {"results": result.data}
         else:
-            body = result.data
+            body = dict(result.data)
+        if operation.is_write:
+            body.update(changes=result.changes, dry_run=result.dry_run)
         assert operation.rest is not None  # only routed operations get a handler
-        response = Response(body, status=operation.rest.status)
+        # A dry run created nothing: 200, never 201.
+        status = 200 if result.dry_run else operation.rest.status
+        response = Response(body, status=status)
         if operation.shows_secret:
             response["Cache-Control"] = "no-store"
         return response
@@ -135,7 +139,7 @@ def _documented(operation: Operation) -> Callable[[Any], Any]:
     route = operation.rest
     assert route is not None
     path_names = route.path_arguments
-    rest_of_input = _without(operation.input, path_names, f"{_camel(operation.name)}Arguments")
+    rest_of_input = _without(operation.contract, path_names, f"{_camel(operation.name)}Arguments")
     parameters: list[Any] = [_path_parameter(operation, name) for name in path_names]
     request: Any = None
     if route.method == "GET":
@@ -148,10 +152,13 @@ def _documented(operation: Operation) -> Callable[[Any], Any]:
     elif operation.shape == "many":
         response = inline_serializer(
             name=f"{_camel(operation.name)}Results",
-            fields={"results": operation.output(many=True)},
+            fields={
+                "results": operation.output(many=True),
+                **(write_answer_fields() if operation.is_write else {}),
+            },
         )
     else:
-        response = operation.output
+        response = answer_serializer(operation)
     return extend_schema(
         operation_id=operation.name,
         summary=operation.title,

@@ -267,7 +267,9 @@ def test_coupon_endpoints(api, partner, offer):
         format="json",
     )
     assert created.status_code == 201
-    assert created.json() | {"created_at": None} == {
+    answer = created.json()
+    (change,) = answer.pop("changes")
+    assert answer | {"created_at": None} == {
         "code": "Spring10",
         "partner_id": partner.slug,
         "offer_id": offer.slug,
@@ -275,7 +277,14 @@ def test_coupon_endpoints(api, partner, offer):
         "max_uses": 3,
         "used_count": 0,
         "created_at": None,
+        "dry_run": False,
     }
+    assert (change["action"], change["target_type"], change["target_id"]) == (
+        "coupon.create",
+        "coupon",
+        "Spring10",
+    )
+    assert change["changes"]["max_uses"] == [None, 3]
     assert api.get("/api/v1/coupons/spring10/").status_code == 200
     assert api.post("/api/v1/coupons/SPRING10/disable/").json()["status"] == "disabled"
     assert api.get("/api/v1/coupons/?status=disabled").json()["results"][0]["code"] == "Spring10"
