@@ -29,6 +29,7 @@ from operations.declaration import (
     WRITE_FIRES_POSTBACK,
     WRITE_ONE_WAY,
     WRITE_UPDATE,
+    Annotations,
     Lookup,
     Operation,
     RestRoute,
@@ -209,6 +210,7 @@ OPERATIONS = [
         PayoutRef,
         description="Void a pending payout: its conversions return to approved and can be paid "
         "in a later payout.",
+        tool=ToolSpec("Void payout", WRITE_ONE_WAY),
     ),
     Operation(
         name="list_deliveries",
@@ -219,6 +221,7 @@ OPERATIONS = [
         shape="page",
         scope=Scope.READ,
         rest=RestRoute("GET", "deliveries/", "delivery-list", "deliveries"),
+        tool=ToolSpec("Outbound postbacks", READ),
     ),
     Operation(
         name="get_delivery",
@@ -230,9 +233,9 @@ OPERATIONS = [
         rest=RestRoute("GET", "deliveries/<int:delivery_id>/", "delivery-detail", "deliveries"),
     ),
     Operation(
-        name="replay_delivery",
-        description="Send an outbound postback delivery again (a new attempt, queued for the "
-        "worker).",
+        name="replay_postback",
+        description="Send an outbound postback delivery (delivery_id, from list_deliveries) "
+        "again: a new attempt, queued for the worker.",
         input=DeliveryRef,
         run=services.delivery_replay,
         lookups=(DELIVERY,),
@@ -240,6 +243,10 @@ OPERATIONS = [
         scope=Scope.WRITE,
         rest=RestRoute(
             "POST", "deliveries/<int:delivery_id>/replay/", "delivery-replay", "deliveries"
+        ),
+        tool=ToolSpec(
+            "Replay outbound postback",
+            Annotations(read_only=False, destructive=False, idempotent=False, open_world=True),
         ),
     ),
 ]

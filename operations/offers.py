@@ -96,7 +96,7 @@ def _transition(
         output=OfferOutput,
         scope=Scope.WRITE,
         rest=RestRoute("POST", f"offers/<offer_id>/{verb}/", f"offer-{verb}", TAG),
-        tool=ToolSpec(tool, WRITE_UPDATE) if tool else None,
+        tool=ToolSpec(tool, WRITE_UPDATE) if isinstance(tool, str) else tool,
     )
 
 
@@ -180,8 +180,9 @@ OPERATIONS = [
         "archive_offer",
         "archive",
         services.offer_archive,
-        "Archive an offer: it stops taking clicks and leaves the active lists; its history stays.",
-        None,
+        "Archive an offer: it stops taking clicks and leaves the active lists; its history "
+        "stays. Final: an archived offer cannot be resumed.",
+        ToolSpec("Archive offer", WRITE_ONE_WAY),
     ),
     Operation(
         name="set_cap",
@@ -210,6 +211,7 @@ OPERATIONS = [
         rest=RestRoute(
             "POST", "offers/<offer_id>/allowed-partners/", "offer-allowed-partners", TAG
         ),
+        tool=ToolSpec("Set allowed partners", WRITE_UPDATE),
     ),
     Operation(
         name="adjust_payout",

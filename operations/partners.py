@@ -88,6 +88,7 @@ OPERATIONS = [
         output=PartnerOutput,
         scope=Scope.WRITE,
         rest=RestRoute("POST", "partners/", "partner-create", TAG, status=201),
+        tool=ToolSpec("Create partner", WRITE_ADDITIVE),
     ),
     Operation(
         name="get_partner",
@@ -107,6 +108,7 @@ OPERATIONS = [
         output=PartnerOutput,
         scope=Scope.WRITE,
         rest=RestRoute("PATCH", "partners/<partner_id>/", "partner-update", TAG),
+        tool=ToolSpec("Update partner", WRITE_UPDATE),
     ),
     _transition(
         "approve_partner_application",
@@ -120,8 +122,9 @@ OPERATIONS = [
         "reject_partner_application",
         "reject",
         services.partner_reject,
-        "Decline a self-applied partner (pending → rejected).",
-        None,
+        "Decline a self-applied partner (pending → rejected): their tracking links never "
+        "redirect. Approve instead with approve_partner_application.",
+        ToolSpec("Reject partner application", WRITE_UPDATE),
     ),
     _transition(
         "pause_partner",
@@ -183,5 +186,6 @@ OPERATIONS = [
         output=CouponOutput,
         scope=Scope.WRITE,
         rest=RestRoute("POST", "coupons/<code>/disable/", "coupon-disable", COUPONS),
+        tool=ToolSpec("Disable coupon", WRITE_UPDATE),
     ),
 ]

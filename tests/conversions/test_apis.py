@@ -75,7 +75,20 @@ def test_fraud_settings_read_and_update(api, brand, settings):
     updated = api.patch(
         "/api/v1/fraud/settings/", {"mode": "review", "threshold": 55}, format="json"
     )
-    assert updated.json() == {"mode": "review", "threshold": 55, "botd_enabled": False}
+    assert updated.json() == {
+        "mode": "review",
+        "threshold": 55,
+        "botd_enabled": False,
+        "changes": [
+            {
+                "action": "brand.fraud_settings",
+                "target_type": "brand",
+                "target_id": brand.slug,
+                "changes": {"fraud_mode": ["monitor", "review"], "fraud_threshold": [70, 55]},
+            }
+        ],
+        "dry_run": False,
+    }
     assert (
         api.patch("/api/v1/fraud/settings/", {"threshold": 101}, format="json").status_code == 422
     )

@@ -29,6 +29,8 @@ def rest_call(name, args):
 
 def normalise(value, brand_slug):
     if isinstance(value, dict):
+        if value.get("target_type") == "delivery":  # a serial id: differs between the brands
+            value = {k: v for k, v in value.items() if k != "target_id"}
         return {
             k: normalise(v, brand_slug)
             for k, v in value.items()
@@ -36,6 +38,7 @@ def normalise(value, brand_slug):
             and k
             not in {
                 "id",
+                "delivery_id",
                 "seq",
                 "hash",
                 "prev_hash",

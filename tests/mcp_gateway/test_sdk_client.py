@@ -128,7 +128,10 @@ def test_product_page_example_prompts_as_tool_sequences(live_server):
     fraud, top, paused, adjusted, approved = run(live_server, key, work)
     assert "top_risk_partners" in fraud
     assert top.structured_content["metric"] == "revenue"
-    assert [row["partner_id"] for row in top.structured_content["results"]] == ["abc-123"]
+    assert [row["partner_id"] for row in top.structured_content["results"]] == [
+        "abc-123",
+        "deal-site",
+    ]
     assert paused.structured_content["status"] == "paused"
     assert Partner.objects.get(brand=brand, slug="abc-123").status == "paused"
     rule = PayoutRule.objects.get(offer__slug="xyz", partner__slug="abc-123")

@@ -7,10 +7,10 @@ from decimal import Decimal
 from typing import Any
 
 from brands.models import Brand
-from conversions.models import Conversion, Payout
+from conversions.models import Conversion, DeliveryStatus, Payout, PostbackDelivery
 from conversions.services import conversion_approve, payouts_generate
 from offers.models import Offer
-from partners.models import Partner
+from partners.models import Coupon, Partner
 from tests.conftest import make_actor
 from tests.conversions.factories_flow import accepted_click, record
 from tests.factories import CouponFactory, OfferFactory, PartnerFactory
@@ -25,20 +25,49 @@ class World:
     pending: Conversion
     to_reject: Conversion
     payout: Payout
+    coupon: Coupon
+    dead_delivery: PostbackDelivery
+    declined: Partner  # a second applicant, for reject_partner_application
+    voidable: Payout  # a second pending payout, for void_payout (the first gets paid)
 
 
 def build_world(brand: Brand) -> World:
     offer = OfferFactory(brand=brand, slug="spring-sale", payout_amount=Decimal("10.00"))
     partner = PartnerFactory(brand=brand, slug="abc-123")
     applicant = PartnerFactory(brand=brand, slug="new-blog", status="pending", approved_at=None)
-    CouponFactory(brand=brand, partner=partner, offer=offer, code="SPRING10")
+    coupon = CouponFactory(brand=brand, partner=partner, offer=offer, code="SPRING10")
     pending = record(brand, offer, click=accepted_click(brand, offer, partner), txn_id="W-1")
     to_reject = record(brand, offer, click=accepted_click(brand, offer, partner), txn_id="W-2")
     paid_later = record(brand, offer, click=accepted_click(brand, offer, partner), txn_id="W-3")
     actor = make_actor(brand)
     conversion_approve(actor=actor, conversion=paid_later)
     (payout,) = payouts_generate(actor=actor)
-    return World(brand, offer, partner, applicant, pending, to_reject, payout)
+    other = PartnerFactory(brand=brand, slug="deal-site")
+    other_sale = record(brand, offer, click=accepted_click(brand, offer, other), txn_id="W-4")
+    conversion_approve(actor=actor, conversion=other_sale)
+    (voidable,) = payouts_generate(actor=actor)
+    dead_delivery = PostbackDelivery.objects.create(
+        brand=brand,
+        conversion=paid_later,
+        url="https://advertiser.example.com/pb?c=1",
+        status=DeliveryStatus.DEAD,
+        attempts=8,
+        last_status_code=500,
+    )
+    declined = PartnerFactory(brand=brand, slug="spam-blog", status="pending", approved_at=None)
+    return World(
+        brand,
+        offer,
+        partner,
+        applicant,
+        pending,
+        to_reject,
+        payout,
+        coupon,
+        dead_delivery,
+        declined,
+        voidable,
+    )
 
 
 def every_tool_call(world: World) -> list[tuple[str, dict[str, Any]]]:
@@ -58,6 +87,7 @@ def every_tool_call(world: World) -> list[tuple[str, dict[str, Any]]]:
         ("list_payouts", {"status": "pending"}),
         ("get_audit_log", {"action": "payout"}),
         ("list_tool_calls", {"tool": "list_offers"}),
+        ("list_deliveries", {"status": "dead"}),
         (
             "create_offer",
             {
@@ -108,4 +138,15 @@ def every_tool_call(world: World) -> list[tuple[str, dict[str, Any]]]:
             "mark_payout_paid",
             {"payout_id": world.payout.id, "method": "paypal", "reference": "PP-1"},
         ),
+        ("set_allowed_partners", {"offer_id": offer, "partner_ids": [partner]}),
+        (
+            "create_partner",
+            {"name": "Deal Hunters", "email": "team@dealhunters.example", "status": "pending"},
+        ),
+        ("update_partner", {"partner_id": partner, "website": "https://abc.example.com"}),
+        ("reject_partner_application", {"partner_id": world.declined.slug}),
+        ("disable_coupon", {"code": world.coupon.code}),
+        ("void_payout", {"payout_id": world.voidable.id}),
+        ("replay_postback", {"delivery_id": world.dead_delivery.pk}),
+        ("archive_offer", {"offer_id": offer}),  # last: an archived offer takes no more writes
     ]
