@@ -10,7 +10,8 @@ from __future__ import annotations
 import secrets
 from datetime import timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from enum import Enum
+from typing import TYPE_CHECKING, Any, Literal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -231,20 +232,28 @@ def offer_archive(*, actor: Actor, offer: Offer) -> Offer:
     return _transition(actor, offer, "archive")
 
 
+class Keep(Enum):
+    """A cap argument left out: the cap stays as it is (None clears it)."""
+
+    CAP = "keep"
+
+
 @transaction.atomic
 def offer_set_caps(
     *,
     actor: Actor,
     offer: Offer,
-    daily: int | None = None,
-    weekly: int | None = None,
-    monthly: int | None = None,
+    daily: int | Literal[Keep.CAP] | None = Keep.CAP,
+    weekly: int | Literal[Keep.CAP] | None = Keep.CAP,
+    monthly: int | Literal[Keep.CAP] | None = Keep.CAP,
     mode: str | None = None,
 ) -> Offer:
-    """Set conversion caps per day/week/month (brand time zone); None clears a cap."""
+    """Set conversion caps per day/week/month (brand time zone): only the caps given change,
+    and None clears one (``set_cap {"daily": 250}`` keeps the weekly and monthly caps)."""
     actor.require_write()
+    caps = {"daily_cap": daily, "weekly_cap": weekly, "monthly_cap": monthly}
     for name, value in (("daily", daily), ("weekly", weekly), ("monthly", monthly)):
-        if value is not None and value < 0:
+        if isinstance(value, int) and value < 0:
             raise ValidationError(
                 f"{name} cap cannot be negative.", fields={name: ["Must be ≥ 0."]}
             )
@@ -252,7 +261,9 @@ def offer_set_caps(
         raise ValidationError("mode must be soft or hard.", fields={"mode": ["Use soft or hard."]})
     locked = _lock_editable(actor, offer)
     before = snapshot(locked, CAP_FIELDS)
-    locked.daily_cap, locked.weekly_cap, locked.monthly_cap = daily, weekly, monthly
+    for attribute, value in caps.items():
+        if value is not Keep.CAP:
+            setattr(locked, attribute, value)
     if mode is not None:
         locked.cap_mode = mode
     changes = changes_between(before, snapshot(locked, CAP_FIELDS))

@@ -84,7 +84,7 @@ def _rotation(actor: Actor, result: tuple[Offer, str]) -> dict[str, Any]:
 
 
 def _transition(
-    name: str, verb: str, service: Any, description: str, tool: str | None
+    name: str, verb: str, service: Any, description: str, tool: str | ToolSpec | None
 ) -> Operation:
     return Operation(
         name=name,
@@ -186,9 +186,10 @@ OPERATIONS = [
     ),
     Operation(
         name="set_cap",
-        description="Set an offer's conversion caps per day, week and month (brand time zone); null "
-        "or omitted clears a cap. mode soft (default: over-cap conversions held for review) or hard "
-        "(rejected).",
+        description="Set an offer's conversion caps per day, week and month (brand time zone). Only "
+        "the caps given change: an omitted cap is kept, null clears one. mode soft (default: "
+        'over-cap conversions held for review) or hard (rejected). Example: {"offer_id": '
+        '"spring-sale", "daily": 250} keeps the weekly and monthly caps.',
         input=SetCapArguments,
         run=services.offer_set_caps,
         lookups=(OFFER,),

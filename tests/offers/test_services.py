@@ -23,8 +23,9 @@ from offers.services import (
     offer_set_payout_rule,
     offer_update,
 )
-from tests.conftest import make_actor
+from tests.conftest import issue_key, make_actor
 from tests.factories import OfferFactory, PartnerFactory
+from tests.mcp_gateway.helpers import Mcp, structured
 
 
 def only_event(action):
@@ -168,6 +169,33 @@ def test_offer_set_caps(actor, offer):
         offer_set_caps(actor=actor, offer=offer, daily=-1, weekly=None, monthly=None)
     with pytest.raises(ValidationError):
         offer_set_caps(actor=actor, offer=offer, daily=1, weekly=None, monthly=None, mode="squishy")
+
+
+def test_set_caps_changes_only_the_caps_given(actor, offer):
+    offer_set_caps(actor=actor, offer=offer, daily=10, weekly=50, monthly=100)
+    offer_set_caps(actor=actor, offer=offer, daily=250)  # weekly and monthly left out: kept
+    offer.refresh_from_db()
+    assert (offer.daily_cap, offer.weekly_cap, offer.monthly_cap) == (250, 50, 100)
+    offer_set_caps(actor=actor, offer=offer, weekly=None)  # an explicit None clears one
+    offer.refresh_from_db()
+    assert (offer.daily_cap, offer.weekly_cap, offer.monthly_cap) == (250, None, 100)
+
+
+def test_set_cap_tool_keeps_the_caps_it_is_not_given(offer):
+    mcp = Mcp(issue_key(offer.brand))
+    structured(
+        mcp.call("set_cap", {"offer_id": offer.slug, "daily": 10, "weekly": 50, "monthly": 100})
+    )
+    answer = structured(mcp.call("set_cap", {"offer_id": offer.slug, "daily": 250}))
+    assert (answer["caps"]["daily"], answer["caps"]["weekly"], answer["caps"]["monthly"]) == (
+        250,
+        50,
+        100,
+    )
+    assert answer["changes"][0]["changes"] == {"daily_cap": [10, 250]}
+    cleared = structured(mcp.call("set_cap", {"offer_id": offer.slug, "monthly": None}))
+    assert cleared["caps"]["monthly"] is None
+    assert cleared["caps"]["weekly"] == 50
 
 
 def test_payout_rules_upsert_per_partner_event_and_pair(actor, offer, partner):
