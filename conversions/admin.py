@@ -36,14 +36,8 @@ from conversions.models import (
     Payout,
     PostbackDelivery,
 )
-from conversions.services import (
-    conversion_approve,
-    conversion_reject,
-    delivery_replay,
-    payout_mark_paid,
-    payout_void,
-    payouts_generate,
-)
+from conversions.payouts import payout_mark_paid, payout_void, payouts_generate
+from conversions.services import conversion_approve, conversion_reject, delivery_replay
 from conversions.statements import payout_statement, statement_content_disposition
 from core.errors import DomainError
 

@@ -7,14 +7,11 @@ leaves nothing behind."""
 
 from __future__ import annotations
 
-import datetime as dt
 import zoneinfo
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Min, Sum
 from django.utils import timezone
 
 from audit.actor import Actor
@@ -29,8 +26,6 @@ from conversions.models import (
     Conversion,
     ConversionStatus,
     DeliveryStatus,
-    Payout,
-    PayoutStatus,
     PostbackDelivery,
 )
 from conversions.outbox import enqueue_postback
@@ -38,9 +33,9 @@ from conversions.payouts_math import resolve_amounts
 from conversions.postbacks import PostbackInput
 from conversions.rollups import rollup_conversion_added, rollup_conversions_moved
 from conversions.tracking_config import BrandConfig, OfferConfig
-from core.errors import InvalidTransitionError, NotFoundError, ValidationError
-from core.locking import lock_in_pk_order, lock_one
-from partners.models import Coupon, CouponStatus, Partner
+from core.errors import InvalidTransitionError, ValidationError
+from core.locking import lock_one
+from partners.models import Coupon, CouponStatus
 from partners.services import coupon_try_use
 
 REVIEWABLE = {ConversionStatus.PENDING, ConversionStatus.PENDING_REVIEW}
@@ -247,7 +242,8 @@ def _record_new(
     return conversion
 
 
-def _brand_tz(actor: Actor) -> zoneinfo.ZoneInfo:
+def brand_tz(actor: Actor) -> zoneinfo.ZoneInfo:
+    """The actor's brand's time zone (day, week and month edges)."""
     return zoneinfo.ZoneInfo(
         Brand.objects.values_list("timezone", flat=True).get(pk=actor.brand_id)
     )
@@ -285,7 +281,7 @@ def conversion_approve(*, actor: Actor, conversion: Conversion) -> Conversion:
         locked.fraud_cleared_by = actor.label
         changes["fraud_cleared_by"] = ["", actor.label]
     locked.save(update_fields=["status", "approved_at", "fraud_cleared_by", "updated_at"])
-    rollup_conversions_moved([locked], tz=_brand_tz(actor), old=old_status, new=locked.status)
+    rollup_conversions_moved([locked], tz=brand_tz(actor), old=old_status, new=locked.status)
     enqueue_postback(
         locked,
         template=locked.offer.postback_url_template,
@@ -315,7 +311,7 @@ def conversion_reject(*, actor: Actor, conversion: Conversion, reason: str = "")
     locked.save(update_fields=["status", "status_reason", "rejected_at", "updated_at"])
     rollup_conversions_moved(
         [locked],
-        tz=_brand_tz(actor),
+        tz=brand_tz(actor),
         old=old_status,
         new=locked.status,
         old_reason=old_reason,
@@ -326,148 +322,6 @@ def conversion_reject(*, actor: Actor, conversion: Conversion, reason: str = "")
         action="conversion.reject",
         target=locked,
         changes={"status": [old_status, locked.status], "reason": [None, reason.strip() or None]},
-    )
-    return locked
-
-
-def _end_of_day(day: dt.date, tz: Any) -> dt.datetime:
-    return dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
-
-
-@transaction.atomic
-def payouts_generate(
-    *, actor: Actor, up_to: dt.date | None = None, partner: Partner | None = None
-) -> list[Payout]:
-    """One pending payout per partner and currency, covering approved conversions not yet in
-    a payout and recorded up to the end of ``up_to`` (brand time zone; default today)."""
-    actor.require_write()
-    brand = Brand.objects.get(pk=actor.brand_id)
-    tz = zoneinfo.ZoneInfo(brand.timezone)
-    up_to = up_to or timezone.now().astimezone(tz).date()
-    if partner is not None and partner.brand_id != actor.brand_id:
-        raise NotFoundError("partner", partner.slug)
-    eligible = Conversion.objects.filter(
-        brand_id=actor.brand_id,
-        status=ConversionStatus.APPROVED,
-        payout_batch__isnull=True,
-        created_at__lt=_end_of_day(up_to, tz),
-    )
-    if partner is not None:
-        eligible = eligible.filter(partner=partner)
-    # Locked, so concurrent generators cannot double-cover; the lock re-reads the filter, so
-    # a conversion rejected or covered meanwhile is left out.
-    locked_ids = lock_in_pk_order(eligible.values_list("pk", flat=True))
-    groups = (
-        Conversion.objects.filter(pk__in=locked_ids)
-        .values("partner_id", "currency")
-        .annotate(total=Sum("payout"), first=Min("created_at"))
-        .order_by("partner_id", "currency")
-    )
-    payouts = []
-    for group in groups:
-        payout = Payout.objects.create(
-            brand_id=actor.brand_id,
-            partner_id=group["partner_id"],
-            currency=group["currency"],
-            amount=group["total"] or Decimal("0"),
-            period_start=group["first"].astimezone(tz).date(),
-            period_end=up_to,
-        )
-        covered = Conversion.objects.filter(
-            pk__in=locked_ids, partner_id=group["partner_id"], currency=group["currency"]
-        ).update(payout_batch=payout)
-        audit_record(
-            actor=actor,
-            action="payout.generate",
-            target=payout,
-            changes={
-                "amount": [None, payout.amount],
-                "currency": [None, payout.currency],
-                "conversions": [None, covered],
-                "period_end": [None, up_to],
-            },
-        )
-        payouts.append(payout)
-    return payouts
-
-
-def _lock_payout(actor: Actor, payout: Payout) -> Payout:
-    return lock_one(
-        Payout.objects.filter(pk=payout.pk, brand_id=actor.brand_id),
-        not_found=("payout", payout.pk),
-    )
-
-
-@transaction.atomic
-def payout_mark_paid(
-    *, actor: Actor, payout: Payout, method: str, reference: str = "", notes: str = ""
-) -> Payout:
-    """Flip a pending payout to paid and cascade its approved conversions to paid, together."""
-    actor.require_write()
-    if not method.strip():
-        raise ValidationError(
-            "method is required (e.g. paypal, wire, ach).", fields={"method": ["Required."]}
-        )
-    locked = _lock_payout(actor, payout)
-    if locked.status == PayoutStatus.PAID:
-        return locked
-    if locked.status != PayoutStatus.PENDING:
-        raise InvalidTransitionError(f"Cannot mark payout {locked.pk} paid: it is {locked.status}.")
-    now = timezone.now()
-    locked.status = PayoutStatus.PAID
-    locked.method, locked.reference, locked.notes = method.strip()[:64], reference[:200], notes
-    locked.paid_at = now
-    locked.save(update_fields=["status", "method", "reference", "notes", "paid_at", "updated_at"])
-    covered = Conversion.objects.filter(payout_batch=locked, status=ConversionStatus.APPROVED)
-    fields = (
-        "brand_id",
-        "created_at",
-        "offer_id",
-        "partner_id",
-        "currency",
-        "payout",
-        "revenue",
-        "sale_amount",
-    )
-    moving = lock_in_pk_order(covered.only(*fields))
-    cascaded = covered.update(status=ConversionStatus.PAID, paid_at=now, updated_at=now)
-    rollup_conversions_moved(
-        moving, tz=_brand_tz(actor), old=ConversionStatus.APPROVED, new=ConversionStatus.PAID
-    )
-    audit_record(
-        actor=actor,
-        action="payout.mark_paid",
-        target=locked,
-        changes={
-            "status": [PayoutStatus.PENDING, PayoutStatus.PAID],
-            "method": [None, locked.method],
-            "reference": [None, locked.reference or None],
-            "conversions_paid": [None, cascaded],
-        },
-    )
-    return locked
-
-
-@transaction.atomic
-def payout_void(*, actor: Actor, payout: Payout) -> Payout:
-    """Cancel a pending payout and release its conversions for a later payout."""
-    actor.require_write()
-    locked = _lock_payout(actor, payout)
-    if locked.status == PayoutStatus.VOID:
-        return locked
-    if locked.status != PayoutStatus.PENDING:
-        raise InvalidTransitionError(f"Cannot void payout {locked.pk}: it is {locked.status}.")
-    locked.status = PayoutStatus.VOID
-    locked.save(update_fields=["status", "updated_at"])
-    released = Conversion.objects.filter(payout_batch=locked).update(payout_batch=None)
-    audit_record(
-        actor=actor,
-        action="payout.void",
-        target=locked,
-        changes={
-            "status": [PayoutStatus.PENDING, PayoutStatus.VOID],
-            "conversions_released": [None, released],
-        },
     )
     return locked
 

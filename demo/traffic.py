@@ -19,9 +19,9 @@ from audit.services import audit_record
 from brands.models import Brand
 from conversions import tracking_config
 from conversions.models import Click, ClickOutcome, Conversion, ConversionStatus
+from conversions.payouts import payout_mark_paid, payouts_generate
 from conversions.payouts_math import resolve_amounts
 from conversions.rollups import rebuild_brand
-from conversions.services import payout_mark_paid, payouts_generate
 from core.ids import new_click_id, new_conversion_id
 from offers.models import Offer, OfferStatus
 from partners.models import Partner, PartnerStatus

@@ -8,7 +8,7 @@ from django.db.models import QuerySet
 from rest_framework import serializers
 
 from audit.actor import Actor, Scope
-from conversions import selectors, services
+from conversions import payouts, selectors, services
 from conversions.models import Payout
 from conversions.serializers import (
     ConversionListFilters,
@@ -174,7 +174,7 @@ OPERATIONS = [
         "conversions not yet in a payout, up to up_to (a date, default today), optionally for one "
         "partner_id.",
         input=PayoutGenerateInput,
-        run=services.payouts_generate,
+        run=payouts.payouts_generate,
         lookups=(OPTIONAL_PARTNER,),
         present=_fresh_payouts,
         output=PayoutOutput,
@@ -196,7 +196,7 @@ OPERATIONS = [
     _payout_write(
         "mark_payout_paid",
         "mark-paid",
-        services.payout_mark_paid,
+        payouts.payout_mark_paid,
         MarkPaidArguments,
         description="Flip a pending payout (pay_…) to paid with method (e.g. paypal, wire) and "
         "optional reference and notes; every approved conversion it covers becomes paid, so "
@@ -206,7 +206,7 @@ OPERATIONS = [
     _payout_write(
         "void_payout",
         "void",
-        services.payout_void,
+        payouts.payout_void,
         PayoutRef,
         description="Void a pending payout: its conversions return to approved and can be paid "
         "in a later payout.",

@@ -8,7 +8,8 @@ from django.urls import reverse
 from audit.models import AuditEvent
 from brands.models import StaffRole
 from conversions.models import Conversion, ConversionReviewQueue, Payout, PostbackDelivery
-from conversions.services import conversion_approve, payouts_generate
+from conversions.payouts import payouts_generate
+from conversions.services import conversion_approve
 from tests.conftest import make_actor
 from tests.conversions.factories_flow import accepted_click, record
 from tests.factories import OfferFactory, PartnerFactory, StaffMembershipFactory

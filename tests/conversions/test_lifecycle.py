@@ -5,14 +5,9 @@ import pytest
 
 from audit.models import AuditEvent
 from conversions.models import Conversion, Payout, PostbackDelivery
-from conversions.services import (
-    conversion_approve,
-    conversion_reject,
-    payout_mark_paid,
-    payout_void,
-    payouts_generate,
-)
-from core.errors import InvalidTransitionError, NotFoundError, PermissionDeniedError
+from conversions.payouts import payout_mark_paid, payout_void, payouts_generate
+from conversions.services import conversion_approve, conversion_reject
+from core.errors import ConflictError, InvalidTransitionError, NotFoundError, PermissionDeniedError
 from tests.conftest import make_actor
 from tests.conversions.factories_flow import accepted_click, record
 from tests.factories import OfferFactory, PartnerFactory
@@ -112,6 +107,27 @@ def test_payouts_generate_mark_paid_cascade(brand, flow, actor):
         conversion_approve(actor=actor, conversion=conversions[0])  # paid is final
     with pytest.raises(InvalidTransitionError):
         payout_void(actor=actor, payout=paid)
+
+
+def test_paying_a_paid_payout_again_is_a_no_op_only_when_it_repeats_the_payment(brand, flow, actor):
+    conversion_approve(actor=actor, conversion=new_conversion(brand, *flow))
+    (payout,) = payouts_generate(actor=actor)
+    payout_mark_paid(actor=actor, payout=payout, method="paypal", reference="PP-1", notes="Nov")
+    events = AuditEvent.objects.filter(action="payout.mark_paid").count()
+    # The same payment again (notes left out make no claim): answered, nothing written.
+    again = payout_mark_paid(actor=actor, payout=payout, method="paypal", reference="PP-1")
+    assert (again.method, again.reference, again.notes) == ("paypal", "PP-1", "Nov")
+    # Another reference: an error that shows what was recorded; nothing changes.
+    with pytest.raises(ConflictError) as conflict:
+        payout_mark_paid(actor=actor, payout=payout, method="paypal", reference="PP-2")
+    assert conflict.value.code == "payout_already_paid"
+    assert "'PP-1'" in conflict.value.message
+    assert conflict.value.fields == {"reference": ["Recorded: 'PP-1'."]}
+    with pytest.raises(ConflictError):
+        payout_mark_paid(actor=actor, payout=payout, method="wire", reference="PP-1")
+    stored = Payout.objects.get(pk=payout.pk)
+    assert (stored.method, stored.reference, stored.notes) == ("paypal", "PP-1", "Nov")
+    assert AuditEvent.objects.filter(action="payout.mark_paid").count() == events
 
 
 def test_payout_void_releases_conversions(brand, flow, actor):

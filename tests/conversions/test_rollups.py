@@ -16,15 +16,10 @@ from audit.actor import Actor, Channel
 from conversions import tracking_config
 from conversions.clicks import ClickInput, click_handle
 from conversions.models import Conversion, DailyRollup, Payout
+from conversions.payouts import payout_mark_paid, payouts_generate
 from conversions.postbacks import PostbackInput
 from conversions.rollups import days_with_activity, raw_aggregates, rebuild_brand
-from conversions.services import (
-    conversion_approve,
-    conversion_record,
-    conversion_reject,
-    payout_mark_paid,
-    payouts_generate,
-)
+from conversions.services import conversion_approve, conversion_record, conversion_reject
 from core.errors import DomainError
 from tests.conftest import make_actor
 from tests.conversions.helpers import CHROME

@@ -12,7 +12,8 @@ from django.urls import reverse
 
 from brands.models import StaffRole
 from conversions.models import Payout
-from conversions.services import conversion_approve, payout_mark_paid, payouts_generate
+from conversions.payouts import payout_mark_paid, payouts_generate
+from conversions.services import conversion_approve
 from conversions.statements import STATEMENT_COLUMNS, csv_safe, payout_statement
 from core.errors import NotFoundError
 from tests.conftest import client_with_key, issue_key, make_actor

@@ -8,7 +8,8 @@ from typing import Any
 
 from brands.models import Brand
 from conversions.models import Conversion, DeliveryStatus, Payout, PostbackDelivery
-from conversions.services import conversion_approve, payouts_generate
+from conversions.payouts import payouts_generate
+from conversions.services import conversion_approve
 from offers.models import Offer
 from partners.models import Coupon, Partner
 from tests.conftest import make_actor

@@ -39,13 +39,8 @@ from hypothesis.stateful import (
 
 from conversions import tracking_config
 from conversions.models import Click, Conversion, Payout
-from conversions.services import (
-    conversion_approve,
-    conversion_reject,
-    payout_mark_paid,
-    payout_void,
-    payouts_generate,
-)
+from conversions.payouts import payout_mark_paid, payout_void, payouts_generate
+from conversions.services import conversion_approve, conversion_reject
 from core.errors import InvalidTransitionError
 from offers.models import CapPeriod, OfferCapCounter
 from tests.conftest import make_actor
