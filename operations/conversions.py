@@ -200,7 +200,9 @@ OPERATIONS = [
         MarkPaidArguments,
         description="Flip a pending payout (pay_…) to paid with method (e.g. paypal, wire) and "
         "optional reference and notes; every approved conversion it covers becomes paid, so "
-        "partner statements match money out.",
+        "partner statements match money out. Repeating it on a paid payout with the recorded "
+        "values changes nothing; other values are refused (payout_already_paid) with the "
+        "recorded payment in the message.",
         tool=ToolSpec("Mark payout paid", WRITE_ONE_WAY),
     ),
     _payout_write(
