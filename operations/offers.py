@@ -7,6 +7,7 @@ from typing import Any
 from rest_framework import serializers
 
 from audit.actor import Actor, Scope
+from conversions.diagnosis import MAX_DAYS, OfferDiagnosisOutput, offer_diagnose
 from core.serializers import StrictSerializer
 from offers import selectors, services
 from offers.models import Offer
@@ -41,6 +42,13 @@ FRESH_OFFER = refetch(selectors.offer_get_for_actor, "offer_id", "slug")
 
 class OfferRef(StrictSerializer):
     offer_id = serializers.RegexField(**OFFER_ID)
+
+
+class DiagnoseOfferArguments(StrictSerializer):
+    offer_id = serializers.RegexField(**OFFER_ID)
+    days = serializers.IntegerField(
+        min_value=1, max_value=MAX_DAYS, default=7, help_text="The last N days (default 7)."
+    )
 
 
 class UpdateOfferArguments(OfferUpdateInput):
@@ -258,5 +266,20 @@ OPERATIONS = [
         ),
         tool=ToolSpec("Rotate postback secret", WRITE_ONE_WAY),
         shows_secret=True,
+    ),
+    Operation(
+        name="diagnose_offer",
+        description="Why an offer has clicks but no revenue: checks whether it is paused or "
+        "archived, caps are full, targeting or another refusal turns away its clicks, the "
+        "destination URL lacks {CLICK_ID}, no postbacks arrive, or outbound postbacks fail — "
+        "each finding with the counts behind it and the fix. Over the last `days` (default 7). "
+        'Example: {"offer_id": "spring-sale"}.',
+        input=DiagnoseOfferArguments,
+        run=offer_diagnose,
+        lookups=(OFFER,),
+        output=OfferDiagnosisOutput,
+        scope=Scope.READ,
+        rest=RestRoute("GET", "offers/<offer_id>/diagnosis/", "offer-diagnosis", TAG),
+        tool=ToolSpec("Diagnose offer", READ),
     ),
 ]

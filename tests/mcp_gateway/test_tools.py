@@ -67,6 +67,7 @@ def test_the_product_pages_tools_are_all_there():
         "void_payout",
         "replay_postback",
         "list_deliveries",
+        "diagnose_offer",  # "clicks but no revenue" (issue 14)
     }
     assert {tool.name for tool in TOOLS} == page | extra
 

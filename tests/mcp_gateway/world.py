@@ -88,6 +88,7 @@ def every_tool_call(world: World) -> list[tuple[str, dict[str, Any]]]:
         ("list_payouts", {"status": "pending"}),
         ("get_audit_log", {"action": "payout"}),
         ("list_tool_calls", {"tool": "list_offers"}),
+        ("diagnose_offer", {"offer_id": offer, "days": 30}),
         ("list_deliveries", {"status": "dead"}),
         (
             "create_offer",
