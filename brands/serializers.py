@@ -9,9 +9,18 @@ from core.serializers import StrictSerializer
 
 
 class FraudSettingsOutput(serializers.Serializer[Brand]):
-    mode = serializers.CharField(source="fraud_mode")
-    threshold = serializers.IntegerField(source="fraud_threshold")
-    botd_enabled = serializers.BooleanField()
+    mode = serializers.CharField(
+        source="fraud_mode",
+        help_text="off (no scoring), monitor (score only), review (hold for approval at or above "
+        "threshold) or block (refuse at or above threshold).",
+    )
+    threshold = serializers.IntegerField(
+        source="fraud_threshold",
+        help_text="Fraud score (0–100) at or above which review holds and block refuses.",
+    )
+    botd_enabled = serializers.BooleanField(
+        help_text="Whether the click page runs browser bot detection (a fraud signal)."
+    )
 
 
 class FraudSettingsInput(StrictSerializer):

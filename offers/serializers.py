@@ -33,12 +33,31 @@ SLUG_FIELD: SlugArguments = {
 
 
 class PayoutRuleOutput(serializers.Serializer[PayoutRule]):
-    partner_id = serializers.SerializerMethodField()
-    event_type = serializers.CharField()
-    payout_type = serializers.CharField()
-    payout_amount = serializers.DecimalField(max_digits=14, decimal_places=2)
-    revenue_type = serializers.CharField()
-    revenue_amount = serializers.DecimalField(max_digits=14, decimal_places=2, allow_null=True)
+    partner_id = serializers.SerializerMethodField(
+        help_text="The partner this rule is for; null: every partner on the offer."
+    )
+    event_type = serializers.CharField(
+        help_text="The conversion event type the rule applies to (e.g. sale, lead)."
+    )
+    payout_type = serializers.CharField(
+        help_text="flat (a fixed amount) or percent (of the sale amount)."
+    )
+    payout_amount = serializers.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        help_text="What the partner earns per conversion: an amount in the offer's currency, or a "
+        "percentage when payout_type is percent (decimal string).",
+    )
+    revenue_type = serializers.CharField(
+        help_text="flat (a fixed amount) or percent (of the sale amount)."
+    )
+    revenue_amount = serializers.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        allow_null=True,
+        help_text="What the brand books as revenue per conversion (as payout_amount); null: the "
+        "offer's revenue applies.",
+    )
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_partner_id(self, rule: PayoutRule) -> str | None:
@@ -46,39 +65,117 @@ class PayoutRuleOutput(serializers.Serializer[PayoutRule]):
 
 
 class CapsOutput(serializers.Serializer[Offer]):
-    daily = serializers.IntegerField(source="daily_cap", allow_null=True)
-    weekly = serializers.IntegerField(source="weekly_cap", allow_null=True)
-    monthly = serializers.IntegerField(source="monthly_cap", allow_null=True)
-    mode = serializers.CharField(source="cap_mode")
+    daily = serializers.IntegerField(
+        source="daily_cap",
+        allow_null=True,
+        help_text="Most conversions counted per day (brand time zone); null: no daily cap.",
+    )
+    weekly = serializers.IntegerField(
+        source="weekly_cap",
+        allow_null=True,
+        help_text="Most conversions counted per week (brand time zone); null: no weekly cap.",
+    )
+    monthly = serializers.IntegerField(
+        source="monthly_cap",
+        allow_null=True,
+        help_text="Most conversions counted per month (brand time zone); null: no monthly cap.",
+    )
+    mode = serializers.CharField(
+        source="cap_mode",
+        help_text="What happens over a cap: soft holds the conversion for review "
+        "(pending_review), hard rejects it.",
+    )
 
 
 class OfferOutput(serializers.Serializer[Offer]):
-    offer_id = serializers.CharField(source="slug")
-    name = serializers.CharField()
-    status = serializers.CharField()
-    destination_url = serializers.CharField()
-    fallback_url = serializers.CharField()
-    currency = serializers.CharField()
-    payout_type = serializers.CharField()
-    payout_amount = serializers.DecimalField(max_digits=14, decimal_places=2)
-    revenue_type = serializers.CharField()
-    revenue_amount = serializers.DecimalField(max_digits=14, decimal_places=2)
-    payout_rules = PayoutRuleOutput(many=True)
-    caps = CapsOutput(source="*")
-    geo_allow = serializers.ListField(child=serializers.CharField())
-    device_allow = serializers.ListField(child=serializers.CharField())
-    is_private = serializers.BooleanField()
-    allowed_partner_ids = serializers.SerializerMethodField()
-    min_conversion_seconds = serializers.IntegerField()
-    postback_url_template = serializers.CharField(allow_null=True)
+    offer_id = serializers.CharField(
+        source="slug", help_text="The offer's slug: its id in every tool and in tracking links."
+    )
+    name = serializers.CharField(help_text="Display name.")
+    status = serializers.CharField(
+        help_text="active (takes clicks), paused (refuses clicks, keeps its config) or archived."
+    )
+    destination_url = serializers.CharField(
+        help_text="Where an accepted click is redirected; may carry {PLACEHOLDERS} such as "
+        "{CLICK_ID}."
+    )
+    fallback_url = serializers.CharField(
+        help_text="Where a refused click is sent instead (paused offer, cap, geo/device); empty: "
+        "no fallback."
+    )
+    currency = serializers.CharField(help_text="ISO 4217 code of every amount on this offer.")
+    payout_type = serializers.CharField(
+        help_text="flat (a fixed amount) or percent (of the sale amount)."
+    )
+    payout_amount = serializers.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        help_text="Default partner payout per conversion: an amount in currency, or a percentage "
+        "when payout_type is percent (decimal string).",
+    )
+    revenue_type = serializers.CharField(
+        help_text="flat (a fixed amount) or percent (of the sale amount)."
+    )
+    revenue_amount = serializers.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        help_text="Default revenue the brand books per conversion (as payout_amount).",
+    )
+    payout_rules = PayoutRuleOutput(
+        many=True,
+        help_text="Overrides of the default payout/revenue by event type and partner; the most "
+        "specific rule wins.",
+    )
+    caps = CapsOutput(source="*", help_text="Conversion caps and what happens over them.")
+    geo_allow = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="ISO 3166 country codes clicks are accepted from; empty: every country.",
+    )
+    device_allow = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Device classes clicks are accepted from (desktop, mobile, tablet); empty: "
+        "every device.",
+    )
+    is_private = serializers.BooleanField(
+        help_text="True: only allowed_partner_ids may send clicks."
+    )
+    allowed_partner_ids = serializers.SerializerMethodField(
+        help_text="Partners admitted when is_private (ignored otherwise)."
+    )
+    min_conversion_seconds = serializers.IntegerField(
+        help_text="Conversions sooner than this after their click are scored as suspicious; 0: no "
+        "minimum."
+    )
+    postback_url_template = serializers.CharField(
+        allow_null=True,
+        help_text="The advertiser-side URL Trcker calls (outbound postback) for each conversion, "
+        "with {PLACEHOLDERS}; null: none.",
+    )
     # The secret's value never leaves the server through a read: only whether one is set.
-    has_postback_secret = serializers.SerializerMethodField()
-    postback_allowed_ips = serializers.ListField(child=serializers.CharField())
-    allow_unsigned_postbacks = serializers.BooleanField()
-    inbound_postback_url = serializers.SerializerMethodField()
-    tracking_link_template = serializers.SerializerMethodField()
-    created_at = serializers.DateTimeField()
-    updated_at = serializers.DateTimeField()
+    has_postback_secret = serializers.SerializerMethodField(
+        help_text="Whether an inbound-postback secret is set (its value is never shown again; "
+        "rotate to get a new one)."
+    )
+    postback_allowed_ips = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="IP addresses or networks (CIDR) inbound postbacks may come from, which then "
+        "need no signature; empty: any address, signature required.",
+    )
+    allow_unsigned_postbacks = serializers.BooleanField(
+        help_text="True: inbound postbacks are accepted without a signature or secret (not "
+        "recommended)."
+    )
+    inbound_postback_url = serializers.SerializerMethodField(
+        help_text="The URL template the advertiser calls to report a conversion ({click_id} etc. "
+        "to fill in)."
+    )
+    tracking_link_template = serializers.SerializerMethodField(
+        help_text="The click URL a partner shares, with {PARTNER_ID} to fill in."
+    )
+    created_at = serializers.DateTimeField(help_text="When the offer was created (ISO 8601, UTC).")
+    updated_at = serializers.DateTimeField(
+        help_text="When the offer was last changed (ISO 8601, UTC)."
+    )
 
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
     def get_allowed_partner_ids(self, offer: Offer) -> list[str]:
@@ -191,10 +288,16 @@ class RotateSecretInput(StrictSerializer):
 
 
 class RotateSecretOutput(serializers.Serializer[dict[str, Any]]):
-    offer_id = serializers.CharField()
+    offer_id = serializers.CharField(help_text="The offer's slug.")
     postback_secret = serializers.CharField(help_text="Shown once; store it now.")
-    previous_secret_valid_until = serializers.DateTimeField(allow_null=True)
-    inbound_postback_url = serializers.CharField()
+    previous_secret_valid_until = serializers.DateTimeField(
+        allow_null=True,
+        help_text="Until when the old secret still verifies postbacks (grace period); null: it "
+        "stopped at once.",
+    )
+    inbound_postback_url = serializers.CharField(
+        help_text="The URL template the advertiser calls to report a conversion."
+    )
 
 
 def rotation_view(result: tuple[Offer, str]) -> dict[str, Any]:

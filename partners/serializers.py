@@ -13,15 +13,28 @@ from partners.models import Coupon, CouponStatus, Partner, PartnerStatus
 
 
 class PartnerOutput(serializers.Serializer[Partner]):
-    partner_id = serializers.CharField(source="slug")
-    name = serializers.CharField()
-    email = serializers.CharField()
-    website = serializers.CharField()
-    status = serializers.CharField()
-    applied_at = serializers.DateTimeField(allow_null=True)
-    approved_at = serializers.DateTimeField(allow_null=True)
-    created_at = serializers.DateTimeField()
-    updated_at = serializers.DateTimeField()
+    partner_id = serializers.CharField(
+        source="slug", help_text="The partner's slug: its id in every tool and in tracking links."
+    )
+    name = serializers.CharField(help_text="Display name.")
+    email = serializers.CharField(help_text="Contact email; empty if none.")
+    website = serializers.CharField(help_text="Partner's website; empty if none.")
+    status = serializers.CharField(
+        help_text="pending (application awaiting a decision), active (may send traffic), paused "
+        "or rejected."
+    )
+    applied_at = serializers.DateTimeField(
+        allow_null=True, help_text="When the partner applied; null if the brand created it."
+    )
+    approved_at = serializers.DateTimeField(
+        allow_null=True, help_text="When the partner was approved; null if never."
+    )
+    created_at = serializers.DateTimeField(
+        help_text="When the partner was created (ISO 8601, UTC)."
+    )
+    updated_at = serializers.DateTimeField(
+        help_text="When the partner was last changed (ISO 8601, UTC)."
+    )
 
 
 class PartnerListFilters(PageArguments):
@@ -51,13 +64,23 @@ class PartnerUpdateInput(StrictSerializer):
 
 
 class CouponOutput(serializers.Serializer[Coupon]):
-    code = serializers.CharField()
-    partner_id = serializers.CharField(source="partner.slug")
-    offer_id = serializers.SerializerMethodField()
-    status = serializers.CharField()
-    max_uses = serializers.IntegerField(allow_null=True)
-    used_count = serializers.IntegerField()
-    created_at = serializers.DateTimeField()
+    code = serializers.CharField(help_text="The coupon code as customers type it.")
+    partner_id = serializers.CharField(
+        source="partner.slug", help_text="The partner a sale with this coupon is attributed to."
+    )
+    offer_id = serializers.SerializerMethodField(
+        help_text="The offer the coupon is limited to; null: any of the brand's offers."
+    )
+    status = serializers.CharField(
+        help_text="active or disabled (a disabled coupon attributes nothing)."
+    )
+    max_uses = serializers.IntegerField(
+        allow_null=True, help_text="Most conversions the coupon may attribute; null: unlimited."
+    )
+    used_count = serializers.IntegerField(
+        help_text="Conversions attributed through the coupon so far."
+    )
+    created_at = serializers.DateTimeField(help_text="When the coupon was created (ISO 8601, UTC).")
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_offer_id(self, coupon: Coupon) -> str | None:
