@@ -11,7 +11,7 @@ from mcp_gateway.schema import field_schema, serializer_schema
 from operations.declaration import Annotations, Operation, answer_serializer, write_answer_fields
 
 NEXT_CURSOR_SCHEMA = {
-    "type": ["string", "null"],
+    "anyOf": [{"type": "string"}, {"type": "null"}],
     "description": "Pass as cursor, with the same filters, to get the next page; null on the "
     "last page.",
 }
@@ -57,7 +57,13 @@ def output_schema(operation: Operation) -> dict[str, Any]:
     if operation.shape == "one":
         return serializer_schema(answer_serializer(operation), for_input=False)
     row = serializer_schema(operation.output, for_input=False)
-    properties: dict[str, Any] = {"items": {"type": "array", "items": row}}
+    properties: dict[str, Any] = {
+        "items": {
+            "type": "array",
+            "items": row,
+            "description": "The rows (a page of them if paged).",
+        }
+    }
     if operation.shape == "page":
         properties["next_cursor"] = NEXT_CURSOR_SCHEMA
     if operation.is_write:

@@ -1,6 +1,11 @@
 """JSON Schema (2020-12) generated from the DRF serializers REST uses, so the MCP contract is
 never written twice. SerializerMethodFields declare their type with drf-spectacular's
-``extend_schema_field`` (which also feeds the OpenAPI document)."""
+``extend_schema_field`` (which also feeds the OpenAPI document).
+
+Only a portable subset is emitted (docs/mcp.md, "Schemas"; tests/mcp_gateway/test_schemas.py
+enforces it): ``type`` is always one string, never an array, because several function-calling
+clients (Gemini's schema subset, the MCP Inspector's strict check) refuse ``"type": [..]``; a
+field that may be null is ``anyOf: [<schema>, {"type": "null"}]`` instead, which they all read."""
 
 from __future__ import annotations
 
@@ -20,13 +25,30 @@ _OPENAPI_TYPES: dict[Any, dict[str, Any]] = {
 }
 
 
+NULL: dict[str, Any] = {"type": "null"}
+# Annotations stay on the outer schema, next to anyOf, so a client that shows only the top
+# level still reads what the field means and what omitting it does.
+_ANNOTATIONS = ("description", "default")
+
+
+def nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` or null, without a type array."""
+    outer = {key: schema.pop(key) for key in _ANNOTATIONS if key in schema}
+    branches = schema["anyOf"] if set(schema) == {"anyOf"} else [schema]
+    return {"anyOf": [*branches, NULL], **outer}
+
+
 def _nullable(schema: dict[str, Any], field: serializers.Field) -> dict[str, Any]:
-    if getattr(field, "allow_null", False) and "type" in schema:
-        kind = schema["type"]
-        schema["type"] = [*kind, "null"] if isinstance(kind, list) else [kind, "null"]
-        if "enum" in schema:
-            schema["enum"] = [*schema["enum"], None]
+    if getattr(field, "allow_null", False) and ("type" in schema or "anyOf" in schema):
+        return nullable(schema)
     return schema
+
+
+def ecma_pattern(regex: str) -> str:
+    """A Python regex as ECMA-262, the dialect JSON Schema's ``pattern`` uses: Python's ``\\A``
+    and ``\\Z`` anchors are an error (or a literal letter) there, while ``^`` and ``$`` without
+    the multiline flag mean exactly "start" and "end of input"."""
+    return regex.replace(r"\A", "^").replace(r"\Z", "$")
 
 
 def _method_field(field: serializers.SerializerMethodField) -> dict[str, Any]:
@@ -60,9 +82,10 @@ def field_schema(field: serializers.Field, *, for_input: bool) -> dict[str, Any]
         schema = {"type": "string", "enum": [str(choice) for choice in field.choices]}
     elif isinstance(field, serializers.DecimalField):
         # Money travels as decimal strings; inputs also take JSON numbers.
-        schema = {"type": ["string", "number"] if for_input else "string"}
-        if not for_input:
-            schema["pattern"] = DECIMAL_PATTERN
+        if for_input:
+            schema = {"anyOf": [{"type": "string"}, {"type": "number"}]}
+        else:
+            schema = {"type": "string", "pattern": DECIMAL_PATTERN}
         if field.min_value is not None and for_input:
             schema["description"] = f'Decimal ≥ {field.min_value}, e.g. "12.50".'
     elif isinstance(field, serializers.IntegerField):
@@ -94,7 +117,7 @@ def field_schema(field: serializers.Field, *, for_input: bool) -> dict[str, Any]
         elif isinstance(field, serializers.RegexField):
             regex = next((v.regex.pattern for v in field.validators if hasattr(v, "regex")), None)
             if regex:
-                schema["pattern"] = regex
+                schema["pattern"] = ecma_pattern(regex)
         if field.max_length is not None:
             schema["maxLength"] = field.max_length
         if field.min_length is not None:
