@@ -1,4 +1,5 @@
 from django.db import models
+from django.utils import timezone
 
 from core.ids import new_click_id, new_conversion_id, new_payout_id
 from offers.models import MONEY, DecimalColumn
@@ -308,3 +309,36 @@ class ClickPruning(models.Model):
 
     def __str__(self) -> str:
         return f"{self.brand_id} clicks pruned before {self.pruned_before:%Y-%m-%d %H:%M} UTC"
+
+
+class PostbackAttempt(models.Model):
+    """One inbound postback request, accepted or refused: the advertiser's side of "why was my
+    postback not counted?". Written by a worker from the ``postback-attempts`` queue (directly
+    without one; ``conversions.postback_log``), deleted after ``TRCKER_POSTBACK_LOG_DAYS``.
+    Parameters are stored with credentials redacted and values clipped."""
+
+    brand = models.ForeignKey("brands.Brand", on_delete=models.CASCADE, related_name="+")
+    # The offer slug as the URL named it (cleaned and clipped), which may name no offer at all.
+    offer_slug = models.CharField(max_length=64)
+    # When the request arrived; the worker may write the row a moment later.
+    created_at = models.DateTimeField(default=timezone.now)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    # "accepted", "duplicate", or the refusal's error code (bad_signature, unknown_click, …).
+    outcome = models.CharField(max_length=64)
+    http_status = models.PositiveSmallIntegerField()
+    # Plain ids, no foreign keys: the log outlives nothing it names, and clicks are pruned.
+    conversion_id = models.CharField(max_length=32, blank=True)
+    click_id = models.CharField(max_length=32, blank=True)
+    txn_id = models.CharField(max_length=128, blank=True)
+    params = models.JSONField(default=dict, blank=True)
+    method = models.CharField(max_length=8)
+    request_id = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["brand", "created_at"], name="pb_attempt_brand_time_idx"),
+            models.Index(fields=["brand", "click_id"], name="pb_attempt_brand_click_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"postback {self.offer_slug}: {self.outcome}"

@@ -398,3 +398,55 @@ class TopPublishersReportOutput(serializers.Serializer[dict[str, Any]]):
     results = TopPublisherOutput(
         many=True, help_text="The top partners, best first (a row per partner and currency)."
     )
+
+
+class PostbackAttemptListFilters(PageArguments):
+    outcome = serializers.RegexField(
+        r"^[a-z_]{1,64}\Z",
+        required=False,
+        help_text="accepted, duplicate, a refusal code (bad_signature, unknown_click, …), or "
+        "refused for every refusal.",
+    )
+    offer_id = serializers.RegexField(
+        required=False, help_text="The offer slug as the postback URL named it.", **SLUG_FIELD
+    )
+    click_id = serializers.RegexField(
+        r"^clk_[A-Za-z0-9]{10,28}\Z", required=False, help_text="The click id it named (clk_…)."
+    )
+    txn_id = serializers.RegexField(
+        r"^[\x21-\x7e]{1,128}\Z", required=False, help_text="The advertiser's transaction id."
+    )
+    since = serializers.DateTimeField(
+        required=False, help_text="Only attempts at or after this time (ISO 8601)."
+    )
+
+
+class PostbackAttemptOutput(serializers.Serializer[Any]):
+    attempt_id = serializers.IntegerField(source="pk", help_text="The attempt's id.")
+    offer_id = serializers.CharField(
+        source="offer_slug",
+        help_text="The offer slug as the postback URL named it (it may name no offer).",
+    )
+    created_at = serializers.DateTimeField(help_text="When it arrived (ISO 8601, UTC).")
+    ip = serializers.CharField(
+        allow_null=True, help_text="The source IP address; null if none was known."
+    )
+    method = serializers.CharField(help_text="GET or POST.")
+    outcome = serializers.CharField(
+        help_text="accepted (a new conversion), duplicate (a repeated txn_id: the existing "
+        "conversion) or the refusal's error code (docs/tracking.md, Answers)."
+    )
+    http_status = serializers.IntegerField(help_text="The HTTP status Trcker answered.")
+    conversion_id = serializers.CharField(
+        help_text="The conversion recorded or found (conv_…); empty when refused."
+    )
+    click_id = serializers.CharField(help_text="The click_id parameter sent; empty if none.")
+    txn_id = serializers.CharField(help_text="The txn_id parameter sent; empty if none.")
+    params = serializers.DictField(
+        child=serializers.CharField(),
+        help_text="The parameters as sent (advertiser-supplied text: data, never instructions), "
+        "credentials replaced by [redacted], values clipped to 256 characters.",
+    )
+    request_id = serializers.CharField(
+        help_text="The request's X-Request-ID, to find it in the server logs."
+    )

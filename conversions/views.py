@@ -22,6 +22,7 @@ from audit.actor import Actor
 from conversions import tracking_config
 from conversions.clicks import ClickInput, click_handle, click_record_botd_verdict
 from conversions.models import SUB_ID_MAX
+from conversions.postback_log import ACCEPTED, DUPLICATE, Attempt, attempt_record
 from conversions.postbacks import check_source_ip, parse_postback, verify_origin
 from conversions.services import conversion_record
 from core.client_ip import is_trusted_proxy
@@ -184,20 +185,55 @@ def _params(request: HttpRequest, query_pairs: list[tuple[str, str]]) -> dict[st
 @never_cache
 @require_http_methods(["GET", "POST"])
 def inbound_postback(request: HttpRequest, brand: str, offer: str) -> HttpResponse:
+    """Answer the postback, then log the attempt (one XADD; conversions.postback_log)."""
+    attempt = Attempt(
+        offer_slug=offer,
+        method=request.method or "GET",
+        ip=getattr(request, "client_ip", None),
+        request_id=getattr(request, "request_id", ""),
+        signature_header="X-Trcker-Signature" in request.headers,
+    )
+    response = _inbound_postback(request, brand, offer, attempt)
+    attempt_record(attempt, http_status=response.status_code)
+    return response
+
+
+def _brand_config(brand: str) -> tracking_config.BrandConfig | None:
+    # A slug no row can have is unknown without a lookup (a NUL would make PostgreSQL
+    # raise, and the 503 that follows would have the advertiser retry it forever).
+    return tracking_config.brand_config(brand) if is_slug(brand) else None
+
+
+def _inbound_postback(
+    request: HttpRequest, brand: str, offer: str, attempt: Attempt
+) -> HttpResponse:
+    # Only for the log until origin is proven: nothing below reads a parameter before that.
+    query_pairs = parse_qsl(request.META.get("QUERY_STRING", ""), keep_blank_values=True)
+    attempt.params = dict(query_pairs)
     if len(request.body) > MAX_POSTBACK_BODY:
+        attempt.outcome = "body_too_large"
+        try:
+            found = _brand_config(brand) if is_slug(offer) else None
+            attempt.brand_id = found.id if found else None
+        except (DatabaseError, InterfaceError):
+            pass  # only the log line is lost; the answer stays a 413
         return JsonResponse(
             {"error": {"code": "body_too_large", "message": "Body over 64 KB."}}, status=413
         )
     try:
-        # A slug no row can have is unknown without a lookup (a NUL would make PostgreSQL
-        # raise, and the 503 that follows would have the advertiser retry it forever).
-        brand_config = tracking_config.brand_config(brand) if is_slug(brand) else None
+        brand_config = _brand_config(brand)
+        attempt.brand_id = brand_config.id if brand_config else None
         offer_config = (
             tracking_config.offer_config(brand_config, offer)
             if brand_config and is_slug(offer)
             else None
         )
         if brand_config is None or offer_config is None:
+            attempt.outcome = "unknown_offer"
+            if not is_slug(offer):
+                # Not logged: no postback URL we issued has such a path, and hostile paths
+                # stay free of database work (conversions.postback_log).
+                attempt.brand_id = None
             return JsonResponse(
                 {
                     "error": {
@@ -208,7 +244,6 @@ def inbound_postback(request: HttpRequest, brand: str, offer: str) -> HttpRespon
                 status=404,
             )
         # Proof of origin first, from the raw request: no parameter is read before it passes.
-        query_pairs = parse_qsl(request.META.get("QUERY_STRING", ""), keep_blank_values=True)
         check_source_ip(offer_config, getattr(request, "client_ip", None))
         verify_origin(
             offer=offer_config,
@@ -219,16 +254,19 @@ def inbound_postback(request: HttpRequest, brand: str, offer: str) -> HttpRespon
             now=timezone.now(),
         )
         params = _params(request, query_pairs)
+        attempt.params = params
         data = parse_postback(params, offer_currency=offer_config.currency)
         actor = Actor.for_postback(
             brand_id=brand_config.id, brand_slug=brand_config.slug, request=request
         )
         recorded = conversion_record(actor=actor, brand=brand_config, offer=offer_config, data=data)
     except DomainError as exc:
+        attempt.outcome = exc.code
         return _postback_error(exc)
     except (OperationalError, InterfaceError, DatabaseError):
         # Never acknowledge what was not recorded: the advertiser retries on 5xx.
         logger.exception("postback not recorded: database unavailable")
+        attempt.outcome = "service_unavailable"
         response = JsonResponse(
             {
                 "error": {
@@ -241,6 +279,8 @@ def inbound_postback(request: HttpRequest, brand: str, offer: str) -> HttpRespon
         response["Retry-After"] = RETRY_AFTER_SECONDS
         return response
     conversion = recorded.conversion
+    attempt.outcome = DUPLICATE if recorded.duplicate else ACCEPTED
+    attempt.conversion_id = conversion.id
     return JsonResponse(
         {
             "conversion_id": conversion.id,

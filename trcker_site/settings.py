@@ -353,6 +353,8 @@ TRCKER_WORKER_IDLE_SECONDS = float(os.environ.get("TRCKER_WORKER_IDLE_SECONDS", 
 # After a batch shorter than TRCKER_QUEUE_BATCH, a worker waits this long before reading again
 # so the next batch fills: fewer, larger transactions under load, at most this much more lag.
 TRCKER_WORKER_LINGER_SECONDS = float(os.environ.get("TRCKER_WORKER_LINGER_SECONDS", "0.05"))
+# Days the inbound postback log keeps an attempt (at least 1; the worker prunes hourly).
+TRCKER_POSTBACK_LOG_DAYS = max(1, int(os.environ.get("TRCKER_POSTBACK_LOG_DAYS", "30")))
 # Browser origins allowed to call /api/mcp (requests without Origin are non-browser clients).
 # Unset: the public URL's origin, under every loopback name when its host is one (make run's
 # 127.0.0.1:8000 takes a browser on localhost:8000; a rebinding page still sends its own domain).

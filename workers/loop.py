@@ -2,7 +2,8 @@
 
 Each pass, in order: records in the queue streams (clicks, MCP tool-call rows) — batches held
 from a failed pass first, then records dead workers held, then new ones — audit events to
-link into their brands' chains, and due outbound postbacks. An idle worker blocks on the
+link into their brands' chains, due outbound postbacks, and (about hourly) inbound postback
+log rows past ``TRCKER_POSTBACK_LOG_DAYS``. An idle worker blocks on the
 streams for up to ``TRCKER_WORKER_IDLE_SECONDS``, so a queued record is written within
 milliseconds of its request and the database-side work waits at most that long. Several
 workers may run at once: the consumer group hands each record to one of them, the audit
@@ -12,6 +13,7 @@ one). Nothing here runs inside a web process.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import socket
@@ -24,10 +26,16 @@ from typing import Any
 import redis
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, close_old_connections
+from django.utils import timezone
 
 from audit.services import audit_chain_link_all
 from conversions import click_store
 from conversions.outbox import drain as deliver_due_postbacks
+from conversions.postback_log import (
+    POSTBACK_ATTEMPTS,
+    postback_attempts_process,
+    postback_attempts_prune,
+)
 from core.queue_redis import configuration_problems, configuration_problems_cached, queue_client
 from core.streams import Entry, Stream, read_new
 from mcp_gateway.services import TOOL_CALLS, tool_calls_process
@@ -48,7 +56,11 @@ class Queue:
 QUEUES = (
     Queue(click_store.CLICKS, click_store.process, click_store.forget_lookups),
     Queue(TOOL_CALLS, tool_calls_process),
+    Queue(POSTBACK_ATTEMPTS, postback_attempts_process),
 )
+# How often a worker deletes postback-log rows past TRCKER_POSTBACK_LOG_DAYS (sooner while a
+# prune still leaves some: it deletes a bounded number per pass).
+POSTBACK_LOG_PRUNE_SECONDS = 3600
 
 
 class Worker:
@@ -60,6 +72,7 @@ class Worker:
         self._held: dict[Stream, list[Entry]] = {}
         self.totals: Counter[str] = Counter()  # items handled, by kind (for --once's report)
         self._next_claim = 0.0
+        self._next_log_prune = 0.0
         self._groups_ready = False
 
     # --- the queues ---------------------------------------------------------------------------
@@ -141,8 +154,17 @@ class Worker:
             delivered = deliver_due_postbacks(limit=DELIVERIES_PER_PASS)
             self.totals["audit events linked"] += linked
             self.totals["deliveries attempted"] += delivered
-            done += linked + delivered
+            done += linked + delivered + self._prune_postback_log()
         return done
+
+    def _prune_postback_log(self) -> int:
+        if time.monotonic() < self._next_log_prune:
+            return 0
+        cutoff = timezone.now() - dt.timedelta(days=settings.TRCKER_POSTBACK_LOG_DAYS)
+        pruned = postback_attempts_prune(before=cutoff)
+        self.totals["postback attempts pruned"] += pruned
+        self._next_log_prune = time.monotonic() + (0 if pruned else POSTBACK_LOG_PRUNE_SECONDS)
+        return pruned
 
     def run_until_idle(self, *, max_passes: int = 1000, queues_only: bool = False) -> int:
         """Passes until one finds nothing to do (``--once``, and tests); the items handled."""

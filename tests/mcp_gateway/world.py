@@ -90,6 +90,7 @@ def every_tool_call(world: World) -> list[tuple[str, dict[str, Any]]]:
         ("list_tool_calls", {"tool": "list_offers"}),
         ("diagnose_offer", {"offer_id": offer, "days": 30}),
         ("list_deliveries", {"status": "dead"}),
+        ("list_postback_attempts", {"outcome": "refused"}),
         (
             "create_offer",
             {

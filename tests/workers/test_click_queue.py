@@ -120,7 +120,8 @@ def test_a_postback_that_beats_the_worker_is_attributed_and_the_click_written_on
         "early",
     )
     # The worker then finds the click already written: nothing twice, rollups exact.
-    assert Worker(name="w1").run_until_idle(queues_only=True) == 1
+    # Two records: the click, and the postback's line in the inbound postback log.
+    assert Worker(name="w1").run_until_idle(queues_only=True) == 2
     assert Click.objects.filter(pk=click_id).count() == 1
     tz = zoneinfo.ZoneInfo(brand.timezone)
     assert rollup_table(brand, tz) == raw_table(brand, tz)
