@@ -98,7 +98,7 @@ def resolve_period(
 
 def _ratio(numerator: Decimal | int, denominator: int, places: str) -> Decimal:
     if not denominator:
-        return Decimal(places)
+        return Decimal(0).quantize(Decimal(places))  # no clicks: 0, not the smallest unit
     return (Decimal(numerator) / Decimal(denominator)).quantize(Decimal(places))
 
 

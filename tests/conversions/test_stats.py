@@ -200,3 +200,13 @@ def test_fraud_summary_counts_and_top_risk_partners(actor, brand, world):
     assert [row["partner_id"] for row in summary["top_risk_partners"]] == ["p1", "p2"]
     assert summary["top_risk_partners"][0]["flagged_clicks"] == 5
     assert summary["top_risk_partners"][0]["flagged_share"] == Decimal("0.5000")
+
+
+def test_a_partner_without_clicks_has_zero_epc_and_cvr(actor, brand, world):
+    """A coupon-only partner converts without clicks: its ratios are 0, not 0.0001."""
+    offer_a, _, p1, _ = world
+    add_conversion(brand, offer_a, p1, timezone.now(), "approved", "5.00", "9.00", "C-1")
+    period = resolve_period(actor=actor, days=7)
+    (row,) = performance(actor=actor, by="partner", period=period)
+    assert (row["clicks"], row["epc"], row["cvr"]) == (0, Decimal("0"), Decimal("0"))
+    assert str(row["epc"]) == "0.0000"
