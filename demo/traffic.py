@@ -55,6 +55,15 @@ USER_AGENTS = [
 ]
 COUNTRIES = ["US", "US", "US", "CA", "GB", "DE", "FR", "AU"]
 SUB1 = ["newsletter", "sidebar", "review-post", "instagram", "youtube", ""]
+# Stories the demo tells, so the product page's example prompts get real answers:
+# - coupon-kings sends suspicious traffic this month ("highest fraud scores this month");
+RISKY_PARTNER, RISKY_SHARE, RISKY_DAYS = "coupon-kings", 0.4, 20
+# - tech-reviews moved their audience abroad five days ago: their clicks now come from
+#   countries pro-plan does not allow, so their conversions dropped ("why did X drop?");
+DROPPING_PARTNER, DROP_DAYS, DROP_COUNTRIES = "tech-reviews", 5, ["FR", "AU", "BR", "IN"]
+# - a pending conversion with a known id and a low score ("approve conv_9f2a if its fraud
+#   score is under 20").
+KNOWN_CONVERSION_ID, KNOWN_CONVERSION_SCORE = "conv_9f2a", 12
 
 
 @transaction.atomic
@@ -82,7 +91,15 @@ def seed_demo_traffic(
                 for _ in range(int(rng.uniform(2, 9) * weights[partner.pk] / 2)):
                     ua, device = rng.choice(USER_AGENTS)
                     created = base + dt.timedelta(seconds=rng.randint(0, 86399))
-                    suspicious = rng.random() < 0.05
+                    risky = partner.slug == RISKY_PARTNER and day <= RISKY_DAYS
+                    suspicious = rng.random() < (RISKY_SHARE if risky else 0.05)
+                    score = rng.randint(45, 95) if risky and suspicious else 30
+                    country = rng.choice(COUNTRIES)
+                    outcome = ClickOutcome.ACCEPTED
+                    if partner.slug == DROPPING_PARTNER and day <= DROP_DAYS:
+                        country = rng.choice(DROP_COUNTRIES)
+                        if offer.geo_allow and country not in offer.geo_allow:
+                            outcome = ClickOutcome.GEO_BLOCKED
                     click = Click(
                         id=new_click_id(),
                         brand=brand,
@@ -91,17 +108,19 @@ def seed_demo_traffic(
                         created_at=created,
                         ip=f"203.0.113.{rng.randint(1, 254)}",
                         user_agent=ua,
-                        country=rng.choice(COUNTRIES),
+                        country=country,
                         device_class=device,
                         sub1=rng.choice(SUB1),
-                        outcome=ClickOutcome.ACCEPTED,
-                        fraud_score=30 if suspicious else 0,
-                        fraud_signals=[{"signal": "datacenter_ip", "points": 30}]
+                        outcome=outcome,
+                        is_billable=outcome == ClickOutcome.ACCEPTED,
+                        fraud_score=score if suspicious else 0,
+                        fraud_signals=[{"signal": "datacenter_ip", "points": score}]
                         if suspicious
                         else [],
+                        fraud_flagged=suspicious and score >= brand.fraud_threshold,
                     )
                     clicks.append(click)
-                    if rng.random() > 0.09:
+                    if outcome != ClickOutcome.ACCEPTED or rng.random() > 0.09:
                         continue
                     sale = Decimal(rng.randint(1500, 25000)) / 100
                     payout, revenue = resolve_amounts(
@@ -138,6 +157,7 @@ def seed_demo_traffic(
                             else "",
                             fraud_score=click.fraud_score,
                             fraud_reasons=click.fraud_signals,
+                            fraud_flagged=click.fraud_flagged,
                             sub1=click.sub1,
                             created_at=converted,
                             approved_at=converted + dt.timedelta(days=3)
@@ -151,6 +171,7 @@ def seed_demo_traffic(
                             else None,
                         )
                     )
+    conversions.append(_known_conversion(brand, clicks, now))
     Click.objects.bulk_create(clicks, batch_size=2000)
     Conversion.objects.bulk_create(conversions, batch_size=2000)
     rebuild_brand(brand_id=brand.pk)  # bulk rows bypass the per-change increments
@@ -167,6 +188,34 @@ def seed_demo_traffic(
             actor=actor, payout=batch, method="paypal", reference=f"DEMO-{batch.pk[-6:]}"
         )
     return len(clicks), len(conversions)
+
+
+def _known_conversion(brand: Brand, clicks: list[Click], now: dt.datetime) -> Conversion:
+    """The pending conversion the product page's last example names, on abc-123's traffic."""
+    click = next(
+        click
+        for click in reversed(clicks)
+        if click.partner.slug == "abc-123" and click.outcome == ClickOutcome.ACCEPTED
+    )
+    sale = Decimal("120.00")
+    return Conversion(
+        id=KNOWN_CONVERSION_ID,
+        brand=brand,
+        offer=click.offer,
+        partner=click.partner,
+        click=click,
+        attribution={"winner": "click", "click_id": click.id},
+        event_type="sale",
+        txn_id="DEMO-9F2A",
+        sale_amount=sale,
+        currency=click.offer.currency,
+        payout=Decimal("15.00"),
+        revenue=Decimal("40.00"),
+        status=ConversionStatus.PENDING,
+        fraud_score=KNOWN_CONVERSION_SCORE,
+        fraud_reasons=[{"signal": "new_device", "points": KNOWN_CONVERSION_SCORE}],
+        created_at=min(click.created_at + dt.timedelta(minutes=20), now),
+    )
 
 
 def seed_volume(

@@ -55,6 +55,16 @@ OFFERS: list[dict[str, Any]] = [  # offer_create keyword arguments
         "device_allow": ["mobile", "tablet"],
     },
     {
+        # The product page's "lower their payout on offer xyz to 15%" needs an offer xyz.
+        "offer_id": "xyz",
+        "name": "XYZ Annual Plan",
+        "destination_url": "https://xyz.example.com/annual?click_id={CLICK_ID}&aff={PARTNER_ID}",
+        "payout_type": AmountType.PERCENT,
+        "payout_amount": Decimal("25"),
+        "revenue_type": AmountType.PERCENT,
+        "revenue_amount": Decimal("60"),
+    },
+    {
         "offer_id": "winter-clearance",
         "name": "Winter Clearance",
         "destination_url": "https://shop.example.com/winter",
