@@ -38,6 +38,7 @@ from conversions.models import (
     DeliveryStatus,
     PostbackDelivery,
 )
+from conversions.postback_log import RefusalSummary, refusal_summary
 from conversions.selectors import (
     conversion_get_for_actor,
     conversion_pending_list,
@@ -105,6 +106,8 @@ class Dashboard:
     audit_events: list[AuditEvent]
     links: dict[str, str] = field(default_factory=dict)
     queue: dict[str, Any] | None = None  # operators (superusers) only: it spans every brand
+    # Inbound postbacks refused in the period: the latest and the count per reason code.
+    refused_postbacks: RefusalSummary | None = None
 
     @property
     def show_switcher(self) -> bool:
@@ -227,6 +230,7 @@ def dashboard_build(request: HttpRequest) -> Dashboard | None:
         deliveries_total=deliveries.count(),
         audit_events=list(audit_event_list(actor=actor)[:LIST_LIMIT]),
         queue=_queue(request),
+        refused_postbacks=refusal_summary(actor=actor, since=period.start, limit=LIST_LIMIT),
         links={
             "review_queue": reverse("admin:conversions_conversionreviewqueue_changelist")
             + f"?{brand_filter}",

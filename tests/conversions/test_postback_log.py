@@ -10,6 +10,7 @@ from urllib.parse import quote, urlencode
 
 import pytest
 from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
@@ -28,7 +29,7 @@ from conversions.postback_log import (
 from core.queue_redis import queue_client
 from tests.conftest import client_with_key, issue_key
 from tests.conversions.helpers import click, click_id_from, now_ts, signature, signed_query
-from tests.factories import BrandFactory, OfferFactory, PartnerFactory
+from tests.factories import BrandFactory, OfferFactory, PartnerFactory, StaffMembershipFactory
 from tests.mcp_gateway.helpers import Mcp, structured
 from workers.loop import Worker
 
@@ -445,3 +446,31 @@ def test_another_brands_attempts_are_never_listed(client, brand, other_brand, cl
         assert api.get(f"/api/v1/postback-attempts/?{query}").json()["results"] == []
     mine = structured(Mcp(issue_key(other_brand)).call("list_postback_attempts", {}))
     assert [row["txn_id"] for row in mine["items"]] == ["T-theirs"]
+
+
+# --- the dashboard panel ----------------------------------------------------------------------
+
+
+def test_the_dashboard_lists_refused_postbacks_with_reason_counts(client, brand, other_brand):
+    for outcome in ("bad_signature", "bad_signature", "unknown_click", "accepted"):
+        _aged(brand, 0, outcome=outcome)
+    hostile = _aged(brand, 0, outcome="invalid_txn_id")
+    PostbackAttempt.objects.filter(pk=hostile.pk).update(txn_id="<script>x</script>")
+    _aged(brand, 45, outcome="signature_expired")  # before the dashboard's period
+    _aged(other_brand, 0, outcome="ip_not_allowed")
+    client.force_login(StaffMembershipFactory(brand=brand).user)
+
+    response = client.get(reverse("admin:index"))
+
+    panel = response.context["dashboard"].refused_postbacks
+    assert panel.reasons == [("bad_signature", 2), ("invalid_txn_id", 1), ("unknown_click", 1)]
+    assert [row.outcome for row in panel.latest] == [
+        "invalid_txn_id",
+        "unknown_click",
+        "bad_signature",
+        "bad_signature",
+    ]
+    page = response.content.decode()
+    assert 'id="trk-refused-postbacks"' in page
+    assert "&lt;script&gt;x&lt;/script&gt;" in page and "<script>x</script>" not in page
+    assert "ip_not_allowed" not in page and "signature_expired" not in page
