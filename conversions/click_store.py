@@ -198,27 +198,38 @@ def store(click: Click, context: ClickContext, counters: Sequence[tuple[str, int
     write_clicks([(click, context.tz, context.currency)])
 
 
-def write_queued(click_id: str) -> bool:
-    """Write the click ``click_id`` from its queued record if it is still in the queue;
-    whether there was one. For a request that names one click (a postback, a bot verdict)
-    and may have beaten its worker: it writes that click, nothing else, and waits for
-    nothing."""
+def queued_click(click_id: str) -> tuple[Click, ClickContext] | None:
+    """The click ``click_id`` as the worker will write it (its velocity verdict applied), if
+    it is still in the queue; None otherwise. Reads only: ``trace_click`` shows a click its
+    worker has not written yet through this."""
     client = queue_client() if queue_enabled() else None
     if client is None:
-        return False
+        return None
     try:
         entry_id = client.get(LOOKUP_PREFIX + click_id)  # bytes: the queue client doesn't decode
         entry = CLICKS.get(client, entry_id.decode()) if isinstance(entry_id, bytes) else None
     except RedisError:
         logger.warning("click queue unreachable looking up %s", click_id, exc_info=True)
-        return False
+        return None
     if entry is None:
-        return False
+        return None
     try:
         click, context, counts = decode(entry.fields)
     except (ValueError, KeyError, TypeError):
-        return False  # the worker will dead-letter it
+        return None  # the worker will dead-letter it
     finish(click, context, counts)
+    return click, context
+
+
+def write_queued(click_id: str) -> bool:
+    """Write the click ``click_id`` from its queued record if it is still in the queue;
+    whether there was one. For a request that names one click (a postback, a bot verdict)
+    and may have beaten its worker: it writes that click, nothing else, and waits for
+    nothing."""
+    found = queued_click(click_id)
+    if found is None:
+        return False
+    click, context = found
     write_clicks([(click, context.tz, context.currency)])
     return True
 

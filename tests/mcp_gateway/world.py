@@ -91,6 +91,7 @@ def every_tool_call(world: World) -> list[tuple[str, dict[str, Any]]]:
         ("diagnose_offer", {"offer_id": offer, "days": 30}),
         ("list_deliveries", {"status": "dead"}),
         ("list_postback_attempts", {"outcome": "refused"}),
+        ("trace_click", {"click_id": world.pending.click_id}),
         (
             "create_offer",
             {
