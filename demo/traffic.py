@@ -195,20 +195,25 @@ def _known_conversion(brand: Brand, clicks: list[Click], now: dt.datetime) -> Co
     click = next(
         click
         for click in reversed(clicks)
-        if click.partner.slug == "abc-123" and click.outcome == ClickOutcome.ACCEPTED
+        if click.partner is not None
+        and click.partner.slug == "abc-123"
+        and click.outcome == ClickOutcome.ACCEPTED
     )
+    offer = click.offer
+    if offer is None:  # every click generated above names its offer
+        raise ValueError("a demo click without an offer")
     sale = Decimal("120.00")
     return Conversion(
         id=KNOWN_CONVERSION_ID,
         brand=brand,
-        offer=click.offer,
+        offer=offer,
         partner=click.partner,
         click=click,
         attribution={"winner": "click", "click_id": click.id},
         event_type="sale",
         txn_id="DEMO-9F2A",
         sale_amount=sale,
-        currency=click.offer.currency,
+        currency=offer.currency,
         payout=Decimal("15.00"),
         revenue=Decimal("40.00"),
         status=ConversionStatus.PENDING,
