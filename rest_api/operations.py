@@ -15,7 +15,12 @@ from typing import Any
 
 from django.http import QueryDict
 from django.urls import URLPattern, path
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -159,6 +164,10 @@ def _documented(operation: Operation) -> Callable[[Any], Any]:
         )
     else:
         response = answer_serializer(operation)
+    responses: dict[int, Any] = {route.status: response}
+    if operation.generic_dry_run and route.status != 200:
+        # A dry run creates nothing: it answers 200 with what would have been created.
+        responses[200] = OpenApiResponse(response, description="dry_run: nothing was written.")
     return extend_schema(
         operation_id=operation.name,
         summary=operation.title,
@@ -166,7 +175,7 @@ def _documented(operation: Operation) -> Callable[[Any], Any]:
         tags=[route.tag],
         parameters=parameters,
         request=request,
-        responses={route.status: response},
+        responses=responses,
     )
 
 
