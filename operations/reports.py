@@ -6,7 +6,8 @@ from audit.actor import Scope
 from brands.selectors import brand_get_for_actor
 from brands.serializers import FraudSettingsInput, FraudSettingsOutput
 from brands.services import brand_set_fraud_settings
-from conversions import stats
+from conversions import reports, stats
+from conversions.report_serializers import ReportInput, ReportOutput
 from conversions.serializers import (
     FraudSummaryOutput,
     OfferReportOutput,
@@ -102,5 +103,25 @@ OPERATIONS = [
         scope=Scope.WRITE,
         rest=RestRoute("PATCH", "fraud/settings/", "fraud-settings-update", "fraud"),
         tool=ToolSpec("Set fraud settings", WRITE_UPDATE),
+    ),
+    Operation(
+        name="get_report",
+        description="A custom report: metrics (clicks, billable_clicks, refused_clicks, "
+        "conversions, sale_amount, revenue, payout, profit, epc, cvr, avg_fraud_score, "
+        "max_fraud_score, flagged_conversions) grouped by up to three of day, week (Monday), "
+        "month, offer, partner, event_type, country, device, sub1–sub5, outcome (click refusal "
+        "reason), status; filters per dimension; compare_previous adds the previous period and "
+        "the change; order_by, limit. Money metrics add currency to the row key. At most "
+        f"{reports.MAX_REPORT_DAYS} days. Example: "
+        '{"metrics": ["clicks", "conversions", "revenue"], "group_by": ["country"], "days": 7}.'
+        + PERIOD_HELP,
+        input=ReportInput,
+        run=reports.report,
+        output=ReportOutput,
+        scope=Scope.READ,
+        # POST: metrics and group_by are lists and filters an object, which a query string
+        # (read as one value per name) cannot carry; the call still only reads.
+        rest=RestRoute("POST", "stats/report/", "stats-report", "stats"),
+        tool=ToolSpec("Report", READ),
     ),
 ]

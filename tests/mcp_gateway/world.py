@@ -83,6 +83,10 @@ def every_tool_call(world: World) -> list[tuple[str, dict[str, Any]]]:
         ("list_pending_conversions", {"limit": 10}),
         ("list_coupons", {"partner_id": partner}),
         ("get_top_publishers", {"metric": "revenue", "limit": 5}),
+        (
+            "get_report",
+            {"metrics": ["clicks", "conversions", "revenue"], "group_by": ["partner"], "days": 7},
+        ),
         ("list_offers", {}),
         ("list_partners", {"status": "active"}),
         ("list_payouts", {"status": "pending"}),
