@@ -14,6 +14,7 @@ the POST endpoints live under ``admin/dashboard/``.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -57,10 +58,11 @@ from conversions.stats import (
     resolve_period,
     top_publishers,
 )
-from core.errors import DomainError
+from core.errors import DomainError, ValidationError
 from workers.loop import queue_status
 
 DAYS = 30
+DAY_CHOICES = (7, 14, 30, 90)
 TOP_LIMIT = 5
 LIST_LIMIT = 10
 
@@ -73,7 +75,71 @@ def money_text(value: Decimal | int) -> str:
     return f"{Decimal(value):,.2f}"
 
 
-# --- the per-day series -----------------------------------------------------------------------
+# --- the period -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PeriodChoice:
+    """The period the request asked for, its previous period of equal length (for the
+    comparison), and the message to show when the request's values were refused."""
+
+    current: Period
+    previous: Period
+    days: int | None  # one of DAY_CHOICES, or None for a custom range
+    error: str = ""
+
+
+def _previous(actor: Actor, period: Period) -> Period:
+    length = (period.date_to - period.date_from).days + 1
+    before = period.date_from - dt.timedelta(days=1)
+    return resolve_period(
+        actor=actor, date_from=before - dt.timedelta(days=length - 1), date_to=before
+    )
+
+
+def _requested(actor: Actor, request: HttpRequest) -> tuple[Period, int | None]:
+    """``?date_from=&date_to=`` (either may be left out) or ``?days=7|14|30|90``; raises
+    ValidationError with a message for the page on anything else."""
+    raw_from = request.GET.get("date_from", "").strip()
+    raw_to = request.GET.get("date_to", "").strip()
+    if raw_from or raw_to:
+        try:
+            date_from = dt.date.fromisoformat(raw_from) if raw_from else None
+            date_to = dt.date.fromisoformat(raw_to) if raw_to else None
+        except ValueError:
+            raise ValidationError("Dates must be written YYYY-MM-DD.") from None
+        return resolve_period(actor=actor, date_from=date_from, date_to=date_to), None
+    raw_days = request.GET.get("days", "").strip()
+    if not raw_days:
+        return resolve_period(actor=actor, days=DAYS), DAYS
+    if raw_days not in {str(choice) for choice in DAY_CHOICES}:
+        choices = ", ".join(str(choice) for choice in DAY_CHOICES)
+        raise ValidationError(f"The period must be {choices} days or a custom range.")
+    return resolve_period(actor=actor, days=int(raw_days)), int(raw_days)
+
+
+def period_choice(actor: Actor, request: HttpRequest) -> PeriodChoice:
+    """Never an error page: a refused value shows its message over the default 30 days."""
+    error = ""
+    try:
+        period, days = _requested(actor, request)
+        previous = _previous(actor, period)
+    except ValidationError as exc:
+        error = f"{exc.message} Showing the last {DAYS} days instead."
+        period, days = resolve_period(actor=actor, days=DAYS), DAYS
+        previous = _previous(actor, period)
+    return PeriodChoice(current=period, previous=previous, days=days, error=error)
+
+
+def change_text(current: Decimal | int, previous: Decimal | int, fmt: Callable) -> str:
+    """ "+12 (+25.0%)" against the previous period; "no data before" when it had nothing."""
+    delta = current - previous
+    sign = "+" if delta > 0 else ""
+    absolute = sign + fmt(delta)
+    if not previous:
+        return f"{absolute} (none in the previous period)" if current else "no change"
+    percent = Decimal(delta) * 100 / abs(Decimal(previous))
+    return f"{absolute} ({sign}{percent:.1f}%)"
 
 
 # --- the page ---------------------------------------------------------------------------------
@@ -86,6 +152,8 @@ class Metric:
     total: str
     chart: Chart
     currency: str = ""
+    previous: str = ""  # the previous period's total, and the change against it
+    change: str = ""
 
 
 @dataclass
@@ -93,8 +161,12 @@ class Dashboard:
     brand: Brand
     brands: list[Brand]
     period: Period
+    previous_period: Period
+    period_days: int | None  # the picked choice of DAY_CHOICES; None for a custom range
+    period_error: str
     can_write: bool
     series: DailySeries
+    previous_series: DailySeries
     metrics: list[Metric]
     top_partners: list[dict[str, Any]]
     top_offers: list[dict[str, Any]]
@@ -114,6 +186,10 @@ class Dashboard:
         return len(self.brands) > 1
 
     @property
+    def day_choices(self) -> tuple[int, ...]:
+        return DAY_CHOICES
+
+    @property
     def days(self) -> int:
         return (self.period.date_to - self.period.date_from).days + 1
 
@@ -131,15 +207,25 @@ def dashboard_brands(request: HttpRequest) -> list[Brand]:
     return list(brands.order_by("slug"))
 
 
-def _metrics(series: DailySeries, period: Period, brand: Brand) -> list[Metric]:
+def _metrics(
+    series: DailySeries, previous: DailySeries, period: Period, brand: Brand
+) -> list[Metric]:
     def make(
         key: str, label: str, kind: str, values: list, fmt: Callable, currency: str = ""
     ) -> Metric:
         title = f"{label} ({currency})" if currency else label
+        zero = ZERO if currency else 0
+        total = sum(values, zero)
+        if currency:
+            before = sum(previous.money.get(currency, {}).get(key, []), zero)
+        else:
+            before = sum(getattr(previous, key), zero)
         return Metric(
             key=key,
             label=label,
-            total=fmt(sum(values, ZERO if currency else 0)),
+            total=fmt(total),
+            previous=fmt(before),
+            change=change_text(total, before, fmt),
             currency=currency,
             chart=chart(
                 chart_id=f"chart-{key}{'-' + currency.lower() if currency else ''}",
@@ -164,6 +250,11 @@ def _metrics(series: DailySeries, period: Period, brand: Brand) -> list[Metric]:
             values = money[currency][metric]
             metrics.append(make(metric, metric.capitalize(), "line", values, money_text, currency))
     return metrics
+
+
+def _with_percent(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    # The selectors give CVR as a fraction (0.0123); the table shows a percentage.
+    return [{**row, "cvr_percent": row["cvr"] * 100} for row in rows]
 
 
 def _top_offers(actor: Actor, period: Period) -> list[dict[str, Any]]:
@@ -207,22 +298,28 @@ def dashboard_build(request: HttpRequest) -> Dashboard | None:
     else:
         brand = brands[0]
     actor = admin_actor(request, brand)
-    period = resolve_period(actor=actor, days=DAYS)
+    choice = period_choice(actor, request)
+    period = choice.current
     pending = conversion_pending_list(actor=actor)
     deliveries = delivery_list(actor=actor).filter(
         status__in=[DeliveryStatus.FAILED, DeliveryStatus.DEAD]
     )
     brand_filter = urlencode({"brand__id__exact": brand.pk})
     series = daily_series(actor=actor, period=period)
+    previous_series = daily_series(actor=actor, period=choice.previous)
     return Dashboard(
         brand=brand,
         brands=brands,
         period=period,
+        previous_period=choice.previous,
+        period_days=choice.days,
+        period_error=choice.error,
         can_write=brand_access(request).can_write(brand.pk),
         series=series,
-        metrics=_metrics(series, period, brand),
-        top_partners=top_publishers(actor=actor, period=period, limit=TOP_LIMIT),
-        top_offers=_top_offers(actor, period),
+        previous_series=previous_series,
+        metrics=_metrics(series, previous_series, period, brand),
+        top_partners=_with_percent(top_publishers(actor=actor, period=period, limit=TOP_LIMIT)),
+        top_offers=_with_percent(_top_offers(actor, period)),
         fraud=_fraud(actor, period),
         pending=list(pending[:LIST_LIMIT]),
         pending_total=pending.count(),

@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from backoffice.charts import chart
-from backoffice.dashboard import count_text, money_text
+from backoffice.dashboard import change_text, count_text, money_text
 from brands.models import StaffRole
 from conversions.models import Click, Conversion, PostbackDelivery
 from conversions.outbox import drain
@@ -274,7 +274,14 @@ def test_top_lists_fraud_queue_deliveries_and_audit_come_from_the_selectors(clie
     actor = make_actor(acme)
     period = resolve_period(actor=actor, days=30)
 
-    assert dash.top_partners == top_publishers(actor=actor, period=period, limit=5)
+    # the selector's rows, plus the CVR as a percentage for the table
+    assert dash.top_partners == [
+        {**row, "cvr_percent": row["cvr"] * 100}
+        for row in top_publishers(actor=actor, period=period, limit=5)
+    ]
+    for row in dash.top_partners + dash.top_offers:
+        assert f'<td data-label="EPC" class="trk-num trk-epc">{row["epc"]:.4f}</td>' in html
+        assert f'<td data-label="CVR" class="trk-num trk-cvr">{row["cvr"] * 100:.2f}%</td>' in html
     offers = performance(actor=actor, by="offer", period=period)
     assert {(row["offer_id"], row["currency"]) for row in dash.top_offers} == {
         (row["offer_id"], row["currency"]) for row in offers
@@ -609,3 +616,100 @@ def test_negative_values_are_drawn_below_the_zero_line():
         "Profit per day, 2025-03-01 to 2025-03-03 (UTC). Total -18.50. Highest 12.00 on 2025-03-01."
     )
     assert down.label == "Mar 2: -30.50"
+
+
+# --- the period picker and the comparison ---------------------------------------------------
+
+
+def metric_of(dash, key: str, currency: str = ""):
+    (found,) = [m for m in dash.metrics if (m.key, m.currency) == (key, currency)]
+    return found
+
+
+def test_day_choices_compare_with_the_previous_period_of_equal_length(client, acme, world):
+    client.force_login(staff(acme))
+    actor = make_actor(acme)
+    for days in (7, 14, 30, 90):
+        _, dash, html = dashboard_page(client, days=days)
+        period = resolve_period(actor=actor, days=days)
+        assert (dash.period.date_from, dash.period.date_to) == (period.date_from, period.date_to)
+        assert dash.period_days == days and not dash.period_error
+        previous = dash.previous_period
+        assert previous.date_to == period.date_from - dt.timedelta(days=1)
+        assert (previous.date_to - previous.date_from).days + 1 == days
+        assert len(dash.series.days) == days
+        assert f'?days={days}" aria-current="true"' in html
+        now, before = stats_totals(actor, period), stats_totals(actor, previous)
+        for key in ("clicks", "conversions"):
+            metric = metric_of(dash, key)
+            assert metric.total == count_text(now[key])
+            assert metric.previous == count_text(before[key])
+            assert metric.change == change_text(now[key], before[key], count_text)
+        for currency in ("USD", "EUR"):
+            for key in ("revenue", "payout", "profit"):
+                metric = metric_of(dash, key, currency)
+                current = now["money"].get(currency, {}).get(key, ZERO)
+                earlier = before["money"].get(currency, {}).get(key, ZERO)
+                assert (metric.total, metric.previous) == (money_text(current), money_text(earlier))
+                assert metric.change == change_text(current, earlier, money_text)
+                assert f"previous period {metric.previous} · " in html
+
+    # the 7 days: OLD-1 (nine days ago) falls in the previous week, everything else in this one
+    _, dash, _ = dashboard_page(client, days=7)
+    assert metric_of(dash, "clicks").change == "+9 (+225.0%)"  # 13 against 4
+    assert metric_of(dash, "conversions").change == "+3 (+300.0%)"  # 4 against 1
+    assert metric_of(dash, "revenue", "EUR").change == "0.00 (0.0%)"  # H-1 against OLD-1
+    assert metric_of(dash, "revenue", "USD").change == "+75.00 (none in the previous period)"
+
+
+def test_change_text_handles_an_empty_previous_period():
+    assert change_text(5, 0, count_text) == "+5 (none in the previous period)"
+    assert change_text(0, 0, count_text) == "no change"
+    assert change_text(Decimal("-2.00"), Decimal("4.00"), money_text) == "-6.00 (-150.0%)"
+
+
+def test_a_custom_range_and_its_previous_range(client, acme, world):
+    client.force_login(staff(acme))
+    actor = make_actor(acme)
+    today = resolve_period(actor=actor, days=1).date_to
+    date_from, date_to = today - dt.timedelta(days=10), today - dt.timedelta(days=6)
+    _, dash, html = dashboard_page(
+        client, date_from=date_from.isoformat(), date_to=date_to.isoformat()
+    )
+    assert (dash.period.date_from, dash.period.date_to) == (date_from, date_to)
+    assert dash.period_days is None and not dash.period_error
+    assert (dash.previous_period.date_from, dash.previous_period.date_to) == (
+        date_from - dt.timedelta(days=5),
+        date_from - dt.timedelta(days=1),
+    )
+    expected = stats_totals(actor, dash.period)
+    assert expected["conversions"] == 1  # OLD-1 only
+    assert metric_of(dash, "conversions").total == "1"
+    assert metric_of(dash, "revenue", "EUR").total == money_text(
+        expected["money"]["EUR"]["revenue"]
+    )
+    assert f'value="{date_from.isoformat()}"' in html and "aria-current" not in html
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"days": "5"}, "The period must be 7, 14, 30, 90 days or a custom range."),
+        ({"days": "-1"}, "The period must be 7, 14, 30, 90 days or a custom range."),
+        ({"days": "ten"}, "The period must be 7, 14, 30, 90 days or a custom range."),
+        ({"date_from": "2025-13-01"}, "Dates must be written YYYY-MM-DD."),
+        ({"date_from": "<b>x</b>"}, "Dates must be written YYYY-MM-DD."),
+        ({"date_from": "2025-03-02", "date_to": "2025-03-01"}, "date_from must not be after"),
+        ({"date_from": "2020-01-01", "date_to": "2025-01-01"}, "at most 366 days"),
+    ],
+)
+def test_a_bad_period_is_a_message_and_the_last_30_days(client, acme, world, params, message):
+    client.force_login(staff(acme))
+    _, dash, html = dashboard_page(client, **params)
+    period = resolve_period(actor=make_actor(acme), days=30)
+    assert (dash.period.date_from, dash.period.date_to) == (period.date_from, period.date_to)
+    assert dash.period_days == 30
+    assert message in dash.period_error
+    assert dash.period_error.endswith("Showing the last 30 days instead.")
+    assert 'class="errornote trk-period-error" role="alert"' in html
+    assert "<b>x</b>" not in html
