@@ -10,9 +10,34 @@ from django.db.models import QuerySet
 
 from audit.actor import Actor
 from conversions.models import Click, Conversion, ConversionStatus, Payout, PostbackDelivery
-from core.errors import NotFoundError
+from core.errors import NotFoundError, ValidationError
 from offers.selectors import offer_get_for_actor
 from partners.selectors import partner_get_for_actor
+
+# The sorts a conversion list offers; each ends with the pk so keyset paging has a total order.
+CONVERSION_ORDERINGS = (
+    "-created_at",
+    "created_at",
+    "-fraud_score",
+    "fraud_score",
+    "-sale_amount",
+    "sale_amount",
+    "-payout",
+    "payout",
+)
+
+
+def check_score_range(low: int | None, high: int | None) -> None:
+    for name, value in (("min_fraud_score", low), ("max_fraud_score", high)):
+        if value is not None and not 0 <= value <= 100:
+            raise ValidationError(
+                f"{name} must be between 0 and 100.", fields={name: ["Out of range."]}
+            )
+    if low is not None and high is not None and low > high:
+        raise ValidationError(
+            "min_fraud_score must not be above max_fraud_score.",
+            fields={"min_fraud_score": ["Above max_fraud_score."]},
+        )
 
 
 def conversion_list(
@@ -25,7 +50,15 @@ def conversion_list(
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
     min_fraud_score: int | None = None,
+    max_fraud_score: int | None = None,
+    order_by: str = "-created_at",
 ) -> QuerySet[Conversion]:
+    if order_by not in CONVERSION_ORDERINGS:
+        raise ValidationError(
+            f"order_by must be one of {', '.join(CONVERSION_ORDERINGS)}.",
+            fields={"order_by": ["Unknown ordering."]},
+        )
+    check_score_range(min_fraud_score, max_fraud_score)
     qs = Conversion.objects.filter(brand_id=actor.brand_id).select_related("offer", "partner")
     if status:
         qs = (
@@ -48,7 +81,10 @@ def conversion_list(
         qs = qs.filter(created_at__lt=until)
     if min_fraud_score is not None:
         qs = qs.filter(fraud_score__gte=min_fraud_score)
-    return qs.order_by("-created_at", "-pk")
+    if max_fraud_score is not None:
+        qs = qs.filter(fraud_score__lte=max_fraud_score)
+    # The pk breaks ties in the sort's direction, so equal scores or amounts page stably.
+    return qs.order_by(order_by, "-pk" if order_by.startswith("-") else "pk")
 
 
 def conversion_pending_list(

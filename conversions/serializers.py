@@ -16,6 +16,8 @@ from conversions.models import (
     PayoutStatus,
     PostbackDelivery,
 )
+from conversions.score_serializers import PartnerScoreOutput, ScoreBucketOutput
+from conversions.selectors import CONVERSION_ORDERINGS, check_score_range
 from conversions.stats import METRICS
 from core.serializers import PageArguments, StrictSerializer
 from offers.models import DecimalColumn
@@ -125,6 +127,22 @@ class ConversionListFilters(PageArguments):
     conversion_id = serializers.CharField(max_length=32, required=False)
     since = serializers.DateTimeField(required=False)
     until = serializers.DateTimeField(required=False)
+    min_fraud_score = serializers.IntegerField(
+        min_value=0, max_value=100, required=False, help_text="Only fraud scores ≥ this (0–100)."
+    )
+    max_fraud_score = serializers.IntegerField(
+        min_value=0, max_value=100, required=False, help_text="Only fraud scores ≤ this (0–100)."
+    )
+    order_by = serializers.ChoiceField(
+        choices=CONVERSION_ORDERINGS,
+        required=False,
+        help_text="Sort: -created_at (newest first, the default), created_at, -fraud_score "
+        "(riskiest first), fraud_score, -sale_amount, sale_amount, -payout or payout; ties by id.",
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        check_score_range(attrs.get("min_fraud_score"), attrs.get("max_fraud_score"))
+        return attrs
 
 
 class PendingListFilters(PageArguments):
@@ -377,6 +395,17 @@ class FraudSummaryOutput(serializers.Serializer[dict[str, Any]]):
     top_risk_partners = RiskyPartnerOutput(
         many=True,
         help_text="Partners with flagged conversions or clicks, most flagged conversions first.",
+    )
+    partners_by_score = PartnerScoreOutput(
+        many=True,
+        help_text="Up to 10 partners with clicks or conversions in the period, ranked by average "
+        "fraud score, then maximum, over all their scored traffic (flagged or not); with fraud "
+        "mode off nothing is scored and scores are 0.",
+    )
+    score_histogram = ScoreBucketOutput(
+        many=True,
+        help_text="Clicks and conversions of the period per fraud-score range: ten buckets, "
+        "0–9, 10–19, …, 90–100.",
     )
 
 

@@ -273,15 +273,24 @@ def conversion_approve(*, actor: Actor, conversion: Conversion) -> Conversion:
             f"Cannot approve conversion {locked.pk}: it is {locked.status}. Only pending and "
             "pending_review conversions can be approved."
         )
-    old_status = locked.status
+    old_status, old_reason = locked.status, locked.status_reason
     locked.status = ConversionStatus.APPROVED
     locked.approved_at = timezone.now()
+    # The hold's reason (fraud_review) explained why it waited; once approved it no longer
+    # applies, and the rollups' held-for-review count moves with it.
+    locked.status_reason = ""
     changes: dict[str, list[Any]] = {"status": [old_status, locked.status]}
+    if old_reason:
+        changes["status_reason"] = [old_reason, ""]
     if locked.fraud_score or old_status == ConversionStatus.PENDING_REVIEW:
         locked.fraud_cleared_by = actor.label
         changes["fraud_cleared_by"] = ["", actor.label]
-    locked.save(update_fields=["status", "approved_at", "fraud_cleared_by", "updated_at"])
-    rollup_conversions_moved([locked], tz=brand_tz(actor), old=old_status, new=locked.status)
+    locked.save(
+        update_fields=["status", "status_reason", "approved_at", "fraud_cleared_by", "updated_at"]
+    )
+    rollup_conversions_moved(
+        [locked], tz=brand_tz(actor), old=old_status, new=locked.status, old_reason=old_reason
+    )
     enqueue_postback(
         locked,
         template=locked.offer.postback_url_template,

@@ -18,12 +18,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import QuerySet, Sum
+from django.db.models import Count, Max, Q, QuerySet, Sum
 from django.utils import timezone
 
 from audit.actor import Actor
 from brands.models import Brand
-from conversions.models import ConversionStatus, DailyRollup
+from conversions.models import Click, Conversion, ConversionStatus, DailyRollup
 from core.errors import ValidationError
 from offers.models import Offer
 from offers.selectors import offer_get_for_actor
@@ -252,9 +252,80 @@ def top_publishers(
     return [{"rank": index + 1, **row} for index, row in enumerate(rows[:limit])]
 
 
+SCORE_RANK_LIMIT = 10
+HISTOGRAM_BUCKETS = [(low, low + 9) for low in range(0, 90, 10)] + [(90, 100)]
+
+
+def _scored(model: type[Click] | type[Conversion], actor: Actor, period: Period) -> Any:
+    # Raw rows, not the rollups (they keep no score sums): the clicks with a known partner
+    # (the ones scoring sees) and every conversion, recorded in the period.
+    return model.objects.filter(
+        brand_id=actor.brand_id,
+        partner__isnull=False,
+        created_at__gte=period.start,
+        created_at__lt=period.end,
+    )
+
+
+def fraud_scores(*, actor: Actor, period: Period, limit: int = SCORE_RANK_LIMIT) -> dict[str, Any]:
+    """Partners ranked by their average, then maximum, fraud score over all their scored clicks
+    and conversions in the period (flagged or not), and a histogram of the scores. Four
+    grouped queries (per partner and histogram, clicks and conversions), none per row."""
+    per_partner: dict[int, dict[str, Any]] = {}
+    histogram = {low: {"clicks": 0, "conversions": 0} for low, _ in HISTOGRAM_BUCKETS}
+    for kind, model in (("clicks", Click), ("conversions", Conversion)):
+        rows = _scored(model, actor, period)
+        grouped = rows.values("partner_id", "partner__slug", "partner__name").annotate(
+            n=Count("pk"), total=Sum("fraud_score"), top=Max("fraud_score")
+        )
+        for row in grouped.order_by():
+            entry = per_partner.setdefault(
+                row["partner_id"],
+                {"partner_id": row["partner__slug"], "name": row["partner__name"], "sum": 0},
+            )
+            entry[kind], entry["sum"] = row["n"], entry["sum"] + (row["total"] or 0)
+            entry[f"{kind}_max_score"] = row["top"] or 0
+            entry[f"{kind}_avg_score"] = _ratio(row["total"] or 0, row["n"], "0.01")
+        counts = rows.aggregate(
+            **{
+                f"b{low}": Count("pk", filter=Q(fraud_score__gte=low, fraud_score__lte=high))
+                for low, high in HISTOGRAM_BUCKETS
+            }
+        )
+        for low, _ in HISTOGRAM_BUCKETS:
+            histogram[low][kind] = counts[f"b{low}"]
+    ranked = []
+    for entry in per_partner.values():
+        scored = entry.get("clicks", 0) + entry.get("conversions", 0)
+        ranked.append(
+            {
+                "partner_id": entry["partner_id"],
+                "name": entry["name"],
+                "avg_score": _ratio(entry.pop("sum"), scored, "0.01"),
+                "max_score": max(
+                    entry.get("clicks_max_score", 0), entry.get("conversions_max_score", 0)
+                ),
+                **{
+                    f"{kind}{suffix}": entry.get(f"{kind}{suffix}", default)
+                    for kind in ("clicks", "conversions")
+                    for suffix, default in (("", 0), ("_avg_score", None), ("_max_score", None))
+                },
+            }
+        )
+    ranked.sort(key=lambda row: (-row["avg_score"], -row["max_score"], row["partner_id"]))
+    return {
+        "partners_by_score": ranked[:limit],
+        "score_histogram": [
+            {"score_from": low, "score_to": high, **histogram[low]}
+            for low, high in HISTOGRAM_BUCKETS
+        ],
+    }
+
+
 def fraud_summary(*, actor: Actor, period: Period, limit: int = 5) -> dict[str, Any]:
     """Flagged (score at or above the brand threshold when scored) clicks and conversions, and
-    the partners with the most flagged conversions — from the daily rollups."""
+    the partners with the most flagged conversions — from the daily rollups; plus the ranking
+    by score over all scored traffic (``fraud_scores``, from the raw rows)."""
     brand = Brand.objects.get(pk=actor.brand_id)
     sums = {
         "clicks_total": Sum("clicks_gross"),
@@ -316,6 +387,7 @@ def fraud_summary(*, actor: Actor, period: Period, limit: int = 5) -> dict[str, 
             }
             for row in risky[:limit]
         ],
+        **fraud_scores(actor=actor, period=period),
     }
 
 

@@ -74,7 +74,10 @@ OPERATIONS = [
     Operation(
         name="get_fraud_summary",
         description="Scored and flagged (score ≥ the brand threshold) clicks and conversions, how "
-        "many were held for review or rejected, and the top-risk partners." + PERIOD_HELP,
+        "many were held for review or rejected, and the top-risk partners (most flagged); "
+        "partners_by_score ranks partners by average, then maximum, fraud score over all their "
+        "scored traffic, flagged or not (which partners have the highest fraud scores), and "
+        "score_histogram counts clicks and conversions per 10-point score range." + PERIOD_HELP,
         input=PeriodInput,
         run=stats.fraud_summary_report,
         output=FraudSummaryOutput,

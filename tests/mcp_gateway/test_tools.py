@@ -68,6 +68,7 @@ def test_the_product_pages_tools_are_all_there():
         "replay_postback",
         "list_deliveries",
         "diagnose_offer",  # "clicks but no revenue" (issue 14)
+        "bulk_update_conversions",  # approve or reject many at once (issue 14)
     }
     assert {tool.name for tool in TOOLS} == page | extra
 

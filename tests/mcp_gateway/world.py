@@ -77,7 +77,10 @@ def every_tool_call(world: World) -> list[tuple[str, dict[str, Any]]]:
         ("get_partner_stats", {"days": 7}),
         ("get_offer_stats", {"offer_id": offer}),
         ("get_offer_config", {"offer_id": offer}),
-        ("get_conversions", {"status": "pending", "limit": 5}),
+        (
+            "get_conversions",
+            {"status": "pending", "min_fraud_score": 0, "max_fraud_score": 100, "limit": 5},
+        ),
         ("get_fraud_summary", {}),
         ("get_fraud_settings", {}),
         ("list_pending_conversions", {"limit": 10}),
@@ -135,6 +138,8 @@ def every_tool_call(world: World) -> list[tuple[str, dict[str, Any]]]:
         ),
         ("set_fraud_settings", {"mode": "review", "threshold": 60}),
         ("approve_conversion", {"conversion_id": world.pending.id}),
+        # One row, so one audit event; reject_conversion then rejects it from approved.
+        ("bulk_update_conversions", {"action": "approve", "conversion_ids": [world.to_reject.id]}),
         ("reject_conversion", {"conversion_id": world.to_reject.id, "reason": "test order"}),
         (
             "set_cap",
