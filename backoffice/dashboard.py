@@ -36,6 +36,7 @@ from backoffice.charts import Chart, chart
 from brands.models import Brand
 from conversions.models import (
     Conversion,
+    ConversionStatus,
     DeliveryStatus,
     PostbackDelivery,
 )
@@ -171,8 +172,13 @@ class Dashboard:
     top_partners: list[dict[str, Any]]
     top_offers: list[dict[str, Any]]
     fraud: dict[str, Any]
+    # The review queue in two: held by fraud scoring, and everything else waiting (pending,
+    # or held for another reason such as a soft cap), each oldest first or by score.
+    fraud_holds: list[Conversion]
+    fraud_holds_total: int
     pending: list[Conversion]
     pending_total: int
+    queue_sort: str  # "" (oldest first) or "score" (highest fraud score first)
     deliveries: list[PostbackDelivery]
     deliveries_total: int
     audit_events: list[AuditEvent]
@@ -273,6 +279,34 @@ def _fraud(actor: Actor, period: Period) -> dict[str, Any]:
     return summary
 
 
+# A fraud hold is what conversions.services.conversion_record holds on a score over the
+# brand's threshold in review mode: pending_review with the reason "fraud_review".
+FRAUD_HOLD = {"status": ConversionStatus.PENDING_REVIEW, "status_reason": "fraud_review"}
+SORTS = {"": ("created_at", "pk"), "score": ("-fraud_score", "created_at", "pk")}
+
+
+def _review_queue(actor: Actor, sort: str) -> dict[str, Any]:
+    queue = conversion_pending_list(actor=actor).order_by(*SORTS[sort])
+    holds, ordinary = queue.filter(**FRAUD_HOLD), queue.exclude(**FRAUD_HOLD)
+    return {
+        "fraud_holds": list(holds[:LIST_LIMIT]),
+        "fraud_holds_total": holds.count(),
+        "pending": list(ordinary[:LIST_LIMIT]),
+        "pending_total": ordinary.count(),
+        "queue_sort": sort,
+    }
+
+
+def _with(request: HttpRequest, **changes: str) -> str:
+    """This page's query string with ``changes`` (an empty value drops the parameter)."""
+    query = request.GET.copy()
+    for key, value in changes.items():
+        query.pop(key, None)
+        if value:
+            query[key] = value
+    return f"?{query.urlencode()}" if query else "?"
+
+
 def _queue(request: HttpRequest) -> dict[str, Any] | None:
     if not request.user.is_superuser:
         return None
@@ -300,7 +334,7 @@ def dashboard_build(request: HttpRequest) -> Dashboard | None:
     actor = admin_actor(request, brand)
     choice = period_choice(actor, request)
     period = choice.current
-    pending = conversion_pending_list(actor=actor)
+    sort = request.GET.get("sort", "")
     deliveries = delivery_list(actor=actor).filter(
         status__in=[DeliveryStatus.FAILED, DeliveryStatus.DEAD]
     )
@@ -321,8 +355,7 @@ def dashboard_build(request: HttpRequest) -> Dashboard | None:
         top_partners=_with_percent(top_publishers(actor=actor, period=period, limit=TOP_LIMIT)),
         top_offers=_with_percent(_top_offers(actor, period)),
         fraud=_fraud(actor, period),
-        pending=list(pending[:LIST_LIMIT]),
-        pending_total=pending.count(),
+        **_review_queue(actor, sort if sort in SORTS else ""),
         deliveries=list(deliveries[:LIST_LIMIT]),
         deliveries_total=deliveries.count(),
         audit_events=list(audit_event_list(actor=actor)[:LIST_LIMIT]),
@@ -334,6 +367,8 @@ def dashboard_build(request: HttpRequest) -> Dashboard | None:
             "deliveries": reverse("admin:conversions_postbackdelivery_changelist")
             + f"?{brand_filter}",
             "audit": reverse("admin:audit_auditevent_changelist") + f"?{brand_filter}",
+            "sort_score": _with(request, sort="score"),
+            "sort_oldest": _with(request, sort=""),
         },
     )
 

@@ -293,6 +293,7 @@ def test_top_lists_fraud_queue_deliveries_and_audit_come_from_the_selectors(clie
     queue = conversion_pending_list(actor=actor)
     assert [c.pk for c in dash.pending] == [c.pk for c in queue[:10]]
     assert dash.pending_total == queue.count() == 4  # EVE-1, OLD-1, A-1, H-1
+    assert dash.fraud_holds == [] and dash.fraud_holds_total == 0  # monitor mode holds nothing
     assert dash.audit_events[0].action == "conversion.reject"
     assert "Plain &amp; Simple" in html
 
@@ -713,3 +714,59 @@ def test_a_bad_period_is_a_message_and_the_last_30_days(client, acme, world, par
     assert dash.period_error.endswith("Showing the last 30 days instead.")
     assert 'class="errornote trk-period-error" role="alert"' in html
     assert "<b>x</b>" not in html
+
+
+# --- the review queue: fraud holds apart from ordinary pending ------------------------------
+
+
+def held_world(acme, world):
+    """Review mode at a low threshold: conversions seconds after their click ("instant") score
+    over it and are held by the real recording path; their scores are then spread so the sort
+    has something to order."""
+    acme.fraud_mode, acme.fraud_threshold = "review", 1
+    acme.save()
+    holds = [convert(world["shoes"], world["plain"], txn=f"F-{n}") for n in range(3)]
+    for conversion, score in zip(holds, (40, 95, 60), strict=True):
+        conversion.refresh_from_db()
+        assert (conversion.status, conversion.status_reason) == ("pending_review", "fraud_review")
+        Conversion.objects.filter(pk=conversion.pk).update(fraud_score=score)
+    h1 = world["pending"][1]
+    # recorded in monitor mode: a high score, yet ordinary pending (no fraud hold)
+    Conversion.objects.filter(pk=h1.pk).update(fraud_score=99)
+    return holds
+
+
+def test_the_queue_splits_fraud_holds_from_ordinary_pending(client, acme, globex, world):
+    holds = held_world(acme, world)
+    client.force_login(staff(acme))
+    _, dash, html = dashboard_page(client)
+    queue = conversion_pending_list(actor=make_actor(acme))
+
+    assert [c.pk for c in dash.fraud_holds] == [c.pk for c in holds]  # oldest first
+    assert dash.fraud_holds_total == 3
+    ordinary = [c.pk for c in queue if c.pk not in {h.pk for h in holds}]
+    assert [c.pk for c in dash.pending] == ordinary and dash.pending_total == 4
+    assert all(c.status_reason != "fraud_review" for c in dash.pending)
+    assert world["gx_conversion"].pk not in html
+    section = html.split('id="trk-fraud-holds"')[1].split('id="trk-pending"')[0]
+    for conversion in holds:  # each hold keeps its approve and reject buttons
+        assert f'aria-label="Approve conversion {conversion.pk}"' in section
+        assert f'aria-label="Reject conversion {conversion.pk}"' in section
+    assert 'href="?sort=score"' in html
+
+
+def test_the_queue_sorts_by_fraud_score(client, acme, world):
+    holds = held_world(acme, world)
+    client.force_login(staff(acme))
+    _, dash, html = dashboard_page(client, sort="score", days="7")
+
+    assert dash.queue_sort == "score"
+    assert [c.fraud_score for c in dash.fraud_holds] == [95, 60, 40]
+    assert [c.pk for c in dash.fraud_holds] == [holds[1].pk, holds[2].pk, holds[0].pk]
+    scores = [c.fraud_score for c in dash.pending]
+    assert scores == sorted(scores, reverse=True) and scores[0] == 99
+    assert dash.pending[0].pk == world["pending"][1].pk
+    # back to oldest first keeps the period; an unknown sort is the default order
+    assert 'href="?days=7"' in html
+    _, dash, _ = dashboard_page(client, sort="<nope>")
+    assert dash.queue_sort == "" and [c.pk for c in dash.fraud_holds] == [h.pk for h in holds]
