@@ -178,7 +178,9 @@ class Operation:
         data = self.validate(arguments)
         if not self.is_write:
             return self._run(actor, data)
-        dry_run = bool(data.pop("dry_run", False)) if self.generic_dry_run else False
+        # An input with its own dry_run (bulk writes) gets it too; the answer must say so.
+        own = not self.generic_dry_run
+        dry_run = bool(data.get("dry_run", False) if own else data.pop("dry_run", False))
         with audit_watch() as events:
             if dry_run:
                 try:

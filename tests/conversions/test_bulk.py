@@ -235,3 +235,24 @@ def test_rest_bulk_and_its_hostile_input(api, read_api, brand, world):
         assert response.json()["error"]["code"] == "invalid_input", body
     assert Conversion.objects.filter(status="pending").count() == 0  # only R1 ever existed
     assert AuditEvent.objects.filter(action="conversion.approve").count() == 1
+
+
+def test_a_dry_run_says_so_over_rest_and_mcp_and_writes_nothing(api, brand, world):
+    from tests.conftest import issue_key
+    from tests.mcp_gateway.helpers import Mcp, structured
+
+    offer, partner, _ = world
+    row = make(brand, offer, partner, "W1")
+    body = {"action": "approve", "conversion_ids": [row.pk], "dry_run": True}
+    rest = api.post(URL, body, format="json")
+    assert rest.status_code == 200, rest.json()
+    answer = rest.json()
+    assert answer["dry_run"] is True  # the envelope must not call it a real write
+    assert (answer["changed"], answer["results"][0]["status"]) == (1, "approved")
+    assert [change["action"] for change in answer["changes"]] == ["conversion.approve"]
+    mcp = structured(Mcp(issue_key(brand)).call("bulk_update_conversions", body))
+    assert (mcp["dry_run"], mcp["changed"]) == (True, 1)
+    row.refresh_from_db()
+    assert row.status == "pending"
+    assert not AuditEvent.objects.filter(target_id=row.pk).exists()
+    assert not PostbackDelivery.objects.exists()
