@@ -69,6 +69,9 @@ def test_the_product_pages_tools_are_all_there():
         "list_deliveries",
         "diagnose_offer",  # "clicks but no revenue" (issue 14)
         "bulk_update_conversions",  # approve or reject many at once (issue 14)
+        "get_report",  # any metric by any dimension (issue 14)
+        "list_postback_attempts",  # the inbound postback log (issue 14)
+        "trace_click",  # one click's story (issue 14)
     }
     assert {tool.name for tool in TOOLS} == page | extra
 
@@ -271,7 +274,5 @@ def test_list_tool_calls_shows_every_call(world):
         ("get_offer_config", "not_found"),
         ("list_offers", "ok"),
     ]
-    only = structured(
-        mcp.call("list_tool_calls", {"tool": "list_offers"})
-    )["items"]
+    only = structured(mcp.call("list_tool_calls", {"tool": "list_offers"}))["items"]
     assert {row["tool"] for row in only} == {"list_offers"}
