@@ -51,10 +51,13 @@ PROMPTS: dict[str, Prompt] = {
         title="Weekly performance review",
         description="Review the last 7 days: top partners and offers, what changed, what to act on.",
         text=(
-            "Review my affiliate program for the last 7 days. Call get_top_publishers with metric "
-            "revenue and days 7, then get_offer_stats with days 7 and get_fraud_summary with days 7. "
-            "Summarise revenue, payout, profit, EPC and CVR, name the three partners and offers that "
-            "moved most, flag anything risky, and suggest concrete next steps. Do not change anything."
+            "Review my affiliate program for the last 7 days against the 7 days before. Call "
+            'get_report with {{"days": 7, "compare_previous": true, "group_by": ["partner"], '
+            '"metrics": ["clicks", "conversions", "revenue", "payout", "profit", "epc", "cvr"]}}, '
+            "then the same grouped by offer, then get_fraud_summary with days 7. Summarise the "
+            "totals and their change, name the three partners and offers that moved most (up and "
+            "down) and why if the numbers show it (diagnose_offer on an offer that lost revenue), "
+            "flag anything risky, and suggest concrete next steps. Do not change anything."
         ),
     ),
     "fraud_triage": Prompt(

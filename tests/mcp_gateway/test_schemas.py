@@ -3,6 +3,7 @@ out, every output field says what it means, and prompts check their arguments.""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -200,3 +201,17 @@ def test_a_missing_required_argument_is_named():
         del prompts.PROMPTS["_required_test"]
     assert raised.value.code == INVALID_PARAMS
     assert "'score'" in raised.value.message and "missing required" in raised.value.message
+
+
+@pytest.mark.django_db
+def test_the_weekly_review_prompts_report_call_is_a_valid_call(brand):
+    """The prompt spells out a get_report call; an agent following it must not get an error."""
+    mcp = Mcp(issue_key(brand))
+    text = mcp.request("prompts/get", {"name": "weekly_performance_review"}).json()["result"][
+        "messages"
+    ][0]["content"]["text"]
+    start = text.index("get_report with ") + len("get_report with ")
+    arguments, _ = json.JSONDecoder().raw_decode(text[start:])
+    result = mcp.call("get_report", arguments)
+    assert result["isError"] is False, result["content"][0]["text"]
+    assert arguments["compare_previous"] is True
