@@ -143,7 +143,9 @@ def serializer_schema(
         if not for_input and field.write_only:
             continue
         properties[name] = field_schema(field, for_input=for_input)
-        if field.required if for_input else True:
+        # An output field is always present unless it says required=False (a report row
+        # carries only the metrics asked for).
+        if field.required if for_input else field.required is not False:
             required.append(name)
     schema: dict[str, Any] = {"type": "object", "properties": properties}
     if required:
