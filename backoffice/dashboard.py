@@ -15,6 +15,7 @@ the POST endpoints live under ``admin/dashboard/``.
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -168,6 +169,9 @@ class Dashboard:
     can_write: bool
     series: DailySeries
     previous_series: DailySeries
+    currencies: list[tuple[str, str]]  # the switch: (code, link), the brand's first
+    currency: str  # the one the amounts are shown in
+    currency_error: str
     metrics: list[Metric]
     top_partners: list[dict[str, Any]]
     top_offers: list[dict[str, Any]]
@@ -213,8 +217,24 @@ def dashboard_brands(request: HttpRequest) -> list[Brand]:
     return list(brands.order_by("slug"))
 
 
+def dashboard_currencies(series: DailySeries, previous: DailySeries, brand: Brand) -> list[str]:
+    """The currencies the switch offers: the brand's first (even before its first sale), then
+    those with data in the period or the previous one, by code."""
+    codes = {brand.currency, *series.money, *previous.money}
+    return sorted(codes, key=lambda code: (code != brand.currency, code))
+
+
+def _currency(request: HttpRequest, currencies: list[str]) -> tuple[str, str]:
+    """``?currency=`` among ``currencies`` (default the brand's, listed first), and the
+    message when the request named another one."""
+    wanted = request.GET.get("currency", "").strip().upper()
+    if not wanted or wanted in currencies:
+        return wanted or currencies[0], ""
+    return currencies[0], f"No amounts in that currency; showing {currencies[0]}."
+
+
 def _metrics(
-    series: DailySeries, previous: DailySeries, period: Period, brand: Brand
+    series: DailySeries, previous: DailySeries, period: Period, currency: str
 ) -> list[Metric]:
     def make(
         key: str, label: str, kind: str, values: list, fmt: Callable, currency: str = ""
@@ -248,19 +268,22 @@ def _metrics(
         make("clicks", "Clicks", "bar", series.clicks, count_text),
         make("conversions", "Conversions", "bar", series.conversions, count_text),
     ]
-    # The brand's currency first, shown even before its first sale; others after, by code.
-    money = dict(series.money)
-    money.setdefault(brand.currency, {m: [ZERO] * len(series.days) for m in MONEY_METRICS})
-    for currency in sorted(money, key=lambda code: (code != brand.currency, code)):
-        for metric in MONEY_METRICS:
-            values = money[currency][metric]
-            metrics.append(make(metric, metric.capitalize(), "line", values, money_text, currency))
+    # Amounts in one currency at a time (the switch): sums across currencies mean nothing.
+    flat = {metric: [ZERO] * len(series.days) for metric in MONEY_METRICS}
+    for metric in MONEY_METRICS:
+        values = series.money.get(currency, flat)[metric]
+        metrics.append(make(metric, metric.capitalize(), "line", values, money_text, currency))
     return metrics
 
 
-def _with_percent(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    # The selectors give CVR as a fraction (0.0123); the table shows a percentage.
-    return [{**row, "cvr_percent": row["cvr"] * 100} for row in rows]
+def _in_currency(rows: list[dict[str, Any]], currency: str) -> list[dict[str, Any]]:
+    """The first TOP_LIMIT ranked rows in ``currency``, ranked again among themselves, with
+    the CVR as a percentage for the table (the selectors give a fraction, 0.0123)."""
+    kept = [row for row in rows if row["currency"] == currency][:TOP_LIMIT]
+    return [
+        {**row, "rank": index + 1, "cvr_percent": row["cvr"] * 100}
+        for index, row in enumerate(kept)
+    ]
 
 
 def _top_offers(actor: Actor, period: Period) -> list[dict[str, Any]]:
@@ -269,7 +292,7 @@ def _top_offers(actor: Actor, period: Period) -> list[dict[str, Any]]:
     rows.sort(
         key=lambda row: (row["revenue"], row["conversions"], row["offer_id"] or ""), reverse=True
     )
-    return [{"rank": index + 1, **row} for index, row in enumerate(rows[:TOP_LIMIT])]
+    return [{"rank": index + 1, **row} for index, row in enumerate(rows)]
 
 
 def _fraud(actor: Actor, period: Period) -> dict[str, Any]:
@@ -341,6 +364,8 @@ def dashboard_build(request: HttpRequest) -> Dashboard | None:
     brand_filter = urlencode({"brand__id__exact": brand.pk})
     series = daily_series(actor=actor, period=period)
     previous_series = daily_series(actor=actor, period=choice.previous)
+    currencies = dashboard_currencies(series, previous_series, brand)
+    currency, currency_error = _currency(request, currencies)
     return Dashboard(
         brand=brand,
         brands=brands,
@@ -351,9 +376,15 @@ def dashboard_build(request: HttpRequest) -> Dashboard | None:
         can_write=brand_access(request).can_write(brand.pk),
         series=series,
         previous_series=previous_series,
-        metrics=_metrics(series, previous_series, period, brand),
-        top_partners=_with_percent(top_publishers(actor=actor, period=period, limit=TOP_LIMIT)),
-        top_offers=_with_percent(_top_offers(actor, period)),
+        currencies=[(code, _with(request, currency=code)) for code in currencies],
+        currency=currency,
+        currency_error=currency_error,
+        metrics=_metrics(series, previous_series, period, currency),
+        # Every ranked row (one per partner and currency), then the top ones in the currency.
+        top_partners=_in_currency(
+            top_publishers(actor=actor, period=period, limit=sys.maxsize), currency
+        ),
+        top_offers=_in_currency(_top_offers(actor, period), currency),
         fraud=_fraud(actor, period),
         **_review_queue(actor, sort if sort in SORTS else ""),
         deliveries=list(deliveries[:LIST_LIMIT]),

@@ -218,9 +218,10 @@ def test_totals_and_daily_series_equal_the_stats_selectors(client, acme, world):
     # the text totals on the page are those numbers
     assert card_total(html, "clicks") == count_text(expected["clicks"])
     assert card_total(html, "conversions") == count_text(expected["conversions"])
-    for currency, metrics in expected["money"].items():
+    for currency, metrics in expected["money"].items():  # one currency per page: the switch
+        currency_html = dashboard_page(client, currency=currency.lower())[2]
         for metric, value in metrics.items():
-            assert card_total(html, metric, currency) == money_text(value)
+            assert card_total(currency_html, metric, currency) == money_text(value)
 
     # every day of every chart equals the stats selectors asked about that day alone
     assert len(dash.series.days) == 30
@@ -249,9 +250,6 @@ def test_charts_are_inline_svg_with_title_desc_and_a_mark_per_day(client, acme, 
         ("revenue", "USD"),
         ("payout", "USD"),
         ("profit", "USD"),
-        ("revenue", "EUR"),
-        ("payout", "EUR"),
-        ("profit", "EUR"),
     ]
     assert html.count('<svg class="trk-chart ') == len(dash.metrics)
     for metric in dash.metrics:
@@ -274,15 +272,22 @@ def test_top_lists_fraud_queue_deliveries_and_audit_come_from_the_selectors(clie
     actor = make_actor(acme)
     period = resolve_period(actor=actor, days=30)
 
-    # the selector's rows, plus the CVR as a percentage for the table
+    # the selector's rows in the brand's currency, ranked among themselves, plus the CVR as a
+    # percentage for the table
+    ranked = top_publishers(actor=actor, period=period, limit=100)
+    in_usd = [row for row in ranked if row["currency"] == "USD"]
+    assert len(in_usd) < len(ranked)  # EUR rows exist, and are left for the EUR page
     assert dash.top_partners == [
-        {**row, "cvr_percent": row["cvr"] * 100}
-        for row in top_publishers(actor=actor, period=period, limit=5)
+        {**row, "rank": n + 1, "cvr_percent": row["cvr"] * 100} for n, row in enumerate(in_usd)
     ]
     for row in dash.top_partners + dash.top_offers:
         assert f'<td data-label="EPC" class="trk-num trk-epc">{row["epc"]:.4f}</td>' in html
         assert f'<td data-label="CVR" class="trk-num trk-cvr">{row["cvr"] * 100:.2f}%</td>' in html
-    offers = performance(actor=actor, by="offer", period=period)
+    offers = [
+        row
+        for row in performance(actor=actor, by="offer", period=period)
+        if row["currency"] == "USD"
+    ]
     assert {(row["offer_id"], row["currency"]) for row in dash.top_offers} == {
         (row["offer_id"], row["currency"]) for row in offers
     }
@@ -647,6 +652,7 @@ def test_day_choices_compare_with_the_previous_period_of_equal_length(client, ac
             assert metric.previous == count_text(before[key])
             assert metric.change == change_text(now[key], before[key], count_text)
         for currency in ("USD", "EUR"):
+            _, dash, html = dashboard_page(client, days=days, currency=currency)
             for key in ("revenue", "payout", "profit"):
                 metric = metric_of(dash, key, currency)
                 current = now["money"].get(currency, {}).get(key, ZERO)
@@ -659,8 +665,9 @@ def test_day_choices_compare_with_the_previous_period_of_equal_length(client, ac
     _, dash, _ = dashboard_page(client, days=7)
     assert metric_of(dash, "clicks").change == "+9 (+225.0%)"  # 13 against 4
     assert metric_of(dash, "conversions").change == "+3 (+300.0%)"  # 4 against 1
-    assert metric_of(dash, "revenue", "EUR").change == "0.00 (0.0%)"  # H-1 against OLD-1
     assert metric_of(dash, "revenue", "USD").change == "+75.00 (none in the previous period)"
+    _, dash, _ = dashboard_page(client, days=7, currency="EUR")
+    assert metric_of(dash, "revenue", "EUR").change == "0.00 (0.0%)"  # H-1 against OLD-1
 
 
 def test_change_text_handles_an_empty_previous_period():
@@ -675,7 +682,7 @@ def test_a_custom_range_and_its_previous_range(client, acme, world):
     today = resolve_period(actor=actor, days=1).date_to
     date_from, date_to = today - dt.timedelta(days=10), today - dt.timedelta(days=6)
     _, dash, html = dashboard_page(
-        client, date_from=date_from.isoformat(), date_to=date_to.isoformat()
+        client, date_from=date_from.isoformat(), date_to=date_to.isoformat(), currency="EUR"
     )
     assert (dash.period.date_from, dash.period.date_to) == (date_from, date_to)
     assert dash.period_days is None and not dash.period_error
@@ -689,7 +696,8 @@ def test_a_custom_range_and_its_previous_range(client, acme, world):
     assert metric_of(dash, "revenue", "EUR").total == money_text(
         expected["money"]["EUR"]["revenue"]
     )
-    assert f'value="{date_from.isoformat()}"' in html and "aria-current" not in html
+    assert f'value="{date_from.isoformat()}"' in html
+    assert not re.search(r'days=\d+" aria-current', html)  # no day choice is the current one
 
 
 @pytest.mark.parametrize(
@@ -770,3 +778,40 @@ def test_the_queue_sorts_by_fraud_score(client, acme, world):
     assert 'href="?days=7"' in html
     _, dash, _ = dashboard_page(client, sort="<nope>")
     assert dash.queue_sort == "" and [c.pk for c in dash.fraud_holds] == [h.pk for h in holds]
+
+
+# --- one currency at a time -------------------------------------------------------------------
+
+
+def test_amounts_show_one_currency_at_a_time_with_a_switch(client, acme, globex, world):
+    client.force_login(staff(acme))
+    actor = make_actor(acme)
+    period = resolve_period(actor=actor, days=30)
+    expected = stats_totals(actor, period)["money"]
+
+    _, dash, html = dashboard_page(client)
+    assert dash.currency == "USD"  # the brand's
+    assert [code for code, _ in dash.currencies] == ["USD", "EUR"]  # only currencies with data
+    assert {m.currency for m in dash.metrics} == {"", "USD"}
+    assert {row["currency"] for row in dash.top_partners + dash.top_offers} == {"USD"}
+    assert 'href="?currency=EUR" aria-current' not in html and 'href="?currency=EUR"' in html
+
+    _, dash, html = dashboard_page(client, currency="eur")
+    assert dash.currency == "EUR" and not dash.currency_error
+    assert {m.currency for m in dash.metrics} == {"", "EUR"}
+    assert card_total(html, "profit", "EUR") == money_text(expected["EUR"]["profit"])
+    assert [row["offer_id"] for row in dash.top_offers] == ["hats"]
+    assert [row["rank"] for row in dash.top_partners] == list(range(1, len(dash.top_partners) + 1))
+    assert {row["currency"] for row in dash.top_partners} == {"EUR"}
+
+    for foreign in ("GBP", "<x>", "EURO"):  # no data in it: a message, the brand's currency
+        _, dash, html = dashboard_page(client, currency=foreign)
+        assert dash.currency == "USD"
+        assert dash.currency_error == "No amounts in that currency; showing USD."
+        assert "<x>" not in html
+
+    # another brand's currencies are not offered: globex has no EUR
+    client.force_login(staff(globex))
+    _, dash, html = dashboard_page(client, currency="EUR")
+    assert [code for code, _ in dash.currencies] == ["USD"] and dash.currency == "USD"
+    assert 'aria-label="Currency"' not in html  # nothing to switch between
