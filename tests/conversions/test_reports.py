@@ -378,9 +378,8 @@ def test_filters_narrow_every_dimension(berlin, actor):
     click_at(brand, offer, partner, moment, country="US", device_class="mobile", sub2="s")
     click_at(brand, eur, other, moment, country="DE", device_class="desktop")
     Click.objects.create(brand=brand, created_at=moment, outcome="unknown_offer")
-    base = {"actor": actor, "metrics": ["clicks"], "days": 1}
-    base["date_from"] = base["date_to"] = dt.date(2026, 5, 10)
-    del base["days"]
+    day = dt.date(2026, 5, 10)
+    base = {"actor": actor, "metrics": ["clicks"], "date_from": day, "date_to": day}
     total = report(**base)["rows"][0]["clicks"]
     assert total == 3
     for filters, want in (
@@ -486,4 +485,9 @@ def test_rest_and_mcp_answer_the_same_rows(berlin, api):
     bad = api.post(
         "/api/v1/stats/report/", {**body, "group_by": ["a", "b", "c", "d"]}, format="json"
     )
-    assert bad.status_code in (400, 422)
+    assert bad.status_code == 422
+    assert "group_by" in bad.json()["error"]["fields"]
+    foreign = api.post(
+        "/api/v1/stats/report/", {**body, "filters": {"offer": "nope"}}, format="json"
+    )
+    assert foreign.status_code == 404
