@@ -23,6 +23,7 @@ from backoffice.admin_base import (
     related_filter,
     service_action,
 )
+from core.links import inbound_postback_url, tracking_link_template
 from offers.models import AmountType, DeviceClass, Offer, OfferCapCounter, OfferStatus, PayoutRule
 from offers.services import (
     CAP_FIELDS,
@@ -188,9 +189,12 @@ class OfferAdmin(BrandScopedAdmin):
                 )
             },
         ),
+        ("Links", {"fields": ("tracking_link", "inbound_postback")}),
         ("History", {"fields": ("created_at", "updated_at")}),
     )
     readonly_fields = (
+        "tracking_link",
+        "inbound_postback",
         "brand",
         "slug",
         "status",
@@ -225,6 +229,18 @@ class OfferAdmin(BrandScopedAdmin):
             " / ".join("∞" if value is None else str(value) for value in values)
             + f" ({obj.cap_mode})"
         )
+
+    # The same URLs the API's offer serializer gives (core.links), to hand to partners and the
+    # advertiser without leaving the page.
+    @admin.display(description="tracking link (partners fill in their id)")
+    def tracking_link(self, obj: Offer) -> str:
+        url = tracking_link_template(brand_slug=obj.brand.slug, offer_slug=obj.slug)
+        return format_html('<code class="trk-url">{}</code>', url)
+
+    @admin.display(description="inbound postback URL (for the advertiser)")
+    def inbound_postback(self, obj: Offer) -> str:
+        url = inbound_postback_url(brand_slug=obj.brand.slug, offer_slug=obj.slug)
+        return format_html('<code class="trk-url">{}</code>', url)
 
     @admin.display(description="inbound postback secret")
     def postback_secret_state(self, obj: Offer) -> str:

@@ -33,6 +33,7 @@ from conversions.outbox import drain
 from conversions.selectors import conversion_pending_list
 from conversions.services import conversion_approve, conversion_reject
 from conversions.stats import fraud_summary, performance, resolve_period, top_publishers
+from core.links import inbound_postback_url, tracking_link_template
 from tests.conftest import make_actor
 from tests.conversions.factories_flow import record
 from tests.conversions.helpers import click
@@ -815,3 +816,21 @@ def test_amounts_show_one_currency_at_a_time_with_a_switch(client, acme, globex,
     _, dash, html = dashboard_page(client, currency="EUR")
     assert [code for code, _ in dash.currencies] == ["USD"] and dash.currency == "USD"
     assert 'aria-label="Currency"' not in html  # nothing to switch between
+
+
+# --- the offer page's links -------------------------------------------------------------------
+
+
+def test_the_offer_page_shows_its_tracking_link_and_inbound_postback_url(client, acme, world):
+    client.force_login(staff(acme))
+    shoes = world["shoes"]
+    response = client.get(reverse("admin:offers_offer_change", args=[shoes.pk]))
+    assert response.status_code == 200
+    html = response.content.decode()
+    link = tracking_link_template(brand_slug="acme", offer_slug="shoes")
+    postback = inbound_postback_url(brand_slug="acme", offer_slug="shoes")
+    assert link.endswith("/c/acme/shoes/{PARTNER_ID}")
+    assert f'<code class="trk-url">{link}</code>' in html
+    # the macros' braces and the query's ampersands, escaped as text
+    assert f'<code class="trk-url">{postback.replace("&", "&amp;")}</code>' in html
+    assert 'name="tracking_link"' not in html  # read-only: no form field
