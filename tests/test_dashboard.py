@@ -834,3 +834,32 @@ def test_the_offer_page_shows_its_tracking_link_and_inbound_postback_url(client,
     # the macros' braces and the query's ampersands, escaped as text
     assert f'<code class="trk-url">{postback.replace("&", "&amp;")}</code>' in html
     assert 'name="tracking_link"' not in html  # read-only: no form field
+
+
+# --- admin times in the brand's time zone -----------------------------------------------------
+
+
+def test_admin_lists_and_pages_show_times_in_the_brands_zone(client, acme, globex, world):
+    from django.utils import formats
+
+    conversion = Conversion.objects.get(txn_id="EVE-1")  # 02:30 UTC: the evening before in NY
+
+    def shown(at: dt.datetime) -> str:
+        return formats.date_format(at, "DATETIME_FORMAT")
+
+    new_york, utc = shown(conversion.created_at.astimezone(NEW_YORK)), shown(conversion.created_at)
+    assert new_york != utc
+    changelist = reverse("admin:conversions_conversion_changelist")
+    change = reverse("admin:conversions_conversion_change", args=[conversion.pk])
+
+    client.force_login(staff(acme))  # one brand: its zone on every admin page
+    for url in (changelist, change):
+        html = client.get(url).content.decode()
+        assert new_york in html and utc not in html, url
+
+    superuser = UserFactory(is_superuser=True, is_staff=True)
+    client.force_login(superuser)
+    html = client.get(changelist).content.decode()  # every brand: no single zone, UTC
+    assert utc in html and new_york not in html
+    html = client.get(changelist, {"brand__id__exact": acme.pk}).content.decode()
+    assert new_york in html and utc not in html  # filtered to one brand: that brand's zone
