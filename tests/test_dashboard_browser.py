@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.contrib.admin import site
 from django.urls import reverse
 
 from audit.models import AuditEvent
@@ -300,3 +301,30 @@ def test_dashboard_in_a_real_browser(live_server, browser):
     assert widths[0] <= widths[1], f"horizontal scroll at 390 px: {widths}"
     assert (ARTIFACTS / "dashboard.png").stat().st_size > 10_000
     assert (ARTIFACTS / "dashboard-mobile.png").stat().st_size > 10_000
+
+    # every admin list the owner can open fits a 1366 px desktop: no column cut off
+    browser.set_viewport(width=1366, height=900, mobile=False)
+    lists = sorted(
+        reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
+        for model in site._registry
+        if model._meta.app_label not in {"auth", "axes", "oauth2_provider", "django_celery_beat"}
+    )
+    cut_off = []
+    for url in lists:
+        browser.navigate(f"{live_server.url}{url}")
+        browser.wait_for(
+            "document.readyState === 'complete' && !!document.getElementById('content')"
+        )
+        overflow = browser.evaluate(
+            "(() => { const t = document.getElementById('result_list');"
+            " const d = document.documentElement;"
+            " return [d.scrollWidth, d.clientWidth, t ? t.scrollWidth : 0,"
+            " t ? t.parentElement.clientWidth : 0]; })()"
+        )
+        page_wide, page, table, box = overflow
+        if page_wide > page or table > box + 1:  # the page scrolls, or the table inside its box
+            cut_off.append((url, table, box))
+        if url == reverse("admin:conversions_conversion_changelist"):
+            browser.screenshot(ARTIFACTS / "conversions-list.png", width=1366)
+    assert cut_off == [], f"lists wider than their box at 1366 px: {cut_off}"
+    assert len(lists) >= 10 and (ARTIFACTS / "conversions-list.png").stat().st_size > 10_000
