@@ -646,6 +646,7 @@ def test_day_choices_compare_with_the_previous_period_of_equal_length(client, ac
         assert (previous.date_to - previous.date_from).days + 1 == days
         assert len(dash.series.days) == days
         assert f'?days={days}" aria-current="true"' in html
+        assert f'<span class="trk-quiet">· last {days} days</span></h1>' in html
         now, before = stats_totals(actor, period), stats_totals(actor, previous)
         for key in ("clicks", "conversions"):
             metric = metric_of(dash, key)
@@ -698,6 +699,7 @@ def test_a_custom_range_and_its_previous_range(client, acme, world):
         expected["money"]["EUR"]["revenue"]
     )
     assert f'value="{date_from.isoformat()}"' in html
+    assert '<span class="trk-quiet">· 5 days</span></h1>' in html  # not "last 5 days"
     assert not re.search(r'days=\d+" aria-current', html)  # no day choice is the current one
 
 
