@@ -1,0 +1,67 @@
+"""get_report reads conversion metrics by time, offer and partner from the daily rollups."""
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from conversions.reports import report
+from tests.conversions.test_reports import seed, traffic_world
+
+
+@pytest.mark.django_db
+def test_conversion_metrics_by_time_offer_partner_come_from_the_rollups(brand, actor):
+    brand.timezone = "Europe/Berlin"
+    brand.save()
+    offers, partners = traffic_world(brand)
+    specs = [
+        {
+            "hour": 30,
+            "offer": 0,
+            "partner": 0,
+            "outcome": "accepted",
+            "billable": True,
+            "country": "US",
+            "device": "",
+            "sub1": "",
+            "conversion": {
+                "status": "approved",
+                "score": 70,
+                "payout": Decimal("4.00"),
+                "revenue": Decimal("9.50"),
+                "event": "sale",
+                "later": 1,
+                "sub1": "",
+            },
+        }
+    ]
+    seed(brand, offers, partners, specs)
+    arguments = {
+        "actor": actor,
+        "metrics": ["conversions", "revenue", "flagged_conversions"],
+        "group_by": ["week", "partner"],
+        "filters": {"offer": "o-usd"},
+        "date_from": dt.date(2026, 3, 1),
+        "date_to": dt.date(2026, 3, 5),
+    }
+    with CaptureQueriesContext(connection) as queries:
+        answer = report(**arguments)
+    sql = " ".join(query["sql"] for query in queries.captured_queries)
+    assert "conversions_dailyrollup" in sql
+    assert "conversions_conversion" not in sql
+    assert answer["rows"] == [
+        {
+            "week": dt.date(2026, 3, 2),  # Mar 2, 07:00 Berlin is a Monday
+            "partner": "p-a",
+            "currency": "USD",
+            "conversions": 1,
+            "revenue": Decimal("9.50"),
+            "flagged_conversions": 1,
+        }
+    ]
+    # A raw-only dimension reads the raw rows instead.
+    with CaptureQueriesContext(connection) as queries:
+        report(**{**arguments, "group_by": ["country"]})
+    assert "conversions_conversion" in " ".join(q["sql"] for q in queries.captured_queries)
