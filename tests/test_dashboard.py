@@ -333,6 +333,10 @@ def test_members_of_several_brands_switch_between_them(client, acme, globex, wor
     _, dash, html = dashboard_page(client, brand="globex")
     assert dash.brand == globex
     assert dash.series.totals()["clicks"] == 6
+    # the switch keeps the picked day choice; the period links keep the brand
+    _, dash, html = dashboard_page(client, brand="globex", days=7)
+    assert '<input type="hidden" name="days" value="7">' in html
+    assert 'href="?brand=globex&amp;days=14"' in html
     assert card_total(html, "revenue", "USD") == "333.33"
     assert EVIL_SUB not in html and "Plain" not in html
 
