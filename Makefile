@@ -72,6 +72,7 @@ bench: $(STAMP)
 	$(PY) bench/stats_bench.py
 	$(PY) bench/http_bench.py
 	$(PY) bench/mcp_bench.py
+	$(PY) bench/report_bench.py
 
 # The HTTP benchmark alone (gunicorn + PostgreSQL + Redis on loopback).
 bench-http: $(STAMP)
