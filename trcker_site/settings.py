@@ -20,17 +20,13 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 
 def env_bool(name: str, default: bool = False) -> bool:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    return raw.strip().lower() in {"1", "true", "yes", "on"}
+    raw = os.environ.get(name, "")  # unset or empty: the default
+    return raw.strip().lower() in {"1", "true", "yes", "on"} if raw else default
 
 
 def env_list(name: str, default: list[str]) -> list[str]:
     raw = os.environ.get(name)
-    if raw is None:
-        return default
-    return [item.strip() for item in raw.split(",") if item.strip()]
+    return default if raw is None else [item.strip() for item in raw.split(",") if item.strip()]
 
 
 DEBUG = env_bool("DEBUG")
@@ -267,7 +263,10 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": "/api/v1",
-    "ENUM_NAME_OVERRIDES": {"AmountTypeEnum": "offers.models.AmountType"},
+    "ENUM_NAME_OVERRIDES": {
+        "AmountTypeEnum": "offers.models.AmountType",
+        "ConversionStatusEnum": "conversions.models.ConversionStatus",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "rest_api.base.add_error_responses",
