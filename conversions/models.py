@@ -57,6 +57,9 @@ class Click(models.Model):
     # Score at or above the brand's threshold when it was scored (later threshold changes do
     # not rewrite history, so stats and rollups agree).
     fraud_flagged = models.BooleanField(default=False)
+    # Made by ``send_test_postback``: kept out of rollups, stats, reports, caps and fraud
+    # counters; its conversions inherit the mark.
+    is_test = models.BooleanField(default=False, db_default=False)
 
     class Meta:
         indexes = [
@@ -115,6 +118,9 @@ class Conversion(models.Model):
     fraud_reasons = models.JSONField(default=list, blank=True)
     fraud_flagged = models.BooleanField(default=False)
     fraud_cleared_by = models.CharField(max_length=200, blank=True)
+    # A test conversion (its click is a test click): kept out of rollups, stats, reports,
+    # payouts, statements and outbound postbacks, never approved or paid.
+    is_test = models.BooleanField(default=False, db_default=False)
     payout_batch = models.ForeignKey(
         "conversions.Payout",
         null=True,
@@ -293,6 +299,46 @@ class DailyRollup(models.Model):
 
     def __str__(self) -> str:
         return f"{self.brand_id} {self.day} {self.offer_id}/{self.partner_id}"
+
+
+class ClickRollup(models.Model):
+    """Clicks per brand, day (brand time zone), offer, partner, country, device and outcome:
+    what ``get_report`` reads for click metrics by any dimension but sub ids. Written beside
+    ``DailyRollup`` by the one click writer (``click_store.write_clicks``) in the transaction
+    that inserts the clicks, striped the same way, and repaired by the same rebuild
+    (``conversions.rollups``). Offer and partner are plain ids, 0 when the click named none
+    that exists (a refusal), so the key is unique without NULLs."""
+
+    brand = models.ForeignKey("brands.Brand", on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    offer_id = models.BigIntegerField()
+    partner_id = models.BigIntegerField()
+    country = models.CharField(max_length=2)
+    device = models.CharField(max_length=8)
+    outcome = models.CharField(max_length=24)
+    stripe = models.PositiveSmallIntegerField(db_default=0)
+    clicks = models.BigIntegerField(db_default=0)  # every click, refusals included
+    billable_clicks = models.BigIntegerField(db_default=0)  # accepted and billable
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=[
+                    "brand",
+                    "day",
+                    "offer_id",
+                    "partner_id",
+                    "country",
+                    "device",
+                    "outcome",
+                    "stripe",
+                ],
+                name="click_rollup_key_uniq",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.brand_id} {self.day} {self.offer_id}/{self.partner_id} {self.outcome}"
 
 
 class ClickPruning(models.Model):
