@@ -7,12 +7,15 @@ billable clicks; CVR = conversions ÷ billable clicks; amounts per currency), pl
 - avg/max_fraud_score and flagged_conversions: over every conversion of the row, rejected
   included (rejection is often the fraud verdict itself).
 
-Conversion metrics by time, offer and partner (``_rollup_served``) come from ``DailyRollup``;
-everything else from the raw rows, bounded: the period may cover at most ``MAX_REPORT_DAYS``
-days and each report is at most two grouped queries (clicks, conversions) on the brand +
-created_at indexes, never a query per row. Time buckets are the brand's local day, ISO week
-(starting Monday) and month. A conversion takes country, device and click outcome from its
-click (blank when it came by coupon or its click was pruned) and its own sub ids.
+Served from rollups where they hold the answer (``conversions.report_rollups``): click metrics
+by every dimension but sub ids from ``ClickRollup``, conversion metrics by time, offer and
+partner from ``DailyRollup``. Everything else comes from the raw rows, bounded: the period may
+cover at most ``MAX_REPORT_DAYS`` days and each report is at most two grouped queries (clicks,
+conversions) on the brand + created_at indexes, never a query per row. Test clicks and
+conversions (``send_test_postback``) are never counted. Time buckets are the brand's local
+day, ISO week (starting Monday) and month. A conversion takes country, device and click
+outcome from its click (blank when it came by coupon or its click was pruned) and its own sub
+ids.
 """
 
 from __future__ import annotations
@@ -27,7 +30,13 @@ from django.db.models import Avg, Count, DateField, F, Max, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate, TruncMonth, TruncWeek
 
 from audit.actor import Actor
-from conversions.models import Click, ClickOutcome, Conversion, ConversionStatus, DailyRollup
+from conversions.models import Click, ClickOutcome, Conversion, ConversionStatus
+from conversions.report_rollups import (
+    click_rollup_served,
+    conversion_rollup_served,
+    rollup_clicks,
+    rollup_conversions,
+)
 from conversions.stats import Period, resolve_period
 from core.errors import ValidationError
 from offers.selectors import offer_get_for_actor
@@ -166,68 +175,6 @@ def _cents(value: Any) -> Decimal:
     return Decimal(value or 0).quantize(CENT) + 0
 
 
-# Conversion metrics the daily rollups hold exactly (conversions are never pruned), by the
-# dimensions they are keyed on. Click metrics stay on raw rows: the rollups skip clicks that
-# named no known offer or partner, which the raw report shows (refused_clicks, a null offer).
-ROLLUP_METRICS = frozenset(
-    {"conversions", "sale_amount", "revenue", "payout", "profit", "flagged_conversions"}
-)
-ROLLUP_KEYS = frozenset({"day", "week", "month", "offer", "partner", "currency"})
-
-
-def _rollup_served(metrics: list[str], keys: list[str], filters: dict[str, str]) -> bool:
-    return (
-        set(metrics) <= ROLLUP_METRICS
-        and set(keys) <= ROLLUP_KEYS
-        and set(filters) <= {"offer", "partner"}
-    )
-
-
-def _rollup_conversions(
-    *, actor: Actor, period: Period, keys: list[str], filters: dict[str, str]
-) -> dict[tuple[Any, ...], dict[str, Any]]:
-    """The conversion sums of ``_aggregate`` from ``DailyRollup`` (summed over stripes): a key
-    is present when it has a conversion of any status, as on raw rows."""
-    rows = DailyRollup.objects.filter(
-        brand_id=actor.brand_id, day__gte=period.date_from, day__lte=period.date_to
-    )
-    for name, value in filters.items():
-        rows = rows.filter(**{f"{name}__slug": value})
-
-    def total(measure: str, statuses: tuple[str, ...]) -> Any:
-        return Sum(
-            sum(
-                (F(f"{status}_{measure}") for status in statuses[1:]), F(f"{statuses[0]}_{measure}")
-            )
-        )
-
-    counted = tuple(
-        status for status in ConversionStatus.values if status != ConversionStatus.REJECTED
-    )
-    sums = {
-        "n_all": total("count", tuple(ConversionStatus.values)),
-        "n_conversions": total("count", counted),
-        "s_sale": total("sale", counted),
-        "s_revenue": total("revenue", counted),
-        "s_payout": total("payout", counted),
-        "n_flagged": Sum("conversions_flagged"),
-    }
-    columns: dict[str, Any] = {
-        "day": F("day"),
-        "week": TruncWeek("day", output_field=DateField()),
-        "month": TruncMonth("day", output_field=DateField()),
-        "offer": F("offer__slug"),
-        "partner": F("partner__slug"),
-        "currency": F("currency"),
-    }
-    if not keys:
-        only = rows.aggregate(**sums)
-        return {(): only} if only["n_all"] else {}
-    annotations = {f"key_{name}": columns[name] for name in keys}
-    grouped = rows.annotate(**annotations).values(*annotations).annotate(**sums).order_by()
-    return {tuple(row[f"key_{name}"] for name in keys): row for row in grouped if row["n_all"]}
-
-
 def _aggregate(
     *,
     actor: Actor,
@@ -239,10 +186,13 @@ def _aggregate(
     """Per row key, the requested metrics over the period: a clicks query (when a click metric
     is asked for) and a conversions query, both grouped in the database."""
     tz = zoneinfo.ZoneInfo(period.timezone)
-    window = {"brand_id": actor.brand_id, "created_at__gte": period.start}
-    window["created_at__lt"] = period.end
+    window: dict[str, Any] = {"brand_id": actor.brand_id, "created_at__gte": period.start}
+    window.update(created_at__lt=period.end, is_test=False)
     clicks: dict[tuple[Any, ...], dict[str, Any]] = {}
-    if any(name in CLICK_METRICS for name in metrics):
+    wants_clicks = any(name in CLICK_METRICS for name in metrics)
+    if wants_clicks and click_rollup_served(keys, filters):
+        clicks = rollup_clicks(actor=actor, period=period, keys=keys, filters=filters)
+    elif wants_clicks:
         accepted = Q(outcome=ClickOutcome.ACCEPTED)
         clicks = _grouped(
             _filtered(Click.objects.filter(**window), CLICK_COLUMNS, filters),
@@ -256,8 +206,8 @@ def _aggregate(
             },
         )
     conversions: dict[tuple[Any, ...], dict[str, Any]] = {}
-    if _rollup_served(metrics, keys, filters):
-        conversions = _rollup_conversions(actor=actor, period=period, keys=keys, filters=filters)
+    if conversion_rollup_served(metrics, keys, filters):
+        conversions = rollup_conversions(actor=actor, period=period, keys=keys, filters=filters)
     elif any(name not in ("clicks", "billable_clicks", "refused_clicks") for name in metrics):
         conversions = _grouped(
             _filtered(Conversion.objects.filter(**window), CONVERSION_COLUMNS, filters),

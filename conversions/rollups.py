@@ -6,7 +6,8 @@ never read and rewrite a row. New traffic spreads over ``ROLLUP_STRIPES`` rows p
 hot paths' writers do not queue on one row lock held until COMMIT: each new conversion, and
 each batch of new clicks (the one click writer, ``click_store.write_clicks``, whether a worker
 writes queued clicks or a request writes its own) per key, increments a stripe picked at
-random. Later changes go to stripe 0: status moves, a BotD verdict's flag, rebuild
+random (``click_rollups.hot_path_stripe``, the policy of both rollups). Later changes go to
+stripe 0: status moves, a BotD verdict's flag, rebuild
 corrections. Readers sum over the stripes. The rollup currency of a key is its offer's
 currency, which ``offer_update`` freezes once the offer has traffic.
 
@@ -23,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import random
 import zoneinfo
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
@@ -35,10 +35,17 @@ from django.db.models import Count, Max, Q, Sum
 from django.db.models.functions import TruncDate
 
 from brands.models import Brand
+from conversions.click_rollups import (
+    apply_click_cell_corrections,
+    click_day_corrections,
+    click_rollups_added,
+    hot_path_stripe,
+)
 from conversions.models import (
     Click,
     ClickOutcome,
     ClickPruning,
+    ClickRollup,
     Conversion,
     ConversionStatus,
     DailyRollup,
@@ -46,7 +53,6 @@ from conversions.models import (
 from core.db import Statement
 
 ZERO = Decimal("0")
-ROLLUP_STRIPES = 8
 STATUSES = tuple(ConversionStatus.values)
 KEY_COLUMNS = ("brand_id", "day", "offer_id", "partner_id")
 COUNTER_COLUMNS = tuple(
@@ -125,7 +131,7 @@ def _add_grouped(
             partner_id=partner_id,
             currency=currency,
             deltas=deltas,
-            stripe=_hot_path_stripe() if spread else 0,
+            stripe=hot_path_stripe() if spread else 0,
         )
 
 
@@ -165,15 +171,13 @@ def conversion_deltas(conversion: Conversion) -> dict[str, int | Decimal]:
     }
 
 
-def _hot_path_stripe() -> int:
-    # Not security-relevant: only spreads lock contention.
-    return random.randrange(ROLLUP_STRIPES)  # noqa: S311
-
-
 def rollup_clicks_added(clicks: Iterable[tuple[Click, zoneinfo.ZoneInfo, str]]) -> None:
     """The increments of new (click, brand time zone, currency), summed per rollup row, each
     row on a random stripe: the one stripe policy of the one click writer
-    (``conversions.click_store.write_clicks``), for clicks written by a worker or directly."""
+    (``conversions.click_store.write_clicks``), for clicks written by a worker or directly.
+    Both rollups: ``DailyRollup`` and ``ClickRollup``. Test clicks move neither."""
+    clicks = [item for item in clicks if not item[0].is_test]
+    click_rollups_added((click, tz) for click, tz, _ in clicks)
     grouped = _grouped()
     for click, tz, currency in clicks:
         if click.offer_id is None or click.partner_id is None:
@@ -185,6 +189,8 @@ def rollup_clicks_added(clicks: Iterable[tuple[Click, zoneinfo.ZoneInfo, str]]) 
 
 
 def rollup_conversion_added(conversion: Conversion, *, tz: zoneinfo.ZoneInfo) -> None:
+    if conversion.is_test:
+        return
     rollup_add(
         brand_id=conversion.brand_id,
         day=local_day(conversion.created_at, tz),
@@ -192,7 +198,7 @@ def rollup_conversion_added(conversion: Conversion, *, tz: zoneinfo.ZoneInfo) ->
         partner_id=conversion.partner_id,
         currency=conversion.currency,
         deltas=conversion_deltas(conversion),
-        stripe=_hot_path_stripe(),
+        stripe=hot_path_stripe(),
     )
 
 
@@ -223,6 +229,8 @@ def rollup_conversions_moved(
     """Move counts and amounts from one status column to another, grouped per rollup row."""
     grouped = _grouped()
     for conversion in conversions:
+        if conversion.is_test:
+            continue
         key = (
             conversion.brand_id,
             local_day(conversion.created_at, tz),
@@ -260,6 +268,7 @@ def raw_aggregates(
             created_at__lt=end,
             offer__isnull=False,
             partner__isnull=False,
+            is_test=False,
         )
         .values("offer_id", "partner_id", "offer__currency")
         .annotate(
@@ -284,7 +293,9 @@ def raw_aggregates(
         aggregates[f"{status}_revenue"] = Sum("revenue", filter=only)
         aggregates[f"{status}_sale"] = Sum("sale_amount", filter=only)
     conversions = (
-        Conversion.objects.filter(brand_id=brand_id, created_at__gte=start, created_at__lt=end)
+        Conversion.objects.filter(
+            brand_id=brand_id, created_at__gte=start, created_at__lt=end, is_test=False
+        )
         .values("offer_id", "partner_id", "currency")
         .annotate(**aggregates)
     )
@@ -372,13 +383,16 @@ def clicks_pruned(*, brand_id: int, tz: zoneinfo.ZoneInfo, day: dt.date) -> bool
 
 
 _Snapshot = tuple[
-    dict[tuple[int, int], dict[str, Any]], dict[tuple[int, int], dict[str, Any]], tuple[str, ...]
+    dict[tuple[int, int], dict[str, Any]],
+    dict[tuple[int, int], dict[str, Any]],
+    tuple[str, ...],
+    dict[Any, dict[str, int]],
 ]
 
 
 def _snapshot(*, brand_id: int, tz: zoneinfo.ZoneInfo, day: dt.date) -> _Snapshot:
-    """Raw aggregates, rollup sums and the columns to rebuild of one brand-day, read in one
-    snapshot."""
+    """Raw aggregates, rollup sums and the columns to rebuild of one brand-day, and the click
+    rollups' corrections (none on a pruned day), read in one snapshot."""
     outermost = not connection.in_atomic_block
     with transaction.atomic():
         if outermost and connection.vendor == "postgresql":
@@ -392,21 +406,25 @@ def _snapshot(*, brand_id: int, tz: zoneinfo.ZoneInfo, day: dt.date) -> _Snapsho
         pruned = clicks_pruned(brand_id=brand_id, tz=tz, day=day)
         raw = raw_aggregates(brand_id=brand_id, tz=tz, day=day)
         current = rollup_sums(brand_id=brand_id, day=day)
+        end = day_start(day + dt.timedelta(days=1), tz)
+        click_fixes = (
+            {} if pruned else click_day_corrections(brand_id, day, day_start(day, tz), end)
+        )
     # The click columns of a pruned day stay as the increments made them: the raw rows that
     # could correct them are gone, and recomputing from what is left would undercount.
-    return raw, current, CONVERSION_COLUMNS if pruned else COUNTER_COLUMNS
+    return raw, current, CONVERSION_COLUMNS if pruned else COUNTER_COLUMNS, click_fixes
 
 
 def rebuild_day(*, brand_id: int, tz: zoneinfo.ZoneInfo, day: dt.date) -> int:
-    """Bring one brand-day's rollups to the raw rows by corrections; returns how many
-    (offer, partner) keys it corrected (0 when the rollups were already exact).
+    """Bring one brand-day's rollups (``DailyRollup`` and ``ClickRollup``) to the raw rows by
+    corrections; returns how many keys it corrected (0 when the rollups were already exact).
 
     1. In one snapshot (PostgreSQL: REPEATABLE READ; SQLite: one transaction) read the brand's
        ``ClickPruning`` mark, the raw aggregates and the current rollups summed over stripes;
        per key and column the correction is raw − current, over every column or, on a day the
-       mark says may have lost clicks (``clicks_pruned``), over the conversion columns only.
-    2. In a separate short transaction, apply the non-zero corrections with the ordinary
-       increment (``rollup_add``, stripe 0), keys in order.
+       mark says may have lost clicks (``clicks_pruned``), over the conversion columns only
+       (and no click rollup). 2. In a separate short transaction, apply the non-zero
+       corrections with the ordinary increments (stripe 0), keys in order.
 
     Why this is exact while traffic flows: every live writer commits its raw change and its
     increment in one transaction, so it is either wholly inside the snapshot (in raw and in
@@ -424,15 +442,15 @@ def rebuild_day(*, brand_id: int, tz: zoneinfo.ZoneInfo, day: dt.date) -> int:
     own increment, and the next prune deletes its raw row; its count stays.
 
     Nothing is deleted (a key with no raw rows left is corrected to zero in the columns it
-    rebuilds, and its rows stay). The snapshot reads take no row locks;
-    the corrections lock the stripe-0 rows of the keys they correct until their one short
-    transaction (a statement per key) commits, and a live increment of such a row waits that
-    long. Two rebuilds of the same brand-day would both apply the same correction, so they are
-    serialized by an advisory lock that only rebuilds take (PostgreSQL)."""
+    rebuilds). The snapshot takes no row locks; the corrections lock the stripe-0 rows of the
+    keys they correct until their one short transaction commits. Two rebuilds of one brand-day
+    would both apply the same correction: an advisory lock only rebuilds take (PostgreSQL)
+    serializes them."""
     with _one_rebuild_at_a_time(brand_id, day):
-        raw, current, columns = _snapshot(brand_id=brand_id, tz=tz, day=day)
+        raw, current, columns, click_fixes = _snapshot(brand_id=brand_id, tz=tz, day=day)
         fixes = corrections(raw, current, columns)
         with transaction.atomic():
+            apply_click_cell_corrections(brand_id=brand_id, fixes=click_fixes)
             for (offer_id, partner_id), (currency, deltas) in fixes.items():
                 rollup_add(
                     brand_id=brand_id,
@@ -442,7 +460,7 @@ def rebuild_day(*, brand_id: int, tz: zoneinfo.ZoneInfo, day: dt.date) -> int:
                     currency=currency,
                     deltas=deltas,
                 )
-    return len(fixes)
+    return len(fixes) + len(click_fixes)
 
 
 def days_with_activity(
@@ -458,10 +476,11 @@ def days_with_activity(
             .values_list("day", flat=True)
             .distinct()
         )
-    rolled = DailyRollup.objects.filter(brand_id=brand_id)
-    if since:
-        rolled = rolled.filter(day__gte=since)
-    days |= set(rolled.values_list("day", flat=True).distinct())
+    for rollup in (DailyRollup, ClickRollup):
+        rolled = rollup.objects.filter(brand_id=brand_id)
+        if since:
+            rolled = rolled.filter(day__gte=since)
+        days |= set(rolled.values_list("day", flat=True).distinct())
     return sorted(days)
 
 

@@ -11,9 +11,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rest_framework import serializers
 
+from conversions.click_store import write_clicks
 from conversions.models import Click, Conversion
-from conversions.reports import METRICS, ROLLUP_METRICS, report
-from conversions.rollups import rebuild_brand
+from conversions.report_rollups import CLICK_SIDE, ROLLUP_METRICS
+from conversions.reports import METRICS, report
+from conversions.rollups import days_with_activity, rebuild_day, rollup_conversion_added
 from core.errors import NotFoundError, ValidationError
 from operations.catalog import OPERATIONS
 from tests.conftest import make_actor
@@ -63,7 +65,10 @@ def expected(brand, metrics, group_by, start, end, filters=None):
     tz = zoneinfo.ZoneInfo(brand.timezone)
     filters = filters or {}
     keys = [*group_by, *(["currency"] if set(metrics) & set(MONEY) else [])]
-    clicks = {c.pk: c for c in Click.objects.filter(brand=brand).select_related("offer", "partner")}
+    clicks = {
+        c.pk: c
+        for c in Click.objects.filter(brand=brand, is_test=False).select_related("offer", "partner")
+    }
     acc = defaultdict(lambda: defaultdict(lambda: Decimal(0)))
     scores = defaultdict(list)
     need_clicks = bool(set(metrics) & set(CLICK_ONLY))
@@ -78,7 +83,9 @@ def expected(brand, metrics, group_by, start, end, filters=None):
             acc[key]["billable"] += c.outcome == "accepted" and c.is_billable
             acc[key]["refused"] += c.outcome != "accepted"
     if set(metrics) - {"clicks", "billable_clicks", "refused_clicks"}:
-        for v in Conversion.objects.filter(brand=brand).select_related("offer", "partner"):
+        for v in Conversion.objects.filter(brand=brand, is_test=False).select_related(
+            "offer", "partner"
+        ):
             if not (start <= v.created_at < end):
                 continue
             click = clicks.get(v.click_id)
@@ -174,18 +181,38 @@ click_strategy = st.fixed_dictionaries(
         "country": st.sampled_from(["US", "DE", ""]),
         "device": st.sampled_from(["mobile", "desktop", ""]),
         "sub1": st.sampled_from(["", "x", "y"]),
+        # A test click (send_test_postback) now and then: no report may count it or its sale.
+        "test": st.sampled_from([False, False, False, False, True]),
         # Two clicks in three convert (when accepted), so conversion metrics see real rows.
         "conversion": st.one_of(st.none(), CONVERSION, CONVERSION),
     }
 )
 
 
+def write_click(brand, **fields):
+    """A click through the one click writer, with its rollup increments, as a worker writes it."""
+    click = Click(brand=brand, **fields)
+    offer = fields.get("offer")
+    write_clicks([(click, zoneinfo.ZoneInfo(brand.timezone), offer.currency if offer else "")])
+    return click
+
+
+def assert_rollups_exact(brand):
+    """Rebuilding finds nothing to correct: the live increments already equal the raw rows."""
+    tz = zoneinfo.ZoneInfo(brand.timezone)
+    for day in days_with_activity(brand_id=brand.pk, tz=tz, since=None):
+        assert rebuild_day(brand_id=brand.pk, tz=tz, day=day) == 0, day
+
+
 def seed(brand, offers, partners, specs):
+    """Clicks and conversions written with their live rollup increments (never rebuilt), so
+    rollup-served reports read what production writes."""
+    tz = zoneinfo.ZoneInfo(brand.timezone)
     for n, spec in enumerate(specs):
         offer = offers[spec["offer"]] if spec["offer"] is not None else None
         partner = partners[spec["partner"]] if spec["partner"] is not None else None
-        click = Click.objects.create(
-            brand=brand,
+        click = write_click(
+            brand,
             offer=offer,
             partner=partner,
             created_at=BASE + dt.timedelta(hours=spec["hour"]),
@@ -194,10 +221,11 @@ def seed(brand, offers, partners, specs):
             country=spec["country"],
             device_class=spec["device"],
             sub1=spec["sub1"],
+            is_test=spec["test"],
         )
         conv = spec["conversion"]
         if conv and offer and partner and click.outcome == "accepted":
-            Conversion.objects.create(
+            conversion = Conversion.objects.create(
                 brand=brand,
                 offer=offer,
                 partner=partner,
@@ -213,8 +241,9 @@ def seed(brand, offers, partners, specs):
                 fraud_score=conv["score"],
                 fraud_flagged=conv["score"] >= 60,
                 sub1=conv["sub1"],
+                is_test=click.is_test,
             )
-    rebuild_brand(brand_id=brand.pk)  # raw rows written directly; rollup-served reports read these
+            rollup_conversion_added(conversion, tz=tz)
 
 
 DIMENSION_SETS = st.lists(
@@ -242,8 +271,8 @@ def test_report_equals_a_plain_aggregate_of_random_traffic(
     brand = BrandFactory(slug=f"rep-{next(COUNTER)}", timezone="Europe/Berlin")
     offers, partners = traffic_world(brand)
     seed(brand, offers, partners, specs)
-    if conversion_side == "rollup":  # a shape the daily rollups serve
-        metrics = [m for m in metrics if m in ROLLUP_METRICS] or ["conversions"]
+    if conversion_side == "rollup":  # a shape the rollups serve on both sides
+        metrics = [m for m in metrics if m in ROLLUP_METRICS | CLICK_SIDE] or ["conversions"]
         group_by = [g for g in group_by if g in ("day", "week", "month", "offer", "partner")]
     elif conversion_side:  # conversion-only dimensions take conversion metrics only
         metrics = [m for m in metrics if m not in CLICK_ONLY] or ["conversions"]
@@ -262,6 +291,7 @@ def test_report_equals_a_plain_aggregate_of_random_traffic(
     assert answer["group_by"] == keys
     assert as_table(answer) == want
     assert answer["truncated"] is False
+    assert_rollups_exact(brand)
 
 
 @pytest.fixture
@@ -273,8 +303,8 @@ def berlin(brand):
 
 
 def click_at(brand, offer, partner, moment, **fields):
-    return Click.objects.create(
-        brand=brand, offer=offer, partner=partner, created_at=moment, outcome="accepted", **fields
+    return write_click(
+        brand, offer=offer, partner=partner, created_at=moment, outcome="accepted", **fields
     )
 
 
@@ -382,7 +412,7 @@ def test_filters_narrow_every_dimension(berlin, actor):
     moment = dt.datetime(2026, 5, 10, 12, tzinfo=BERLIN)
     click_at(brand, offer, partner, moment, country="US", device_class="mobile", sub2="s")
     click_at(brand, eur, other, moment, country="DE", device_class="desktop")
-    Click.objects.create(brand=brand, created_at=moment, outcome="unknown_offer")
+    write_click(brand, created_at=moment, outcome="unknown_offer")
     day = dt.date(2026, 5, 10)
     base = {"actor": actor, "metrics": ["clicks"], "date_from": day, "date_to": day}
     total = report(**base)["rows"][0]["clicks"]

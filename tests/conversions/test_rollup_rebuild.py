@@ -21,11 +21,11 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from conversions import rollups
-from conversions.models import Click, ClickPruning, Conversion, DailyRollup
+from conversions.click_rollups import ROLLUP_STRIPES, click_rollups_added
+from conversions.models import Click, ClickPruning, ClickRollup, Conversion, DailyRollup
 from conversions.pruning import clicks_prune
 from conversions.rollups import (
     CLICK_COLUMNS,
-    ROLLUP_STRIPES,
     click_deltas,
     local_day,
     raw_aggregates,
@@ -69,7 +69,12 @@ def write_click(brand, offer, partner, *, stripe=None):
             deltas=click_deltas(click),
             stripe=random.randrange(ROLLUP_STRIPES) if stripe is None else stripe,
         )
+        click_rollups_added([(click, tz)])
     return click
+
+
+def click_rollup_total(brand) -> int:
+    return sum(ClickRollup.objects.filter(brand=brand).values_list("clicks", flat=True))
 
 
 @pytest.fixture
@@ -109,7 +114,9 @@ def test_rebuild_corrects_a_wrong_counter_and_an_orphan_row_and_deletes_nothing(
     )
     before = set(DailyRollup.objects.values_list("pk", flat=True))
 
-    assert rebuild_day(brand_id=brand.pk, tz=tz, day=day) == 2  # keys corrected
+    # Keys corrected: two daily rollup keys, and the click rollup cell of the raw click.
+    assert rebuild_day(brand_id=brand.pk, tz=tz, day=day) == 3
+    assert click_rollup_total(brand) == 4
 
     ok, rollups, raw = exact(brand)
     assert ok, (rollups, raw)
@@ -292,11 +299,13 @@ def test_rebuilding_after_pruning_keeps_the_pruned_days_clicks(brand):
         return sum(DailyRollup.objects.filter(brand=brand).values_list("clicks", flat=True))
 
     assert clicks() == 3
+    assert click_rollup_total(brand) == 3
     call_command("prune_clicks", "--older-than", "400", stdout=io.StringIO())
     assert not Click.objects.filter(brand=brand).exists()
     assert clicks() == 3  # prune_clicks: "Rollups (and so every report) stay"
     call_command("rebuild_rollups", stdout=io.StringIO())
     assert clicks() == 3
+    assert click_rollup_total(brand) == 3  # the click rollups of a pruned day are kept too
 
 
 def test_a_partly_pruned_day_keeps_all_its_clicks_and_still_rebuilds_its_conversions(
@@ -324,6 +333,7 @@ def test_a_partly_pruned_day_keeps_all_its_clicks_and_still_rebuilds_its_convers
 
     # Then the day is as the live increments made it: three clicks, the conversion corrected
     assert day_sums(brand, day) == rolled_up
+    assert click_rollup_total(brand) == 3
     # The mark says how far clicks went, and its move is audited.
     assert ClickPruning.objects.get(brand=brand).pruned_before == NOON
     event = AuditEvent.objects.get(brand=brand, action="clicks.prune")
@@ -436,7 +446,8 @@ def test_a_prune_committing_in_the_middle_of_a_rebuild_loses_no_click(monkeypatc
         return result
 
     monkeypatch.setattr(rollups, "raw_aggregates", raw_aggregates_then_prune)
-    assert rebuild_day(brand_id=brand.pk, tz=tz, day=noon.date()) == 1
+    # One daily rollup key, one click rollup cell: both read before the prune committed.
+    assert rebuild_day(brand_id=brand.pk, tz=tz, day=noon.date()) == 2
     monkeypatch.undo()
     assert not Click.objects.filter(brand=brand).exists()
 
@@ -446,3 +457,4 @@ def test_a_prune_committing_in_the_middle_of_a_rebuild_loses_no_click(monkeypatc
     assert clicks() == 4
     assert rebuild_day(brand_id=brand.pk, tz=tz, day=noon.date()) == 0  # the mark is seen now
     assert clicks() == 4
+    assert click_rollup_total(brand) == 4

@@ -1,0 +1,168 @@
+"""Click rollups (``ClickRollup``): clicks per brand, day, offer, partner, country, device and
+outcome, what ``get_report`` reads for click metrics by any dimension but sub ids.
+
+The same rules as the daily rollups (``conversions.rollups``): written only by the one click
+writer (``click_store.write_clicks``) in the transaction that inserts the clicks, as increments
+on a random stripe; repaired by the rollup rebuild through corrections computed from one
+snapshot (``raw_click_cells`` − ``click_cell_sums``), never by deletes. One difference: every
+click has a row here, refusals that named no known offer or partner included (offer or
+partner 0), so ``clicks`` counts every recorded click. Test clicks (``is_test``) never do.
+
+A batch of clicks becomes one ``INSERT … VALUES … ON CONFLICT DO UPDATE`` statement, its rows
+in key order (so two writers lock shared rows in the same order), whatever the number of
+cells: the click writer's cost grows by one statement per batch, not one per cell."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import zoneinfo
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from django.db import connection
+from django.db.models import Count, Q, Sum
+
+from conversions.models import Click, ClickOutcome, ClickRollup
+
+# Rows per rollup key that new traffic spreads over, for both rollups (``DailyRollup`` too).
+ROLLUP_STRIPES = 8
+# (day, offer id, partner id, country, device, outcome): one cell of a brand's clicks.
+Cell = tuple[dt.date, int, int, str, str, str]
+COUNTERS = ("clicks", "billable_clicks")
+_KEY_COLUMNS = ("brand_id", "day", "offer_id", "partner_id", "country", "device", "outcome")
+
+
+def cell_of(click: Click, tz: zoneinfo.ZoneInfo) -> Cell:
+    return (
+        click.created_at.astimezone(tz).date(),
+        click.offer_id or 0,
+        click.partner_id or 0,
+        click.country,
+        click.device_class,
+        click.outcome,
+    )
+
+
+def _counts(click: Click) -> tuple[int, int]:
+    return 1, int(click.outcome == ClickOutcome.ACCEPTED and click.is_billable)
+
+
+def hot_path_stripe() -> int:
+    # Not security-relevant: only spreads lock contention.
+    return random.randrange(ROLLUP_STRIPES)  # noqa: S311
+
+
+def _add(brand_cells: Mapping[tuple[int, Cell], Mapping[str, int]], *, spread: bool) -> None:
+    """One statement: each (brand, cell) row incremented by its deltas, on a random stripe per
+    row (``spread``, new clicks) or stripe 0 (rebuild corrections)."""
+    rows: list[tuple[Any, ...]] = [
+        (brand_id, *cell, hot_path_stripe() if spread else 0, *(deltas.get(c, 0) for c in COUNTERS))
+        for (brand_id, cell), deltas in sorted(brand_cells.items())
+        if any(deltas.values())
+    ]
+    if not rows:
+        return
+    table = connection.ops.quote_name(ClickRollup._meta.db_table)
+    columns = (*_KEY_COLUMNS, "stripe", *COUNTERS)
+    one = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    updates = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in COUNTERS)
+    sql = (
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([one] * len(rows))} "  # noqa: S608
+        f"ON CONFLICT ({', '.join((*_KEY_COLUMNS, 'stripe'))}) DO UPDATE SET {updates}"
+    )
+    with connection.cursor() as cursor:
+        params: list[Any] = [value for row in rows for value in row]
+        cursor.execute(sql, params)
+
+
+def click_rollups_added(clicks: Iterable[tuple[Click, zoneinfo.ZoneInfo]]) -> None:
+    """The increments of newly written (click, brand time zone); the caller
+    (``rollups.rollup_clicks_added``) has left test clicks out."""
+    cells: defaultdict[tuple[int, Cell], dict[str, int]] = defaultdict(
+        lambda: dict.fromkeys(COUNTERS, 0)
+    )
+    for click, tz in clicks:
+        counts = cells[(click.brand_id, cell_of(click, tz))]
+        every, billable = _counts(click)
+        counts["clicks"] += every
+        counts["billable_clicks"] += billable
+    _add(cells, spread=True)
+
+
+# --- rebuilding -----------------------------------------------------------------------------
+
+
+def raw_click_cells(
+    *, brand_id: int, day: dt.date, start: dt.datetime, end: dt.datetime
+) -> dict[Cell, dict[str, int]]:
+    """One brand-day's cells computed from raw clicks (``start``–``end``: the day's instants in
+    the brand's zone)."""
+    rows = (
+        Click.objects.filter(
+            brand_id=brand_id, created_at__gte=start, created_at__lt=end, is_test=False
+        )
+        .values("offer_id", "partner_id", "country", "device_class", "outcome")
+        .annotate(
+            n_clicks=Count("pk"),
+            n_billable=Count("pk", filter=Q(outcome=ClickOutcome.ACCEPTED, is_billable=True)),
+        )
+        .order_by()
+    )
+    return {
+        (
+            day,
+            row["offer_id"] or 0,
+            row["partner_id"] or 0,
+            row["country"],
+            row["device_class"],
+            row["outcome"],
+        ): {"clicks": row["n_clicks"], "billable_clicks": row["n_billable"]}
+        for row in rows
+    }
+
+
+def click_cell_sums(*, brand_id: int, day: dt.date) -> dict[Cell, dict[str, int]]:
+    """One brand-day's cells as the rollups hold them, summed over the stripes."""
+    rows = (
+        ClickRollup.objects.filter(brand_id=brand_id, day=day)
+        .values("offer_id", "partner_id", "country", "device", "outcome")
+        .annotate(n_clicks=Sum("clicks"), n_billable=Sum("billable_clicks"))
+        .order_by()
+    )
+    return {
+        (day, row["offer_id"], row["partner_id"], row["country"], row["device"], row["outcome"]): {
+            "clicks": row["n_clicks"],
+            "billable_clicks": row["n_billable"],
+        }
+        for row in rows
+    }
+
+
+def click_cell_corrections(
+    raw: Mapping[Cell, Mapping[str, int]], current: Mapping[Cell, Mapping[str, int]]
+) -> dict[Cell, dict[str, int]]:
+    """Per cell, raw − current for each counter that differs."""
+    fixes = {}
+    for cell in raw.keys() | current.keys():
+        want, have = raw.get(cell, {}), current.get(cell, {})
+        deltas = {c: want.get(c, 0) - have.get(c, 0) for c in COUNTERS}
+        if any(deltas.values()):
+            fixes[cell] = deltas
+    return fixes
+
+
+def click_day_corrections(
+    brand_id: int, day: dt.date, start: dt.datetime, end: dt.datetime
+) -> dict[Cell, dict[str, int]]:
+    """One brand-day's corrections, raw − rollups: call it inside the rebuild's snapshot."""
+    return click_cell_corrections(
+        raw_click_cells(brand_id=brand_id, day=day, start=start, end=end),
+        click_cell_sums(brand_id=brand_id, day=day),
+    )
+
+
+def apply_click_cell_corrections(*, brand_id: int, fixes: Mapping[Cell, Mapping[str, int]]) -> None:
+    """Add the corrections on stripe 0, in the caller's transaction."""
+    _add({(brand_id, cell): deltas for cell, deltas in fixes.items()}, spread=False)
