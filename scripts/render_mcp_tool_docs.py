@@ -1,13 +1,19 @@
-"""Rewrite the "## Tools" reference at the end of docs/mcp.md from the live registry.
+"""Rewrite the "## Tools" reference at the end of docs/mcp.md from the live registry and the
+recorded examples (docs/mcp-examples.json).
 
 Run: DEBUG=1 .venv/bin/python scripts/render_mcp_tool_docs.py  (the test suite fails when a
-registered tool is missing from the doc, so a new tool reminds you to run this)."""
+registered tool is missing from the doc, so a new tool reminds you to run this). The examples
+are recorded by calling the tools: TRCKER_RECORD_MCP_EXAMPLES=1 .venv/bin/pytest
+tests/mcp_gateway/test_tool_examples.py (which renders this too); a tool without one is
+rendered without an example, and that test names it."""
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -20,6 +26,8 @@ django.setup()
 from mcp_gateway.tools import TOOLS  # noqa: E402
 
 MARKER = "## Tools\n"
+EXAMPLES = ROOT / "docs" / "mcp-examples.json"
+WIDTH = 96  # a JSON value that fits on one line of this width stays on one line
 
 
 def hints(tool) -> str:
@@ -35,17 +43,57 @@ def hints(tool) -> str:
     return ", ".join(parts)
 
 
+def compact_json(value: Any, indent: int = 0, used: int = 0) -> str:
+    """JSON indented by two, but an object or array that fits on the rest of its line stays on
+    that line: a row of a list reads as one line, not twenty."""
+    flat = json.dumps(value, ensure_ascii=False)
+    if not isinstance(value, dict | list) or not value or indent + used + len(flat) <= WIDTH:
+        return flat
+    inner = indent + 2
+    if isinstance(value, dict):
+        parts = []
+        for key, item in value.items():
+            label = json.dumps(key, ensure_ascii=False) + ": "
+            parts.append(" " * inner + label + compact_json(item, inner, len(label)))
+        opening, closing = "{", "}"
+    else:
+        parts = [" " * inner + compact_json(item, inner) for item in value]
+        opening, closing = "[", "]"
+    return opening + "\n" + ",\n".join(parts) + "\n" + " " * indent + closing
+
+
+def load_examples() -> dict[str, dict[str, Any]]:
+    if not EXAMPLES.exists():
+        return {}
+    examples: dict[str, dict[str, Any]] = json.loads(EXAMPLES.read_text())["examples"]
+    return examples
+
+
+def example_block(name: str, example: dict[str, Any]) -> str:
+    call = {"name": name, "arguments": example["arguments"]}
+    return (
+        "\nExample call (the `params` of `tools/call`):\n\n"
+        f"```json\n{compact_json(call)}\n```\n\n"
+        "Answer (`structuredContent`):\n\n"
+        f"```json\n{compact_json(example['result'])}\n```\n"
+    )
+
+
 def render() -> str:
+    examples = load_examples()
     blocks = []
     for tool in TOOLS:
         schema = tool.input_schema()
         required = set(schema.get("required", []))
         names = schema["properties"]
         args = ", ".join(f"`{n}`" if n in required else f"`{n}`?" for n in names) or "none"
-        blocks.append(
+        block = (
             f"### `{tool.name}` — {tool.title}\n\n{tool.description}\n\n"
             f"- Arguments: {args}\n- Scope: {tool.scope}; hints: {hints(tool)}\n"
         )
+        if tool.name in examples:
+            block += example_block(tool.name, examples[tool.name])
+        blocks.append(block)
     return "\n".join(blocks)
 
 
