@@ -206,9 +206,12 @@ def _aggregate(
             },
         )
     conversions: dict[tuple[Any, ...], dict[str, Any]] = {}
-    if conversion_rollup_served(metrics, keys, filters):
+    wants_conversions = any(
+        name not in ("clicks", "billable_clicks", "refused_clicks") for name in metrics
+    )
+    if wants_conversions and conversion_rollup_served(metrics, keys, filters):
         conversions = rollup_conversions(actor=actor, period=period, keys=keys, filters=filters)
-    elif any(name not in ("clicks", "billable_clicks", "refused_clicks") for name in metrics):
+    elif wants_conversions:
         conversions = _grouped(
             _filtered(Conversion.objects.filter(**window), CONVERSION_COLUMNS, filters),
             CONVERSION_COLUMNS,

@@ -1,4 +1,6 @@
-"""get_report reads conversion metrics by time, offer and partner from the daily rollups."""
+"""get_report reads what the rollups hold from them: conversion metrics by time, offer and
+partner from the daily rollups, click metrics by every dimension but sub ids from the click
+rollups."""
 
 import datetime as dt
 from decimal import Decimal
@@ -26,6 +28,7 @@ def test_conversion_metrics_by_time_offer_partner_come_from_the_rollups(brand, a
             "country": "US",
             "device": "",
             "sub1": "",
+            "test": False,
             "conversion": {
                 "status": "approved",
                 "score": 70,
@@ -65,3 +68,34 @@ def test_conversion_metrics_by_time_offer_partner_come_from_the_rollups(brand, a
     with CaptureQueriesContext(connection) as queries:
         report(**{**arguments, "group_by": ["country"]})
     assert "conversions_conversion" in " ".join(q["sql"] for q in queries.captured_queries)
+
+
+def read_tables(**arguments):
+    with CaptureQueriesContext(connection) as queries:
+        report(**arguments)
+    sql = " ".join(query["sql"] for query in queries.captured_queries)
+    return {
+        table
+        for table in ("clickrollup", "dailyrollup", "click", "conversion")
+        if f'"conversions_{table}"' in sql
+    }
+
+
+@pytest.mark.django_db
+def test_click_metrics_come_from_the_click_rollups_but_by_sub_id(brand, actor):
+    period = {"date_from": dt.date(2026, 3, 1), "date_to": dt.date(2026, 3, 5)}
+    clicks = ["clicks", "billable_clicks", "refused_clicks"]
+    for group_by in (["offer", "country"], ["day", "device", "outcome"], ["partner"]):
+        tables = read_tables(actor=actor, metrics=clicks, group_by=group_by, **period)
+        assert tables == {"clickrollup"}, group_by
+    filtered = read_tables(
+        actor=actor, metrics=clicks, group_by=["week"], filters={"country": "US"}, **period
+    )
+    assert filtered == {"clickrollup"}
+    # EPC and CVR: billable clicks from the click rollups, payout from the daily rollups.
+    money = read_tables(actor=actor, metrics=["epc", "cvr"], group_by=["offer"], **period)
+    assert money == {"clickrollup", "dailyrollup"}
+    assert read_tables(actor=actor, metrics=clicks, group_by=["sub1"], **period) == {"click"}
+    by_country = read_tables(actor=actor, metrics=["epc"], group_by=["country"], **period)
+    # A conversion's country is its click's: the conversions query joins the clicks it names.
+    assert by_country == {"clickrollup", "conversion", "click"}
