@@ -8,9 +8,9 @@ snapshot (``raw_click_cells`` − ``click_cell_sums``), never by deletes. One di
 click has a row here, refusals that named no known offer or partner included (offer or
 partner 0), so ``clicks`` counts every recorded click. Test clicks (``is_test``) never do.
 
-A batch of clicks becomes one ``INSERT … VALUES … ON CONFLICT DO UPDATE`` statement, its rows
-in key order (so two writers lock shared rows in the same order), whatever the number of
-cells: the click writer's cost grows by one statement per batch, not one per cell."""
+A batch of clicks becomes one ``INSERT … ON CONFLICT DO UPDATE`` statement
+(``core.db.increment_rows``), its rows in key order (so two writers lock shared rows in the
+same order), whatever the number of cells: one statement per batch, not one per cell."""
 
 from __future__ import annotations
 
@@ -21,10 +21,10 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from django.db import connection
 from django.db.models import Count, Q, Sum
 
 from conversions.models import Click, ClickOutcome, ClickRollup
+from core.db import increment_rows
 
 # Rows per rollup key that new traffic spreads over, for both rollups (``DailyRollup`` too).
 ROLLUP_STRIPES = 8
@@ -62,19 +62,7 @@ def _add(brand_cells: Mapping[tuple[int, Cell], Mapping[str, int]], *, spread: b
         for (brand_id, cell), deltas in sorted(brand_cells.items())
         if any(deltas.values())
     ]
-    if not rows:
-        return
-    table = connection.ops.quote_name(ClickRollup._meta.db_table)
-    columns = (*_KEY_COLUMNS, "stripe", *COUNTERS)
-    one = "(" + ", ".join(["%s"] * len(columns)) + ")"
-    updates = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in COUNTERS)
-    sql = (
-        f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([one] * len(rows))} "  # noqa: S608
-        f"ON CONFLICT ({', '.join((*_KEY_COLUMNS, 'stripe'))}) DO UPDATE SET {updates}"
-    )
-    with connection.cursor() as cursor:
-        params: list[Any] = [value for row in rows for value in row]
-        cursor.execute(sql, params)
+    increment_rows(ClickRollup, key=(*_KEY_COLUMNS, "stripe"), counters=COUNTERS, rows=rows)
 
 
 def click_rollups_added(clicks: Iterable[tuple[Click, zoneinfo.ZoneInfo]]) -> None:

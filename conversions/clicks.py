@@ -226,12 +226,13 @@ def click_record_botd_verdict(*, click_id: str, bot: bool, bot_kind: str) -> Non
         )
         click.fraud_flagged = click.fraud_flagged or newly_flagged
         click.save(update_fields=["fraud_signals", "fraud_score", "fraud_flagged"])
-        if newly_flagged and click.partner_id and click.offer is not None:
+        offer_id, partner_id = click.offer_id, click.partner_id
+        if newly_flagged and not click.is_test and offer_id and partner_id and click.offer:
             rollup_add(
                 brand_id=click.brand_id,
                 day=click.created_at.astimezone(zoneinfo.ZoneInfo(brand.timezone)).date(),
-                offer_id=click.offer_id,
-                partner_id=click.partner_id,
+                offer_id=offer_id,
+                partner_id=partner_id,
                 # The stripe-0 row may not exist yet (the click went to another stripe).
                 currency=click.offer.currency,
                 deltas={"clicks_flagged": 1},

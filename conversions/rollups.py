@@ -50,7 +50,7 @@ from conversions.models import (
     ConversionStatus,
     DailyRollup,
 )
-from core.db import Statement
+from core.db import increment_rows
 
 ZERO = Decimal("0")
 STATUSES = tuple(ConversionStatus.values)
@@ -66,15 +66,7 @@ CLICK_COLUMNS = ("clicks_gross", "clicks", "clicks_flagged", "clicks_fraud_refus
 CONVERSION_COLUMNS = tuple(column for column in COUNTER_COLUMNS if column not in CLICK_COLUMNS)
 
 
-def _value(value: int | Decimal) -> Any:
-    # SQLite has no decimal type: pass money as text, which its arithmetic converts exactly
-    # enough for 2-decimal sums stored as NUMERIC.
-    if isinstance(value, Decimal) and connection.vendor == "sqlite":
-        return str(value)
-    return value
-
-
-def rollup_add_statement(
+def rollup_add(
     *,
     brand_id: int,
     day: dt.date,
@@ -83,56 +75,44 @@ def rollup_add_statement(
     currency: str,
     deltas: Mapping[str, int | Decimal],
     stripe: int = 0,
-) -> Statement | None:
-    """The increment as (sql, params), or None when every delta is zero."""
-    deltas = {column: value for column, value in deltas.items() if value}
-    if not deltas:
-        return None
-    table = connection.ops.quote_name(DailyRollup._meta.db_table)
-    columns = [*KEY_COLUMNS, "stripe", "currency", *deltas]
-    updates = ", ".join(f"{column} = {table}.{column} + excluded.{column}" for column in deltas)
-    sql = (
-        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))}) "  # noqa: S608
-        f"ON CONFLICT (brand_id, day, offer_id, partner_id, stripe) DO UPDATE SET {updates}"
-    )
-    params = [
-        brand_id,
-        day,
-        offer_id,
-        partner_id,
-        stripe,
-        currency,
-        *(_value(v) for v in deltas.values()),
-    ]
-    return sql, params
-
-
-def rollup_add(**kwargs: Any) -> None:
-    """Apply one increment now (arguments as ``rollup_add_statement``)."""
-    statement = rollup_add_statement(**kwargs)
-    if statement is not None:
-        with connection.cursor() as cursor:
-            cursor.execute(*statement)
+) -> None:
+    """Apply one increment now (nothing when every delta is zero)."""
+    _add_grouped({(brand_id, day, offer_id, partner_id, currency): deltas}, stripe=stripe)
 
 
 RollupKey = tuple[int, dt.date, int, int, str]  # brand, day, offer, partner, currency
 
 
 def _add_grouped(
-    grouped: Mapping[RollupKey, Mapping[str, int | Decimal]], *, spread: bool = False
+    grouped: Mapping[RollupKey, Mapping[str, int | Decimal]],
+    *,
+    spread: bool = False,
+    stripe: int = 0,
 ) -> None:
-    # In key order, so two writers of several rows lock them in the same order. ``spread``:
-    # each row on a random stripe (new clicks and conversions); else stripe 0 (status moves).
+    """All the increments in one statement (``core.db.increment_rows``), rows in key order so
+    two writers lock shared rows in the same order. ``spread``: each key on a random stripe
+    (new clicks and conversions); else ``stripe`` (0: status moves). Keys that meet on one row
+    (the same offer × partner day under two currency labels) are summed first: one statement
+    may not touch a row twice, and the row keeps the label it was created with."""
+    rows: dict[tuple[int, dt.date, int, int, int], tuple[str, defaultdict[str, Any]]] = {}
     for (brand_id, day, offer_id, partner_id, currency), deltas in sorted(grouped.items()):
-        rollup_add(
-            brand_id=brand_id,
-            day=day,
-            offer_id=offer_id,
-            partner_id=partner_id,
-            currency=currency,
-            deltas=deltas,
-            stripe=hot_path_stripe() if spread else 0,
-        )
+        if not any(deltas.values()):
+            continue
+        row = (brand_id, day, offer_id, partner_id, hot_path_stripe() if spread else stripe)
+        _, total = rows.setdefault(row, (currency, defaultdict(int)))
+        for column, value in deltas.items():
+            total[column] += value
+    counters = sorted({c for _, deltas in rows.values() for c, value in deltas.items() if value})
+    increment_rows(
+        DailyRollup,
+        key=(*KEY_COLUMNS, "stripe"),
+        labels=("currency",),
+        counters=counters,
+        rows=[
+            (*key, currency, *(deltas.get(column, 0) for column in counters))
+            for key, (currency, deltas) in sorted(rows.items())
+        ],
+    )
 
 
 def _grouped() -> defaultdict[RollupKey, defaultdict[str, Any]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from decimal import Decimal
 from typing import Any
 
 from django.db import connection, models, transaction
@@ -85,3 +86,42 @@ def _column(field: models.Field[Any, Any], instances: Sequence[models.Model]) ->
     ):
         return values
     return [field.get_db_prep_save(value, connection) for value in values]
+
+
+def increment_rows(
+    model: type[models.Model],
+    *,
+    key: Sequence[str],
+    counters: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    labels: Sequence[str] = (),
+) -> None:
+    """Add counters to rows in one statement, creating the missing ones: ``INSERT … ON
+    CONFLICT (key) DO UPDATE SET c = c + excluded.c`` for each counter; ``labels`` are written
+    on insert and left as they are on conflict. Each row holds the values of ``key``, then
+    ``labels``, then ``counters`` (column names); no key may repeat within one call. Rows are
+    written in the order given: callers sort them so two writers lock shared rows in the same
+    order. Runs in the caller's transaction."""
+    if not rows:
+        return
+    quote = connection.ops.quote_name
+    table = quote(model._meta.db_table)
+    columns = [*key, *labels, *counters]
+    head = f"INSERT INTO {table} ({', '.join(quote(c) for c in columns)}) "
+    updates = ", ".join(f"{quote(c)} = {table}.{quote(c)} + excluded.{quote(c)}" for c in counters)
+    tail = f" ON CONFLICT ({', '.join(quote(c) for c in key)}) DO UPDATE SET {updates}"
+    if connection.vendor == "postgresql":
+        # One array per column, as in insert_missing: a short statement whatever the number of
+        # rows (a VALUES list costs the writer more in client-side preparation).
+        fields = {field.column: field for field in model._meta.concrete_fields}
+        casts = ", ".join(f"%s::{fields[c].db_type(connection)}[]" for c in columns)
+        sql = f"{head}SELECT * FROM unnest({casts}){tail}"  # noqa: S608
+        params: list[Any] = [list(column) for column in zip(*rows, strict=True)]
+    else:
+        one = "(" + ", ".join(["%s"] * len(columns)) + ")"
+        sql = f"{head}VALUES {', '.join([one] * len(rows))}{tail}"
+        # SQLite has no decimal type: money goes as text, which its arithmetic converts exactly
+        # enough for 2-decimal sums stored as NUMERIC.
+        params = [str(v) if isinstance(v, Decimal) else v for row in rows for v in row]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
