@@ -24,11 +24,13 @@ from pathlib import Path
 from typing import Any
 
 import time_machine
+from django.test import Client
 
 from tests.conftest import issue_key
+from tests.conversions.helpers import CHROME, IPHONE, click
 from tests.factories import BrandFactory
 from tests.mcp_gateway.helpers import Mcp, structured
-from tests.mcp_gateway.world import build_world, every_tool_call
+from tests.mcp_gateway.world import World, build_world, every_tool_call
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES_FILE = ROOT / "docs" / "mcp-examples.json"
@@ -45,14 +47,44 @@ Record = tuple[str, dict[str, Any], dict[str, Any]]  # tool, arguments, structur
 
 def run_every_tool(brand_slug: str = "acme") -> list[Record]:
     """Build the world and call every tool once, in every_tool_call's order (reads first, then
-    the writes, archive_offer last), through the real MCP endpoint; the raw answers."""
+    the writes, archive_offer last), through the real MCP endpoint; the raw answers. Run with
+    the queues off (settings of the caller), so what a request records is there when the next
+    one reads, with or without a Redis."""
     with time_machine.travel(CLOCK, tick=True):
         world = build_world(BrandFactory(slug=brand_slug, name="Acme"))
+        visit_the_public_endpoints(world)
         mcp = Mcp(issue_key(world.brand))
         return [
             (name, arguments, structured(mcp.call(name, arguments)))
             for name, arguments in every_tool_call(world)
         ]
+
+
+def visit_the_public_endpoints(world: World) -> None:
+    """The world's clicks and conversions are made by its factories, which count no click in
+    the rollups the stats read and log no postback. A few real ones make the stats and the
+    postback log worth showing: clicks through the click endpoint (distinct visitors, so no
+    fraud rule fires) and an advertiser's postback that names no click (refused)."""
+    client = Client()
+    visitors = [
+        ("abc-123", "81.2.69.142", CHROME),
+        ("abc-123", "89.160.20.112", IPHONE),
+        ("abc-123", "216.160.83.56", CHROME),
+        ("abc-123", "175.16.199.10", IPHONE),
+        ("abc-123", "2.125.160.216", CHROME),
+        ("abc-123", "67.43.156.10", CHROME),
+        ("deal-site", "202.196.224.10", IPHONE),
+        ("deal-site", "149.101.100.10", CHROME),
+    ]
+    for partner, ip, agent in visitors:
+        response = click(client, world.brand.slug, world.offer.slug, partner, ua=agent, ip=ip)
+        assert response.status_code == 302, response.content
+    refused = client.get(
+        f"/api/postback/{world.brand.slug}/{world.offer.slug}",
+        {"txn_id": "ORD-1001", "amount": "59.00"},
+        REMOTE_ADDR="198.51.100.7",
+    )
+    assert refused.status_code == 422, refused.content
 
 
 # --- normalisation --------------------------------------------------------------------------
