@@ -11,7 +11,8 @@ from django.test.utils import CaptureQueriesContext
 
 from conversions.click_rollups import click_cell_sums, raw_click_cells
 from conversions.click_store import write_clicks
-from conversions.models import Click, ClickRollup
+from conversions.clicks import click_record_botd_verdict
+from conversions.models import Click, ClickRollup, DailyRollup
 from conversions.reports import report
 from conversions.rollups import day_start
 from tests.conftest import make_actor
@@ -117,3 +118,19 @@ def test_reports_read_the_click_rollup_refusals_naming_no_offer_included():
     assert rows[(None, "geo_blocked")] == (3, 3)
     assert sum(clicks for clicks, _ in rows.values()) == 20
     assert rows[("o", "accepted")][1] == 0
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("is_test", [False, True])
+def test_a_bot_verdict_flags_a_click_in_the_rollups_unless_it_is_a_test(is_test):
+    brand = BrandFactory(slug=f"botd-{is_test}", timezone="UTC", fraud_threshold=1)
+    offer, partner = OfferFactory(brand=brand), PartnerFactory(brand=brand)
+    click = Click(brand=brand, offer=offer, partner=partner, created_at=NOON, outcome="accepted")
+    click.is_test = is_test
+    write_clicks([(click, zoneinfo.ZoneInfo("UTC"), offer.currency)])
+
+    click_record_botd_verdict(click_id=click.pk, bot=True, bot_kind="headless")
+
+    assert Click.objects.get(pk=click.pk).fraud_flagged
+    flagged = sum(DailyRollup.objects.filter(brand=brand).values_list("clicks_flagged", flat=True))
+    assert flagged == (0 if is_test else 1)
