@@ -1,7 +1,7 @@
 """Who is acting: passed explicitly to every service (never read from a global).
 
 The label is what the audit log shows and what tenants filter on:
-``mcp:<brand>``, ``api_key:<prefix>``, ``user:<id>``, ``system:<name>``.
+``mcp:<brand>``, ``api_key:<prefix>``, ``user:<id>``, ``system:<name>``, ``partner:<id>``.
 
 Every interface builds its actor with one of the named constructors below (``for_api_key``,
 ``for_oauth``, ``for_admin``, ``for_postback``, ``for_applicant``, ``system`` …), so a label,
@@ -30,6 +30,8 @@ class ActorKind(StrEnum):
     API_KEY = "api_key"
     MCP = "mcp"
     SYSTEM = "system"
+    # A partner of the brand acting on their own data (a ``trkp_`` key or a portal session).
+    PARTNER = "partner"
 
 
 class Channel(StrEnum):
@@ -42,6 +44,8 @@ class Channel(StrEnum):
     WORKER = "worker"
     # The public partner application form (/p/<brand>/apply): an anonymous visitor.
     APPLY = "apply"
+    # The partner portal (/p/<brand>/...): a signed-in partner.
+    PORTAL = "portal"
 
 
 class Scope(StrEnum):
@@ -86,11 +90,18 @@ class Actor:
     scopes: frozenset[Scope] = frozenset({Scope.READ})
     user_id: int | None = None
     api_key_id: int | None = None
+    # Set only for a partner actor: every read and write it makes is confined to this partner
+    # (in ``brand_id``). ``None`` for brand-side actors, which see the whole brand.
+    partner_id: int | None = None
     ip: str | None = None
     user_agent: str = ""
     request_id: str = ""
     # Extra who-is-it facts recorded beside the label (key prefix, OAuth client, user).
     detail: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_partner(self) -> bool:
+        return self.kind == ActorKind.PARTNER
 
     @property
     def can_write(self) -> bool:
@@ -279,6 +290,66 @@ class Actor:
             brand_id=brand_id,
             brand_slug=brand_slug,
             scopes=READ_WRITE,
+        )
+
+    @classmethod
+    def for_partner_key(
+        cls,
+        *,
+        key_id: int,
+        prefix: str,
+        brand_id: int,
+        brand_slug: str,
+        partner_id: int,
+        write: bool,
+        channel: Channel,
+        request: HttpRequest,
+    ) -> Actor:
+        """A partner-scoped ``trkp_`` key on the partner REST surface or MCP: ``partner:<id>``,
+        read-only unless the key was made with write; the key's prefix is kept in the detail."""
+        return cls(
+            kind=ActorKind.PARTNER,
+            label=f"partner:{partner_id}",
+            channel=channel,
+            brand_id=brand_id,
+            brand_slug=brand_slug,
+            scopes=_scopes(write),
+            api_key_id=key_id,
+            partner_id=partner_id,
+            **_request_facts(request),
+            detail={"partner_api_key": prefix},
+        )
+
+    @classmethod
+    def for_partner_session(
+        cls,
+        *,
+        brand_id: int,
+        brand_slug: str,
+        partner_id: int,
+        email: str,
+        request: HttpRequest,
+        user_id: int | None = None,
+        write: bool = True,
+    ) -> Actor:
+        """A partner signed in to the portal (emailed link or OIDC): ``partner:<id>`` on the
+        portal channel. A signed-in partner may change their own postback URL and profile, so
+        the default scope is read and write; ``email`` (and the user, when the sign-in has one)
+        is recorded beside the label."""
+        detail: dict[str, Any] = {"email": email}
+        if user_id is not None:
+            detail["user"] = user_id
+        return cls(
+            kind=ActorKind.PARTNER,
+            label=f"partner:{partner_id}",
+            channel=Channel.PORTAL,
+            brand_id=brand_id,
+            brand_slug=brand_slug,
+            scopes=_scopes(write),
+            user_id=user_id,
+            partner_id=partner_id,
+            **_request_facts(request),
+            detail=detail,
         )
 
     @staticmethod

@@ -162,3 +162,47 @@ def test_system_actor():
     )
     assert actor.scopes == READ_WRITE
     assert facts(actor) == (None, "", "")
+
+
+@pytest.mark.parametrize("write", [True, False])
+@pytest.mark.parametrize("channel", [Channel.REST, Channel.MCP])
+def test_partner_key_is_labelled_by_its_partner_on_every_channel(write, channel):
+    actor = Actor.for_partner_key(
+        key_id=4,
+        prefix="pk1234",
+        partner_id=31,
+        write=write,
+        channel=channel,
+        request=request(),
+        **BRAND,
+    )
+    assert (actor.kind, actor.label, actor.channel) == (ActorKind.PARTNER, "partner:31", channel)
+    assert (actor.partner_id, actor.api_key_id, actor.is_partner) == (31, 4, True)
+    assert actor.scopes == (READ_WRITE if write else READ)
+    assert actor.detail == {"partner_api_key": "pk1234"}
+    assert facts(actor) == ("203.0.113.5", "agent/1.0", "req-1")
+
+
+def test_partner_session_is_the_partner_on_the_portal_channel():
+    actor = Actor.for_partner_session(
+        partner_id=31, email="ann@example.com", request=request(), **BRAND
+    )
+    assert (actor.kind, actor.label, actor.channel) == (
+        ActorKind.PARTNER,
+        "partner:31",
+        Channel.PORTAL,
+    )
+    assert (actor.partner_id, actor.scopes, actor.is_partner) == (31, READ_WRITE, True)
+    assert actor.detail == {"email": "ann@example.com"}
+    assert facts(actor) == ("203.0.113.5", "agent/1.0", "req-1")
+    read_only = Actor.for_partner_session(
+        partner_id=31, email="a@b.c", user_id=9, write=False, request=request(), **BRAND
+    )
+    assert (read_only.scopes, read_only.user_id, read_only.detail["user"]) == (READ, 9, 9)
+
+
+def test_brand_actors_are_not_partners():
+    actor = Actor.for_api_key(
+        key_id=3, prefix="abc", write=True, channel=Channel.REST, request=request(), **BRAND
+    )
+    assert (actor.is_partner, actor.partner_id) == (False, None)
