@@ -98,10 +98,28 @@ def test_why_a_partner_dropped_and_clicks_without_revenue(live_server, demo):
         return (
             await client.call_tool("get_partner_stats", {"partner_id": "tech-reviews", "days": 5}),
             await client.call_tool("diagnose_offer", {"offer_id": "pro-plan", "days": 7}),
+            await client.call_tool(
+                "get_report",
+                {
+                    "metrics": ["clicks", "refused_clicks", "conversions"],
+                    "group_by": ["outcome", "country"],
+                    "filters": {"partner": "tech-reviews"},
+                    "days": 5,
+                    "compare_previous": True,
+                },
+            ),
         )
 
-    stats, diagnosis = play(live_server, demo, work)
-    assert not stats.is_error and not diagnosis.is_error
+    stats, diagnosis, report = play(live_server, demo, work)
+    assert not stats.is_error and not diagnosis.is_error and not report.is_error
+    # The report shows where the clicks went: refused by geo, from the partner's new countries
+    # (the move began five days ago, so the previous period holds at most its first hours).
+    blocked = [r for r in report.structured_content["rows"] if r["outcome"] == "geo_blocked"]
+    assert {r["country"] for r in blocked} <= {"FR", "AU", "BR", "IN"}
+    refused_now = sum(r["refused_clicks"] for r in blocked)
+    assert refused_now >= 20
+    assert sum(r["previous"]["refused_clicks"] for r in blocked) < refused_now / 2
+    assert all(r["conversions"] == 0 for r in blocked)
     findings = {f["code"]: f for f in diagnosis.structured_content["findings"]}
     # The drop is explained: pro-plan's targeting refuses the countries the partner now sends.
     targeting = findings["targeting_refuses_clicks"]
