@@ -48,6 +48,88 @@ def test_each_example_fits_the_tools_published_schemas(tool):
         assert errors == [], f"{tool.name}'s example {part} does not fit its {schema}: {errors}"
 
 
+def test_every_id_an_example_passes_is_one_another_example_answered():
+    # A reader follows an id from one example to the next (list_pending_conversions, then
+    # approve_conversion): a stand-in must stand for the same id everywhere, and no list may be
+    # cut before the row a later call names.
+    recorded = examples.read()
+    answered = {name: json.dumps(example["result"]) for name, example in recorded.items()}
+    orphans = []
+    for name, example in recorded.items():
+        passed = [
+            match.group(0)
+            for match in examples.RANDOM_ID.finditer(json.dumps(example["arguments"]))
+        ]
+        passed += [
+            f'"{key}": {value}'
+            for key, value in example["arguments"].items()
+            if key.endswith("_id") and isinstance(value, int)
+        ]
+        orphans += [
+            f"{name}: {value}"
+            for value in passed
+            if not any(value in text for other, text in answered.items() if other != name)
+        ]
+    assert orphans == [], (
+        f"Ids no other example answered: {orphans}. Pass an id from a row an example shows, or "
+        "show more rows (examples.ROWS_SHOWN); then re-record."
+    )
+
+
+def test_normalise_keeps_each_id_one_stand_in_and_database_keys_in_order():
+    conv_a, conv_b = "conv_" + "a" * 22, "conv_" + "b" * 22
+    secret = "whsec_" + "s" * 43
+    records = [
+        (
+            "list_things",
+            {},
+            {
+                "items": [
+                    {"conversion_id": conv_a, "delivery_id": 907, "id": 31},
+                    {"conversion_id": conv_b, "delivery_id": 905, "id": 30},
+                    {"conversion_id": conv_b, "delivery_id": 906, "id": 29},
+                ],
+                "next_cursor": "raw-signed-cursor",
+            },
+        ),
+        (
+            "touch_thing",
+            {"conversion_id": conv_b, "delivery_id": 907},
+            {
+                "txn_id": f"test-{conv_b}",
+                "created_at": "2026-03-02T09:30:07.123456Z",
+                "postback_secret": secret,
+                "changes": [{"target_type": "delivery", "target_id": "907"}],
+                "duration_ms": 17,
+                "credential": "abcdefghij",
+                "request_id": "0123456789abcdef0123456789abcdef",
+            },
+        ),
+    ]
+    listed, touched = (examples.normalise(records)[name] for name in ("list_things", "touch_thing"))
+    rows = listed["result"]["items"]
+    assert len(rows) == examples.ROWS_SHOWN == 2
+    assert rows[0]["conversion_id"] != rows[1]["conversion_id"]
+    stand_in = rows[1]["conversion_id"]
+    assert stand_in != conv_b
+    assert examples.RANDOM_ID.fullmatch(stand_in)
+    assert touched["arguments"]["conversion_id"] == stand_in
+    assert touched["result"]["txn_id"] == f"test-{stand_in}"
+    # Ranks within a sequence: 905, 906, 907 -> 1, 2, 3, wherever the key appears.
+    assert [row["delivery_id"] for row in rows] == [3, 1]
+    assert touched["arguments"]["delivery_id"] == 3
+    assert touched["result"]["changes"][0]["target_id"] == "3"
+    assert [row["id"] for row in rows] == [3, 2]
+    assert listed["result"]["next_cursor"] == examples.FIXED["next_cursor"]
+    result = touched["result"]
+    assert result["created_at"] == "2026-03-02T09:30:00Z"
+    assert result["postback_secret"] != secret
+    assert examples.POSTBACK_SECRET.fullmatch(result["postback_secret"])
+    assert (result["duration_ms"], result["credential"]) == (4, examples.FIXED["credential"])
+    assert result["request_id"] != records[1][2]["request_id"]
+    assert examples.normalise(records) == examples.normalise(records)  # no state between runs
+
+
 def _diff(name: str, recorded: object, live: object) -> str:
     def lines(value: object) -> list[str]:
         return json.dumps(value, indent=2, sort_keys=True).splitlines()
