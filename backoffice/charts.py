@@ -5,6 +5,10 @@ coordinate space, scaled by the browser through ``viewBox``) and the text altern
 ``templates/admin/dashboard/chart.html`` draws it, so every label passes through Django's
 autoescaping. Amounts stay ``Decimal`` for the labels; floats are used for pixel positions
 only.
+
+The previous period, when given, is drawn over the same x positions (its day i above the
+current period's day i: both periods have the same length) on the same y scale, as a dashed
+line, and described in the chart's text alternative.
 """
 
 from __future__ import annotations
@@ -46,6 +50,20 @@ class Tick:
 
 
 @dataclass(frozen=True)
+class Previous:
+    """The previous period's series: a polyline over the current period's day slots."""
+
+    points: str
+    marks: tuple[Mark, ...]  # points only (cx, cy), each with its own day in the label
+    date_from: dt.date
+    date_to: dt.date
+
+    @property
+    def legend(self) -> str:
+        return f"{day_label(self.date_from)} – {day_label(self.date_to)}"
+
+
+@dataclass(frozen=True)
 class Chart:
     id: str
     kind: str  # "bar" or "line"
@@ -57,6 +75,7 @@ class Chart:
     baseline: float
     points: str  # polyline of a line chart
     area: str  # polygon under a line chart, down to the zero line
+    previous: Previous | None = None
     width: int = WIDTH
     height: int = HEIGHT
     plot_left: int = PLOT_LEFT
@@ -104,14 +123,19 @@ def chart(
     values: Sequence[Number],
     fmt: Callable[[Number], str],
     timezone: str,
+    previous_days: Sequence[dt.date] = (),
+    previous_values: Sequence[Number] = (),
 ) -> Chart:
     if kind not in ("bar", "line"):
         raise ValueError(f"Unknown chart kind {kind!r}.")
     if len(days) != len(values) or not days:
         raise ValueError("A chart needs one value per day, and at least one day.")
+    if len(previous_days) != len(previous_values) or len(previous_days) not in (0, len(days)):
+        raise ValueError("The previous period needs one value per day, as many days as this one.")
     floats = [float(value) for value in values]
-    top = max(0.0, *floats)
-    bottom = min(0.0, *floats)
+    # One y scale for both periods, so the two lines compare by height.
+    top = max(0.0, *floats, *(float(value) for value in previous_values))
+    bottom = min(0.0, *floats, *(float(value) for value in previous_values))
     top = _nice(top) if top > 0 else (0.0 if bottom < 0 else 1.0)
     bottom = -_nice(-bottom) if bottom < 0 else 0.0
     span = top - bottom
@@ -158,6 +182,35 @@ def chart(
         f"Total {fmt(total)}. Highest {fmt(values[peak_index])} on "
         f"{days[peak_index].isoformat()}."
     )
+    overlay = None
+    if previous_days:
+        before = [
+            Mark(
+                x=mark.x,
+                y=y_of(float(value)),
+                width=mark.width,
+                height=0,
+                cx=mark.cx,
+                cy=y_of(float(value)),
+                label=f"{day_label(day)} (previous period): {fmt(value)}",
+            )
+            for mark, day, value in zip(marks, previous_days, previous_values, strict=True)
+        ]
+        if len(before) == 1:  # one point draws no line: a dash across the day's slot
+            only = before[0]
+            line = f"{only.x},{only.cy} {round(only.x + only.width, 2)},{only.cy}"
+        else:
+            line = " ".join(f"{mark.cx},{mark.cy}" for mark in before)
+        overlay = Previous(
+            points=line, marks=tuple(before), date_from=previous_days[0], date_to=previous_days[-1]
+        )
+        earlier = sum(previous_values, Decimal(0) if isinstance(previous_values[0], Decimal) else 0)
+        top_index = max(range(len(previous_values)), key=lambda i: (previous_values[i], -i))
+        desc += (
+            f" Previous period, {previous_days[0].isoformat()} to "
+            f"{previous_days[-1].isoformat()} (dashed line): total {fmt(earlier)}, highest "
+            f"{fmt(previous_values[top_index])} on {previous_days[top_index].isoformat()}."
+        )
     return Chart(
         id=chart_id,
         kind=kind,
@@ -169,4 +222,5 @@ def chart(
         baseline=zero,
         points=points,
         area=area,
+        previous=overlay,
     )

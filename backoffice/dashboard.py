@@ -236,16 +236,17 @@ def _currency(request: HttpRequest, currencies: list[str]) -> tuple[str, str]:
 def _metrics(
     series: DailySeries, previous: DailySeries, period: Period, currency: str
 ) -> list[Metric]:
-    def make(
-        key: str, label: str, kind: str, values: list, fmt: Callable, currency: str = ""
-    ) -> Metric:
+    # Amounts in one currency at a time (the switch): sums across currencies mean nothing.
+    flat = {metric: [ZERO] * len(series.days) for metric in MONEY_METRICS}
+
+    def make(key: str, label: str, kind: str, fmt: Callable, currency: str = "") -> Metric:
+        def of(source: DailySeries) -> list:
+            return source.money.get(currency, flat)[key] if currency else getattr(source, key)
+
         title = f"{label} ({currency})" if currency else label
         zero = ZERO if currency else 0
-        total = sum(values, zero)
-        if currency:
-            before = sum(previous.money.get(currency, {}).get(key, []), zero)
-        else:
-            before = sum(getattr(previous, key), zero)
+        values, earlier = of(series), of(previous)
+        total, before = sum(values, zero), sum(earlier, zero)
         return Metric(
             key=key,
             label=label,
@@ -261,18 +262,19 @@ def _metrics(
                 values=values,
                 fmt=fmt,
                 timezone=period.timezone,
+                # The comparison is always on (the totals above compare too): day i of the
+                # previous period under day i of this one.
+                previous_days=previous.days,
+                previous_values=earlier,
             ),
         )
 
     metrics = [
-        make("clicks", "Clicks", "bar", series.clicks, count_text),
-        make("conversions", "Conversions", "bar", series.conversions, count_text),
+        make("clicks", "Clicks", "bar", count_text),
+        make("conversions", "Conversions", "bar", count_text),
     ]
-    # Amounts in one currency at a time (the switch): sums across currencies mean nothing.
-    flat = {metric: [ZERO] * len(series.days) for metric in MONEY_METRICS}
     for metric in MONEY_METRICS:
-        values = series.money.get(currency, flat)[metric]
-        metrics.append(make(metric, metric.capitalize(), "line", values, money_text, currency))
+        metrics.append(make(metric, metric.capitalize(), "line", money_text, currency))
     return metrics
 
 

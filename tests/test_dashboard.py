@@ -629,6 +629,95 @@ def test_negative_values_are_drawn_below_the_zero_line():
     assert down.label == "Mar 2: -30.50"
 
 
+def test_the_previous_period_is_drawn_over_the_same_days_on_the_same_scale():
+    days = [dt.date(2025, 3, 1) + dt.timedelta(days=n) for n in range(3)]
+    before = [day - dt.timedelta(days=3) for day in days]
+    alone = chart(
+        chart_id="c",
+        kind="line",
+        title="Clicks",
+        days=days,
+        values=[1, 2, 3],
+        fmt=count_text,
+        timezone="UTC",
+    )
+    drawn = chart(
+        chart_id="c",
+        kind="line",
+        title="Clicks",
+        days=days,
+        values=[1, 2, 3],
+        fmt=count_text,
+        timezone="UTC",
+        previous_days=before,
+        previous_values=[40, 0, 7],
+    )
+    assert alone.previous is None
+    assert drawn.previous is not None
+    # day i of the previous period sits over day i of this one
+    assert [mark.cx for mark in drawn.previous.marks] == [mark.cx for mark in drawn.marks]
+    assert drawn.previous.points == " ".join(f"{m.cx},{m.cy}" for m in drawn.previous.marks)
+    # one scale for both: the previous period's 40 sets the top, this period's 3 is low
+    assert [tick.label for tick in drawn.y_ticks] == ["0", "25", "50"]
+    high, zero, _ = drawn.previous.marks
+    assert high.cy < drawn.marks[2].cy < drawn.baseline == zero.cy
+    assert high.label == "Feb 26 (previous period): 40"
+    assert drawn.previous.legend == "Feb 26 – Feb 28"
+    assert drawn.desc == alone.desc + (
+        " Previous period, 2025-02-26 to 2025-02-28 (dashed line): total 47, highest 40 on "
+        "2025-02-26."
+    )
+    with pytest.raises(ValueError, match="as many days"):
+        chart(
+            chart_id="c",
+            kind="bar",
+            title="Clicks",
+            days=days,
+            values=[1, 2, 3],
+            fmt=count_text,
+            timezone="UTC",
+            previous_days=before[:2],
+            previous_values=[1, 2],
+        )
+    one = chart(
+        chart_id="c",
+        kind="bar",
+        title="Clicks",
+        days=days[:1],
+        values=[1],
+        fmt=count_text,
+        timezone="UTC",
+        previous_days=before[:1],
+        previous_values=[2],
+    )
+    assert one.previous is not None and len(one.previous.points.split()) == 2  # a dash
+
+
+def test_every_chart_overlays_the_previous_period(client, acme, world):
+    client.force_login(staff(acme))
+    _, dash, html = dashboard_page(client, days=7, currency="EUR")
+    previous = dash.previous_series
+    assert len(previous.days) == len(dash.series.days) == 7
+    for metric in dash.metrics:
+        drawn = metric.chart.previous
+        assert drawn is not None, metric.key
+        assert [mark.cx for mark in drawn.marks] == [mark.cx for mark in metric.chart.marks]
+        assert (drawn.date_from, drawn.date_to) == (previous.days[0], previous.days[-1])
+        assert f"Previous period, {previous.days[0].isoformat()}" in metric.chart.desc
+        assert f"total {metric.previous}," in metric.chart.desc  # the card's previous total
+    # OLD-1 (nine days ago, revenue 9.50 EUR) is in the previous week: drawn at its day's slot
+    old_day = Conversion.objects.get(txn_id="OLD-1").created_at.astimezone(NEW_YORK).date()
+    slot = previous.days.index(old_day)
+    assert previous.money["EUR"]["revenue"][slot] == Decimal("9.50")
+    revenue = metric_of(dash, "revenue", "EUR").chart.previous
+    assert revenue.marks[slot].label == f"{old_day:%b} {old_day.day} (previous period): 9.50"
+    assert revenue.marks[slot].cy < metric_of(dash, "revenue", "EUR").chart.baseline
+    # drawn and explained on the page: a dashed polyline per chart, a legend per card
+    assert html.count('<g class="trk-previous">') == len(dash.metrics) == 5
+    assert html.count('class="trk-key trk-key-previous"') == 5
+    assert f"previous period, {revenue.legend}" in html
+
+
 # --- the period picker and the comparison ---------------------------------------------------
 
 
