@@ -11,19 +11,19 @@ from django.utils.html import format_html
 
 from audit.models import AuditEvent
 from backoffice.admin_base import ReadOnlyBrandAdmin, brand_list_filter
+from backoffice.admin_columns import related_slug, when
 
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(ReadOnlyBrandAdmin):
+    # The chain position (seq) and the IP address are on the event's page.
     list_display = (
-        "created_at",
-        "brand",
-        "seq",
+        when("created_at", description="when"),
+        related_slug("brand"),
         "action",
         "target",
         "actor_label",
         "channel",
-        "ip",
     )
     list_select_related = ("brand",)
     list_filter = ("channel", "actor_kind", "target_type", brand_list_filter())

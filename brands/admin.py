@@ -20,6 +20,7 @@ from backoffice.admin_base import (
     brand_list_filter,
     service_action,
 )
+from backoffice.admin_columns import related_slug
 from brands.models import ApiKey, Brand, StaffMembership
 from brands.services import (
     BRAND_SETTINGS_FIELDS,
@@ -159,7 +160,7 @@ class StaffMembershipAdmin(BrandScopedAdmin):
     admin_delete = True
     form = MembershipChangeForm
     add_form = MembershipAddForm
-    list_display = ("user", "brand", "role", "created_at")
+    list_display = ("user", related_slug("brand"), "role", "created_at")
     list_select_related = ("user", "brand")
     list_filter = ("role", brand_list_filter())
     search_fields = ("user__username", "user__email", "brand__slug")
@@ -225,7 +226,7 @@ class ApiKeyAdmin(BrandScopedAdmin):
     list_display = (
         "key",
         "label",
-        "brand",
+        related_slug("brand"),
         "scope",
         "created_by",
         "created_at",

@@ -23,6 +23,7 @@ from backoffice.admin_base import (
     related_filter,
     service_action,
 )
+from backoffice.admin_columns import related_slug
 from core.links import inbound_postback_url, tracking_link_template
 from offers.models import AmountType, DeviceClass, Offer, OfferCapCounter, OfferStatus, PayoutRule
 from offers.services import (
@@ -133,7 +134,16 @@ class OfferAdmin(BrandScopedAdmin):
     admin_change = True
     form = OfferChangeForm
     add_form = OfferAddForm
-    list_display = ("slug", "name", "brand", "status", "payout", "caps", "is_private", "created_at")
+    list_display = (
+        "slug",
+        "name",
+        related_slug("brand"),
+        "status",
+        "payout",
+        "caps",
+        "is_private",
+        "created_at",
+    )
     list_select_related = ("brand",)
     list_filter = ("status", "payout_type", "is_private", brand_list_filter())
     search_fields = ("slug", "name", "destination_url")
@@ -414,14 +424,14 @@ class PayoutRuleAdmin(BrandScopedAdmin):
     form = PayoutRuleChangeForm
     add_form = PayoutRuleAddForm
     list_display = (
-        "offer",
-        "partner",
+        related_slug("offer"),
+        related_slug("partner"),
         "event_type",
         "payout_type",
         "payout_amount",
         "revenue_type",
         "revenue_amount",
-        "brand",
+        related_slug("brand"),
     )
     list_select_related = ("offer", "partner", "brand")
     list_filter = ("payout_type", related_filter("offer"), brand_list_filter())
@@ -470,7 +480,7 @@ class PayoutRuleAdmin(BrandScopedAdmin):
 @admin.register(OfferCapCounter)
 class OfferCapCounterAdmin(ReadOnlyBrandAdmin):
     brand_path = "offer__brand"
-    list_display = ("offer", "brand", "period", "period_start", "count")
+    list_display = (related_slug("offer"), "brand", "period", "period_start", "count")
     list_select_related = ("offer", "offer__brand")
     list_filter = ("period", related_filter("offer"))
     search_fields = ("offer__slug",)

@@ -17,6 +17,7 @@ from backoffice.admin_base import (
     related_filter,
     service_action,
 )
+from backoffice.admin_columns import related_slug
 from partners.models import Coupon, Partner, PartnerStatus
 from partners.services import (
     PARTNER_UPDATABLE_FIELDS,
@@ -69,7 +70,7 @@ class PartnerAdmin(BrandScopedAdmin):
     admin_change = True
     form = PartnerChangeForm
     add_form = PartnerAddForm
-    list_display = ("slug", "name", "brand", "status", "email", "created_at", "approved_at")
+    list_display = ("slug", "name", related_slug("brand"), "status", "email", "created_at")
     list_select_related = ("brand",)
     list_filter = ("status", brand_list_filter())
     search_fields = ("slug", "name", "email")
@@ -171,9 +172,9 @@ class CouponAdmin(BrandScopedAdmin):
     add_form = CouponAddForm
     list_display = (
         "code",
-        "brand",
-        "partner",
-        "offer",
+        related_slug("brand"),
+        related_slug("partner"),
+        related_slug("offer"),
         "status",
         "used_count",
         "max_uses",

@@ -942,19 +942,24 @@ def test_admin_lists_and_pages_show_times_in_the_brands_zone(client, acme, globe
     def shown(at: dt.datetime) -> str:
         return formats.date_format(at, "DATETIME_FORMAT")
 
-    new_york, utc = shown(conversion.created_at.astimezone(NEW_YORK)), shown(conversion.created_at)
-    assert new_york != utc
+    def listed(at: dt.datetime) -> str:  # backoffice.admin_columns.when: the lists' format
+        return f'{at:%Y-%m-%d} <span class="trk-time">{at:%H:%M}</span>'
+
+    in_new_york, in_utc = conversion.created_at.astimezone(NEW_YORK), conversion.created_at
+    new_york, utc = shown(in_new_york), shown(in_utc)
+    assert new_york != utc and listed(in_new_york) != listed(in_utc)
     changelist = reverse("admin:conversions_conversion_changelist")
     change = reverse("admin:conversions_conversion_change", args=[conversion.pk])
 
     client.force_login(staff(acme))  # one brand: its zone on every admin page
-    for url in (changelist, change):
-        html = client.get(url).content.decode()
-        assert new_york in html and utc not in html, url
+    html = client.get(change).content.decode()
+    assert new_york in html and utc not in html
+    html = client.get(changelist).content.decode()
+    assert listed(in_new_york) in html and listed(in_utc) not in html
 
     superuser = UserFactory(is_superuser=True, is_staff=True)
     client.force_login(superuser)
     html = client.get(changelist).content.decode()  # every brand: no single zone, UTC
-    assert utc in html and new_york not in html
+    assert listed(in_utc) in html and listed(in_new_york) not in html
     html = client.get(changelist, {"brand__id__exact": acme.pk}).content.decode()
-    assert new_york in html and utc not in html  # filtered to one brand: that brand's zone
+    assert listed(in_new_york) in html and listed(in_utc) not in html  # that brand's zone
