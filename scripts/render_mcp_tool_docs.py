@@ -3,7 +3,7 @@ recorded examples (docs/mcp-examples.json).
 
 Run: DEBUG=1 .venv/bin/python scripts/render_mcp_tool_docs.py  (the test suite fails when a
 registered tool is missing from the doc, so a new tool reminds you to run this). The examples
-are recorded by calling the tools: TRCKER_RECORD_MCP_EXAMPLES=1 .venv/bin/pytest
+are recorded by calling the tools (on PostgreSQL): TRCKER_RECORD_MCP_EXAMPLES=1 .venv/bin/pytest
 tests/mcp_gateway/test_tool_examples.py (which renders this too); a tool without one is
 rendered without an example, and that test names it."""
 

@@ -36,7 +36,8 @@ from tests.mcp_gateway.world import World, build_world, every_tool_call
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES_FILE = ROOT / "docs" / "mcp-examples.json"
 RECORD_COMMAND = (
-    "TRCKER_RECORD_MCP_EXAMPLES=1 .venv/bin/pytest tests/mcp_gateway/test_tool_examples.py"
+    "DATABASE_URL=postgres://… TRCKER_RECORD_MCP_EXAMPLES=1 .venv/bin/pytest "
+    "tests/mcp_gateway/test_tool_examples.py"
 )
 
 CLOCK = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)  # a Monday morning; the world's "now"

@@ -140,6 +140,9 @@ def _diff(name: str, recorded: object, live: object) -> str:
     return "\n".join(list(diff)[:40])
 
 
+# Recorded on PostgreSQL, what production runs: on SQLite a sum of amounts loses its scale
+# (payouts_generate's audit shows "10" for "10.00"), so the answers differ there.
+@pytest.mark.postgres
 @pytest.mark.django_db
 def test_each_example_is_what_the_tool_answers_now(settings):
     # The calls go through /api/mcp (the view, its authentication, the protocol and the tool
