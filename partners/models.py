@@ -72,3 +72,27 @@ class Coupon(models.Model):
 
     def __str__(self) -> str:
         return self.code
+
+
+class PartnerSignInLink(models.Model):
+    """An emailed one-time link into the partner portal (``partners/sign_in.py``,
+    docs/partners.md). The link carries ``selector`` + a secret verifier; only the verifier's
+    SHA-256 is kept, so a database reader cannot sign in. Used once (``used_at``), dead after
+    ``expires_at``, and only for the address it was sent to: a partner whose email changed
+    since cannot be signed in by an old link."""
+
+    brand = models.ForeignKey("brands.Brand", on_delete=models.CASCADE, related_name="+")
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="sign_in_links")
+    selector = models.CharField(max_length=16, unique=True)
+    verifier_sha256 = models.CharField(max_length=64)
+    email = models.EmailField()
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["partner", "expires_at"], name="signin_partner_exp_idx")]
+
+    def __str__(self) -> str:
+        return f"sign-in link {self.selector} for partner {self.partner_id}"
+
