@@ -190,6 +190,99 @@ class Chromium:
             self._log.close()
 
 
+DESKTOP = (1366, 768)
+PHONE = (390, 844)
+MAX_LINES = 3
+# The layout of the page as the browser drew it: the page's scroll width against the
+# viewport; per list table its width against its box and whether that box scrolls; the words
+# (Intl.Segmenter's word-like segments: "conv_9f2aKx", "Pending") drawn on more than one line;
+# and cells drawn on more than MAX_LINES lines. Lines are told apart by the top of each rect,
+# a few pixels' slack for inline boxes (links, code) on the same line.
+LAYOUT_JS = """(() => {
+  const MAX_LINES = __MAX_LINES__;
+  // Text only (element boxes have rects too), without the sort-order digits of a header.
+  const texts = (cell) => {
+    const found = [];
+    const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      if (!node.parentElement.closest('.sortoptions')) found.push(node);
+    }
+    return found;
+  };
+  // Rects on one line overlap vertically; a rect starting below half the line is a new one.
+  const lines = (rects) => {
+    let count = 0, bottom = -Infinity;
+    for (const r of [...rects].filter(r => r.width > 0 && r.height > 0)
+                              .sort((a, b) => a.top - b.top)) {
+      if (r.top > bottom - r.height / 2) count += 1;
+      bottom = Math.max(bottom, r.bottom);
+    }
+    return count;
+  };
+  const words = new Intl.Segmenter('en', {granularity: 'word'});
+  const d = document.documentElement;
+  const tables = [], broken = [], squeezed = [];
+  for (const table of document.querySelectorAll('#content table')) {
+    const box = table.parentElement;
+    const overflowX = getComputedStyle(box).overflowX;
+    tables.push({id: table.id || table.className, width: table.scrollWidth,
+                 box: box.clientWidth, scrolls: overflowX === 'auto' || overflowX === 'scroll'});
+    for (const cell of table.querySelectorAll('th, td')) {
+      const nodes = texts(cell);
+      const rects = nodes.flatMap(node => {
+        const range = document.createRange();
+        range.selectNodeContents(node);
+        return [...range.getClientRects()];
+      });
+      if (lines(rects) > MAX_LINES) squeezed.push(cell.innerText.trim().slice(0, 60));
+      for (const node of nodes) {
+        if (node.parentElement.closest('.trk-url')) continue;
+        for (const segment of words.segment(node.data)) {
+          if (!segment.isWordLike) continue;
+          const range = document.createRange();
+          range.setStart(node, segment.index);
+          range.setEnd(node, segment.index + segment.segment.length);
+          if (lines(range.getClientRects()) > 1) broken.push(segment.segment);
+        }
+      }
+    }
+  }
+  return {page: [d.scrollWidth, d.clientWidth], tables, broken, squeezed};
+})()""".replace("__MAX_LINES__", str(MAX_LINES))
+
+
+def layout(browser, size: tuple[int, int]) -> dict:
+    width, height = size
+    browser.set_viewport(width=width, height=height, mobile=width < 768)
+    return browser.evaluate(LAYOUT_JS)
+
+
+def desktop_problems(found: dict) -> list[str]:
+    problems = []
+    page, viewport = found["page"]
+    if page > viewport:
+        problems.append(f"the page scrolls sideways ({page} > {viewport} px)")
+    for table in found["tables"]:
+        if table["width"] > table["box"] + 1:
+            problems.append(f"table {table['id']} is cut off ({table['width']} > {table['box']})")
+    if found["broken"]:
+        problems.append(f"words broken across lines: {found['broken'][:8]}")
+    if found["squeezed"]:
+        problems.append(f"cells on more than {MAX_LINES} lines: {found['squeezed'][:4]}")
+    return problems
+
+
+def phone_problems(found: dict) -> list[str]:
+    problems = []
+    page, viewport = found["page"]
+    if page > viewport:
+        problems.append(f"the page scrolls sideways ({page} > {viewport} px)")
+    for table in found["tables"]:
+        if table["width"] > table["box"] + 1 and not table["scrolls"]:
+            problems.append(f"table {table['id']} overflows a box that does not scroll")
+    return problems
+
+
 def chromium_page(tmp_path: Path) -> Iterator[Chromium]:
     """The body of a ``browser`` fixture: one page in a fresh Chromium, closed after."""
     require_chromium()

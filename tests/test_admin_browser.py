@@ -2,7 +2,8 @@
 a 390×844 phone (issue 14: "no list cut off at desktop width ... checked in Chromium at
 desktop and phone widths").
 
-What counts as fitting, measured in the browser rather than guessed from the CSS:
+What counts as fitting, measured in the browser rather than guessed from the CSS
+(tests/browser.py, LAYOUT_JS):
 - the page never scrolls sideways, at either width;
 - at 1366 px every list table fits its box (nothing to scroll to), no word or id in a cell
   is broken across lines ("Pendin|g"), and no cell is squeezed to more than MAX_LINES lines
@@ -32,7 +33,16 @@ from core.links import inbound_postback_url, tracking_link_template
 from mcp_gateway.models import McpToolCall
 from offers.models import OfferCapCounter
 from offers.services import offer_set_payout_rule
-from tests.browser import ARTIFACTS, chromium_page, log_in
+from tests.browser import (
+    ARTIFACTS,
+    DESKTOP,
+    PHONE,
+    chromium_page,
+    desktop_problems,
+    layout,
+    log_in,
+    phone_problems,
+)
 from tests.conftest import make_actor
 from tests.factories import (
     BrandFactory,
@@ -43,100 +53,8 @@ from tests.factories import (
 )
 from tests.test_dashboard import DEAD_END, convert, visit
 
-DESKTOP = (1366, 768)
-PHONE = (390, 844)
-MAX_LINES = 3
 # Third-party admins (users, login lockouts, OAuth toolkit internals) are Django's own pages.
 NOT_OURS = {"auth", "axes", "oauth2_provider", "django_celery_beat"}
-
-# The layout of the page as the browser drew it: the page's scroll width against the
-# viewport; per list table its width against its box and whether that box scrolls; the words
-# (Intl.Segmenter's word-like segments: "conv_9f2aKx", "Pending") drawn on more than one line;
-# and cells drawn on more than MAX_LINES lines. Lines are told apart by the top of each rect,
-# a few pixels' slack for inline boxes (links, code) on the same line.
-LAYOUT_JS = """(() => {
-  const MAX_LINES = __MAX_LINES__;
-  // Text only (element boxes have rects too), without the sort-order digits of a header.
-  const texts = (cell) => {
-    const found = [];
-    const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
-    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
-      if (!node.parentElement.closest('.sortoptions')) found.push(node);
-    }
-    return found;
-  };
-  // Rects on one line overlap vertically; a rect starting below half the line is a new one.
-  const lines = (rects) => {
-    let count = 0, bottom = -Infinity;
-    for (const r of [...rects].filter(r => r.width > 0 && r.height > 0)
-                              .sort((a, b) => a.top - b.top)) {
-      if (r.top > bottom - r.height / 2) count += 1;
-      bottom = Math.max(bottom, r.bottom);
-    }
-    return count;
-  };
-  const words = new Intl.Segmenter('en', {granularity: 'word'});
-  const d = document.documentElement;
-  const tables = [], broken = [], squeezed = [];
-  for (const table of document.querySelectorAll('#content table')) {
-    const box = table.parentElement;
-    const overflowX = getComputedStyle(box).overflowX;
-    tables.push({id: table.id || table.className, width: table.scrollWidth,
-                 box: box.clientWidth, scrolls: overflowX === 'auto' || overflowX === 'scroll'});
-    for (const cell of table.querySelectorAll('th, td')) {
-      const nodes = texts(cell);
-      const rects = nodes.flatMap(node => {
-        const range = document.createRange();
-        range.selectNodeContents(node);
-        return [...range.getClientRects()];
-      });
-      if (lines(rects) > MAX_LINES) squeezed.push(cell.innerText.trim().slice(0, 60));
-      for (const node of nodes) {
-        if (node.parentElement.closest('.trk-url')) continue;
-        for (const segment of words.segment(node.data)) {
-          if (!segment.isWordLike) continue;
-          const range = document.createRange();
-          range.setStart(node, segment.index);
-          range.setEnd(node, segment.index + segment.segment.length);
-          if (lines(range.getClientRects()) > 1) broken.push(segment.segment);
-        }
-      }
-    }
-  }
-  return {page: [d.scrollWidth, d.clientWidth], tables, broken, squeezed};
-})()""".replace("__MAX_LINES__", str(MAX_LINES))
-
-
-def layout(browser, size: tuple[int, int]) -> dict:
-    width, height = size
-    browser.set_viewport(width=width, height=height, mobile=width < 768)
-    return browser.evaluate(LAYOUT_JS)
-
-
-def desktop_problems(found: dict) -> list[str]:
-    problems = []
-    page, viewport = found["page"]
-    if page > viewport:
-        problems.append(f"the page scrolls sideways ({page} > {viewport} px)")
-    for table in found["tables"]:
-        if table["width"] > table["box"] + 1:
-            problems.append(f"table {table['id']} is cut off ({table['width']} > {table['box']})")
-    if found["broken"]:
-        problems.append(f"words broken across lines: {found['broken'][:8]}")
-    if found["squeezed"]:
-        problems.append(f"cells on more than {MAX_LINES} lines: {found['squeezed'][:4]}")
-    return problems
-
-
-def phone_problems(found: dict) -> list[str]:
-    problems = []
-    page, viewport = found["page"]
-    if page > viewport:
-        problems.append(f"the page scrolls sideways ({page} > {viewport} px)")
-    for table in found["tables"]:
-        if table["width"] > table["box"] + 1 and not table["scrolls"]:
-            problems.append(f"table {table['id']} overflows a box that does not scroll")
-    return problems
 
 
 @pytest.fixture
