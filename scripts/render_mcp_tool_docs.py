@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -79,16 +80,34 @@ def example_block(name: str, example: dict[str, Any]) -> str:
     )
 
 
+def heading(tool) -> str:
+    return f"`{tool.name}` — {tool.title}"
+
+
+def anchor(title: str) -> str:
+    # GitHub's: lower case, punctuation (backticks, the dash) dropped, spaces to hyphens.
+    return re.sub(r"[^\w\- ]", "", title.lower()).replace(" ", "-")
+
+
+def index() -> str:
+    """A line of links per scope: with an example per tool the reference is long."""
+    lines = []
+    for scope in ("read", "write"):
+        links = [f"[`{t.name}`](#{anchor(heading(t))})" for t in TOOLS if t.scope == scope]
+        lines.append(f"- {scope.capitalize()}: " + ", ".join(links))
+    return "### Index\n\n" + "\n".join(lines) + "\n"
+
+
 def render() -> str:
     examples = load_examples()
-    blocks = []
+    blocks = [index()]
     for tool in TOOLS:
         schema = tool.input_schema()
         required = set(schema.get("required", []))
         names = schema["properties"]
         args = ", ".join(f"`{n}`" if n in required else f"`{n}`?" for n in names) or "none"
         block = (
-            f"### `{tool.name}` — {tool.title}\n\n{tool.description}\n\n"
+            f"### {heading(tool)}\n\n{tool.description}\n\n"
             f"- Arguments: {args}\n- Scope: {tool.scope}; hints: {hints(tool)}\n"
         )
         if tool.name in examples:
