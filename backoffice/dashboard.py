@@ -400,6 +400,8 @@ def dashboard_build(request: HttpRequest) -> Dashboard | None:
             "deliveries": reverse("admin:conversions_postbackdelivery_changelist")
             + f"?{brand_filter}",
             "audit": reverse("admin:audit_auditevent_changelist") + f"?{brand_filter}",
+            "postback_attempts": reverse("admin:conversions_postbackattempt_changelist")
+            + f"?{brand_filter}",
             "sort_score": _with(request, sort="score"),
             "sort_oldest": _with(request, sort=""),
         },

@@ -35,6 +35,7 @@ from conversions.models import (
     ConversionReviewQueue,
     ConversionStatus,
     Payout,
+    PostbackAttempt,
     PostbackDelivery,
 )
 from conversions.payouts import payout_mark_paid, payout_void, payouts_generate
@@ -370,4 +371,40 @@ class PostbackDeliveryAdmin(ActionOnlyAdmin):
         "delivered_at",
         "created_at",
         "updated_at",
+    )
+
+
+@admin.register(PostbackAttempt)
+class PostbackAttemptAdmin(ReadOnlyBrandAdmin):
+    """The inbound postback log (conversions.postback_log): every answered postback, accepted
+    or refused, for "why was my postback not counted?". Written by the postback endpoint's
+    worker and pruned after TRCKER_POSTBACK_LOG_DAYS; parameters are stored redacted."""
+
+    list_display = (
+        when("created_at", description="received"),
+        related_slug("brand"),
+        "offer_slug",
+        "outcome",
+        "http_status",
+        "click_id",
+        "txn_id",
+    )
+    list_select_related = ("brand",)
+    list_filter = ("outcome", "http_status", brand_list_filter())
+    search_fields = ("=click_id", "txn_id", "=conversion_id", "offer_slug", "=request_id")
+    ordering = ("-created_at", "-id")
+    date_hierarchy = "created_at"
+    fields = (
+        "brand",
+        "created_at",
+        "method",
+        "offer_slug",
+        "outcome",
+        "http_status",
+        "conversion_id",
+        "click_id",
+        "txn_id",
+        "params",
+        "ip",
+        "request_id",
     )

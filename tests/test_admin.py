@@ -27,7 +27,14 @@ from audit.models import AuditEvent
 from brands.keys import KEY_PATTERN
 from brands.models import ApiKey, ApiKeyScope, Brand, FraudMode, StaffMembership, StaffRole
 from brands.services import api_key_create
-from conversions.models import Click, ClickOutcome, Conversion, Payout, PostbackDelivery
+from conversions.models import (
+    Click,
+    ClickOutcome,
+    Conversion,
+    Payout,
+    PostbackAttempt,
+    PostbackDelivery,
+)
 from core.errors import ValidationError as DomainValidationError
 from offers.models import CapPeriod, Offer, OfferCapCounter, OfferStatus, PayoutRule
 from offers.services import offer_archive, offer_set_payout_rule
@@ -147,6 +154,14 @@ def seed(brand: Brand, tag: str) -> dict[type[Model], Model]:
         PostbackDelivery: PostbackDelivery.objects.create(
             brand=brand, conversion=conversion, url="https://partner.example/pb?c=1"
         ),
+        PostbackAttempt: PostbackAttempt.objects.create(
+            brand=brand,
+            offer_slug=f"{tag}-offer",
+            outcome="unknown_click",
+            http_status=422,
+            method="GET",
+            txn_id=f"{tag}-refused-txn",
+        ),
         AuditEvent: AuditEvent.objects.filter(brand=brand).latest("id"),
     }
 
@@ -164,6 +179,7 @@ ALL_MODELS = [
     Conversion,
     Payout,
     PostbackDelivery,
+    PostbackAttempt,
     AuditEvent,
 ]
 
@@ -774,6 +790,33 @@ def test_audit_events_have_no_add_change_or_delete_even_for_superusers(
     assert AuditEvent.objects.get().action == "partner.create"
 
 
+def test_the_postback_log_is_read_only_and_shows_the_stored_parameters(
+    client: Client, brand: Brand, owner: Any
+) -> None:
+    attempt = PostbackAttempt.objects.create(
+        brand=brand,
+        offer_slug="acme-offer",
+        outcome="bad_signature",
+        http_status=403,
+        method="GET",
+        click_id="clk_refused",
+        params={"click_id": "clk_refused", "sig": "[redacted]"},
+    )
+    logged_in(client, owner)
+
+    listed = client.get(admin_url(PostbackAttempt, "changelist"), {"q": "clk_refused"})
+    assert listed.status_code == 200
+    assert list(listed.context["cl"].queryset) == [attempt]  # found by its click id
+    assert 'name="action"' not in listed.content.decode()
+    page = client.get(change_url(attempt)).content.decode()
+    assert "bad_signature" in page and "[redacted]" in page and 'name="_save"' not in page
+    assert client.get(admin_url(PostbackAttempt, "add")).status_code == 403
+    assert client.post(change_url(attempt), {"outcome": "accepted"}).status_code == 403
+    deleted = client.post(admin_url(PostbackAttempt, "delete", attempt.pk), {"post": "yes"})
+    assert deleted.status_code == 403
+    assert PostbackAttempt.objects.get().outcome == "bad_signature"
+
+
 # --- 7. domain errors are form errors, not 500s ----------------------------------------------
 
 
@@ -879,7 +922,20 @@ def test_a_refused_delete_is_a_message_and_leaves_no_trace(
 
 @pytest.mark.parametrize(
     "model",
-    [Offer, PayoutRule, Coupon, Conversion, Click, StaffMembership, ApiKey, AuditEvent],
+    [
+        Offer,
+        PayoutRule,
+        OfferCapCounter,
+        Coupon,
+        Conversion,
+        Click,
+        Payout,
+        PostbackDelivery,
+        PostbackAttempt,
+        StaffMembership,
+        ApiKey,
+        AuditEvent,
+    ],
     ids=lambda m: m._meta.model_name,
 )
 def test_changelist_query_count_does_not_grow_with_rows(

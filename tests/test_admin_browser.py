@@ -25,7 +25,7 @@ from django.urls import reverse
 from audit.actor import ActorKind
 from brands.models import StaffRole
 from brands.services import api_key_create
-from conversions.models import Conversion
+from conversions.models import Conversion, PostbackAttempt
 from conversions.outbox import drain
 from conversions.payouts import payouts_generate
 from conversions.services import conversion_approve
@@ -100,6 +100,18 @@ def busy_brand(transactional_db):
     api_key_create(actor=actor, label="Reporting dashboard (Looker, read-only)")
     if not OfferCapCounter.objects.filter(offer=shoes).exists():
         OfferCapCounter.objects.create(offer=shoes, period="day", period_start="2026-11-27")
+    for outcome, status, conversion_id in (("accepted", 200, first.pk), ("unknown_click", 422, "")):
+        PostbackAttempt.objects.create(  # log rows, as the postback endpoint's worker writes
+            brand=acme,
+            offer_slug=shoes.slug,
+            outcome=outcome,
+            http_status=status,
+            method="GET",
+            click_id="clk_R4evJ02poa6JEMbOWYR5H4",
+            txn_id="3f1e6c1a-8d2b-4f7e-9c3a-5b6d7e8f9a0b",
+            conversion_id=conversion_id,
+            ip="198.51.100.23",
+        )
     McpToolCall.objects.create(
         brand=acme,
         actor_label="mcp:acme-outdoor",
@@ -137,11 +149,11 @@ def test_every_admin_list_fits_a_desktop_and_a_phone(live_server, browser, busy_
         if problems:
             failures[url] = problems
         name = url.strip("/").split("/")[-1]
-        if name in {"conversion", "postbackdelivery", "payout", "auditevent"}:
+        if name in {"conversion", "postbackdelivery", "postbackattempt", "payout", "auditevent"}:
             browser.screenshot(ARTIFACTS / f"admin-{name}-list.png", width=DESKTOP[0])
             browser.screenshot(ARTIFACTS / f"admin-{name}-list-phone.png", width=PHONE[0])
     assert failures == {}, json.dumps(failures, indent=1, ensure_ascii=False)
-    assert len(changelists()) >= 14
+    assert len(changelists()) >= 15
     assert (ARTIFACTS / "admin-conversion-list.png").stat().st_size > 10_000
 
 

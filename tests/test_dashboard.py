@@ -28,7 +28,7 @@ from audit.models import AuditEvent
 from backoffice.charts import chart
 from backoffice.dashboard import change_text, count_text, money_text
 from brands.models import StaffRole
-from conversions.models import Click, Conversion, PostbackDelivery
+from conversions.models import Click, Conversion, PostbackAttempt, PostbackDelivery
 from conversions.outbox import drain
 from conversions.selectors import conversion_pending_list
 from conversions.services import conversion_approve, conversion_reject
@@ -716,6 +716,23 @@ def test_every_chart_overlays_the_previous_period(client, acme, world):
     assert html.count('<g class="trk-previous">') == len(dash.metrics) == 5
     assert html.count('class="trk-key trk-key-previous"') == 5
     assert f"previous period, {revenue.legend}" in html
+
+
+def test_refused_postbacks_link_to_the_brands_postback_log(client, acme, globex, world):
+    mine = PostbackAttempt.objects.create(
+        brand=acme, offer_slug="shoes", outcome="unknown_click", http_status=422, method="GET"
+    )
+    PostbackAttempt.objects.create(
+        brand=globex, offer_slug="gx", outcome="bad_signature", http_status=403, method="GET"
+    )
+    user = staff(acme)
+    StaffMembershipFactory(user=user, brand=globex, role=StaffRole.ANALYST)
+    client.force_login(user)
+    _, dash, html = dashboard_page(client, brand="acme")
+    link = dash.links["postback_attempts"]
+    assert f'<a href="{link}" class="trk-attempts">' in html
+    listed = client.get(link)
+    assert list(listed.context["cl"].queryset) == [mine]  # this brand's log, filtered
 
 
 # --- the period picker and the comparison ---------------------------------------------------
