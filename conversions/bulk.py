@@ -148,7 +148,12 @@ def bulk_update_conversions(
                 f"At most {BULK_LIMIT} conversion_ids per call.",
                 fields={"conversion_ids": ["Too many."]},
             )
-        found = set(conversion_list(actor=actor).filter(pk__in=wanted).values_list("pk", flat=True))
+        # A test conversion named by id is found, then refused per row (test_conversion).
+        found = set(
+            conversion_list(actor=actor, include_test=True)
+            .filter(pk__in=wanted)
+            .values_list("pk", flat=True)
+        )
         missing = [pk for pk in wanted if pk not in found]
         chosen, matched = [pk for pk in wanted if pk in found], len(found)
     else:

@@ -77,12 +77,15 @@ def queue_enabled() -> bool:
 
 def write_clicks(items: Sequence[tuple[Click, zoneinfo.ZoneInfo, str]]) -> set[str]:
     """Write the clicks not stored yet, with their rollup increments, in one transaction whose
-    commit does not wait for the disk; the ids written by this call."""
+    commit does not wait for the disk; the ids written by this call. A test click
+    (``send_test_postback``) is written like any other but counted in no rollup."""
     if not items:
         return set()
     with atomic_without_disk_wait():
         written = insert_missing([click for click, _, _ in items])
-        rollup_clicks_added([item for item in items if item[0].pk in written])
+        rollup_clicks_added(
+            [item for item in items if item[0].pk in written and not item[0].is_test]
+        )
     return written
 
 

@@ -80,6 +80,45 @@ def _cap_reached_or_unknown(
         return True
 
 
+def config_refusal(
+    offer: tracking_config.OfferConfig | None, partner: tracking_config.PartnerConfig | None
+) -> str | None:
+    """The refusal the offer's and partner's state make, whoever the visitor; None if none.
+    Shared with ``send_test_postback``, whose test click meets the same rules."""
+    if offer is None:
+        return ClickOutcome.UNKNOWN_OFFER
+    if offer.status == OfferStatus.ARCHIVED:
+        return ClickOutcome.OFFER_ARCHIVED
+    if offer.status == OfferStatus.PAUSED:
+        return ClickOutcome.OFFER_PAUSED
+    if partner is None:
+        return ClickOutcome.UNKNOWN_PARTNER
+    if partner.status != PartnerStatus.ACTIVE:
+        return ClickOutcome.PARTNER_INACTIVE
+    if offer.is_private and partner.id not in offer.allowed_partner_ids:
+        return ClickOutcome.PARTNER_NOT_ALLOWED
+    return None
+
+
+def visitor_refusal(
+    offer: tracking_config.OfferConfig,
+    *,
+    country: str,
+    device: str,
+    now: dt.datetime,
+    tz: zoneinfo.ZoneInfo,
+) -> str | None:
+    """The refusal targeting and caps make for this visitor; None if none. Reads the cap
+    counters only (a click never takes a cap slot; its conversion does)."""
+    if offer.geo_allow and country not in offer.geo_allow:
+        return ClickOutcome.GEO_BLOCKED
+    if offer.device_allow and device not in offer.device_allow:
+        return ClickOutcome.DEVICE_BLOCKED
+    if offer.has_caps and _cap_reached_or_unknown(offer, now=now, tz=tz):
+        return ClickOutcome.CAP_REACHED
+    return None
+
+
 def click_handle(data: ClickInput) -> ClickDecision:
     """Decide on one click and record it (accepted or with its refusal reason)."""
     now = timezone.now()
@@ -94,20 +133,8 @@ def click_handle(data: ClickInput) -> ClickDecision:
     fraud = FraudScore()
     counters: list[tuple[str, int]] = []
 
-    outcome: str = ClickOutcome.ACCEPTED
-    if offer is None:
-        outcome = ClickOutcome.UNKNOWN_OFFER
-    elif offer.status == OfferStatus.ARCHIVED:
-        outcome = ClickOutcome.OFFER_ARCHIVED
-    elif offer.status == OfferStatus.PAUSED:
-        outcome = ClickOutcome.OFFER_PAUSED
-    elif partner is None:
-        outcome = ClickOutcome.UNKNOWN_PARTNER
-    elif partner.status != PartnerStatus.ACTIVE:
-        outcome = ClickOutcome.PARTNER_INACTIVE
-    elif offer.is_private and partner.id not in offer.allowed_partner_ids:
-        outcome = ClickOutcome.PARTNER_NOT_ALLOWED
-    else:
+    outcome = config_refusal(offer, partner) or ClickOutcome.ACCEPTED
+    if offer is not None and partner is not None and outcome == ClickOutcome.ACCEPTED:
         country = visitor_country(
             ip=data.ip, meta=data.meta, via_trusted_proxy=data.via_trusted_proxy
         )
@@ -124,12 +151,10 @@ def click_handle(data: ClickInput) -> ClickDecision:
         # Previews and prefetches are redirected but neither billed nor refused. The fraud
         # block is decided with the velocity counts, once the click is stored (store()).
         if not preview:
-            if offer.geo_allow and country not in offer.geo_allow:
-                outcome = ClickOutcome.GEO_BLOCKED
-            elif offer.device_allow and device not in offer.device_allow:
-                outcome = ClickOutcome.DEVICE_BLOCKED
-            elif offer.has_caps and _cap_reached_or_unknown(offer, now=now, tz=brand.tz):
-                outcome = ClickOutcome.CAP_REACHED
+            outcome = (
+                visitor_refusal(offer, country=country, device=device, now=now, tz=brand.tz)
+                or outcome
+            )
 
     click = Click(
         brand_id=brand.id,

@@ -40,18 +40,21 @@ def offer_diagnose(*, actor: Actor, offer: Offer, days: int = 7) -> dict[str, An
     """Findings for ``offer`` over the last ``days`` days (1–90), most serious first."""
     days = max(1, min(days, MAX_DAYS))
     since = timezone.now() - dt.timedelta(days=days)
-    clicks = Click.objects.filter(brand_id=actor.brand_id, offer=offer, created_at__gte=since)
+    # send_test_postback's rows are not traffic: no evidence either way.
+    clicks = Click.objects.filter(
+        brand_id=actor.brand_id, offer=offer, created_at__gte=since, is_test=False
+    )
     by_outcome = dict(
         clicks.values_list("outcome").annotate(n=Count("pk")).values_list("outcome", "n")
     )
     total = sum(by_outcome.values())
     accepted = by_outcome.get(ClickOutcome.ACCEPTED, 0)
     conversions = Conversion.objects.filter(
-        brand_id=actor.brand_id, offer=offer, created_at__gte=since
+        brand_id=actor.brand_id, offer=offer, created_at__gte=since, is_test=False
     )
     converted = conversions.count()
     last_conversion = (
-        Conversion.objects.filter(brand_id=actor.brand_id, offer=offer)
+        Conversion.objects.filter(brand_id=actor.brand_id, offer=offer, is_test=False)
         .order_by("-created_at")
         .values_list("created_at", flat=True)
         .first()

@@ -70,8 +70,13 @@ def postback_values(
 def enqueue_postback(
     conversion: Conversion, *, template: str | None, offer_slug: str, partner_slug: str
 ) -> PostbackDelivery | None:
-    """Write the outbox row for a conversion, once. Caller holds the conversion's transaction."""
-    if not template or PostbackDelivery.objects.filter(conversion=conversion).exists():
+    """Write the outbox row for a conversion, once. Caller holds the conversion's transaction.
+    A test conversion (send_test_postback) never reaches the partner: no row."""
+    if (
+        not template
+        or conversion.is_test
+        or PostbackDelivery.objects.filter(conversion=conversion).exists()
+    ):
         return None
     url = render_url_template(
         template, postback_values(conversion, offer_slug=offer_slug, partner_slug=partner_slug)

@@ -49,6 +49,7 @@ def payouts_generate(
         status=ConversionStatus.APPROVED,
         payout_batch__isnull=True,
         created_at__lt=_end_of_day(up_to, tz),
+        is_test=False,  # never approved (conversion_approve refuses); never paid either way
     )
     if partner is not None:
         eligible = eligible.filter(partner=partner)

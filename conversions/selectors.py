@@ -52,7 +52,11 @@ def conversion_list(
     min_fraud_score: int | None = None,
     max_fraud_score: int | None = None,
     order_by: str = "-created_at",
+    include_test: bool = False,
 ) -> QuerySet[Conversion]:
+    """The brand's conversions. Test conversions (``send_test_postback``) are left out unless
+    ``include_test``: lists, the review queue, bulk filters and statements see real sales
+    only, while a test's id still finds it (``conversion_get_for_actor``, ``trace_click``)."""
     if order_by not in CONVERSION_ORDERINGS:
         raise ValidationError(
             f"order_by must be one of {', '.join(CONVERSION_ORDERINGS)}.",
@@ -60,6 +64,8 @@ def conversion_list(
         )
     check_score_range(min_fraud_score, max_fraud_score)
     qs = Conversion.objects.filter(brand_id=actor.brand_id).select_related("offer", "partner")
+    if not include_test:
+        qs = qs.filter(is_test=False)
     if status:
         qs = (
             qs.filter(status=status)
@@ -101,7 +107,7 @@ def conversion_pending_list(
 
 def conversion_get_for_actor(*, actor: Actor, conversion_id: str) -> Conversion:
     try:
-        return conversion_list(actor=actor).get(pk=conversion_id)
+        return conversion_list(actor=actor, include_test=True).get(pk=conversion_id)
     except Conversion.DoesNotExist:
         raise NotFoundError("conversion", conversion_id) from None
 

@@ -110,6 +110,10 @@ class ConversionOutput(serializers.Serializer[Conversion]):
     paid_at = serializers.DateTimeField(
         allow_null=True, help_text="When its payout was marked paid; null if not."
     )
+    is_test = serializers.BooleanField(
+        help_text="true: a test (send_test_postback), kept out of stats, caps, payouts and "
+        "outbound postbacks; never approved or paid."
+    )
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_coupon(self, conversion: Any) -> str | None:
@@ -138,6 +142,10 @@ class ConversionListFilters(PageArguments):
         required=False,
         help_text="Sort: -created_at (newest first, the default), created_at, -fraud_score "
         "(riskiest first), fraud_score, -sale_amount, sale_amount, -payout or payout; ties by id.",
+    )
+    include_test = serializers.BooleanField(
+        required=False,
+        help_text="true: include test conversions (send_test_postback), left out by default.",
     )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:

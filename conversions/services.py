@@ -18,7 +18,7 @@ from audit.actor import Actor
 from audit.services import audit_record
 from brands.models import Brand, FraudMode
 from conversions import click_store
-from conversions.caps import cap_try_take
+from conversions.caps import cap_reached, cap_try_take
 from conversions.fraud import FraudScore, over_threshold, score_conversion
 from conversions.models import (
     Click,
@@ -33,7 +33,7 @@ from conversions.payouts_math import resolve_amounts
 from conversions.postbacks import PostbackInput
 from conversions.rollups import rollup_conversion_added, rollup_conversions_moved
 from conversions.tracking_config import BrandConfig, OfferConfig
-from core.errors import InvalidTransitionError, ValidationError
+from core.errors import ConflictError, InvalidTransitionError, ValidationError
 from core.locking import lock_one
 from partners.models import Coupon, CouponStatus
 from partners.services import coupon_try_use
@@ -155,8 +155,12 @@ def _record_new(
     payout, revenue = resolve_amounts(
         offer, partner_id=partner.pk, event_type=data.event_type, sale_amount=data.amount
     )
+    # A test click's conversion is a test too (send_test_postback): kept out of rollups, caps,
+    # the outbox and fraud scoring — its click had no visitor and came milliseconds before it,
+    # so timing signals would only say "instant" — and never approved or paid.
+    is_test = click is not None and click.is_test
     fraud = FraudScore()
-    if brand.fraud_mode != FraudMode.OFF:
+    if brand.fraud_mode != FraudMode.OFF and not is_test:
         fraud = score_conversion(
             click_signals=click.fraud_signals if click else None,
             seconds_since_click=(now - click.created_at).total_seconds() if click else None,
@@ -170,11 +174,16 @@ def _record_new(
         else:
             status, reason = ConversionStatus.PENDING_REVIEW, "fraud_review"
     # Rejected conversions take no cap slot; over-cap ones are held (soft) or rejected (hard).
-    if (
-        status != ConversionStatus.REJECTED
-        and offer.has_caps
-        and not cap_try_take(offer, now=now, tz=brand.tz)
-    ):
+    # A test reads the caps (a full cap shows in its answer) and takes no slot.
+    if status != ConversionStatus.REJECTED and offer.has_caps:
+        has_room = (
+            not cap_reached(offer, now=now, tz=brand.tz)
+            if is_test
+            else cap_try_take(offer, now=now, tz=brand.tz)
+        )
+    else:
+        has_room = True
+    if not has_room:
         if offer.cap_mode == "hard":
             status, reason = ConversionStatus.REJECTED, "cap_exceeded"
         else:
@@ -207,6 +216,7 @@ def _record_new(
         fraud_score=fraud.score,
         fraud_reasons=fraud.signals,
         fraud_flagged=flagged,
+        is_test=is_test,
         sub1=subs[0],
         sub2=subs[1],
         sub3=subs[2],
@@ -216,8 +226,9 @@ def _record_new(
         pending_review_at=now if status == ConversionStatus.PENDING_REVIEW else None,
         rejected_at=now if status == ConversionStatus.REJECTED else None,
     )
-    rollup_conversion_added(conversion, tz=brand.tz)
-    if status in FIRES_POSTBACK:
+    if not is_test:
+        rollup_conversion_added(conversion, tz=brand.tz)
+    if status in FIRES_POSTBACK and not is_test:
         enqueue_postback(
             conversion,
             template=offer.postback_url_template,
@@ -237,6 +248,7 @@ def _record_new(
             "payout": [None, payout],
             "revenue": [None, revenue],
             "fraud_score": [None, fraud.score],
+            **({"is_test": [None, True]} if is_test else {}),
         },
     )
     return conversion
@@ -251,13 +263,21 @@ def brand_tz(actor: Actor) -> zoneinfo.ZoneInfo:
 
 def _lock_conversion(actor: Actor, conversion: Conversion) -> Conversion:
     # The offer and partner come along for the outbound postback, unlocked (of=self).
-    return lock_one(
+    locked = lock_one(
         Conversion.objects.select_related("offer", "partner").filter(
             pk=conversion.pk, brand_id=actor.brand_id
         ),
         of=("self",),
         not_found=("conversion", conversion.pk),
     )
+    if locked.is_test:
+        # Never counted anywhere, so no status move may count it (rollups, payouts, postbacks).
+        raise ConflictError(
+            f"Conversion {locked.pk} is a test (send_test_postback): it is kept out of stats, "
+            "payouts and outbound postbacks and cannot be approved, rejected or paid.",
+            code="test_conversion",
+        )
+    return locked
 
 
 @transaction.atomic

@@ -258,12 +258,13 @@ HISTOGRAM_BUCKETS = [(low, low + 9) for low in range(0, 90, 10)] + [(90, 100)]
 
 def _scored(model: type[Click] | type[Conversion], actor: Actor, period: Period) -> Any:
     # Raw rows, not the rollups (they keep no score sums): the clicks with a known partner
-    # (the ones scoring sees) and every conversion, recorded in the period.
+    # (the ones scoring sees) and every conversion, recorded in the period, tests left out.
     return model.objects.filter(
         brand_id=actor.brand_id,
         partner__isnull=False,
         created_at__gte=period.start,
         created_at__lt=period.end,
+        is_test=False,
     )
 
 

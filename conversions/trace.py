@@ -48,7 +48,7 @@ def click_trace(*, actor: Actor, click_id: str) -> ClickTrace:
         if found is not None and found[0].brand_id == actor.brand_id:
             click, queued = found[0], True
     conversions = list(
-        conversion_list(actor=actor)
+        conversion_list(actor=actor, include_test=True)
         .filter(click_id=click_id)
         .prefetch_related(
             Prefetch("deliveries", queryset=PostbackDelivery.objects.order_by("created_at", "pk"))
@@ -103,6 +103,9 @@ class TracedClickOutput(serializers.Serializer[Click]):
     )
     fraud_flagged = serializers.BooleanField(
         help_text="Whether the score reached the brand's threshold when it was scored."
+    )
+    is_test = serializers.BooleanField(
+        help_text="true: a test click (send_test_postback), counted nowhere."
     )
 
 

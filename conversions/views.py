@@ -12,7 +12,6 @@ from django.core.signing import BadSignature, Signer
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
-from django.utils import timezone
 from django.utils.http import http_date
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
@@ -22,9 +21,8 @@ from audit.actor import Actor
 from conversions import tracking_config
 from conversions.clicks import ClickInput, click_handle, click_record_botd_verdict
 from conversions.models import SUB_ID_MAX
+from conversions.postback_intake import InboundPostback, postback_receive
 from conversions.postback_log import ACCEPTED, DUPLICATE, Attempt, attempt_record
-from conversions.postbacks import check_source_ip, parse_postback, verify_origin
-from conversions.services import conversion_record
 from core.client_ip import is_trusted_proxy
 from core.edge_text import clean_text, is_slug
 from core.errors import DomainError
@@ -244,22 +242,22 @@ def _inbound_postback(
                 status=404,
             )
         # Proof of origin first, from the raw request: no parameter is read before it passes.
-        check_source_ip(offer_config, getattr(request, "client_ip", None))
-        verify_origin(
+        recorded = postback_receive(
+            actor=Actor.for_postback(
+                brand_id=brand_config.id, brand_slug=brand_config.slug, request=request
+            ),
+            brand=brand_config,
             offer=offer_config,
-            method=request.method or "GET",
-            query_pairs=query_pairs,
-            body=request.body,
-            signature_header=request.headers.get("X-Trcker-Signature", ""),
-            now=timezone.now(),
+            postback=InboundPostback(
+                method=request.method or "GET",
+                query_pairs=query_pairs,
+                body=request.body,
+                signature_header=request.headers.get("X-Trcker-Signature", ""),
+                ip=getattr(request, "client_ip", None),
+            ),
+            read_params=lambda: _params(request, query_pairs),
+            on_params=lambda params: setattr(attempt, "params", params),
         )
-        params = _params(request, query_pairs)
-        attempt.params = params
-        data = parse_postback(params, offer_currency=offer_config.currency)
-        actor = Actor.for_postback(
-            brand_id=brand_config.id, brand_slug=brand_config.slug, request=request
-        )
-        recorded = conversion_record(actor=actor, brand=brand_config, offer=offer_config, data=data)
     except DomainError as exc:
         attempt.outcome = exc.code
         return _postback_error(exc)

@@ -11,6 +11,11 @@ from audit.actor import Actor, Scope
 from conversions import bulk, payouts, selectors, services
 from conversions.models import ConversionStatus, Payout
 from conversions.postback_log import postback_attempt_list
+from conversions.postback_tests import (
+    SendTestPostbackInput,
+    SendTestPostbackOutput,
+    postback_send_test,
+)
 from conversions.selectors import check_score_range
 from conversions.serializers import (
     ConversionListFilters,
@@ -42,7 +47,14 @@ from operations.declaration import (
     ToolSpec,
     refetch,
 )
-from operations.lookups import CONVERSION, CONVERSION_ID, OPTIONAL_PARTNER, PAYOUT, PAYOUT_ID
+from operations.lookups import (
+    CONVERSION,
+    CONVERSION_ID,
+    OFFER,
+    OPTIONAL_PARTNER,
+    PAYOUT,
+    PAYOUT_ID,
+)
 
 MONEY_HELP = " Money is a decimal string with its ISO 4217 currency."
 FRESH_CONVERSION = refetch(selectors.conversion_get_for_actor, "conversion_id", "id")
@@ -372,5 +384,25 @@ OPERATIONS = [
         scope=Scope.READ,
         rest=RestRoute("GET", "clicks/<click_id>/trace/", "click-trace", "clicks"),
         tool=ToolSpec("Trace a click", READ),
+    ),
+    Operation(
+        name="send_test_postback",
+        description="Test an offer's tracking end to end: a test click (partner_id, default the "
+        "offer's only active partner) meets the offer's real rules, then the postback its "
+        "advertiser would send for it — signed with the offer's secret, from its allowed IP — "
+        "goes through the real postback path with a fresh txn_id (test-…). Answers ok, the "
+        "problems met (a refused click, a refused postback such as signature_required or "
+        "currency_mismatch, a held conversion) and the click's trace. Test rows are marked "
+        "is_test and kept out of stats, reports, caps, payouts and outbound postbacks; they "
+        "cannot be approved or paid.",
+        input=SendTestPostbackInput,
+        run=postback_send_test,
+        lookups=(OFFER, OPTIONAL_PARTNER),
+        output=SendTestPostbackOutput,
+        scope=Scope.WRITE,
+        rest=RestRoute(
+            "POST", "offers/<offer_id>/test-postback/", "offer-test-postback", "offers", 201
+        ),
+        tool=ToolSpec("Send a test postback", WRITE_ADDITIVE),
     ),
 ]

@@ -39,6 +39,7 @@ def normalise(value, brand_slug):
             not in {
                 "id",
                 "delivery_id",
+                "attempt_id",  # a serial id, like delivery_id
                 "seq",
                 "hash",
                 "prev_hash",

@@ -72,6 +72,7 @@ def test_the_product_pages_tools_are_all_there():
         "get_report",  # any metric by any dimension (issue 14)
         "list_postback_attempts",  # the inbound postback log (issue 14)
         "trace_click",  # one click's story (issue 14)
+        "send_test_postback",  # a test click and postback through the real path (issue 14)
     }
     assert {tool.name for tool in TOOLS} == page | extra
 
@@ -120,12 +121,14 @@ def test_each_write_tool_writes_one_audit_event_as_mcp_brand(world):
             continue
         if name == "generate_payouts":
             continue  # covered below: one event per payout created, none when nothing is due
-        assert len(events) == 1, (name, [e.action for e in events])
-        event = events[0]
-        assert (event.actor_label, event.channel) == (f"mcp:{world.brand.slug}", "mcp"), name
-        assert (event.ip, event.user_agent) == ("198.51.100.23", "pytest-mcp/1.0"), name
-        assert event.request_id, name
-        assert event.actor_detail["api_key"], name
+        # send_test_postback: its own postback.test, and the test conversion's creation.
+        expected = 2 if name == "send_test_postback" else 1
+        assert len(events) == expected, (name, [e.action for e in events])
+        for event in events:
+            assert (event.actor_label, event.channel) == (f"mcp:{world.brand.slug}", "mcp"), name
+            assert (event.ip, event.user_agent) == ("198.51.100.23", "pytest-mcp/1.0"), name
+            assert event.request_id, name
+            assert event.actor_detail["api_key"], name
 
 
 def test_generate_payouts_audits_each_payout(world):

@@ -161,5 +161,11 @@ def every_tool_call(world: World) -> list[tuple[str, dict[str, Any]]]:
         ("disable_coupon", {"code": world.coupon.code}),
         ("void_payout", {"payout_id": world.voidable.id}),
         ("replay_postback", {"delivery_id": world.dead_delivery.pk}),
+        # Late: the offer has a postback secret by now (rotate_offer_postback_secret), so the
+        # SDK's run of every tool sends a signed test postback.
+        (
+            "send_test_postback",
+            {"offer_id": offer, "partner_id": partner, "sale_amount": "49.90", "sub1": "nl"},
+        ),
         ("archive_offer", {"offer_id": offer}),  # last: an archived offer takes no more writes
     ]
