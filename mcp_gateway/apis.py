@@ -34,6 +34,8 @@ from mcp_gateway.transport import (
     error_reply,
     rate_limited_reply,
 )
+from partners.api_keys import actor_for_partner_key, partner_api_key_authenticate
+from partners.keys import TAG as PARTNER_KEY_TAG
 from rest_api.base import CREDENTIAL_BUDGET
 
 logger = logging.getLogger(__name__)
@@ -166,7 +168,12 @@ def mcp_endpoint(request: HttpRequest) -> HttpResponse:
 
 
 def _authenticate(request: HttpRequest, token: str) -> tuple[Actor, str]:
-    """A brand API key (trk_…) or an OAuth access token issued for this endpoint."""
+    """A brand API key (trk_…), a partner key (trkp_…: the partner tools only), or an OAuth
+    access token issued for this endpoint (brands only, for now)."""
+    if token.startswith(PARTNER_KEY_TAG):
+        partner_key = partner_api_key_authenticate(token)
+        actor = actor_for_partner_key(partner_key, channel=Channel.MCP, request=request)
+        return actor, f"partner_key:{partner_key.pk}"
     if token.startswith("trk_"):
         key = api_key_authenticate(token)
         return actor_for_api_key(key, channel=Channel.MCP, request=request), f"key:{key.pk}"

@@ -24,6 +24,7 @@ from audit.actor import Actor, Scope
 from audit.models import AuditEvent
 from audit.services import audit_watch
 from core import keyset
+from core.errors import PermissionDeniedError
 from core.serializers import PageArguments, StrictSerializer
 
 OPERATION_NAME = re.compile(r"^[a-z0-9_]{1,64}$")
@@ -31,6 +32,10 @@ PATH_ARGUMENT = re.compile(r"<(?:(?:int|str|slug):)?([a-z_]+)>")
 
 # How an operation's result is shaped: one object, a list (answered whole), or a keyset page.
 Shape = Literal["one", "many", "page"]
+# Who the operation is for: the brand's credentials (/api/v1/, brand MCP tools) or a partner's
+# (/api/partner/v1/, partner MCP tools). Each audience's interfaces list only its operations,
+# and ``execute`` refuses an actor of the other one.
+Audience = Literal["brand", "partner"]
 
 
 @dataclass(frozen=True)
@@ -127,6 +132,7 @@ class Operation:
     shows_secret: bool = False
     # Argument names whose values never enter the tool-call log.
     secret_arguments: frozenset[str] = field(default_factory=frozenset)
+    audience: Audience = "brand"
 
     def __post_init__(self) -> None:
         if not OPERATION_NAME.match(self.name):
@@ -175,6 +181,12 @@ class Operation:
         With ``dry_run`` it runs the same way inside a transaction that is then rolled back:
         the answer shows the result and the changes it would make, nothing is written, and
         nothing that waits for a commit (emails, outbound postbacks, cache invalidation) runs."""
+        if actor.is_partner != (self.audience == "partner"):
+            # The interfaces never route an actor to the other audience's operations; this is
+            # the backstop if one ever did, before any argument is read.
+            raise PermissionDeniedError(
+                f"{self.name} is not available to this credential.", code="wrong_audience"
+            )
         data = self.validate(arguments)
         if not self.is_write:
             return self._run(actor, data)
@@ -197,6 +209,8 @@ class Operation:
         limit, cursor = data.pop("limit", None), data.pop("cursor", None)
         # The cursor is bound to the arguments as given (ids), not to the rows they name.
         filters = {"brand": actor.brand_id, **data}
+        if actor.partner_id is not None:
+            filters["partner"] = actor.partner_id
         kwargs = self._bind(actor, dict(data))
         result = self.run(actor=actor, **kwargs)
         if self.present is not None:

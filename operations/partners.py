@@ -6,7 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from audit.actor import Scope
+from audit.actor import Actor, Scope
 from core.serializers import StrictSerializer
 from operations.declaration import (
     READ,
@@ -18,7 +18,15 @@ from operations.declaration import (
     ToolSpec,
 )
 from operations.lookups import COUPON, OPTIONAL_OFFER, PARTNER, PARTNER_ID
-from partners import selectors, services
+from partners import api_keys, selectors, services
+from partners.models import Partner, PartnerApiKey
+from partners.partner_api_serializers import (
+    KEY_ID_HELP,
+    KEY_ID_PATTERN,
+    PartnerApiKeyCreatedOutput,
+    PartnerApiKeyCreateInput,
+    PartnerApiKeyOutput,
+)
 from partners.serializers import (
     CouponCreateInput,
     CouponListFilters,
@@ -48,6 +56,82 @@ class UpdatePartnerArguments(PartnerUpdateInput):
 
 class CouponRef(StrictSerializer):
     code = serializers.RegexField(r"^[A-Za-z0-9_-]{1,64}$", help_text="The coupon code.")
+
+
+class PartnerApiKeyCreateArguments(PartnerApiKeyCreateInput):
+    partner_id = serializers.RegexField(**PARTNER_ID)
+
+
+class PartnerApiKeyRef(StrictSerializer):
+    partner_id = serializers.RegexField(**PARTNER_ID)
+    key_id = serializers.RegexField(KEY_ID_PATTERN, max_length=10, help_text=KEY_ID_HELP)
+
+
+def _with_plaintext(actor: Actor, created: tuple[PartnerApiKey, str]) -> PartnerApiKey:
+    """The new key row carrying its plaintext for the one answer that shows it."""
+    key, plaintext = created
+    key.plaintext = plaintext  # type: ignore[attr-defined]  # rendered once, never stored
+    return key
+
+
+def _create_partner_api_key(
+    *, actor: Actor, partner: Partner, name: str = "", write: bool = False
+) -> tuple[PartnerApiKey, str]:
+    return api_keys.partner_api_key_create(actor=actor, partner=partner, label=name, write=write)
+
+
+def _revoke_partner_api_key(*, actor: Actor, partner: Partner, key_id: str) -> PartnerApiKey:
+    key = api_keys.partner_api_key_get_for_actor(actor=actor, partner=partner, key_id=key_id)
+    return api_keys.partner_api_key_revoke(actor=actor, api_key=key)
+
+
+# Partner keys are REST and admin only, never MCP tools: a key handed to an agent would sit in
+# its transcript, and an agent has no business minting credentials for someone else.
+PARTNER_KEY_OPERATIONS = [
+    Operation(
+        name="create_partner_api_key",
+        description="Issue a partner-scoped API key (trkp_…) for one partner: read-only unless "
+        "write is true. The answer carries the key ONCE as key; only its hash is kept. The "
+        "partner uses it on /api/partner/v1/ and the MCP endpoint, seeing only their own data.",
+        input=PartnerApiKeyCreateArguments,
+        run=_create_partner_api_key,
+        lookups=(PARTNER,),
+        present=_with_plaintext,
+        output=PartnerApiKeyCreatedOutput,
+        scope=Scope.WRITE,
+        rest=RestRoute(
+            "POST", "partners/<partner_id>/api-keys/", "partner-api-key-create", TAG, status=201
+        ),
+        shows_secret=True,
+    ),
+    Operation(
+        name="list_partner_api_keys",
+        description="A partner's API keys, newest first, revoked ones included (never a secret).",
+        input=PartnerRef,
+        run=api_keys.partner_api_key_list,
+        lookups=(PARTNER,),
+        output=PartnerApiKeyOutput,
+        shape="many",
+        scope=Scope.READ,
+        rest=RestRoute("GET", "partners/<partner_id>/api-keys/", "partner-api-key-list", TAG),
+    ),
+    Operation(
+        name="revoke_partner_api_key",
+        description="Revoke one of a partner's API keys by its key_id (prefix); the next "
+        "request made with it is refused. Revoking a revoked key changes nothing.",
+        input=PartnerApiKeyRef,
+        run=_revoke_partner_api_key,
+        lookups=(PARTNER,),
+        output=PartnerApiKeyOutput,
+        scope=Scope.WRITE,
+        rest=RestRoute(
+            "POST",
+            "partners/<partner_id>/api-keys/<key_id>/revoke/",
+            "partner-api-key-revoke",
+            TAG,
+        ),
+    ),
+]
 
 
 def _transition(
@@ -188,4 +272,5 @@ OPERATIONS = [
         rest=RestRoute("POST", "coupons/<code>/disable/", "coupon-disable", COUPONS),
         tool=ToolSpec("Disable coupon", WRITE_UPDATE),
     ),
+    *PARTNER_KEY_OPERATIONS,
 ]

@@ -96,3 +96,51 @@ class PartnerSignInLink(models.Model):
     def __str__(self) -> str:
         return f"sign-in link {self.selector} for partner {self.partner_id}"
 
+
+class PartnerApiKeyScope(models.TextChoices):
+    READ = "read", "Read"
+    READ_WRITE = "read_write", "Read and write"
+
+
+class PartnerApiKey(models.Model):
+    """A partner-scoped API key (``trkp_<prefix>_<secret><checksum>``): everything it reaches
+    is that partner's, in that brand (docs/partners.md). Only the SHA-256 of the secret is
+    stored; the plaintext is returned once, by ``partner_api_key_create``. Read-only unless
+    made with write."""
+
+    brand = models.ForeignKey("brands.Brand", on_delete=models.CASCADE, related_name="+")
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="api_keys")
+    label = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, unique=True)
+    secret_sha256 = models.CharField(max_length=64)
+    scope = models.CharField(
+        max_length=16, choices=PartnerApiKeyScope.choices, default=PartnerApiKeyScope.READ
+    )
+    # Who made it, as the audit log labels them (user:<id>, api_key:<prefix>, partner:<id>).
+    created_by = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "partner API key"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(scope__in=PartnerApiKeyScope.values),
+                name="partner_api_key_scope_valid",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["brand", "partner", "created_at"], name="partner_key_partner_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"trkp_{self.prefix}_… ({self.label})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+    @property
+    def can_write(self) -> bool:
+        return self.scope == PartnerApiKeyScope.READ_WRITE

@@ -182,8 +182,11 @@ def _documented(operation: Operation) -> Callable[[Any], Any]:
 PATH_CONVERTER = re.compile(r"<(?!(?:int|str|slug|path|uuid):)([a-z_]+)>")
 
 
-def urlpatterns_for(operations: Iterable[Operation]) -> list[URLPattern]:
-    """One URL pattern per path, its view answering each method declared on that path."""
+def urlpatterns_for(
+    operations: Iterable[Operation], base: type[OperationApi] = OperationApi
+) -> list[URLPattern]:
+    """One URL pattern per path, its view answering each method declared on that path;
+    ``base`` authenticates the caller and builds the actor (brand key, or partner key)."""
     by_path: dict[str, dict[str, Operation]] = {}
     for operation in operations:
         if operation.rest is None:
@@ -202,7 +205,7 @@ def urlpatterns_for(operations: Iterable[Operation]) -> list[URLPattern]:
         }
         attributes["operations"] = methods
         attributes["__doc__"] = " / ".join(operation.name for operation in methods.values())
-        view: type[OperationApi] = type(f"{_camel(first.name)}Api", (OperationApi,), attributes)
+        view: type[OperationApi] = type(f"{_camel(first.name)}Api", (base,), attributes)
         # A bare <name> is a string: Django's default converter.
         django_path = PATH_CONVERTER.sub(r"<str:\1>", route_path)
         patterns.append(path(django_path, view.as_view(), name=first.rest.name))

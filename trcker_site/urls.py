@@ -16,6 +16,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/health", health, name="health"),
     path("api/v1/", include("rest_api.urls")),
+    path("api/partner/v1/", include("rest_api.partner_urls")),
     path(
         "api/docs",
         SpectacularSwaggerView.as_view(

@@ -1,0 +1,185 @@
+"""A partner's own numbers: their stats and reports, conversions, payouts and balance.
+
+Each read starts from ``partner_self`` (the partner the actor is; any other actor is refused)
+and runs the brand's own selectors with that partner forced as a filter, so the metric
+definitions stay those of ``conversions.stats`` and ``conversions.reports``. What a partner
+must not see is left out here or by the partner output serializers: revenue and profit (the
+brand's margin), fraud scores and signals, the advertiser's transaction id, test rows, and
+anything of another partner (a conversion's attribution may name the partner who lost it)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Q, QuerySet, Sum
+
+from audit.actor import Actor
+from conversions import reports, stats
+from conversions.models import Conversion, ConversionStatus, Payout, PayoutStatus
+from conversions.selectors import conversion_list
+from core.errors import NotFoundError, ValidationError
+from partners.self_service import partner_self, partner_visible_offer
+
+# Report metrics and dimensions a partner may ask for: no revenue or profit (the brand's), no
+# fraud scores (they would teach a fraudster the thresholds), and no partner dimension (the
+# one partner is forced).
+PARTNER_REPORT_METRICS = (
+    "clicks",
+    "billable_clicks",
+    "refused_clicks",
+    "conversions",
+    "sale_amount",
+    "payout",
+    "epc",
+    "cvr",
+)
+PARTNER_REPORT_DIMENSIONS = tuple(name for name in reports.DIMENSIONS if name != "partner")
+
+# A conversion's status_reason in words a partner can act on. A reviewer's own reason (free
+# text typed when rejecting) is shown as they wrote it.
+REASON_WORDS = {
+    "fraud_review": "Held for review: the brand's fraud checks flagged this sale.",
+    "fraud_blocked": "Rejected by the brand's fraud checks.",
+    "cap_exceeded": "Over the offer's conversion cap.",
+    "manual_rejection": "Rejected by the brand.",
+}
+
+
+def reason_in_words(conversion: Conversion) -> str:
+    code = conversion.status_reason
+    if not code:
+        return ""
+    if code in REASON_WORDS:
+        return REASON_WORDS[code]
+    return f"Rejected by the brand: {code}"
+
+
+def partner_stats(
+    *,
+    actor: Actor,
+    offer_id: str | None = None,
+    days: int | None = None,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+) -> dict[str, Any]:
+    """The partner's performance per offer (and currency) over the period, from the daily
+    rollups: clicks, conversions by status, payout, EPC, CVR."""
+    partner = partner_self(actor=actor)
+    if offer_id:
+        partner_visible_offer(actor=actor, offer_id=offer_id)
+    period = stats.resolve_period(actor=actor, days=days, date_from=date_from, date_to=date_to)
+    rows = stats.performance(
+        actor=actor, by="offer", period=period, offer_id=offer_id, partner_id=partner.slug
+    )
+    return {"period": period.as_dict(), "results": rows}
+
+
+def partner_report(
+    *,
+    actor: Actor,
+    metrics: list[str],
+    group_by: list[str] | None = None,
+    filters: dict[str, str] | None = None,
+    **period: Any,
+) -> dict[str, Any]:
+    """``get_report`` for one partner: the partner filter is forced, an offer filter must be
+    one the partner may see, and only partner metrics and dimensions are accepted."""
+    partner = partner_self(actor=actor)
+    filters = dict(filters or {})
+    refused = sorted(set(metrics) - set(PARTNER_REPORT_METRICS))
+    if refused:
+        raise ValidationError(
+            f"Unknown metrics: {', '.join(refused)}.", fields={"metrics": ["Unknown metric."]}
+        )
+    if "partner" in (group_by or []) or "partner" in filters:
+        raise ValidationError(
+            "A partner report is always yours: it takes no partner dimension.",
+            fields={"group_by": ["No partner dimension."]},
+        )
+    if "offer" in filters:
+        partner_visible_offer(actor=actor, offer_id=filters["offer"])
+    filters["partner"] = partner.slug
+    return reports.report(
+        actor=actor, metrics=metrics, group_by=group_by, filters=filters, **period
+    )
+
+
+def partner_conversion_list(
+    *,
+    actor: Actor,
+    status: str | None = None,
+    offer_id: str | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+) -> QuerySet[Conversion]:
+    """The partner's conversions, newest first; test conversions never."""
+    partner = partner_self(actor=actor)
+    if offer_id:
+        partner_visible_offer(actor=actor, offer_id=offer_id)
+    return conversion_list(
+        actor=actor,
+        status=status,
+        offer_id=offer_id,
+        partner_id=partner.slug,
+        since=since,
+        until=until,
+    ).filter(partner_id=partner.pk, is_test=False)
+
+
+def partner_conversion_get(*, actor: Actor, conversion_id: str) -> Conversion:
+    """One of the partner's conversions; another partner's (or brand's) is "not found"."""
+    try:
+        return partner_conversion_list(actor=actor).get(pk=conversion_id)
+    except Conversion.DoesNotExist:
+        raise NotFoundError("conversion", conversion_id) from None
+
+
+def partner_payout_list(*, actor: Actor, status: str | None = None) -> QuerySet[Payout]:
+    """The partner's payouts, newest first."""
+    partner = partner_self(actor=actor)
+    qs = Payout.objects.filter(brand_id=actor.brand_id, partner_id=partner.pk).select_related(
+        "partner"
+    )
+    if status:
+        qs = qs.filter(status=status)
+    return qs.order_by("-created_at", "-pk")
+
+
+ZERO = Decimal("0.00")
+BALANCE_FIELDS = ("pending", "approved", "in_payout", "paid")
+
+
+def partner_balance(*, actor: Actor) -> list[dict[str, Any]]:
+    """Per currency: earnings awaiting the brand's review (pending), approved and not yet in
+    a payout (approved), in a payout not yet paid (in_payout), and paid to date (paid)."""
+    partner = partner_self(actor=actor)
+    conversions = Conversion.objects.filter(
+        brand_id=actor.brand_id, partner_id=partner.pk, is_test=False
+    )
+    review = [ConversionStatus.PENDING, ConversionStatus.PENDING_REVIEW]
+    earned = conversions.values("currency").annotate(
+        pending=Sum("payout", filter=Q(status__in=review)),
+        approved=Sum(
+            "payout", filter=Q(status=ConversionStatus.APPROVED, payout_batch__isnull=True)
+        ),
+    )
+    payouts = (
+        Payout.objects.filter(brand_id=actor.brand_id, partner_id=partner.pk)
+        .values("currency")
+        .annotate(
+            in_payout=Sum("amount", filter=Q(status=PayoutStatus.PENDING)),
+            paid=Sum("amount", filter=Q(status=PayoutStatus.PAID)),
+        )
+    )
+    balances: dict[str, dict[str, Any]] = {}
+    for row in [*earned, *payouts]:
+        entry = balances.setdefault(
+            row["currency"],
+            {"currency": row["currency"], **dict.fromkeys(BALANCE_FIELDS, ZERO)},
+        )
+        for name in BALANCE_FIELDS:
+            if row.get(name) is not None:
+                entry[name] += Decimal(row[name])
+    return [balances[currency] for currency in sorted(balances)]

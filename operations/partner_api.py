@@ -1,0 +1,168 @@
+"""The partner's own operations: what a partner credential (a ``trkp_`` key) reaches on
+``/api/partner/v1/`` and, as tools, on the MCP endpoint — and nothing else (docs/partners.md).
+
+Every operation here has ``audience="partner"``: it runs only for a partner actor, and each
+run function starts from the partner the actor is (partners.self_service.partner_self), so
+no argument can name another partner's rows. Ids of rows a partner may not see (another
+partner's conversion, a private offer that does not list them, anything of another brand)
+are "not found", exactly like ids that do not exist."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from audit.actor import Actor, Scope
+from conversions import partner_selectors
+from conversions.partner_serializers import (
+    MyReportArguments,
+    MyReportOutput,
+    PartnerBalanceOutput,
+    PartnerConversionFilters,
+    PartnerConversionOutput,
+    PartnerPayoutFilters,
+    PartnerPayoutOutput,
+    PartnerStatsArguments,
+    PartnerStatsOutput,
+)
+from core.serializers import StrictSerializer
+from operations.declaration import READ, WRITE_UPDATE, Operation, RestRoute, ToolSpec
+from operations.lookups import CONVERSION_ID
+from partners import self_service
+from partners.models import Partner
+from partners.partner_api_serializers import (
+    PartnerOfferLinkOutput,
+    PartnerProfileOutput,
+    PartnerProfileUpdateInput,
+)
+
+TAG = "partner"
+
+
+class NoArguments(StrictSerializer):
+    pass
+
+
+class PartnerConversionRef(StrictSerializer):
+    conversion_id = serializers.RegexField(
+        CONVERSION_ID, help_text="One of your conversions' ids (conv_…)."
+    )
+
+
+def _profile(*, actor: Actor) -> Partner:
+    return self_service.partner_self(actor=actor)
+
+
+def partner_operation(**declaration: Any) -> Operation:
+    return Operation(audience="partner", **declaration)
+
+
+OPERATIONS = [
+    partner_operation(
+        name="get_my_profile",
+        description="Who this key belongs to: your partner id and name in the brand, your "
+        "status, email and website, and the brand.",
+        input=NoArguments,
+        run=_profile,
+        output=PartnerProfileOutput,
+        scope=Scope.READ,
+        rest=RestRoute("GET", "me/", "partner-me", TAG),
+        tool=ToolSpec("My profile", READ),
+    ),
+    partner_operation(
+        name="list_my_offers",
+        description="The active offers you may promote, each with your tracking link (add sub1…"
+        "sub5 to tag traffic).",
+        input=NoArguments,
+        run=self_service.partner_offer_links,
+        output=PartnerOfferLinkOutput,
+        shape="many",
+        scope=Scope.READ,
+        rest=RestRoute("GET", "offers/", "partner-offers", TAG),
+        tool=ToolSpec("My offers and links", READ),
+    ),
+    partner_operation(
+        name="get_my_stats",
+        description="Your performance per offer over a period (days, default 30, or "
+        "date_from/date_to in the brand's time zone): clicks, conversions by status, sale "
+        "amount, your payout, EPC and CVR. Optional offer_id narrows to one offer.",
+        input=PartnerStatsArguments,
+        run=partner_selectors.partner_stats,
+        output=PartnerStatsOutput,
+        scope=Scope.READ,
+        rest=RestRoute("GET", "stats/", "partner-stats", TAG),
+        tool=ToolSpec("My stats", READ),
+    ),
+    partner_operation(
+        name="get_my_report",
+        description="Your metrics (clicks, billable_clicks, refused_clicks, conversions, "
+        "sale_amount, payout, epc, cvr) grouped by up to three of day, week, month, offer, "
+        "event_type, country, device, sub1–sub5, outcome (why clicks were refused) and status. "
+        'Example: {"metrics": ["clicks", "conversions", "payout"], "group_by": ["day"], '
+        '"days": 7}.',
+        input=MyReportArguments,
+        run=partner_selectors.partner_report,
+        output=MyReportOutput,
+        scope=Scope.READ,
+        rest=RestRoute("POST", "stats/report/", "partner-report", TAG),
+        tool=ToolSpec("My report", READ),
+    ),
+    partner_operation(
+        name="list_my_conversions",
+        description="Your conversions, newest first, with status and the reason for a hold or "
+        "rejection in plain words. Filters: status, offer_id, since, until.",
+        input=PartnerConversionFilters,
+        run=partner_selectors.partner_conversion_list,
+        output=PartnerConversionOutput,
+        shape="page",
+        scope=Scope.READ,
+        rest=RestRoute("GET", "conversions/", "partner-conversions", TAG),
+        tool=ToolSpec("My conversions", READ),
+    ),
+    partner_operation(
+        name="get_my_conversion",
+        description="One of your conversions by its id (conv_…).",
+        input=PartnerConversionRef,
+        run=partner_selectors.partner_conversion_get,
+        output=PartnerConversionOutput,
+        scope=Scope.READ,
+        rest=RestRoute("GET", "conversions/<conversion_id>/", "partner-conversion", TAG),
+        tool=ToolSpec("My conversion", READ),
+    ),
+    partner_operation(
+        name="list_my_payouts",
+        description="Your payouts, newest first (status: pending, paid, void).",
+        input=PartnerPayoutFilters,
+        run=partner_selectors.partner_payout_list,
+        output=PartnerPayoutOutput,
+        shape="page",
+        scope=Scope.READ,
+        rest=RestRoute("GET", "payouts/", "partner-payouts", TAG),
+        tool=ToolSpec("My payouts", READ),
+    ),
+    partner_operation(
+        name="get_my_balance",
+        description="Your balance per currency: pending (awaiting review), approved (not yet "
+        "in a payout), in_payout (generated, not paid) and paid to date.",
+        input=NoArguments,
+        run=partner_selectors.partner_balance,
+        output=PartnerBalanceOutput,
+        shape="many",
+        scope=Scope.READ,
+        rest=RestRoute("GET", "balance/", "partner-balance", TAG),
+        tool=ToolSpec("My balance", READ),
+    ),
+    partner_operation(
+        name="update_my_profile",
+        description="Change your display name or website (needs a write key); only the fields "
+        "given change. Your email is the brand's to change.",
+        input=PartnerProfileUpdateInput,
+        run=self_service.partner_profile_update,
+        present=lambda actor, _: self_service.partner_self(actor=actor),
+        output=PartnerProfileOutput,
+        scope=Scope.WRITE,
+        rest=RestRoute("PATCH", "me/", "partner-me-update", TAG),
+        tool=ToolSpec("Update my profile", WRITE_UPDATE),
+    ),
+]

@@ -1,0 +1,82 @@
+"""A partner's view of themselves: the reads and writes a partner actor (a ``trkp_`` key or a
+portal session) makes on their own partner row and the offers they may promote.
+
+Scoping is by construction: every function starts from ``partner_self``, which reads the row
+the actor names (``actor.partner_id`` in ``actor.brand_id``) and refuses any other actor, so
+no argument can point a partner at another partner's data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Q
+
+from audit.actor import Actor
+from core.errors import NotFoundError, PermissionDeniedError
+from core.links import tracking_link
+from offers.models import Offer
+from partners.models import Partner
+from partners.selectors import partner_offer_list
+from partners.services import partner_update
+
+# What a partner may change of their own row. The email stays the brand's to change: the
+# portal's sign-in link is sent to it, so a leaked write key must not be able to redirect it.
+PARTNER_SELF_FIELDS = ("name", "website")
+
+
+def partner_self(*, actor: Actor) -> Partner:
+    """The partner the actor is. Only a partner actor has one: a brand actor reaching a
+    partner-side read is a programming error, refused rather than answered brand-wide."""
+    if not actor.is_partner or actor.partner_id is None:
+        raise PermissionDeniedError(
+            "Only a partner credential reaches this.", code="partner_credential_required"
+        )
+    try:
+        return Partner.objects.select_related("brand").get(
+            brand_id=actor.brand_id, pk=actor.partner_id
+        )
+    except Partner.DoesNotExist:
+        raise NotFoundError("partner", actor.partner_id) from None
+
+
+def partner_visible_offer(*, actor: Actor, offer_id: str) -> Offer:
+    """An offer of the brand the partner may see: a public one, or a private one that lists
+    them. Any other offer, of this brand or another, is "not found"."""
+    partner = partner_self(actor=actor)
+    offer = (
+        Offer.objects.filter(brand_id=actor.brand_id, slug=offer_id)
+        .filter(Q(is_private=False) | Q(allowed_partners=partner))
+        .first()
+    )
+    if offer is None:
+        raise NotFoundError("offer", offer_id)
+    return offer
+
+
+def partner_offer_links(*, actor: Actor) -> list[dict[str, Any]]:
+    """The active offers the partner may send traffic to, each with their tracking link (the
+    click handler's rule: public offers and private ones that list them)."""
+    partner = partner_self(actor=actor)
+    return [
+        {
+            "offer_id": offer.slug,
+            "name": offer.name,
+            "currency": offer.currency,
+            "tracking_link": tracking_link(
+                brand_slug=actor.brand_slug, offer_slug=offer.slug, partner_slug=partner.slug
+            ),
+        }
+        for offer in partner_offer_list(actor=actor, partner=partner)
+    ]
+
+
+def partner_profile_update(*, actor: Actor, **fields: Any) -> Partner:
+    """Change the partner's own name or website, through the one partner write
+    (``partner_update``: locked, validated, audited as ``partner:<id>``)."""
+    actor.require_write()
+    partner = partner_self(actor=actor)
+    return partner_update(
+        actor=actor,
+        partner=partner,
+        **{name: value for name, value in fields.items() if name in PARTNER_SELF_FIELDS},
+    )

@@ -1,0 +1,126 @@
+"""/api/partner/v1/: the partner's own REST surface, derived from ``PARTNER_OPERATIONS`` like
+/api/v1/ is from the brand's (docs/partners.md).
+
+Only a partner key (``Authorization: Bearer trkp_…``) authenticates here, and a partner key
+authenticates nowhere else on REST: the brand routes take ``trk_`` keys only
+(brands/authentication.py refuses anything else as malformed). A brand key sent here gets a
+401 saying which key this API takes: it names no data, and the caller holds the key."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework import authentication, exceptions
+from rest_framework.request import Request
+from rest_framework.throttling import BaseThrottle
+from rest_framework.views import APIView
+
+from audit.actor import Channel
+from core import auth_throttle
+from core.errors import AuthenticationError, RateLimitedError
+from core.rate_limits import count_request
+from partners.api_keys import actor_for_partner_key, partner_api_key_authenticate
+from partners.models import PartnerApiKey
+from rest_api.base import CREDENTIAL_BUDGET
+from rest_api.operations import OperationApi
+
+BRAND_KEY_HERE = (
+    "This is a brand API key (trk_…); the partner API takes a partner key (trkp_…). "
+    "Brand keys work on /api/v1/."
+)
+
+
+@dataclass(frozen=True)
+class PartnerKeyPrincipal:
+    """What ``request.user`` is for a partner-key request (no Django user behind it)."""
+
+    api_key: PartnerApiKey
+    is_authenticated: bool = True
+    is_anonymous: bool = False
+
+    @property
+    def pk(self) -> None:
+        return None
+
+
+class PartnerKeyAuthentication(authentication.BaseAuthentication):
+    www_authenticate_realm = "trcker-partner"
+
+    def authenticate(self, request: Request) -> tuple[PartnerKeyPrincipal, PartnerApiKey] | None:
+        if "access_token" in request.query_params or "api_key" in request.query_params:
+            raise exceptions.AuthenticationFailed(
+                "Send the API key in the Authorization header, never in the query string."
+            )
+        header: str = request.META.get("HTTP_AUTHORIZATION", "")
+        scheme, _, token = header.partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            return None
+        wait = auth_throttle.retry_after(request, auth_throttle.BEARER)
+        if wait is not None:
+            raise RateLimitedError(auth_throttle.too_many_message(wait), retry_after=wait)
+        if token.startswith("trk_"):
+            auth_throttle.record_failure(request, auth_throttle.BEARER)
+            raise exceptions.AuthenticationFailed(BRAND_KEY_HERE, code="brand_key_on_partner_api")
+        try:
+            key = partner_api_key_authenticate(token)
+        except AuthenticationError as exc:
+            auth_throttle.record_failure(request, auth_throttle.BEARER)
+            raise exceptions.AuthenticationFailed(exc.message, code=exc.code) from None
+        return PartnerKeyPrincipal(api_key=key), key
+
+    def authenticate_header(self, request: Request) -> str:
+        return f'Bearer realm="{self.www_authenticate_realm}"'
+
+
+class PartnerKeyAuthenticationScheme(OpenApiAuthenticationExtension):
+    target_class = PartnerKeyAuthentication
+    name = "PartnerKeyBearer"
+
+    def get_security_definition(self, auto_schema: object) -> dict[str, str]:
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "trkp_<prefix>_<secret>",
+            "description": "A partner-scoped key, made by the brand for one partner "
+            "(POST /api/v1/partners/{partner_id}/api-keys/). Only /api/partner/v1/ takes it.",
+        }
+
+
+class PartnerKeyRateThrottle(BaseThrottle):
+    """TRCKER_API_RATE per partner key, in the same budget as the key's MCP calls."""
+
+    def allow_request(self, request: Request, view: APIView) -> bool:
+        key = request.auth
+        if not isinstance(key, PartnerApiKey):
+            return True
+        request.data  # noqa: B018 - parsed first: a malformed body is refused uncharged
+        usage = count_request(
+            request,
+            group="api",
+            budget=CREDENTIAL_BUDGET,
+            key=f"partner_key:{key.pk}",
+            rate=settings.TRCKER_API_RATE,
+        )
+        self._wait = None if usage is None else usage.reset_seconds
+        return usage is None or not usage.limited
+
+    def wait(self) -> float | None:
+        return self._wait
+
+
+class PartnerOperationApi(OperationApi):
+    """Base of the derived partner views: the actor is the key's partner."""
+
+    authentication_classes = [PartnerKeyAuthentication]
+    throttle_classes = [PartnerKeyRateThrottle]
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        APIView.initial(self, request, *args, **kwargs)
+        key = request.auth
+        if not isinstance(key, PartnerApiKey):  # the permission check has refused anything else
+            raise exceptions.NotAuthenticated()
+        self.actor = actor_for_partner_key(key, channel=Channel.REST, request=request)

@@ -1,0 +1,241 @@
+"""The partner isolation matrix (issue 16), over the operation catalog so a new partner
+operation is covered the day it is declared:
+
+- every partner operation, on REST and as an MCP tool, answers the calling partner's own data
+  and nothing of another partner (same brand or another brand), of brand-only data (revenue,
+  profit, fraud scores, the advertiser's transaction ids, attribution) or of another brand;
+- an id naming another partner's row, or a private offer that does not list the caller, is
+  "not found" exactly like an id that never existed;
+- a partner key reaches no brand route and no brand tool (a brand tool's name is as unknown
+  as a name no tool has); a brand key reaches no partner route (401 saying which key the
+  partner API takes) and sees no partner tool.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+from rest_framework.test import APIClient
+
+from conversions.partner_selectors import PARTNER_REPORT_METRICS
+from operations.catalog import OPERATIONS, PARTNER_OPERATIONS
+from operations.declaration import Operation
+from tests.mcp_gateway.helpers import Mcp
+from tests.partners.partner_world import World, build_partner_world
+
+pytestmark = pytest.mark.django_db
+
+UNKNOWN = {"conversion_id": "conv_neverexisted000000001", "offer_id": "never-existed"}
+
+
+def own_arguments(world: World) -> dict[str, dict[str, Any]]:
+    """A valid call of every partner operation, as the caller ``ann``."""
+    return {
+        "get_my_profile": {},
+        "list_my_offers": {},
+        "get_my_stats": {"days": 30},
+        "get_my_report": {
+            "metrics": list(PARTNER_REPORT_METRICS),
+            "group_by": ["offer", "day", "sub1"],
+            "days": 30,
+        },
+        "list_my_conversions": {},
+        "get_my_conversion": {"conversion_id": world.ann_conversions[3].id},
+        "list_my_payouts": {},
+        "get_my_balance": {},
+        "update_my_profile": {"website": "https://ann.example"},
+    }
+
+
+def foreign_ids(world: World) -> dict[str, list[str]]:
+    """Ids that exist but are not the caller's, per argument name."""
+    return {
+        "conversion_id": [world.bob_conversion.id, world.other_brand_conversion.id],
+        # bob's private offer in the brand; an offer only the other brand has
+        "offer_id": ["secret-bob", "globex-only"],
+    }
+
+
+@pytest.fixture
+def world(settings) -> World:
+    settings.TRCKER_API_RATE = "100000/m"
+    return build_partner_world()
+
+
+def rest_call(operation: Operation, key: str, arguments: dict[str, Any]):
+    assert operation.rest is not None
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+    path, rest = operation.rest.path, dict(arguments)
+    for name in operation.rest.path_arguments:
+        path = path.replace(f"<{name}>", str(rest.pop(name)))
+    url = "/api/partner/v1/" + path
+    if operation.rest.method == "GET":
+        return client.get(url, rest)
+    return client.generic(
+        operation.rest.method, url, json.dumps(rest), content_type="application/json"
+    )
+
+
+def text_of(answer: Any) -> str:
+    return json.dumps(answer, ensure_ascii=False)
+
+
+def leaks(world: World, text: str) -> list[str]:
+    return sorted(marker for marker in world.forbidden if marker and marker in text)
+
+
+ROUTED = sorted(name for name, op in PARTNER_OPERATIONS.items() if op.rest)
+TOOLS = sorted(name for name, op in PARTNER_OPERATIONS.items() if op.tool)
+
+
+def test_every_partner_operation_has_a_probe_and_every_id_argument_foreign_ids(world):
+    # A new partner operation must say how it is called here, and a new id argument which
+    # foreign ids to try: otherwise the matrix would silently not cover it.
+    assert set(own_arguments(world)) == set(PARTNER_OPERATIONS)
+    for name, operation in PARTNER_OPERATIONS.items():
+        ids = {field for field in operation.input().fields if field.endswith("_id")}
+        assert ids <= set(foreign_ids(world)), (name, ids)
+    assert all(op.audience == "partner" for op in PARTNER_OPERATIONS.values())
+
+
+@pytest.mark.parametrize("name", ROUTED)
+def test_rest_answers_only_the_partners_own_data(world, name):
+    operation = PARTNER_OPERATIONS[name]
+    key = world.keys["ann_write"]
+    response = rest_call(operation, key, own_arguments(world)[name])
+    assert response.status_code in (200, 201), response.content
+    assert leaks(world, response.content.decode()) == []
+
+
+@pytest.mark.parametrize("name", TOOLS)
+def test_tools_answer_only_the_partners_own_data(world, name):
+    result = Mcp(world.keys["ann_write"]).call(name, own_arguments(world)[name])
+    assert result["isError"] is False, result["content"][0]["text"]
+    assert leaks(world, text_of(result)) == []
+
+
+def _probes(world: World):
+    own, foreign = own_arguments(world), foreign_ids(world)
+    for name, operation in sorted(PARTNER_OPERATIONS.items()):
+        fields = operation.input().fields
+        for argument, values in foreign.items():
+            if argument in fields:
+                for value in values:
+                    yield name, {**own[name], argument: value}, argument, value
+        if name == "get_my_report":  # the offer filter sits inside filters
+            for value in foreign["offer_id"]:
+                yield name, {**own[name], "filters": {"offer": value}}, "offer_id", value
+
+
+def _unknown_variant(arguments: dict[str, Any], argument: str, value: str) -> dict[str, Any]:
+    swapped = text_of(arguments).replace(value, UNKNOWN[argument])
+    return json.loads(swapped)
+
+
+def test_foreign_ids_are_not_found_exactly_like_missing_ones_on_rest_and_mcp(world):
+    probes = list(_probes(world))
+    assert {name for name, *_ in probes} >= {
+        "get_my_conversion",
+        "get_my_stats",
+        "get_my_report",
+        "list_my_conversions",
+    }
+    mcp = Mcp(world.keys["ann_write"])
+    for name, arguments, argument, value in probes:
+        operation = PARTNER_OPERATIONS[name]
+        missing = _unknown_variant(arguments, argument, value)
+        if operation.rest:
+            got = rest_call(operation, world.keys["ann_write"], arguments)
+            expected = rest_call(operation, world.keys["ann_write"], missing)
+            assert (got.status_code, expected.status_code) == (404, 404), (name, value)
+            assert got.content.decode().replace(value, UNKNOWN[argument]) == (
+                expected.content.decode()
+            ), (name, value)
+        if operation.tool:
+            got_tool = mcp.call(name, arguments)
+            expected_tool = mcp.call(name, missing)
+            assert got_tool["isError"] is True, (name, value)
+            assert text_of(got_tool).replace(value, UNKNOWN[argument]) == text_of(expected_tool), (
+                name,
+                value,
+            )
+
+
+def test_a_partner_of_the_same_brand_sees_none_of_anns_rows(world):
+    ann = {c.id for c in world.ann_conversions} | {world.ann_payout.id}
+    bob_client = APIClient()
+    bob_client.credentials(HTTP_AUTHORIZATION=f"Bearer {world.keys['bob']}")
+    seen = "".join(
+        bob_client.get(f"/api/partner/v1/{path}").content.decode()
+        for path in ("conversions/", "payouts/", "stats/", "offers/", "me/")
+    )
+    assert [row for row in ann if row in seen] == []
+    assert "vip-ann" not in seen and "Ann Reviews" not in seen
+    assert world.bob_conversion.id in seen  # bob does see his own
+
+
+def test_the_same_slug_in_another_brand_is_another_partner(world):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {world.keys['twin']}")
+    seen = client.get("/api/partner/v1/conversions/").json()["results"]
+    assert [row["conversion_id"] for row in seen] == [world.other_brand_conversion.id]
+    assert client.get("/api/partner/v1/me/").json()["brand_id"] == "globex"
+
+
+@pytest.mark.parametrize("name", sorted(n for n, op in OPERATIONS.items() if op.rest))
+def test_a_partner_key_reaches_no_brand_route(world, name):
+    route = OPERATIONS[name].rest
+    assert route is not None
+    path = route.path
+    for argument in route.path_arguments:  # "1" fits every converter (int, slug, str)
+        path = re.sub(rf"<(?:\w+:)?{argument}>", "1", path)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {world.keys['ann_write']}")
+    response = client.generic(
+        route.method, "/api/v1/" + path, "{}", content_type="application/json"
+    )
+    assert response.status_code == 401, (name, response.content)
+    assert response.json()["error"]["code"] == "invalid_api_key"
+
+
+@pytest.mark.parametrize("name", ROUTED)
+def test_a_brand_key_reaches_no_partner_route(world, name):
+    operation = PARTNER_OPERATIONS[name]
+    response = rest_call(operation, world.keys["brand"], own_arguments(world)[name])
+    assert response.status_code == 401, response.content
+    assert response.json()["error"]["code"] == "brand_key_on_partner_api"
+
+
+def test_a_partner_key_lists_only_partner_tools_and_a_brand_tool_is_unknown(world):
+    write, read = Mcp(world.keys["ann_write"]), Mcp(world.keys["ann"])
+    listed = {tool["name"] for tool in write.request("tools/list").json()["result"]["tools"]}
+    assert listed == set(TOOLS)
+    read_listed = {tool["name"] for tool in read.request("tools/list").json()["result"]["tools"]}
+    assert read_listed == {n for n in TOOLS if not PARTNER_OPERATIONS[n].is_write}
+    nonsense = write.request("tools/call", {"name": "drop_everything", "arguments": {}}).json()
+    for brand_tool in (name for name, op in OPERATIONS.items() if op.tool):
+        answer = write.request("tools/call", {"name": brand_tool, "arguments": {}}).json()
+        assert "result" not in answer, brand_tool
+        assert answer["error"]["code"] == nonsense["error"]["code"], brand_tool
+        assert (
+            answer["error"]["message"].replace(brand_tool, "drop_everything")
+            == (nonsense["error"]["message"])
+        ), brand_tool
+    prompts = write.request("prompts/list").json()["result"]["prompts"]
+    assert prompts == []
+
+
+def test_a_brand_key_sees_no_partner_tool(world):
+    listed = {
+        tool["name"]
+        for tool in Mcp(world.keys["brand"]).request("tools/list").json()["result"]["tools"]
+    }
+    assert listed.isdisjoint(PARTNER_OPERATIONS)
+    answer = Mcp(world.keys["brand"]).request(
+        "tools/call", {"name": "get_my_balance", "arguments": {}}
+    )
+    assert "result" not in answer.json()
