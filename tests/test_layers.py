@@ -96,6 +96,13 @@ def test_the_tree_keeps_every_contract():
             id="operations-imports-an-interface",
         ),
         pytest.param(
+            "conversions/portal.py",
+            "import partner_portal.access",
+            "domain-no-interfaces",
+            "conversions.portal -> partner_portal.access",
+            id="domain-imports-the-partner-portal",
+        ),
+        pytest.param(
             "offers/services.py",
             "import offers.admin",
             "app-interfaces",

@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "partners",
     "conversions",
     "mcp_gateway",
+    "partner_portal",  # /p/<brand>/: the partners' own pages (docs/partners.md)
     "workers",
     "demo",  # seed_demo: the demo brand and its traffic
 ]
@@ -168,6 +169,10 @@ TRCKER_API_RATE = os.environ.get("TRCKER_API_RATE", "120/m")
 TRCKER_BENCH_URLS = env_bool("TRCKER_BENCH_URLS")
 # Partner applications per client IP and brand on the public /p/<brand>/apply page.
 TRCKER_APPLY_RATE = os.environ.get("TRCKER_APPLY_RATE", "5/h")
+# Partner portal sign-in links (docs/partners.md): lifetime in minutes; links per address, per IP.
+TRCKER_PORTAL_LINK_MINUTES = int(os.environ.get("TRCKER_PORTAL_LINK_MINUTES", "15"))
+TRCKER_PORTAL_LINKS_PER_EMAIL = os.environ.get("TRCKER_PORTAL_LINKS_PER_EMAIL", "5/h")
+TRCKER_PORTAL_LINKS_PER_IP = os.environ.get("TRCKER_PORTAL_LINKS_PER_IP", "30/h")
 
 # --- Auth ----------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -388,10 +393,9 @@ if TRCKER_MCP_TEST_ANONYMOUS_BRAND and not DEBUG:
 
 
 # --- OAuth for MCP clients ------------------------------------------------------------------
-# The canonical MCP URL: the protected-resource identifier and every token's audience.
-TRCKER_MCP_RESOURCE_URL = os.environ.get(
-    "TRCKER_MCP_RESOURCE_URL", ""
-)  # default: PUBLIC_URL/api/mcp
+# The canonical MCP URL (unset: PUBLIC_URL/api/mcp): the protected-resource identifier and
+# every token's audience.
+TRCKER_MCP_RESOURCE_URL = os.environ.get("TRCKER_MCP_RESOURCE_URL", "")
 # Built in by default (django-oauth-toolkit). Set TRCKER_OAUTH_ISSUER to use an external
 # authorization server instead; its JWT access tokens are then validated against its JWKS.
 TRCKER_OAUTH_ISSUER = os.environ.get("TRCKER_OAUTH_ISSUER", "").rstrip("/")
@@ -460,9 +464,7 @@ if TRCKER_OIDC_ENABLED:
     OIDC_OP_JWKS_ENDPOINT = os.environ["OIDC_OP_JWKS_ENDPOINT"]
     OIDC_RP_CLIENT_ID = os.environ["OIDC_RP_CLIENT_ID"]
     OIDC_RP_CLIENT_SECRET = os.environ["OIDC_RP_CLIENT_SECRET"]
-    OIDC_RP_SIGN_ALGO = os.environ.get(
-        "OIDC_RP_SIGN_ALGO", "RS256"
-    )  # the library's default is HS256
+    OIDC_RP_SIGN_ALGO = os.environ.get("OIDC_RP_SIGN_ALGO", "RS256")  # library default: HS256
     OIDC_RP_SCOPES = os.environ.get("OIDC_RP_SCOPES", "openid email")
     OIDC_USE_PKCE = True
     OIDC_TIMEOUT = 5

@@ -11,6 +11,7 @@ urlpatterns = [
     path("oidc/", include("mozilla_django_oidc.urls")),
     path("", include("conversions.urls_public")),
     path("", include("partners.urls_public")),
+    path("", include("partner_portal.urls")),
     path("", include("mcp_gateway.urls")),
     path("admin/", include(dashboard)),  # the index with the dashboard; admin/dashboard/… POSTs
     path("admin/", admin.site.urls),

@@ -1,0 +1,29 @@
+"""The partner portal under ``/p/<brand>/`` (docs/partners.md). The application form at
+``/p/<brand>/apply`` is ``partners.urls_public``'s."""
+
+from django.urls import path
+
+from partner_portal import sign_in_views, views
+
+urlpatterns = [
+    path("p/<str:brand>/login/", sign_in_views.login, name="portal-login"),
+    path("p/<str:brand>/login/sent/", sign_in_views.login_sent, name="portal-login-sent"),
+    path("p/<str:brand>/login/link/<str:token>/", sign_in_views.login_link, name="portal-link"),
+    path("p/<str:brand>/logout/", sign_in_views.logout, name="portal-logout"),
+    path("p/<str:brand>/", views.home, name="portal-home"),
+    path("p/<str:brand>/links/", views.links, name="portal-links"),
+    path("p/<str:brand>/conversions/", views.conversions, name="portal-conversions"),
+    path(
+        "p/<str:brand>/conversions/<str:conversion_id>/",
+        views.conversion_detail,
+        name="portal-conversion",
+    ),
+    path("p/<str:brand>/payouts/", views.payouts, name="portal-payouts"),
+    path(
+        "p/<str:brand>/payouts/<str:payout_id>/statement.csv",
+        views.statement,
+        name="portal-statement",
+    ),
+    path("p/<str:brand>/coupons/", views.coupons, name="portal-coupons"),
+    path("p/<str:brand>/profile/", views.profile, name="portal-profile"),
+]

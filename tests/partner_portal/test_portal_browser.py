@@ -1,0 +1,119 @@
+"""The partner portal in a real headless Chromium (tests/browser.py): a partner signs in
+through the emailed link (the live server's email lands in Django's locmem outbox, as
+pytest-django configures it), opens every portal page at desktop and phone widths without
+sideways scrolling, builds a sub-id link and downloads a payout statement."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from urllib.parse import urlsplit
+
+import pytest
+from django.core import mail
+from django.urls import reverse
+
+from tests.browser import ARTIFACTS, DESKTOP, PHONE, chromium_page, layout, phone_problems
+from tests.partner_portal.helpers import links_in_outbox
+
+PAGES = [
+    "portal-home",
+    "portal-links",
+    "portal-conversions",
+    "portal-payouts",
+    "portal-coupons",
+    "portal-profile",
+]
+
+
+@pytest.fixture
+def browser(tmp_path):
+    yield from chromium_page(tmp_path)
+
+
+def _wait_for_download(folder, timeout: float = 30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done = list(folder.glob("statement-*.csv"))
+        if done and done[0].stat().st_size > 0:
+            return done[0]
+        time.sleep(0.1)
+    raise AssertionError(f"no statement downloaded into {folder}: {list(folder.iterdir())}")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_partner_signs_in_by_email_and_reads_every_page(live_server, browser, world, tmp_path):
+    base = live_server.url
+    ada = world["ada"]
+    mail.outbox.clear()
+
+    browser.navigate(f"{base}{reverse('portal-login', args=['acme'])}")
+    browser.evaluate(
+        f"""document.getElementById('id_email').value = {json.dumps(ada.email)};
+        document.getElementById('pp-login').submit();"""
+    )
+    sent = base + reverse("portal-login-sent", args=["acme"])
+    browser.wait_for(
+        f"location.href === {json.dumps(sent)} && !!document.getElementById('pp-sent')"
+    )
+    (token,) = links_in_outbox()
+    (link,) = {url for url in mail.outbox[0].body.split() if token in url}
+    # The emailed link is built from TRCKER_PUBLIC_URL; the browser follows it on this server.
+    browser.navigate(base + urlsplit(link).path)
+    browser.wait_for("!!document.getElementById('pp-confirm')")
+    browser.evaluate("document.querySelector('#pp-confirm button').click()")
+    home = base + reverse("portal-home", args=["acme"])
+    browser.wait_for(
+        f"location.href === {json.dumps(home)} && document.readyState === 'complete'"
+        " && !!document.getElementById('pp-metrics')"
+    )
+    assert browser.evaluate("document.querySelectorAll('svg.trk-chart').length") == 5
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    problems = {}
+    for name in PAGES:
+        url = base + reverse(name, args=["acme"])
+        browser.set_viewport(width=DESKTOP[0], height=DESKTOP[1], mobile=False)
+        browser.navigate(url)
+        text = browser.evaluate("document.body.innerText")
+        assert "Ada Media" in text and "BOB" not in text, name
+        for size in (DESKTOP, PHONE):
+            found = layout(browser, size)
+            page, viewport = found["page"]
+            if page > viewport:
+                problems[(name, size[0])] = f"scrolls sideways: {page} > {viewport}"
+            if size == PHONE:
+                problems.update({(name, 390, n): p for n, p in enumerate(phone_problems(found))})
+        shot = name.removeprefix("portal-")
+        browser.screenshot(ARTIFACTS / f"portal-{shot}.png", width=DESKTOP[0])
+        browser.screenshot(ARTIFACTS / f"portal-{shot}-mobile.png", width=PHONE[0], mobile=True)
+    assert problems == {}
+
+    # The sub-id builder, as a partner uses it: pick the offer, type a sub id, build.
+    browser.set_viewport(width=DESKTOP[0], height=DESKTOP[1], mobile=False)
+    browser.navigate(base + reverse("portal-links", args=["acme"]))
+    browser.evaluate(
+        """document.getElementById('id_sub1').value = 'summer sale';
+        document.querySelector('.pp-builder').submit();"""
+    )
+    built = browser.wait_for(
+        "document.getElementById('pp-built') && document.getElementById('pp-built').value"
+    )
+    assert built.endswith("/c/acme/shoes/ada?sub1=summer+sale")
+
+    # The statement downloads as a file.
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    browser.call(
+        "Browser.setDownloadBehavior",
+        {"behavior": "allow", "downloadPath": str(downloads)},
+        page=False,
+    )
+    browser.navigate(base + reverse("portal-payouts", args=["acme"]))
+    browser.evaluate("document.querySelector('a.pp-statement').click()")
+    statement = _wait_for_download(downloads)
+    rows = list(csv.reader(io.StringIO(statement.read_text())))
+    facts = dict(row for row in rows if len(row) == 2)
+    assert facts["payout_id"] == world["mine_payout"].pk and facts["partner_id"] == "ada"
