@@ -143,10 +143,14 @@ def _diff(name: str, recorded: object, live: object) -> str:
 # Recorded on PostgreSQL, what production runs: on SQLite a sum of amounts loses its scale
 # (payouts_generate's audit shows "10" for "10.00"), so the answers differ there.
 @pytest.mark.postgres
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)
 def test_each_example_is_what_the_tool_answers_now(settings):
     # The calls go through /api/mcp (the view, its authentication, the protocol and the tool
     # call log), as an MCP client's would; the SDK client adds nothing to an answer's content.
+    # Each request commits, as in production: what runs on commit (the tracking config cache
+    # dropped after a write) runs before the next call. In one rolled-back transaction it would
+    # not, and send_test_postback answered from the offer as it was before the writes
+    # (unsigned, the old payout).
     settings.TRCKER_PUBLIC_URL = examples.PUBLIC_URL
     settings.TRCKER_QUEUE_REDIS_URL = ""  # each request writes its rows (run_every_tool)
     settings.TRCKER_CLICK_QUEUE = False
