@@ -15,7 +15,15 @@ import pytest
 from django.core import mail
 from django.urls import reverse
 
-from tests.browser import ARTIFACTS, DESKTOP, PHONE, chromium_page, layout, phone_problems
+from tests.browser import (
+    ARTIFACTS,
+    DESKTOP,
+    PHONE,
+    chromium_page,
+    desktop_problems,
+    layout,
+    phone_problems,
+)
 from tests.partner_portal.helpers import links_in_outbox
 
 PAGES = [
@@ -79,13 +87,9 @@ def test_a_partner_signs_in_by_email_and_reads_every_page(live_server, browser, 
         browser.navigate(url)
         text = browser.evaluate("document.body.innerText")
         assert "Ada Media" in text and "BOB" not in text, name
-        for size in (DESKTOP, PHONE):
-            found = layout(browser, size)
-            page, viewport = found["page"]
-            if page > viewport:
-                problems[(name, size[0])] = f"scrolls sideways: {page} > {viewport}"
-            if size == PHONE:
-                problems.update({(name, 390, n): p for n, p in enumerate(phone_problems(found))})
+        for size, check in ((DESKTOP, desktop_problems), (PHONE, phone_problems)):
+            for n, problem in enumerate(check(layout(browser, size))):
+                problems[(name, size[0], n)] = problem
         shot = name.removeprefix("portal-")
         browser.screenshot(ARTIFACTS / f"portal-{shot}.png", width=DESKTOP[0])
         browser.screenshot(ARTIFACTS / f"portal-{shot}-mobile.png", width=PHONE[0], mobile=True)

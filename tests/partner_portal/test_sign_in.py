@@ -242,3 +242,34 @@ def test_sign_in_changes_the_session_key(client, acme, ada):
     before = client.session.session_key
     sign_in(client, ada)
     assert client.session.session_key != before
+
+
+SIGN_IN_ROUTES = {"portal-login", "portal-login-sent", "portal-link", "portal-logout"}
+
+
+def _portal_routes() -> list[tuple[str, list[str]]]:
+    from partner_portal.urls import urlpatterns
+
+    routes = []
+    for pattern in urlpatterns:
+        if pattern.name in SIGN_IN_ROUTES:
+            continue
+        extra = [name for name in pattern.pattern.converters if name != "brand"]
+        routes.append((pattern.name, ["x" * 8 for _ in extra]))
+    return routes
+
+
+def test_every_portal_page_needs_this_brands_sign_in(client, acme, ada):
+    # A route added without portal_page would answer here: every one must send a visitor,
+    # and a partner signed in to another brand only, to this brand's login page.
+    routes = _portal_routes()
+    assert len(routes) >= 8
+    globex = BrandFactory(slug="globex")
+    PartnerFactory(brand=globex, slug="ada-g", email=ada.email)
+    for signed_in_elsewhere in (False, True):
+        if signed_in_elsewhere:
+            sign_in(client, globex.partners.get())
+        for name, args in routes:
+            response = client.get(reverse(name, args=["acme", *args]))
+            assert response.status_code == 302, name
+            assert response["Location"] == reverse("portal-login", args=["acme"]), name
