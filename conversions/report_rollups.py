@@ -12,6 +12,7 @@ from django.db.models import DateField, F, Q, Sum
 from django.db.models.functions import TruncMonth, TruncWeek
 
 from audit.actor import Actor
+from conversions.click_rollups import level_for
 from conversions.models import ClickOutcome, ClickRollup, ConversionStatus, DailyRollup
 from conversions.stats import Period
 from offers.models import Offer
@@ -80,16 +81,18 @@ def rollup_conversions(
     return {tuple(row[f"key_{name}"] for name in keys): row for row in grouped if row["n_all"]}
 
 
-# Click metrics ``ClickRollup`` holds, by the dimensions it is keyed on (day buckets derive
-# from its day; currency from its offer, frozen once the offer has traffic).
-CLICK_ROLLUP_KEYS = frozenset(
-    {"day", "week", "month", "offer", "partner", "country", "device", "outcome", "currency"}
-)
-CLICK_ROLLUP_FILTERS = frozenset({"offer", "partner", "country", "device", "outcome"})
+# Click metrics ``ClickRollup`` holds, by the dimensions its levels are keyed on (day buckets
+# derive from its day; currency from its offer, frozen once the offer has traffic); each report
+# reads the smallest level that keeps the dimensions asked for (``level_for``).
+EVERY_LEVEL = frozenset({"day", "week", "month", "currency"})
+
+
+def _click_level(keys: list[str], filters: dict[str, str]) -> int | None:
+    return level_for({*keys, *filters} - EVERY_LEVEL)
 
 
 def click_rollup_served(keys: list[str], filters: dict[str, str]) -> bool:
-    return set(keys) <= CLICK_ROLLUP_KEYS and set(filters) <= CLICK_ROLLUP_FILTERS
+    return _click_level(keys, filters) is not None
 
 
 def rollup_clicks(
@@ -99,8 +102,14 @@ def rollup_clicks(
     database by the rollup's own columns (ids, days, weeks, months), then labelled (slugs,
     currency) and merged in Python over the groups that come back. A key is present when it
     has a click."""
+    level = _click_level(keys, filters)
+    if level is None:
+        raise ValueError(f"no click rollup level holds {keys} and {sorted(filters)}")
     rows = ClickRollup.objects.filter(
-        brand_id=actor.brand_id, day__gte=period.date_from, day__lte=period.date_to
+        brand_id=actor.brand_id,
+        level=level,
+        day__gte=period.date_from,
+        day__lte=period.date_to,
     )
     for name, value in filters.items():
         if name == "offer":

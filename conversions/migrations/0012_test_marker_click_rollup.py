@@ -26,6 +26,7 @@ class Migration(migrations.Migration):
             name='ClickRollup',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('level', models.PositiveSmallIntegerField()),
                 ('day', models.DateField()),
                 ('offer_id', models.BigIntegerField()),
                 ('partner_id', models.BigIntegerField()),
@@ -38,7 +39,7 @@ class Migration(migrations.Migration):
                 ('brand', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='brands.brand')),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('brand', 'day', 'offer_id', 'partner_id', 'country', 'device', 'outcome', 'stripe'), name='click_rollup_key_uniq')],
+                'constraints': [models.UniqueConstraint(fields=('brand', 'level', 'day', 'offer_id', 'partner_id', 'country', 'device', 'outcome', 'stripe'), name='click_rollup_key_uniq')],
             },
         ),
     ]

@@ -99,3 +99,32 @@ def test_click_metrics_come_from_the_click_rollups_but_by_sub_id(brand, actor):
     by_country = read_tables(actor=actor, metrics=["epc"], group_by=["country"], **period)
     # A conversion's country is its click's: the conversions query joins the clicks it names.
     assert by_country == {"clickrollup", "conversion", "click"}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("group_by", "filters", "level"),
+    [
+        (["day", "partner"], {}, 2),  # offer, partner, outcome: without country and device
+        (["offer", "outcome"], {"partner": "p-a"}, 2),
+        (["country", "device"], {}, 1),  # without the partner
+        (["week", "offer"], {"country": "US"}, 1),
+        (["partner", "country"], {}, 0),  # both: every dimension
+        (["device"], {"partner": "p-a"}, 0),
+    ],
+)
+def test_each_report_reads_the_smallest_click_rollup_level_that_holds_it(
+    brand, actor, group_by, filters, level
+):
+    traffic_world(brand)
+    with CaptureQueriesContext(connection) as queries:
+        report(
+            actor=actor,
+            metrics=["clicks", "refused_clicks"],
+            group_by=group_by,
+            filters=filters,
+            date_from=dt.date(2026, 3, 1),
+            date_to=dt.date(2026, 3, 5),
+        )
+    (sql,) = [q["sql"] for q in queries.captured_queries if "conversions_clickrollup" in q["sql"]]
+    assert f'"conversions_clickrollup"."level" = {level}' in sql

@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from conversions import rollups
-from conversions.click_rollups import ROLLUP_STRIPES, click_rollups_added
+from conversions.click_rollups import CELL, LEVELS, ROLLUP_STRIPES, click_rollups_added
 from conversions.models import Click, ClickPruning, ClickRollup, Conversion, DailyRollup
 from conversions.pruning import clicks_prune
 from conversions.rollups import (
@@ -74,7 +74,15 @@ def write_click(brand, offer, partner, *, stripe=None):
 
 
 def click_rollup_total(brand) -> int:
-    return sum(ClickRollup.objects.filter(brand=brand).values_list("clicks", flat=True))
+    """Clicks in the click rollups, at each of their levels (each counts every click once)."""
+    totals = {
+        level: sum(
+            ClickRollup.objects.filter(brand=brand, level=level).values_list("clicks", flat=True)
+        )
+        for level in LEVELS
+    }
+    assert len(set(totals.values())) == 1, totals
+    return totals[CELL]
 
 
 @pytest.fixture
@@ -114,8 +122,8 @@ def test_rebuild_corrects_a_wrong_counter_and_an_orphan_row_and_deletes_nothing(
     )
     before = set(DailyRollup.objects.values_list("pk", flat=True))
 
-    # Keys corrected: two daily rollup keys, and the click rollup cell of the raw click.
-    assert rebuild_day(brand_id=brand.pk, tz=tz, day=day) == 3
+    # Keys corrected: two daily rollup keys, and the raw click's key at each click rollup level.
+    assert rebuild_day(brand_id=brand.pk, tz=tz, day=day) == 2 + len(LEVELS)
     assert click_rollup_total(brand) == 4
 
     ok, rollups, raw = exact(brand)
@@ -446,8 +454,8 @@ def test_a_prune_committing_in_the_middle_of_a_rebuild_loses_no_click(monkeypatc
         return result
 
     monkeypatch.setattr(rollups, "raw_aggregates", raw_aggregates_then_prune)
-    # One daily rollup key, one click rollup cell: both read before the prune committed.
-    assert rebuild_day(brand_id=brand.pk, tz=tz, day=noon.date()) == 2
+    # One daily rollup key, a click rollup key per level: read before the prune committed.
+    assert rebuild_day(brand_id=brand.pk, tz=tz, day=noon.date()) == 1 + len(LEVELS)
     monkeypatch.undo()
     assert not Click.objects.filter(brand=brand).exists()
 
