@@ -49,9 +49,10 @@ Record = tuple[str, dict[str, Any], dict[str, Any]]  # tool, arguments, structur
 
 def run_every_tool(brand_slug: str = "acme") -> list[Record]:
     """Build the world and call every tool once, in every_tool_call's order (reads first, then
-    the writes, archive_offer last), through the real MCP endpoint; the raw answers. Run with
-    the queues off (settings of the caller), so what a request records is there when the next
-    one reads, with or without a Redis."""
+    the writes, archive_offer last), through the real MCP endpoint; the raw answers. The
+    caller turns the queues off, so what a request records is there when the next one reads,
+    with or without a Redis, and lets each request commit (transaction=True), so what runs on
+    commit has run before the next call, as in production."""
     with time_machine.travel(CLOCK, tick=True):
         world = build_world(BrandFactory(slug=brand_slug, name="Acme"))
         # The world's clicks are inserted by a factory, past the click writer that counts them
