@@ -3,10 +3,10 @@ with the navigation sidebar open (issue 14) without breaking a word or an id mid
 
 A related row is shown by its slug — short, unique in its brand, and what the API, MCP tools
 and tracking links call it — with its name as the hover title; the name itself is on the
-row's page and in the list filters. Amounts carry their currency in the same cell, times
-are written "2026-11-27 20:47" on two lines (in the zone the admin page is shown in: the brand's,
-backoffice/brand_timezone.py), a narrow column where Django's "Nov. 27, 2026, 8:47 p.m."
-needs a wide one.
+row's page and in the list filters. Amounts carry their currency in the same cell. Times are
+written "2026-11-27 20:47" on two lines, in the zone the admin page is shown in (the
+brand's: backoffice/brand_timezone.py): a narrow column, where Django's "Nov. 27, 2026,
+8:47 p.m." needs a wide one.
 """
 
 from __future__ import annotations
