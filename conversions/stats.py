@@ -44,6 +44,9 @@ def _cents(value: Decimal | float) -> Decimal:
 
 
 MAX_RANGE_DAYS = 366
+# Days a period may name: beyond them the date arithmetic below leaves Python's date range
+# (0001-01-01 minus 29 days), and no tracking data is that old or that new anyway.
+EARLIEST_DAY, LATEST_DAY = dt.date(2000, 1, 1), dt.date(2999, 12, 31)
 METRICS = ("revenue", "conversions", "epc", "cvr", "profit")
 
 
@@ -72,6 +75,12 @@ def resolve_period(
 ) -> Period:
     """``days`` back from today (default 30, today included), or an explicit inclusive range,
     both in the brand's time zone."""
+    for name, day in (("date_from", date_from), ("date_to", date_to)):
+        if day is not None and not EARLIEST_DAY <= day <= LATEST_DAY:
+            raise ValidationError(
+                f"{name} must be between {EARLIEST_DAY} and {LATEST_DAY}.",
+                fields={name: ["Out of range."]},
+            )
     tz_name = Brand.objects.values_list("timezone", flat=True).get(pk=actor.brand_id)
     tz = zoneinfo.ZoneInfo(tz_name)
     today = timezone.now().astimezone(tz).date()

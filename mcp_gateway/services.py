@@ -78,7 +78,8 @@ def tool_call_record(
     call = McpToolCall(
         brand_id=actor.brand_id,
         actor_label=actor.label,
-        credential=str(actor.detail.get("api_key", ""))[:64],
+        # The key's prefix: a brand key's, or a partner key's (trkp_<prefix>, "partner:<id>").
+        credential=str(actor.detail.get("api_key") or actor.detail.get("partner_api_key", ""))[:64],
         tool=_loggable_text(tool)[:64],
         arguments=safe,
         outcome=_loggable_text(outcome)[:64],

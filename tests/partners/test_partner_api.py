@@ -142,3 +142,19 @@ def test_dry_run_writes_nothing(world):
 def test_amounts_are_decimal_strings(world):
     row = as_partner(world.keys["ann"]).get("/api/partner/v1/balance/").json()["results"][0]
     assert Decimal(row["in_payout"]) == Decimal("10.00")
+
+
+@pytest.mark.parametrize(
+    "query", ["date_to=0001-01-03", "date_from=9999-12-31", "date_from=1999-12-31"]
+)
+def test_days_outside_the_calendar_are_invalid_input_not_a_crash(world, query):
+    # Found by the partner fuzzer: 0001-01-03 minus 29 days left Python's date range (a 500),
+    # on the brand's stats as well as the partner's (both resolve periods the same way).
+    brand = APIClient()
+    brand.credentials(HTTP_AUTHORIZATION=f"Bearer {world.keys['brand']}")
+    for client, url in (
+        (as_partner(world.keys["ann"]), "/api/partner/v1/stats/"),
+        (brand, "/api/v1/stats/offers/"),
+    ):
+        response = client.get(f"{url}?{query}")
+        assert response.status_code == 422, (url, response.content)
