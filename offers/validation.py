@@ -114,11 +114,13 @@ def check_currency_unlocked(offer: Offer) -> None:
     Clicks store no currency: a click's rollup row takes its offer's currency, and a rollup
     key (brand, day, offer, partner) has one currency. Changed after traffic, the offer's
     history would be split across two currencies or relabelled, and its amounts (recorded in
-    the old one) summed as the new one. Rollups count too: they outlive pruned clicks."""
+    the old one) summed as the new one. Rollups count too: they outlive pruned clicks.
+    Test rows (send_test_postback) do not: they are in no rollup, and an offer tested before
+    launch may still get its currency right."""
     # Reverse relations declared by conversions.models: conversions sits above offers.
     has_traffic = (
-        offer.clicks.exists()
-        or offer.conversions.exists()
+        offer.clicks.filter(is_test=False).exists()
+        or offer.conversions.filter(is_test=False).exists()
         or offer.daily_rollups.filter(brand_id=offer.brand_id).exists()
     )
     if has_traffic:

@@ -250,3 +250,15 @@ def test_the_outbox_itself_refuses_a_test_conversion(brand, signed):
         is None
     )
     assert not PostbackDelivery.objects.exists()
+
+
+def test_a_test_before_launch_leaves_the_currency_open(brand, signed, api):
+    """Test rows are in no rollup, so they do not freeze the offer's currency; real ones do."""
+    assert send(brand, {"offer_id": "signed"}).json()["ok"] is True
+    changed = api.patch("/api/v1/offers/signed/", {"currency": "EUR"}, format="json")
+    assert changed.status_code == 200, changed.content
+    assert changed.json()["currency"] == "EUR"
+    Click.objects.filter(is_test=True).update(is_test=False)  # as if it had been real traffic
+    refused = api.patch("/api/v1/offers/signed/", {"currency": "USD"}, format="json")
+    assert refused.status_code == 422
+    assert refused.json()["error"]["code"] == "currency_locked"
