@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from backoffice.admin_base import (
@@ -18,7 +19,8 @@ from backoffice.admin_base import (
     service_action,
 )
 from backoffice.admin_columns import related_slug
-from partners.models import Coupon, Partner, PartnerStatus
+from partners.api_keys import partner_api_key_create, partner_api_key_revoke
+from partners.models import Coupon, Partner, PartnerApiKey, PartnerApiKeyScope, PartnerStatus
 from partners.services import (
     PARTNER_UPDATABLE_FIELDS,
     coupon_create,
@@ -224,4 +226,105 @@ class CouponAdmin(BrandScopedAdmin):
         target="coupon",
         description="Enable selected coupons",
         done="Enabled {count} coupon(s).",
+    )
+
+
+class PartnerApiKeyAddForm(ServiceModelForm):
+    class Meta(ServiceModelForm.Meta):
+        model = PartnerApiKey
+        fields = ("partner", "label", "scope")
+        help_texts = {
+            "scope": "Read: the partner's own numbers. Read and write: also their profile.",
+        }
+
+
+class PartnerApiKeyStateFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("active", "Active"), ("revoked", "Revoked")]
+
+    def queryset(
+        self, request: HttpRequest, queryset: QuerySet[PartnerApiKey]
+    ) -> QuerySet[PartnerApiKey]:
+        if self.value() == "active":
+            return queryset.filter(revoked_at__isnull=True)
+        if self.value() == "revoked":
+            return queryset.filter(revoked_at__isnull=False)
+        return queryset
+
+
+@admin.register(PartnerApiKey)
+class PartnerApiKeyAdmin(BrandScopedAdmin):
+    """Partner-scoped keys (docs/partners.md): issued here for one partner and revoked by
+    action; an existing key is never edited, its hash never shown (the plaintext exists only
+    in the one message after creation)."""
+
+    admin_add = True
+    add_form = PartnerApiKeyAddForm
+    list_display = (
+        "key",
+        "label",
+        related_slug("partner"),
+        related_slug("brand"),
+        "scope",
+        "created_by",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    )
+    list_select_related = ("brand", "partner")
+    list_filter = (
+        "scope",
+        PartnerApiKeyStateFilter,
+        brand_list_filter(),
+        related_filter("partner"),
+    )
+    search_fields = ("prefix", "label", "partner__slug")
+    ordering = ("-created_at", "-id")
+    add_fieldsets = ((None, {"fields": ("partner", "label", "scope")}),)
+    fields = (
+        "key",
+        "label",
+        "partner",
+        "brand",
+        "scope",
+        "created_by",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    )
+    readonly_fields = fields
+    exclude = ("secret_sha256",)
+    actions = ("revoke_partner_keys",)
+
+    @admin.display(description="key", ordering="prefix")
+    def key(self, obj: PartnerApiKey) -> str:
+        return f"trkp_{obj.prefix}_…"
+
+    def perform_write(
+        self, request: HttpRequest, form: ServiceModelForm, obj: PartnerApiKey | None
+    ) -> PartnerApiKey:
+        data = form.cleaned_data
+        partner = data["partner"]
+        key, plaintext = partner_api_key_create(
+            actor=admin_actor(request, partner.brand),
+            partner=partner,
+            label=data["label"],
+            write=data["scope"] == PartnerApiKeyScope.READ_WRITE,
+        )
+        messages.warning(
+            request,
+            f"New partner API key for {partner.slug}: {plaintext} — Copy it now and give it to "
+            "the partner; it won't be shown again.",
+        )
+        return key
+
+    revoke_partner_keys = service_action(
+        partner_api_key_revoke,
+        target="api_key",
+        select_related=("partner",),
+        description="Revoke selected partner API keys",
+        done="Revoked {count} partner API key(s).",
     )

@@ -33,6 +33,7 @@ from core.links import inbound_postback_url, tracking_link_template
 from mcp_gateway.models import McpToolCall
 from offers.models import OfferCapCounter
 from offers.services import offer_set_payout_rule
+from partners.api_keys import partner_api_key_create
 from tests.browser import (
     ARTIFACTS,
     DESKTOP,
@@ -98,6 +99,9 @@ def busy_brand(transactional_db):
         actor=actor, offer=shoes, partner=northwind, payout_type="percent", payout_amount=12
     )
     api_key_create(actor=actor, label="Reporting dashboard (Looker, read-only)")
+    partner_api_key_create(
+        actor=actor, partner=northwind, label="Northwind's own reporting (Google Sheets)"
+    )
     if not OfferCapCounter.objects.filter(offer=shoes).exists():
         OfferCapCounter.objects.create(offer=shoes, period="day", period_start="2026-11-27")
     for outcome, status, conversion_id in (("accepted", 200, first.pk), ("unknown_click", 422, "")):
