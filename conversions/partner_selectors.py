@@ -37,13 +37,14 @@ PARTNER_REPORT_METRICS = (
 )
 PARTNER_REPORT_DIMENSIONS = tuple(name for name in reports.DIMENSIONS if name != "partner")
 
-# A conversion's status_reason in words a partner can act on. A reviewer's own reason (free
-# text typed when rejecting) is shown as they wrote it.
+# A conversion's status_reason in words a partner can act on, worded as the portal words them
+# (conversions/portal.py). A reviewer's own reason (free text typed when rejecting) is shown as
+# they wrote it.
 REASON_WORDS = {
-    "fraud_review": "Held for review: the brand's fraud checks flagged this sale.",
-    "fraud_blocked": "Rejected by the brand's fraud checks.",
-    "cap_exceeded": "Over the offer's conversion cap.",
-    "manual_rejection": "Rejected by the brand.",
+    "fraud_blocked": "Rejected automatically: the traffic scored as likely fraud.",
+    "fraud_review": "Held for review: the traffic showed risk signals; the brand will decide.",
+    "cap_exceeded": "The offer's conversion cap was reached when this sale came in.",
+    "manual_rejection": "Rejected by the brand on review.",
 }
 
 
@@ -53,7 +54,8 @@ def reason_in_words(conversion: Conversion) -> str:
         return ""
     if code in REASON_WORDS:
         return REASON_WORDS[code]
-    return f"Rejected by the brand: {code}"
+    prefix = "Rejected by the brand" if conversion.status == ConversionStatus.REJECTED else "Note"
+    return f"{prefix}: {code}"
 
 
 def partner_stats(

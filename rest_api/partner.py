@@ -9,7 +9,7 @@ authenticates nowhere else on REST: the brand routes take ``trk_`` keys only
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from django.conf import settings
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
@@ -117,6 +117,17 @@ class PartnerOperationApi(OperationApi):
 
     authentication_classes = [PartnerKeyAuthentication]
     throttle_classes = [PartnerKeyRateThrottle]
+
+    def permission_denied(
+        self, request: Request, message: str | None = None, code: str | None = None
+    ) -> NoReturn:
+        if request.authenticators and not request.successful_authenticator:
+            # No credential at all: say which one this API takes (the brand API asks for trk_).
+            raise exceptions.AuthenticationFailed(
+                "Authentication required: send Authorization: Bearer trkp_… (a partner key).",
+                code="unauthenticated",
+            )
+        super().permission_denied(request, message=message, code=code)
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         APIView.initial(self, request, *args, **kwargs)

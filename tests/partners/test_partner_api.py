@@ -34,7 +34,7 @@ def test_conversions_carry_status_and_reason_in_plain_words(world):
     assert set(by_id) == {c.id for c in world.ann_conversions}
     assert by_id[held.id]["status"] == "pending_review"
     assert by_id[held.id]["reason"] == (
-        "Held for review: the brand's fraud checks flagged this sale."
+        "Held for review: the traffic showed risk signals; the brand will decide."
     )
     assert by_id[rejected.id]["reason"] == "Rejected by the brand: duplicate order"
     assert by_id[approved.id]["reason"] == ""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 from django.test import RequestFactory
+from rest_framework.test import APIClient
 
 from audit.actor import Actor
 from audit.models import AuditEvent
@@ -110,3 +111,11 @@ def test_a_partner_actor_manages_only_their_own_keys(partner):
     assert key.created_by == f"partner:{partner.pk}"
     with pytest.raises(NotFoundError):
         partner_api_key_create(actor=session, partner=other)
+
+
+def test_no_key_on_the_partner_api_says_which_key_it_takes(db):
+    response = APIClient().get("/api/partner/v1/me/")
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "unauthenticated"
+    assert "trkp_" in response.json()["error"]["message"]
+    assert response["WWW-Authenticate"].startswith("Bearer")
