@@ -105,3 +105,16 @@ def test_partner_tool_calls_are_logged_as_the_partner_with_their_key():
     logged = McpToolCall.objects.get(tool="get_my_balance")
     assert (logged.brand_id, logged.actor_label) == (world.brand.pk, f"partner:{world.ann.pk}")
     assert logged.credential == world.keys["ann"].split("_")[1]
+
+
+@pytest.mark.django_db
+def test_a_partner_write_over_mcp_is_audited_as_the_partner():
+    world = build_partner_world()
+    Mcp(world.keys["ann_write"]).call("update_my_profile", {"name": "Ann (MCP)"})
+    event = AuditEvent.objects.get(action="partner.update")
+    assert (event.actor_label, event.actor_kind, event.channel) == (
+        f"partner:{world.ann.pk}",
+        "partner",
+        "mcp",
+    )
+    assert event.actor_detail == {"partner_api_key": world.keys["ann_write"].split("_")[1]}
