@@ -56,8 +56,8 @@ def bench_brand() -> Brand:
             "click-writer-bench",
             "--name",
             "Writer bench",
-            stdout=open(os.devnull, "w"),
-        )  # noqa: SIM115
+            stdout=open(os.devnull, "w"),  # noqa: SIM115
+        )
         brand = Brand.objects.get(slug="click-writer-bench")
         Offer.objects.bulk_create(
             Offer(brand=brand, slug=f"o{i}", name=f"O{i}", currency="USD", payout_amount=1)

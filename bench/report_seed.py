@@ -6,8 +6,8 @@ sizes depend on it: 20 offers, 200 partners with a long tail (the top partner se
 clicks), each partner promoting three offers, 80 % of a partner's clicks from its home
 country (30 countries in all), three device classes, 8 % refused clicks over four reasons,
 10,000 sub1 values with a long tail, 90 days of traffic, and about 4 % of accepted clicks
-converting. ``ClickRollup`` rows are spread over the 8 stripes as the live writer leaves them
-(a hot cell has a row per stripe), so the benchmark reads the rollup at its production size.
+converting. ``ClickRollup`` rows are laid out as two worker processes would leave them (a busy
+key has a row per writer's stripe), so the benchmark reads the rollup at its production size.
 """
 
 from __future__ import annotations
@@ -71,19 +71,39 @@ CROSS JOIN LATERAL (SELECT round((10 + random() * 190)::numeric, 2) AS sale) AS 
 WHERE c.brand_id = %(brand)s AND c.outcome = 'accepted' AND random() < 0.04
 """
 
-# The click rollups as the live writer leaves them: every batch lands on a random stripe,
-# so over a day a busy cell has a row on each of the 8.
+# The click rollups as the live writers leave them: each of two worker processes writes its
+# own stripe, so a busy key has two rows; every click counted at each of the three levels;
+# rows in day order, as days of traffic append them.
 CLICK_ROLLUP_SQL = """
 INSERT INTO conversions_clickrollup (
-    brand_id, day, offer_id, partner_id, country, device, outcome, stripe, clicks,
+    brand_id, level, day, offer_id, partner_id, country, device, outcome, stripe, clicks,
     billable_clicks)
-SELECT brand_id, (created_at AT TIME ZONE %(tz)s)::date, coalesce(offer_id, 0),
-       coalesce(partner_id, 0), country, device_class, outcome, abs(hashtext(id)) %% 8,
-       count(*), count(*) FILTER (WHERE outcome = 'accepted' AND is_billable)
-FROM conversions_click
-WHERE brand_id = %(brand)s
-GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
+SELECT c.brand_id, lv.level, c.day, c.offer_id,
+       CASE WHEN lv.level = 1 THEN 0 ELSE c.partner_id END AS partner,
+       CASE WHEN lv.level = 2 THEN '' ELSE c.country END AS country,
+       CASE WHEN lv.level = 2 THEN '' ELSE c.device END AS device,
+       c.outcome, c.stripe, sum(c.n), sum(c.billable)
+FROM (
+    SELECT brand_id, (created_at AT TIME ZONE %(tz)s)::date AS day,
+           coalesce(offer_id, 0) AS offer_id, coalesce(partner_id, 0) AS partner_id, country,
+           device_class AS device, outcome, abs(hashtext(id)) %% 2 AS stripe, count(*) AS n,
+           count(*) FILTER (WHERE outcome = 'accepted' AND is_billable) AS billable
+    FROM conversions_click
+    WHERE brand_id = %(brand)s
+    GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
+) AS c
+CROSS JOIN (VALUES (0), (1), (2)) AS lv (level)
+GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9
+ORDER BY c.day
 """
+
+
+def click_rollups_as_written(brand: Any) -> None:
+    """Replace the brand's click rollups with what the live writers would have left."""
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM conversions_clickrollup WHERE brand_id = %s", [brand.pk])
+        cursor.execute(CLICK_ROLLUP_SQL, {"brand": brand.pk, "tz": brand.timezone})
+        cursor.execute("VACUUM ANALYZE conversions_clickrollup")
 
 
 def seed_sql(*, brand: Any, clicks: int, say: Any = print) -> None:
@@ -110,8 +130,7 @@ def seed_sql(*, brand: Any, clicks: int, say: Any = print) -> None:
         say(f"  conversions ({time.perf_counter() - started:.0f} s)")
         cursor.execute("ANALYZE conversions_click; ANALYZE conversions_conversion")
     rebuild_brand(brand_id=brand.pk)  # DailyRollup (and ClickRollup, on stripe 0)
+    click_rollups_as_written(brand)
     with connection.cursor() as cursor:
-        cursor.execute("DELETE FROM conversions_clickrollup WHERE brand_id = %s", [brand.pk])
-        cursor.execute(CLICK_ROLLUP_SQL, {"brand": brand.pk, "tz": brand.timezone})
-        cursor.execute("ANALYZE conversions_clickrollup; ANALYZE conversions_dailyrollup")
+        cursor.execute("ANALYZE conversions_dailyrollup")
     say(f"  rollups ({time.perf_counter() - started:.0f} s)")

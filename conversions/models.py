@@ -303,11 +303,12 @@ class DailyRollup(models.Model):
 
 class ClickRollup(models.Model):
     """Clicks per brand, level, day (brand time zone), offer, partner, country, device and
-    outcome: what ``get_report`` reads for click metrics by any dimension but sub ids. Written beside
-    ``DailyRollup`` by the one click writer (``click_store.write_clicks``) in the transaction
-    that inserts the clicks, striped the same way, and repaired by the same rebuild
-    (``conversions.rollups``). Offer and partner are plain ids, 0 when the click named none
-    that exists (a refusal), so the key is unique without NULLs."""
+    outcome: what ``get_report`` reads for click metrics by any dimension but sub ids. Written
+    beside ``DailyRollup`` by the one click writer (``click_store.write_clicks``) in the
+    transaction that inserts the clicks, on the writing process's stripe, and repaired by the
+    same rebuild (``conversions.click_rollups``). Offer and partner are plain ids, 0 when the
+    click named none that exists (a refusal) or the level leaves the partner out, so the key is
+    unique without NULLs."""
 
     brand = models.ForeignKey("brands.Brand", on_delete=models.CASCADE, related_name="+")
     # The grain (``conversions.click_rollups``): 0 every dimension, 1 without the partner,

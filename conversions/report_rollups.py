@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import DateField, F, Q, Sum
+from django.db.models import Case, CharField, DateField, F, Q, Sum, Value, When
 from django.db.models.functions import TruncMonth, TruncWeek
 
 from audit.actor import Actor
@@ -99,8 +99,8 @@ def rollup_clicks(
     *, actor: Actor, period: Period, keys: list[str], filters: dict[str, str]
 ) -> dict[tuple[Any, ...], dict[str, Any]]:
     """The click counts of ``reports._aggregate`` from ``ClickRollup``: grouped in the
-    database by the rollup's own columns (ids, days, weeks, months), then labelled (slugs,
-    currency) and merged in Python over the groups that come back. A key is present when it
+    database by the rollup's own columns (ids, days, weeks, months, currencies), then labelled
+    (slugs) and merged in Python over the groups that come back. A key is present when it
     has a click."""
     level = _click_level(keys, filters)
     if level is None:
@@ -120,13 +120,28 @@ def rollup_clicks(
             rows = rows.filter(partner_id__in=partner)
         else:
             rows = rows.filter(**{name: value})
+    # Currency is the offer's: labelled in the database (one group per currency, not per
+    # offer), from the brand's offers read once; a click that named no offer has none.
+    offers = {
+        pk: (slug, currency)
+        for pk, slug, currency in Offer.objects.filter(brand_id=actor.brand_id).values_list(
+            "pk", "slug", "currency"
+        )
+    }
+    by_currency: dict[str, list[int]] = {}
+    for pk, (_, currency) in offers.items():
+        by_currency.setdefault(currency, []).append(pk)
     columns: dict[str, Any] = {
         "day": F("day"),
         "week": TruncWeek("day", output_field=DateField()),
         "month": TruncMonth("day", output_field=DateField()),
         "offer": F("offer_id"),
         "partner": F("partner_id"),
-        "currency": F("offer_id"),
+        "currency": Case(
+            *(When(offer_id__in=ids, then=Value(code)) for code, ids in by_currency.items()),
+            default=Value(None),
+            output_field=CharField(),
+        ),
         "country": F("country"),
         "device": F("device"),
         "outcome": F("outcome"),
@@ -142,22 +157,14 @@ def rollup_clicks(
         if keys
         else [rows.aggregate(**sums)]
     )
-    offer_ids = {row["key_offer"] for row in grouped if "offer" in keys}
-    offer_ids |= {row["key_currency"] for row in grouped if "currency" in keys}
-    offers = {
-        pk: (slug, currency)
-        for pk, slug, currency in Offer.objects.filter(pk__in=offer_ids).values_list(
-            "pk", "slug", "currency"
-        )
-    }
     partners: dict[int, str] = {}
     if "partner" in keys:
         ids = {row["key_partner"] for row in grouped}
         partners = dict(Partner.objects.filter(pk__in=ids).values_list("pk", "slug"))
 
     def label(name: str, value: Any) -> Any:
-        if name in ("offer", "currency"):
-            return offers[value][name == "currency"] if value in offers else None
+        if name == "offer":
+            return offers[value][0] if value in offers else None
         return partners.get(value) if name == "partner" else value
 
     result: dict[tuple[Any, ...], dict[str, Any]] = {}

@@ -50,9 +50,13 @@ class ReportInput(StrictSerializer):
         required=False,
         max_length=MAX_GROUP_BY,
         help_text=f"Up to {MAX_GROUP_BY} distinct dimensions; none gives one total row (per "
-        "currency when a money metric is asked for).",
+        "currency when a money metric is asked for). Sub ids (sub1-sub5) are each partner's "
+        "own labels: grouping or filtering by one needs filters.partner.",
     )
-    filters = ReportFilters(required=False, help_text="Exact value per dimension.")
+    filters = ReportFilters(
+        required=False,
+        help_text="Exact value per dimension; a sub-id dimension or filter needs partner here.",
+    )
     days = serializers.IntegerField(min_value=1, max_value=MAX_REPORT_DAYS, required=False)
     date_from = serializers.DateField(required=False)
     date_to = serializers.DateField(required=False)

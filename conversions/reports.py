@@ -128,6 +128,16 @@ def _check(
             "clicks have no event type or conversion status.",
             fields={"metrics": ["Click metrics with a conversion-only dimension."]},
         )
+    subs = [name for name in dict.fromkeys((*group_by, *filters)) if name in SUB_DIMENSIONS]
+    if subs and "partner" not in filters:
+        # A sub id is a label each partner chooses for its own placements: "sub1=email" at one
+        # partner and at another are different things, and summing them says nothing. Naming
+        # the partner also bounds the raw scan a sub-id report needs (no rollup holds them).
+        raise ValidationError(
+            f"A report by {', '.join(subs)} needs filters.partner: sub ids are each partner's "
+            "own labels, so they are reported one partner at a time.",
+            fields={"filters": ["Name the partner whose sub ids to report."]},
+        )
     if order_by is not None and order_by.lstrip("-") not in (*metrics, *group_by):
         raise ValidationError(
             "order_by must name a requested metric or group_by dimension, '-' for descending.",

@@ -267,10 +267,11 @@ def test_without_a_queue_the_click_and_its_rollup_are_written_in_the_request(
         response = click(client, "acme", "spring-sale", "abc-123", sub1="x")
     assert response.status_code == 302
     sql = [q["sql"] for q in captured.captured_queries]
-    # No SELECT: the click INSERT and the rollup upsert in one transaction, whose commit does
-    # not wait for the WAL flush on PostgreSQL.
+    # No SELECT: the click INSERT and the two rollup upserts (daily, click) in one transaction,
+    # whose commit does not wait for the WAL flush on PostgreSQL.
     statements = [query.split()[0].upper() for query in sql]
     assert [s for s in statements if s not in ("BEGIN", "COMMIT", "SET", "SAVEPOINT")] == [
+        "INSERT",
         "INSERT",
         "INSERT",
     ]

@@ -264,9 +264,10 @@ DIMENSION_SETS = st.lists(
     group_by=DIMENSION_SETS,
     metrics=st.lists(st.sampled_from(METRICS), min_size=1, max_size=5, unique=True),
     conversion_side=st.sampled_from([None, "event_type", "status", "rollup"]),
+    partner=st.sampled_from([None, "p-a", "p-b"]),
 )
 def test_report_equals_a_plain_aggregate_of_random_traffic(
-    specs, group_by, metrics, conversion_side
+    specs, group_by, metrics, conversion_side, partner
 ):
     brand = BrandFactory(slug=f"rep-{next(COUNTER)}", timezone="Europe/Berlin")
     offers, partners = traffic_world(brand)
@@ -277,17 +278,21 @@ def test_report_equals_a_plain_aggregate_of_random_traffic(
     elif conversion_side:  # conversion-only dimensions take conversion metrics only
         metrics = [m for m in metrics if m not in CLICK_ONLY] or ["conversions"]
         group_by = [*group_by[:2], conversion_side]
+    if "sub1" in group_by:  # a sub-id report names its partner
+        partner = partner or "p-a"
+    filters = {"partner": partner} if partner else {}
     actor = make_actor(brand)
     answer = report(
         actor=actor,
         metrics=metrics,
         group_by=group_by,
+        filters=filters,
         date_from=dt.date(2026, 3, 2),
         date_to=dt.date(2026, 3, 19),
         limit=1000,
     )
     start, end = period_bounds(answer, BERLIN)
-    keys, want = expected(brand, metrics, group_by, start, end)
+    keys, want = expected(brand, metrics, group_by, start, end, filters)
     assert answer["group_by"] == keys
     assert as_table(answer) == want
     assert answer["truncated"] is False
@@ -422,7 +427,7 @@ def test_filters_narrow_every_dimension(berlin, actor):
         ({"partner": "p-b"}, 1),
         ({"country": "DE"}, 1),
         ({"device": "mobile"}, 1),
-        ({"sub2": "s"}, 1),
+        ({"sub2": "s", "partner": "p-a"}, 1),
         ({"outcome": "unknown_offer"}, 1),
         ({"outcome": "accepted", "country": "US"}, 1),
     ):
@@ -487,6 +492,8 @@ def test_hostile_input_is_refused_naming_the_field(arguments, field):
         ({"metrics": ["clicks"], "group_by": ["status"]}, "metrics"),
         ({"metrics": ["epc"], "filters": {"event_type": "sale"}}, "metrics"),
         ({"metrics": ["clicks"], "order_by": "-revenue"}, "order_by"),
+        ({"metrics": ["clicks"], "group_by": ["sub1"]}, "filters"),  # whose sub ids?
+        ({"metrics": ["conversions"], "filters": {"sub3": "x"}}, "filters"),
         (
             {"metrics": ["clicks"], "group_by": ["day"], "compare_previous": True},
             "compare_previous",

@@ -33,7 +33,11 @@ from tests.mcp_gateway.helpers import Mcp
 TEMPLATE = "https://partner.example.com/pb?c={CLICK_ID}&p={PAYOUT}"
 REPORTS = [
     {"metrics": ["clicks", "billable_clicks", "conversions", "payout"], "group_by": ["partner"]},
-    {"metrics": ["clicks", "conversions", "sale_amount"], "group_by": ["sub1"]},
+    {
+        "metrics": ["clicks", "conversions", "sale_amount"],
+        "group_by": ["sub1"],
+        "filters": {"partner": "abc-123"},  # sub ids are reported one partner at a time
+    },
     {"metrics": ["clicks", "refused_clicks"], "group_by": ["outcome", "country"]},
     {"metrics": ["conversions", "avg_fraud_score"], "group_by": ["status", "event_type"]},
 ]
