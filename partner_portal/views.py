@@ -9,8 +9,8 @@ form; nothing a visitor types can make a page fail.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
@@ -26,6 +26,7 @@ from conversions.models import SUB_ID_MAX, ConversionStatus
 from conversions.portal import (
     DEFAULT_DAYS,
     PERIOD_DAYS,
+    Performance,
     portal_conversion_get,
     portal_conversion_list,
     portal_coupon_list,
@@ -66,24 +67,15 @@ def _percent(value: Decimal | int) -> str:
     return f"{Decimal(value) * 100:.2f}%"
 
 
-def _chart(
-    key: str,
-    title: str,
-    kind: str,
-    days: list[dt.date],
-    values: list[Any],
-    fmt: Callable[[Any], str],
-    tz: str,
-) -> Chart:
-    return chart(
-        chart_id=f"portal-{key}",
-        kind=kind,
-        title=title,
-        days=days,
-        values=values,
-        fmt=fmt,
-        timezone=tz,
-    )
+@dataclass(frozen=True)
+class Card:
+    """One metric of the home page: its total over the period and its daily chart."""
+
+    key: str
+    label: str
+    total: str
+    currency: str
+    chart: Chart
 
 
 def _ratio_series(numerators: list[Any], denominators: list[int]) -> list[Decimal]:
@@ -93,77 +85,76 @@ def _ratio_series(numerators: list[Any], denominators: list[int]) -> list[Decima
     ]
 
 
+def _cards(perf: Performance) -> list[Card]:
+    """Clicks and conversions, then earnings and EPC per currency, then CVR."""
+
+    def card(
+        key: str,
+        label: str,
+        total: str,
+        values: list[Any],
+        fmt: Callable[[Any], str],
+        *,
+        kind: str = "line",
+        currency: str = "",
+    ) -> Card:
+        suffix = f"-{currency}" if currency else ""
+        drawn = chart(
+            chart_id=f"portal-{key}{suffix}",
+            kind=kind,
+            title=f"{label} ({currency})" if currency else label,
+            days=perf.days,
+            values=values,
+            fmt=fmt,
+            timezone=perf.period.timezone,
+        )
+        return Card(key=key, label=label, total=total, currency=currency, chart=drawn)
+
+    totals = perf.totals
+    cards = [
+        card("clicks", "Clicks", _count(totals["clicks"]), perf.clicks, _count, kind="bar"),
+        card(
+            "conversions",
+            "Conversions",
+            _count(totals["conversions"]),
+            perf.conversions,
+            _count,
+            kind="bar",
+        ),
+    ]
+    for currency, series in perf.earnings.items():
+        money = totals["earnings"][currency]
+        cards += [
+            card(
+                "earnings", "Earnings", _money(money["payout"]), series, _money, currency=currency
+            ),
+            card(
+                "epc",
+                "EPC",
+                _ratio_text(money["epc"]),
+                _ratio_series(series, perf.clicks),
+                _ratio_text,
+                currency=currency,
+            ),
+        ]
+    cvr = _ratio_series(perf.conversions, perf.clicks)
+    cards.append(card("cvr", "CVR", _percent(totals["cvr"]), cvr, _percent))
+    return cards
+
+
 @portal_page
 @GET
 def home(request: HttpRequest, portal: Portal) -> HttpResponse:
     days, note = _days(request)
     perf = portal_performance(actor=portal.actor, days=days)
-    tz = perf.period.timezone
     for row in [*perf.by_offer, *perf.by_sub]:
         row["cvr_percent"] = row["cvr"] * 100
-    cards = [
-        (
-            "clicks",
-            "Clicks",
-            _count(perf.totals["clicks"]),
-            "",
-            _chart("clicks", "Clicks", "bar", perf.days, perf.clicks, _count, tz),
-        ),
-        (
-            "conversions",
-            "Conversions",
-            _count(perf.totals["conversions"]),
-            "",
-            _chart("conversions", "Conversions", "bar", perf.days, perf.conversions, _count, tz),
-        ),
-    ]
-    for currency, series in perf.earnings.items():
-        total = perf.totals["earnings"][currency]
-        cards.append(
-            (
-                "earnings",
-                "Earnings",
-                _money(total["payout"]),
-                currency,
-                _chart(
-                    f"earnings-{currency}",
-                    f"Earnings ({currency})",
-                    "line",
-                    perf.days,
-                    series,
-                    _money,
-                    tz,
-                ),
-            )
-        )
-        epc = _ratio_series(series, perf.clicks)
-        cards.append(
-            (
-                "epc",
-                "EPC",
-                _ratio_text(total["epc"]),
-                currency,
-                _chart(
-                    f"epc-{currency}", f"EPC ({currency})", "line", perf.days, epc, _ratio_text, tz
-                ),
-            )
-        )
-    cvr = _ratio_series(perf.conversions, perf.clicks)
-    cards.append(
-        (
-            "cvr",
-            "CVR",
-            _percent(perf.totals["cvr"]),
-            "",
-            _chart("cvr", "CVR", "line", perf.days, cvr, _percent, tz),
-        )
-    )
     return render(
         request,
         "partner_portal/home.html",
         portal.context(
             perf=perf,
-            cards=cards,
+            cards=_cards(perf),
             days=days,
             day_choices=PERIOD_DAYS,
             period_note=note,

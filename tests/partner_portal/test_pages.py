@@ -70,7 +70,7 @@ def test_every_page_shows_nothing_of_another_partner_or_the_brands_margin(
 def test_home_shows_the_partners_numbers_by_day_offer_and_sub_id(ada_client, world):
     response, html = page(ada_client, "portal-home")
     cards = response.context["cards"]
-    totals = {key: total for key, _label, total, _currency, _chart in cards}
+    totals = {card.key: card.total for card in cards}
     # 4 visits + 3 converting clicks; 2 conversions counted (one rejected); payout 10.00 each
     assert totals["clicks"] == "7"
     assert totals["conversions"] == "2"
