@@ -23,6 +23,7 @@ from django.views.decorators.http import require_http_methods
 from backoffice.charts import Chart, chart
 from conversions import statements
 from conversions.models import SUB_ID_MAX, ConversionStatus
+from conversions.partner_selectors import partner_balance
 from conversions.portal import (
     DEFAULT_DAYS,
     PERIOD_DAYS,
@@ -233,7 +234,12 @@ def conversion_detail(request: HttpRequest, portal: Portal, conversion_id: str) 
 @GET
 def payouts(request: HttpRequest, portal: Portal) -> HttpResponse:
     rows = list(portal_payout_list(actor=portal.actor)[:200])
-    return render(request, "partner_portal/payouts.html", portal.context(rows=rows, page="payouts"))
+    balance = partner_balance(actor=portal.actor)
+    return render(
+        request,
+        "partner_portal/payouts.html",
+        portal.context(rows=rows, balance=balance, page="payouts"),
+    )
 
 
 @portal_page

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+from decimal import Decimal
 
 import pytest
 from django.test import Client
@@ -149,6 +150,20 @@ def test_links_list_open_offers_and_build_sub_id_links(ada_client, world):
         response, _ = page(ada_client, "portal-links", **params)
         assert response.status_code == 200 and response.context["built"] == ""
         assert response.context["form"].errors
+
+
+def test_payouts_show_the_partners_balance(ada_client, world):
+    response, html = page(ada_client, "portal-payouts")
+    (usd,) = response.context["balance"]
+    # one conversion pending, one rejected, one approved and in the pending payout
+    assert (usd["currency"], usd["pending"], usd["approved"], usd["in_payout"], usd["paid"]) == (
+        "USD",
+        Decimal("10.00"),
+        Decimal("0.00"),
+        Decimal("10.00"),
+        Decimal("0.00"),
+    )
+    assert world["mine_payout"].pk in html
 
 
 def test_coupons_and_profile_are_the_partners(ada_client, world):
