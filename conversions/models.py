@@ -118,6 +118,10 @@ class Conversion(models.Model):
     fraud_reasons = models.JSONField(default=list, blank=True)
     fraud_flagged = models.BooleanField(default=False)
     fraud_cleared_by = models.CharField(max_length=200, blank=True)
+    # Its click's country and device, copied when it is attributed: reports by country or
+    # device read them without joining clicks, and they outlive pruned clicks. Blank by coupon.
+    country = models.CharField(max_length=2, blank=True, default="", db_default="")
+    device_class = models.CharField(max_length=8, blank=True, default="", db_default="")
     # A test conversion (its click is a test click): kept out of rollups, stats, reports,
     # payouts, statements and outbound postbacks, never approved or paid.
     is_test = models.BooleanField(default=False, db_default=False)

@@ -13,9 +13,9 @@ partner from ``DailyRollup``. Everything else comes from the raw rows, bounded: 
 cover at most ``MAX_REPORT_DAYS`` days and each report is at most two grouped queries (clicks,
 conversions) on the brand + created_at indexes, never a query per row. Test clicks and
 conversions (``send_test_postback``) are never counted. Time buckets are the brand's local
-day, ISO week (starting Monday) and month. A conversion takes country, device and click
-outcome from its click (blank when it came by coupon or its click was pruned) and its own sub
-ids.
+day, ISO week (starting Monday) and month. A conversion takes country and device from its
+click, copied at attribution (blank when it came by coupon), the click outcome from its click
+(blank once the click is pruned) and its own sub ids.
 """
 
 from __future__ import annotations
@@ -97,8 +97,8 @@ CLICK_COLUMNS = {
 }
 CONVERSION_COLUMNS = {
     **_COMMON,
-    "country": "click__country",
-    "device": "click__device_class",
+    "country": "country",  # the click's, copied at attribution
+    "device": "device_class",
     "outcome": "click__outcome",
     "event_type": "event_type",
     "status": "status",

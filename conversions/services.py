@@ -217,6 +217,8 @@ def _record_new(
         fraud_reasons=fraud.signals,
         fraud_flagged=flagged,
         is_test=is_test,
+        country=click.country if click is not None else "",
+        device_class=click.device_class if click is not None else "",
         sub1=subs[0],
         sub2=subs[1],
         sub3=subs[2],

@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from conversions.click_rollups import LEVELS, click_cell_sums, raw_click_cells
 from conversions.click_store import write_clicks
 from conversions.clicks import click_record_botd_verdict
-from conversions.models import Click, ClickRollup, DailyRollup
+from conversions.models import Click, ClickRollup, Conversion, DailyRollup
 from conversions.reports import report
 from conversions.rollups import day_start
 from tests.conftest import make_actor
@@ -135,3 +135,37 @@ def test_a_bot_verdict_flags_a_click_in_the_rollups_unless_it_is_a_test(is_test)
     assert Click.objects.get(pk=click.pk).fraud_flagged
     flagged = sum(DailyRollup.objects.filter(brand=brand).values_list("clicks_flagged", flat=True))
     assert flagged == (0 if is_test else 1)
+
+
+@pytest.mark.django_db
+def test_the_upgrade_copies_each_conversions_click_country_and_device():
+    copy = importlib.import_module(
+        "conversions.migrations.0014_conversion_click_country_device"
+    ).copy_from_clicks
+    brand = BrandFactory(slug="copy-geo")
+    offer, partner = OfferFactory(brand=brand), PartnerFactory(brand=brand)
+    click = Click.objects.create(
+        brand=brand,
+        offer=offer,
+        partner=partner,
+        created_at=NOON,
+        outcome="accepted",
+        country="NZ",
+        device_class="tablet",
+    )
+    by_click = Conversion.objects.create(
+        brand=brand, offer=offer, partner=partner, click=click, txn_id="A", currency="USD",
+        created_at=NOON,
+    )  # fmt: skip
+    pruned = Conversion.objects.create(
+        brand=brand, offer=offer, partner=partner, click_id="clk_gone", txn_id="B",
+        currency="USD", created_at=NOON,
+    )  # fmt: skip
+
+    with connection.schema_editor() as editor:
+        copy(apps, editor)
+
+    by_click.refresh_from_db()
+    pruned.refresh_from_db()
+    assert (by_click.country, by_click.device_class) == ("NZ", "tablet")
+    assert (pruned.country, pruned.device_class) == ("", "")

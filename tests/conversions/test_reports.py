@@ -242,6 +242,8 @@ def seed(brand, offers, partners, specs):
                 fraud_flagged=conv["score"] >= 60,
                 sub1=conv["sub1"],
                 is_test=click.is_test,
+                country=click.country,  # as attribution copies them
+                device_class=click.device_class,
             )
             rollup_conversion_added(conversion, tz=tz)
 
