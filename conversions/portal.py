@@ -2,11 +2,13 @@
 performance, conversions, payouts, statements, links and coupons in one brand.
 
 Confinement by construction: every function takes a partner actor (``Actor.for_partner_session``
-or a partner key) and reads through the brand-scoped selectors with that partner's id as the
-filter, so a row of another partner of the brand is "not found" exactly like one of another
-brand or one that does not exist. What comes back is partner-safe by shape: the rows hold what
-the partner earns (payout), never what the brand books (revenue, profit), fraud scores, the
-advertiser's transaction id or other partners' names.
+or a partner key) and reads through ``conversions.partner_selectors`` (the partner API's own
+reads: the brand's selectors and reports with that partner forced as the filter) or, for links
+and coupons, the brand's selectors with the partner's id, so a row of another partner of the
+brand is "not found" exactly like one of another brand or one that does not exist. What comes
+back is partner-safe by shape: the rows hold what the partner earns (payout), never what the
+brand books (revenue, profit), fraud scores, the advertiser's transaction id or other
+partners' names.
 """
 
 from __future__ import annotations
@@ -21,15 +23,21 @@ from django.db.models import QuerySet
 
 from audit.actor import Actor
 from conversions.models import Conversion, ConversionStatus, Payout
-from conversions.reports import report
-from conversions.selectors import conversion_list, payout_list
+from conversions.partner_selectors import (
+    REASON_WORDS,
+    partner_conversion_get,
+    partner_conversion_list,
+    partner_payout_list,
+    partner_report,
+)
 from conversions.statements import Statement, payout_statement
 from conversions.stats import Period, resolve_period
-from core.errors import NotFoundError, PermissionDeniedError, ValidationError
+from core.errors import NotFoundError, ValidationError
 from core.links import tracking_link
 from offers.models import Offer
 from partners.models import Coupon, Partner
 from partners.selectors import coupon_list, partner_offer_list
+from partners.self_service import partner_self
 
 PERIOD_DAYS = (7, 30, 90)
 DEFAULT_DAYS = 30
@@ -38,14 +46,7 @@ CONVERSION_PAGE = 200
 ZERO = Decimal("0.00")
 PERFORMANCE_METRICS = ["billable_clicks", "conversions", "payout", "epc", "cvr"]
 
-# Why a conversion is held or rejected, in words a partner understands. The codes are the ones
-# ``conversions.services`` records; anything else is a reviewer's own reason, shown as typed.
-REASONS = {
-    "fraud_blocked": "Rejected automatically: the traffic scored as likely fraud.",
-    "fraud_review": "Held for review: the traffic showed risk signals; the brand will decide.",
-    "cap_exceeded": "The offer's conversion cap was reached when this sale came in.",
-    "manual_rejection": "Rejected by the brand on review.",
-}
+# What a status means when it has no reason of its own to show.
 STATUS_WORDS: dict[str, str] = {
     ConversionStatus.PENDING: "Pending: waiting for the brand's approval.",
     ConversionStatus.PENDING_REVIEW: "Held for review.",
@@ -57,8 +58,8 @@ STATUS_WORDS: dict[str, str] = {
 
 def reason_text(status: str, status_reason: str) -> str:
     """The plain-words line the portal shows beside a conversion's status."""
-    if status_reason in REASONS:
-        return REASONS[status_reason]
+    if status_reason in REASON_WORDS:
+        return REASON_WORDS[status_reason]
     if status_reason:
         prefix = "Rejected by the brand" if status == ConversionStatus.REJECTED else "Note"
         return f"{prefix}: {status_reason}"
@@ -67,14 +68,7 @@ def reason_text(status: str, status_reason: str) -> str:
 
 def portal_partner(*, actor: Actor) -> Partner:
     """The actor's own partner row; refuses a brand-side actor (no partner to confine to)."""
-    if actor.partner_id is None:
-        raise PermissionDeniedError(
-            "The partner portal reads need a partner actor.", code="not_a_partner"
-        )
-    try:
-        return Partner.objects.get(pk=actor.partner_id, brand_id=actor.brand_id)
-    except Partner.DoesNotExist:
-        raise NotFoundError("partner", actor.partner_id) from None
+    return partner_self(actor=actor)
 
 
 def portal_period(*, actor: Actor, days: int) -> Period:
@@ -108,19 +102,17 @@ def _ratio(numerator: Decimal | int, denominator: int) -> Decimal:
 
 
 def portal_performance(*, actor: Actor, days: int = DEFAULT_DAYS) -> Performance:
-    """The home page's numbers, from ``conversions.reports.report`` filtered to the actor's
-    partner (so the metric definitions are the brand's own: billable clicks, conversions not
-    rejected, EPC = payout ÷ clicks, CVR = conversions ÷ clicks)."""
-    partner = portal_partner(actor=actor)
+    """The home page's numbers, from ``get_report`` confined to the actor's partner
+    (``partner_report``), so the metrics mean what they mean for the brand: billable clicks,
+    conversions not rejected, EPC = payout ÷ clicks, CVR = conversions ÷ clicks."""
     period = portal_period(actor=actor, days=days)
-    mine = {"partner": partner.slug}
 
     def rows(group_by: list[str], limit: int) -> list[dict[str, Any]]:
-        answer = report(
+        # The partner API's report: the partner filter forced, partner metrics only.
+        answer = partner_report(
             actor=actor,
             metrics=PERFORMANCE_METRICS,
             group_by=group_by,
-            filters=mine,
             date_from=period.date_from,
             date_to=period.date_to,
             limit=limit,
@@ -223,11 +215,6 @@ def _portal_conversion(conversion: Conversion) -> PortalConversion:
     )
 
 
-def _my_conversions(actor: Actor, **filters: Any) -> QuerySet[Conversion]:
-    partner = portal_partner(actor=actor)
-    return conversion_list(actor=actor, partner_id=partner.slug, **filters).filter(is_test=False)
-
-
 def portal_conversion_list(
     *, actor: Actor, days: int = DEFAULT_DAYS, status: str | None = None
 ) -> list[PortalConversion]:
@@ -235,20 +222,18 @@ def portal_conversion_list(
     if status and status not in ConversionStatus.values:
         raise ValidationError("Unknown status.", fields={"status": ["Unknown status."]})
     period = portal_period(actor=actor, days=days)
-    rows = _my_conversions(actor, status=status or None, since=period.start, until=period.end)
+    rows = partner_conversion_list(
+        actor=actor, status=status or None, since=period.start, until=period.end
+    ).select_related("offer")
     return [_portal_conversion(row) for row in rows[:CONVERSION_PAGE]]
 
 
 def portal_conversion_get(*, actor: Actor, conversion_id: str) -> PortalConversion:
-    try:
-        return _portal_conversion(_my_conversions(actor).get(pk=conversion_id))
-    except Conversion.DoesNotExist:
-        raise NotFoundError("conversion", conversion_id) from None
+    return _portal_conversion(partner_conversion_get(actor=actor, conversion_id=conversion_id))
 
 
 def portal_payout_list(*, actor: Actor) -> QuerySet[Payout]:
-    partner = portal_partner(actor=actor)
-    return payout_list(actor=actor, partner_id=partner.slug)
+    return partner_payout_list(actor=actor)
 
 
 def portal_statement(*, actor: Actor, payout_id: str) -> Statement:
