@@ -118,7 +118,7 @@ def test_tools_answer_only_the_partners_own_data(world, name):
     assert leaks(world, text_of(result)) == []
 
 
-def _probes(world: World):
+def foreign_probes(world: World):
     own, foreign = own_arguments(world), foreign_ids(world)
     for name, operation in sorted(PARTNER_OPERATIONS.items()):
         fields = operation.input().fields
@@ -131,13 +131,13 @@ def _probes(world: World):
                 yield name, {**own[name], "filters": {"offer": value}}, "offer_id", value
 
 
-def _unknown_variant(arguments: dict[str, Any], argument: str, value: str) -> dict[str, Any]:
+def unknown_variant(arguments: dict[str, Any], argument: str, value: str) -> dict[str, Any]:
     swapped = text_of(arguments).replace(value, UNKNOWN[argument])
     return json.loads(swapped)
 
 
 def test_foreign_ids_are_not_found_exactly_like_missing_ones_on_rest_and_mcp(world):
-    probes = list(_probes(world))
+    probes = list(foreign_probes(world))
     assert {name for name, *_ in probes} >= {
         "get_my_conversion",
         "get_my_stats",
@@ -147,7 +147,7 @@ def test_foreign_ids_are_not_found_exactly_like_missing_ones_on_rest_and_mcp(wor
     mcp = Mcp(world.keys["ann_write"])
     for name, arguments, argument, value in probes:
         operation = PARTNER_OPERATIONS[name]
-        missing = _unknown_variant(arguments, argument, value)
+        missing = unknown_variant(arguments, argument, value)
         if operation.rest:
             got = rest_call(operation, world.keys["ann_write"], arguments)
             expected = rest_call(operation, world.keys["ann_write"], missing)

@@ -20,7 +20,18 @@ from operations.catalog import PARTNER_OPERATIONS
 from partners.models import Partner
 from tests.mcp_gateway.helpers import Mcp, structured
 from tests.partners.partner_world import build_partner_world
-from tests.test_partner_isolation import leaks, own_arguments, rest_call
+from tests.test_partner_isolation import (
+    UNKNOWN,
+    foreign_probes,
+    leaks,
+    own_arguments,
+    rest_call,
+    unknown_variant,
+)
+
+
+def value_kind(value: str) -> str:
+    return "conversion_id" if value.startswith("conv_") else "offer_id"
 
 
 async def _session(url: str, key: str, work):
@@ -41,15 +52,22 @@ def test_sdk_client_sees_and_calls_only_partner_tools(live_server):
         answers = {
             tool.name: await client.call_tool(tool.name, calls[tool.name]) for tool in listed
         }
+        probed = []
+        for name, arguments, argument, value in foreign_probes(world):
+            if not PARTNER_OPERATIONS[name].tool:
+                continue
+            foreign = await client.call_tool(name, arguments)
+            missing = await client.call_tool(name, unknown_variant(arguments, argument, value))
+            probed.append((name, value, foreign, missing))
         refused = {}
         for name in ("list_partners", "get_report", "drop_everything"):
             try:
                 await client.call_tool(name, {})
             except MCPError as exc:
                 refused[name] = str(exc).replace(name, "NAME")
-        return listed, answers, refused
+        return listed, answers, probed, refused
 
-    listed, answers, refused = asyncio.run(
+    listed, answers, probed, refused = asyncio.run(
         _session(f"{live_server.url}/api/mcp", world.keys["ann"], work)
     )
     # A read key: the read partner tools, no write tool, no brand tool.
@@ -60,6 +78,13 @@ def test_sdk_client_sees_and_calls_only_partner_tools(live_server):
     for name, result in answers.items():
         assert result.is_error is False, (name, result.content[0].text)
         assert leaks(world, json.dumps(result.structured_content)) == [], name
+    # Another partner's or brand's id answers exactly what an id that never existed does.
+    assert len(probed) >= 6
+    for name, value, foreign, missing in probed:
+        assert foreign.is_error and missing.is_error, (name, value)
+        assert foreign.content[0].text.replace(value, UNKNOWN[value_kind(value)]) == (
+            missing.content[0].text
+        ), (name, value)
     assert set(refused) == {"list_partners", "get_report", "drop_everything"}
     assert len(set(refused.values())) == 1, refused  # indistinguishable
 
