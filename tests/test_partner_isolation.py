@@ -18,9 +18,12 @@ import re
 from typing import Any
 
 import pytest
+from django.test import RequestFactory
 from rest_framework.test import APIClient
 
+from audit.actor import Actor, Channel
 from conversions.partner_selectors import PARTNER_REPORT_METRICS
+from core.errors import PermissionDeniedError
 from operations.catalog import OPERATIONS, PARTNER_OPERATIONS
 from operations.declaration import Operation
 from tests.mcp_gateway.helpers import Mcp
@@ -239,3 +242,27 @@ def test_a_brand_key_sees_no_partner_tool(world):
         "tools/call", {"name": "get_my_balance", "arguments": {}}
     )
     assert "result" not in answer.json()
+
+
+def test_an_operation_refuses_an_actor_of_the_other_audience(world):
+    # The backstop behind the interfaces: even a direct call cannot run a brand operation for
+    # a partner, or a partner operation for the brand, before any argument is read.
+    partner = Actor.for_partner_key(
+        key_id=1,
+        prefix="x",
+        brand_id=world.brand.pk,
+        brand_slug="acme",
+        partner_id=world.ann.pk,
+        write=True,
+        channel=Channel.REST,
+        request=RequestFactory().get("/"),
+    )
+    brand = Actor.system(brand_id=world.brand.pk, brand_slug="acme", name="tests")
+    for name, operation in OPERATIONS.items():
+        with pytest.raises(PermissionDeniedError) as refused:
+            operation.execute(partner, {})
+        assert refused.value.code == "wrong_audience", name
+    for name, operation in PARTNER_OPERATIONS.items():
+        with pytest.raises(PermissionDeniedError) as refused:
+            operation.execute(brand, own_arguments(world)[name])
+        assert refused.value.code == "wrong_audience", name
