@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from django.http import HttpRequest
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
@@ -14,6 +16,8 @@ from brands.models import ApiKey, ApiKeyScope
 from brands.services import api_key_authenticate
 from core import auth_throttle
 from core.errors import AuthenticationError, RateLimitedError
+
+K = TypeVar("K")
 
 
 @dataclass(frozen=True)
@@ -29,12 +33,33 @@ class ApiKeyPrincipal:
         return None
 
 
+KEY_IN_QUERY = "Send the API key in the Authorization header, never in the query string."
+
+
 def bearer_token(request: Request) -> str | None:
+    """The bearer token of the Authorization header (None without one). A key in the query
+    string is refused outright: credentials in URLs end up in logs and browser history."""
+    if "access_token" in request.query_params or "api_key" in request.query_params:
+        raise exceptions.AuthenticationFailed(KEY_IN_QUERY)
     header: str = request.META.get("HTTP_AUTHORIZATION", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return None
     return token.strip()
+
+
+def throttled_authenticate(request: Request, token: str, authenticate: Callable[[str], K]) -> K:
+    """``authenticate(token)`` behind the failed-authentication budget, for every kind of key:
+    an IP over its budget is refused before the key is looked at, so guessing keys costs the
+    guesser and not us (core/auth_throttle.py), and each refusal is charged to it."""
+    wait = auth_throttle.retry_after(request, auth_throttle.BEARER)
+    if wait is not None:
+        raise RateLimitedError(auth_throttle.too_many_message(wait), retry_after=wait)
+    try:
+        return authenticate(token)
+    except AuthenticationError as exc:
+        auth_throttle.record_failure(request, auth_throttle.BEARER)
+        raise exceptions.AuthenticationFailed(exc.message, code=exc.code) from None
 
 
 def actor_for_api_key(key: ApiKey, *, channel: Channel, request: HttpRequest | Request) -> Actor:
@@ -55,24 +80,10 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
     www_authenticate_realm = "trcker"
 
     def authenticate(self, request: Request) -> tuple[ApiKeyPrincipal, ApiKey] | None:
-        if "access_token" in request.query_params or "api_key" in request.query_params:
-            # Credentials in URLs end up in logs and browser history: refuse them outright.
-            raise exceptions.AuthenticationFailed(
-                "Send the API key in the Authorization header, never in the query string."
-            )
         token = bearer_token(request)
         if token is None:
             return None
-        # An IP over its failed-authentication budget is refused before the key is looked at,
-        # so guessing keys costs the guesser and not us (core/auth_throttle.py).
-        wait = auth_throttle.retry_after(request, auth_throttle.BEARER)
-        if wait is not None:
-            raise RateLimitedError(auth_throttle.too_many_message(wait), retry_after=wait)
-        try:
-            key = api_key_authenticate(token)
-        except AuthenticationError as exc:
-            auth_throttle.record_failure(request, auth_throttle.BEARER)
-            raise exceptions.AuthenticationFailed(exc.message, code=exc.code) from None
+        key = throttled_authenticate(request, token, api_key_authenticate)
         return ApiKeyPrincipal(api_key=key), key
 
     def authenticate_header(self, request: Request) -> str:

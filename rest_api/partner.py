@@ -19,8 +19,8 @@ from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
 from audit.actor import Channel
-from core import auth_throttle
-from core.errors import AuthenticationError, RateLimitedError
+from brands.authentication import bearer_token, throttled_authenticate
+from core.errors import AuthenticationError
 from core.rate_limits import count_request
 from partners.api_keys import actor_for_partner_key, partner_api_key_authenticate
 from partners.models import PartnerApiKey
@@ -46,30 +46,20 @@ class PartnerKeyPrincipal:
         return None
 
 
+def _partner_key(token: str) -> PartnerApiKey:
+    if token.startswith("trk_"):  # refused, and charged to the budget, like any wrong key
+        raise AuthenticationError(BRAND_KEY_HERE, code="brand_key_on_partner_api")
+    return partner_api_key_authenticate(token)
+
+
 class PartnerKeyAuthentication(authentication.BaseAuthentication):
     www_authenticate_realm = "trcker-partner"
 
     def authenticate(self, request: Request) -> tuple[PartnerKeyPrincipal, PartnerApiKey] | None:
-        if "access_token" in request.query_params or "api_key" in request.query_params:
-            raise exceptions.AuthenticationFailed(
-                "Send the API key in the Authorization header, never in the query string."
-            )
-        header: str = request.META.get("HTTP_AUTHORIZATION", "")
-        scheme, _, token = header.partition(" ")
-        token = token.strip()
-        if scheme.lower() != "bearer" or not token:
+        token = bearer_token(request)
+        if token is None:
             return None
-        wait = auth_throttle.retry_after(request, auth_throttle.BEARER)
-        if wait is not None:
-            raise RateLimitedError(auth_throttle.too_many_message(wait), retry_after=wait)
-        if token.startswith("trk_"):
-            auth_throttle.record_failure(request, auth_throttle.BEARER)
-            raise exceptions.AuthenticationFailed(BRAND_KEY_HERE, code="brand_key_on_partner_api")
-        try:
-            key = partner_api_key_authenticate(token)
-        except AuthenticationError as exc:
-            auth_throttle.record_failure(request, auth_throttle.BEARER)
-            raise exceptions.AuthenticationFailed(exc.message, code=exc.code) from None
+        key = throttled_authenticate(request, token, _partner_key)
         return PartnerKeyPrincipal(api_key=key), key
 
     def authenticate_header(self, request: Request) -> str:

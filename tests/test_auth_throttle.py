@@ -15,6 +15,8 @@ from audit.actor import Actor
 from brands.models import ApiKey
 from brands.services import api_key_revoke
 from tests.conftest import issue_key
+from tests.factories import PartnerFactory
+from tests.partners.partner_world import partner_key
 
 ATTACKER = "198.51.100.66"
 USER_IP = "203.0.113.10"
@@ -149,3 +151,22 @@ def test_auth_works_with_redis_unreachable(brand, settings, caplog):
     messages = [record.getMessage() for record in caplog.records]
     assert "auth throttle store unavailable; allowing bearer attempt" in messages
     assert "shared counters unavailable" in messages
+
+
+@pytest.mark.redis
+def test_bad_partner_keys_and_brand_keys_on_the_partner_api_share_the_ips_budget(brand, limit):
+    partner = PartnerFactory(brand=brand, slug="ada")
+    good = partner_key(partner)
+
+    def partner_api(key: str, ip: str):
+        return APIClient().get(
+            "/api/partner/v1/me/", HTTP_AUTHORIZATION=f"Bearer {key}", REMOTE_ADDR=ip
+        )
+
+    assert partner_api(good, ATTACKER).status_code == 200
+    for bad in ("trkp_aaaaaaaaaa_" + "A" * 49, "trkp_nope", issue_key(brand)):  # a brand key too
+        assert partner_api(bad, ATTACKER).status_code == 401
+    # Over the budget: the partner API refuses even a good partner key, and so does /api/v1/.
+    assert_rest_throttled(partner_api(good, ATTACKER))
+    assert_rest_throttled(rest(UNKNOWN_KEY, ATTACKER))
+    assert partner_api(good, USER_IP).status_code == 200
