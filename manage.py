@@ -16,7 +16,8 @@ production never go through this file's helpers):
   database as the running server.
 
 With ``SECRET_KEY`` in the environment (production, CI) nothing local is read: this file
-then behaves as Django's stock ``manage.py``.
+then behaves as Django's stock ``manage.py``, except that a settings error stops every
+command at once with the settings' own message.
 """
 
 import os
@@ -64,8 +65,16 @@ def main() -> None:
     use_project_venv()
     use_local_settings()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "trcker_site.settings")
+    from django.conf import settings
+    from django.core.exceptions import ImproperlyConfigured
     from django.core.management import execute_from_command_line
 
+    try:
+        # Load the settings now: Django defers a settings error, and some commands then fail
+        # later on "Models aren't loaded yet", hiding what the settings say is missing.
+        settings.INSTALLED_APPS  # noqa: B018
+    except ImproperlyConfigured as error:
+        sys.exit(f"manage.py: {error}")
     execute_from_command_line(sys.argv)
 
 

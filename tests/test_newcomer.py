@@ -104,13 +104,21 @@ def test_with_secret_key_in_the_environment_nothing_local_is_read(tmp_path):
     assert done.stdout.strip() == "key-from-the-environment|http://127.0.0.1:8000|False|[]"
 
 
-def test_without_make_run_and_without_secret_key_the_settings_still_refuse(tmp_path):
+@pytest.mark.parametrize(
+    "command",
+    [("check",), ("makemigrations", "--check", "--dry-run"), ("showmigrations",)],
+    ids=" ".join,
+)
+def test_without_make_run_and_without_secret_key_the_settings_still_refuse(tmp_path, command):
     env = fresh_shell_env(TRCKER_LOCAL_DIR=str(tmp_path / "never-ran"))
 
-    done = manage(sys.executable, env, "check")
+    done = manage(sys.executable, env, *command)
 
     assert done.returncode != 0
+    # The settings' own explanation, whichever command runs first into them (Django defers a
+    # settings error, and some commands then fail on "Models aren't loaded yet").
     assert "SECRET_KEY must be set when DEBUG is off" in done.stderr
+    assert "AppRegistryNotReady" not in done.stderr
 
 
 # --- make run's MCP endpoint and browser origins ---------------------------------------------
