@@ -83,6 +83,7 @@ class PartnerAdmin(BrandScopedAdmin):
     )
     fieldsets = (
         (None, {"fields": ("brand", "slug", "status", "name", "email", "website")}),
+        ("Postbacks", {"fields": ("postback_url_template",)}),
         ("History", {"fields": ("applied_at", "approved_at", "created_at", "updated_at")}),
     )
     readonly_fields = (

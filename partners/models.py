@@ -22,6 +22,11 @@ class Partner(models.Model):
     )
     applied_at = models.DateTimeField(null=True, blank=True)
     approved_at = models.DateTimeField(null=True, blank=True)
+    # The partner's own outbound postback URL (docs/tracking.md, "Outbound postbacks"): fired
+    # for its conversions beside the offer's template, with the same placeholders.
+    postback_url_template = models.URLField(
+        max_length=2048, validators=[HTTP_URL_VALIDATOR], blank=True, default=""
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -19,6 +19,10 @@ class PartnerOutput(serializers.Serializer[Partner]):
     name = serializers.CharField(help_text="Display name.")
     email = serializers.CharField(help_text="Contact email; empty if none.")
     website = serializers.CharField(help_text="Partner's website; empty if none.")
+    postback_url_template = serializers.CharField(
+        help_text="The partner's own outbound postback URL, called for its conversions beside "
+        "the offer's (same placeholders, e.g. {CLICK_ID} {STATUS} {EVENT}); empty if none."
+    )
     status = serializers.CharField(
         help_text="pending (application awaiting a decision), active (may send traffic), paused "
         "or rejected."
@@ -56,6 +60,7 @@ class PartnerUpdateInput(StrictSerializer):
     name = serializers.CharField(max_length=200, required=False)
     email = serializers.EmailField(required=False, allow_blank=True)
     website = serializers.URLField(max_length=500, required=False, allow_blank=True)
+    postback_url_template = serializers.URLField(max_length=2048, required=False, allow_blank=True)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if not attrs:

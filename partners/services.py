@@ -24,6 +24,7 @@ from core.links import public_url, tracking_link
 from core.locking import lock_one
 from core.validation import full_clean_or_raise
 from offers.models import Offer
+from offers.validation import check_postback_template
 from partners.models import Coupon, CouponStatus, Partner, PartnerStatus
 from partners.selectors import (
     brand_owner_membership_list,
@@ -34,7 +35,7 @@ from partners.selectors import (
 
 logger = logging.getLogger(__name__)
 
-PARTNER_UPDATABLE_FIELDS = ("name", "email", "website")
+PARTNER_UPDATABLE_FIELDS = ("name", "email", "website", "postback_url_template")
 APPLICATION_NOTE_MAX = 1000
 # Links listed in one tracking-setup email; a brand with more active offers says how many
 # more there are instead of sending a wall of links.
@@ -183,7 +184,8 @@ def _lock(actor: Actor, partner: Partner) -> Partner:
 
 @transaction.atomic
 def partner_update(*, actor: Actor, partner: Partner, **fields: Any) -> Partner:
-    """Change name, email or website."""
+    """Change name, email, website or the partner's outbound postback URL template (checked
+    by the SSRF guard here and again at every send)."""
     actor.require_write()
     unknown = set(fields) - set(PARTNER_UPDATABLE_FIELDS)
     if unknown:
@@ -196,6 +198,8 @@ def partner_update(*, actor: Actor, partner: Partner, **fields: Any) -> Partner:
     for name, value in fields.items():
         setattr(locked, name, value if value is not None else "")
     full_clean_or_raise(locked, exclude=["brand"])
+    if "postback_url_template" in fields:
+        check_postback_template(locked.postback_url_template)
     changes = changes_between(before, snapshot(locked, PARTNER_UPDATABLE_FIELDS))
     if changes:
         locked.save()

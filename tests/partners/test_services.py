@@ -189,3 +189,20 @@ def actor_brand(actor):
     from brands.models import Brand
 
     return Brand.objects.get(pk=actor.brand_id)
+
+
+def test_partner_postback_url_template_is_updatable_and_ssrf_checked(actor, partner):
+    updated = partner_update(
+        actor=actor,
+        partner=partner,
+        postback_url_template="https://partner.example/pb?c={CLICK_ID}&s={STATUS}",
+    )
+    assert updated.postback_url_template == "https://partner.example/pb?c={CLICK_ID}&s={STATUS}"
+    assert only_event("partner.update").changes["postback_url_template"][0] == ""
+    for unsafe in ("http://127.0.0.1/pb", "http://{CLICK_ID}.example/pb", "ftp://x.example/"):
+        with pytest.raises(ValidationError):
+            partner_update(actor=actor, partner=partner, postback_url_template=unsafe)
+    partner.refresh_from_db()
+    assert partner.postback_url_template.startswith("https://partner.example/")
+    cleared = partner_update(actor=actor, partner=partner, postback_url_template="")
+    assert cleared.postback_url_template == ""
