@@ -6,7 +6,8 @@ queued clicks) on PostgreSQL + Redis, then drives each endpoint and its baseline
 side with a load generator running in separate processes (one HTTP/1.1 connection per
 request), alternating rounds; reports the median of the rounds.
 
-- click: GET /c/<brand>/<offer>/<partner> versus a bare view answering the same 302;
+- click: GET /c/<brand>/<offer>/<partner> versus a bare view answering the same 302, and the
+  same click with a deep link (url= on a host the offer allows);
 - postback: a signed inbound postback (signature, dedup, fraud scoring, audit, outbox) versus
   a bare view doing one single-row INSERT;
 - memory: resident set size of each gunicorn worker after the run.
@@ -46,6 +47,7 @@ WORKERS = int(os.environ.get("WEB_CONCURRENCY", str(2 * (os.cpu_count() or 1))))
 THREADS = int(os.environ.get("WEB_THREADS", "2"))
 BRAND = "bench-http"
 CLICK_POOL = 2000
+DEEP_LINK = urlencode({"sub1": "bench", "url": "https://shop.example.com/shoes/boots?size=9"})
 
 ENV = {
     **os.environ,
@@ -108,6 +110,8 @@ def prepare() -> dict:
             "payout_amount": 10,
         },
     )
+    # Deep links (url=) on the shop's host: the "click redirect (deep link)" row.
+    Offer.objects.filter(pk=offer.pk).update(deep_link_hosts=["shop.example.com"])
     partner, _ = Partner.objects.get_or_create(
         brand=brand, slug="p", defaults={"name": "Partner", "status": PartnerStatus.ACTIVE}
     )
@@ -260,6 +264,7 @@ def main() -> None:
         wait_healthy(port)
         pairs = [
             ("click redirect", ("click", {"path": f"/c/{BRAND}/o/p?sub1=bench"})),
+            ("click redirect (deep link)", ("click", {"path": f"/c/{BRAND}/o/p?{DEEP_LINK}"})),
             ("bare 302 view", ("bare", {"path": "/bench/bare-redirect"})),
             ("inbound postback (signed)", ("postback", prepared)),
             ("bare single-row INSERT", ("bare_insert", {})),
@@ -297,6 +302,9 @@ def main() -> None:
     ratios = {
         "click ÷ bare 302": round(
             by_name["click redirect"]["rps"] / by_name["bare 302 view"]["rps"], 2
+        ),
+        "deep-link click ÷ bare 302": round(
+            by_name["click redirect (deep link)"]["rps"] / by_name["bare 302 view"]["rps"], 2
         ),
         "postback ÷ bare INSERT": round(
             by_name["inbound postback (signed)"]["rps"] / by_name["bare single-row INSERT"]["rps"],

@@ -3,7 +3,8 @@
 Hot path: config comes from the per-process cache (no query), the user agent verdict from an
 LRU cache; the click's fraud counters and its queue record go to the queue's Redis in one
 round trip (``conversions.click_store``), plus a counter query for capped offers.
-The destination comes only from the offer's stored config, never from the request."""
+The destination comes from the offer's stored config; a deep link (``url=``) from the request
+replaces it only when the offer's host allowlist admits it (``core.deep_links``)."""
 
 from __future__ import annotations
 
@@ -57,6 +58,8 @@ class ClickInput:
     # A HEAD request asks whether the link works (link checkers, unfurlers): it is answered
     # like any click but counted as a preview, never billed.
     head_only: bool = False
+    # The link's url= (a deep link), as sent; used only if the offer's allowlist admits it.
+    deep_link: str = ""
 
 
 @dataclass(frozen=True)
@@ -193,10 +196,12 @@ def click_handle(data: ClickInput) -> ClickDecision:
         )
     assert offer is not None
     assert partner is not None
+    # A deep link the offer does not allow lands on the destination, as if it were absent.
+    landing = (data.deep_link and offer.deep_links.target(data.deep_link)) or offer.destination_url
     return ClickDecision(
         outcome,
         click.id,
-        destination_for(offer.destination_url, click, partner.slug, offer.slug),
+        destination_for(landing, click, partner.slug, offer.slug),
         302,
         billable=click.is_billable,
         interstitial=brand.botd_enabled and not preview,

@@ -255,6 +255,7 @@ class OfferLink:
     name: str
     currency: str
     link: str
+    deep_link_hosts: tuple[str, ...] = ()
 
 
 def portal_offer_links(*, actor: Actor) -> list[OfferLink]:
@@ -268,6 +269,7 @@ def portal_offer_links(*, actor: Actor) -> list[OfferLink]:
             link=tracking_link(
                 brand_slug=actor.brand_slug, offer_slug=offer.slug, partner_slug=partner.slug
             ),
+            deep_link_hosts=tuple(offer.deep_link_hosts),
         )
         for offer in partner_offer_list(actor=actor, partner=partner)
     ]

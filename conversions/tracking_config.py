@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from brands.models import Brand
 from core.config_cache import cached_for_brand, clear_process_cache
+from core.deep_links import DeepLinkPolicy
 from offers.models import Offer, PayoutRule
 from partners.models import Partner
 
@@ -38,6 +39,9 @@ class RuleConfig:
     payout_amount: Decimal
     revenue_type: str
     revenue_amount: Decimal | None
+
+
+NO_DEEP_LINKS = DeepLinkPolicy()
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +72,8 @@ class OfferConfig:
     allow_unsigned_postbacks: bool
     postback_url_template: str | None
     min_conversion_seconds: int
+    # The deep-link allowlist, parsed once per config load (core.deep_links).
+    deep_links: DeepLinkPolicy = NO_DEEP_LINKS
 
     @property
     def has_caps(self) -> bool:
@@ -166,6 +172,9 @@ def offer_config(brand: BrandConfig, slug: str) -> OfferConfig | None:
             allow_unsigned_postbacks=offer.allow_unsigned_postbacks,
             postback_url_template=offer.postback_url_template,
             min_conversion_seconds=offer.min_conversion_seconds,
+            deep_links=DeepLinkPolicy.parse(
+                offer.deep_link_hosts, destination_url=offer.destination_url
+            ),
         )
 
     return cached_for_brand(("offer", brand.slug, slug), brand.id, load, stale_on_db_error=True)

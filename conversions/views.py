@@ -82,6 +82,7 @@ def click_redirect(request: HttpRequest, brand: str, offer: str, partner: str) -
                 meta={key: value for key, value in request.META.items() if key.startswith("HTTP_")},
                 via_trusted_proxy=is_trusted_proxy(request.META.get("REMOTE_ADDR", "")),
                 head_only=request.method == "HEAD",
+                deep_link=params.get("url", ""),
             )
         )
     except (DatabaseError, InterfaceError) as exc:
@@ -109,7 +110,8 @@ def click_redirect(request: HttpRequest, brand: str, offer: str, partner: str) -
             },
         )
     else:
-        # HttpResponseRedirect refuses non-web schemes; the URL comes from offer config only.
+        # HttpResponseRedirect refuses non-web schemes; the URL comes from offer config, or a
+        # deep link on a host the offer's allowlist names (core.deep_links).
         response = HttpResponseRedirect(decision.location)
     response["Referrer-Policy"] = "no-referrer-when-downgrade"
     response["X-Robots-Tag"] = "noindex, nofollow"

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django import forms
 from django.contrib import admin, messages
 from django.http import HttpRequest
 from django.urls import reverse
@@ -14,7 +13,6 @@ from django.utils.html import format_html, format_html_join
 
 from backoffice.admin_base import (
     BrandScopedAdmin,
-    CommaListField,
     ReadOnlyBrandAdmin,
     ServiceModelForm,
     admin_actor,
@@ -25,7 +23,8 @@ from backoffice.admin_base import (
 )
 from backoffice.admin_columns import related_slug
 from core.links import inbound_postback_url, tracking_link_template
-from offers.models import AmountType, DeviceClass, Offer, OfferCapCounter, OfferStatus, PayoutRule
+from offers.forms import OfferAddForm, OfferChangeForm
+from offers.models import AmountType, Offer, OfferCapCounter, OfferStatus, PayoutRule
 from offers.services import (
     CAP_FIELDS,
     UPDATABLE_FIELDS,
@@ -39,84 +38,6 @@ from offers.services import (
     offer_set_payout_rule,
     offer_update,
 )
-
-CREATE_FIELDS = (
-    "brand",
-    "slug",
-    "name",
-    "destination_url",
-    "fallback_url",
-    "currency",
-    "payout_type",
-    "payout_amount",
-    "revenue_type",
-    "revenue_amount",
-    "postback_url_template",
-    "geo_allow",
-    "device_allow",
-)
-# Service argument → form field, for errors the services report by argument name.
-OFFER_ERROR_FIELDS = {
-    "daily": "daily_cap",
-    "weekly": "weekly_cap",
-    "monthly": "monthly_cap",
-    "mode": "cap_mode",
-    "offer_id": "slug",
-    "offer_id_taken": "slug",
-}
-_TARGETING_HELP = {
-    "geo_allow": "Two-letter country codes separated by commas (US, DE). Empty: all countries.",
-    "postback_allowed_ips": "Addresses or CIDR ranges separated by commas. Empty: any sender.",
-}
-
-
-def _geo_field() -> CommaListField:
-    return CommaListField(required=False, label="Countries", help_text=_TARGETING_HELP["geo_allow"])
-
-
-def _device_field() -> forms.MultipleChoiceField:
-    return forms.MultipleChoiceField(
-        choices=DeviceClass.choices,
-        required=False,
-        widget=forms.CheckboxSelectMultiple,
-        label="Devices",
-        help_text="None ticked: all devices.",
-    )
-
-
-class OfferAddForm(ServiceModelForm):
-    error_fields = OFFER_ERROR_FIELDS
-    geo_allow = _geo_field()
-    device_allow = _device_field()
-
-    class Meta(ServiceModelForm.Meta):
-        model = Offer
-        fields = (*CREATE_FIELDS, *CAP_FIELDS)
-        help_texts = {
-            "slug": "The offer_id used in tracking links; derived from the name when left empty.",
-            "currency": "Defaults to the brand's currency.",
-        }
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        for name in ("slug", "currency"):
-            if name in self.fields:
-                self.fields[name].required = False
-
-
-class OfferChangeForm(ServiceModelForm):
-    error_fields = OFFER_ERROR_FIELDS
-    geo_allow = _geo_field()
-    device_allow = _device_field()
-    postback_allowed_ips = CommaListField(
-        required=False,
-        label="Postback allowed IPs",
-        help_text=_TARGETING_HELP["postback_allowed_ips"],
-    )
-
-    class Meta(ServiceModelForm.Meta):
-        model = Offer
-        fields = (*UPDATABLE_FIELDS, *CAP_FIELDS)
 
 
 def _show_new_secrets(request: HttpRequest, results: list[tuple[Any, Any]]) -> None:
@@ -163,7 +84,7 @@ class OfferAdmin(BrandScopedAdmin):
                 )
             },
         ),
-        ("Targeting", {"fields": ("geo_allow", "device_allow")}),
+        ("Targeting", {"fields": ("geo_allow", "device_allow", "deep_link_hosts")}),
         ("Caps", {"fields": ("daily_cap", "weekly_cap", "monthly_cap", "cap_mode")}),
         ("Postbacks", {"fields": ("postback_url_template",)}),
     )
@@ -184,7 +105,15 @@ class OfferAdmin(BrandScopedAdmin):
         ),
         (
             "Targeting",
-            {"fields": ("geo_allow", "device_allow", "is_private", "allowed_partners_list")},
+            {
+                "fields": (
+                    "geo_allow",
+                    "device_allow",
+                    "deep_link_hosts",
+                    "is_private",
+                    "allowed_partners_list",
+                )
+            },
         ),
         ("Caps", {"fields": ("daily_cap", "weekly_cap", "monthly_cap", "cap_mode")}),
         (
@@ -323,6 +252,7 @@ class OfferAdmin(BrandScopedAdmin):
                 revenue_amount=data["revenue_amount"],
                 postback_url_template=data["postback_url_template"],
                 geo_allow=data["geo_allow"],
+                deep_link_hosts=data["deep_link_hosts"],
                 device_allow=data["device_allow"],
             )
             if data.get("allow_unsigned_postbacks"):

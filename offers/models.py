@@ -65,6 +65,9 @@ class Offer(models.Model):
     device_allow = models.JSONField(default=list, blank=True)  # DeviceClass values; empty = all
     # Private offers accept clicks only from partners listed in allowed_partners.
     is_private = models.BooleanField(default=False)
+    # Deep links (core.deep_links): hosts a tracking link's url= may land on, each a host
+    # ("shop.example.com") or "*.example.com"; empty: url= is ignored. Normalised on save.
+    deep_link_hosts = models.JSONField(default=list, blank=True)
     allowed_partners = models.ManyToManyField("partners.Partner", blank=True, related_name="+")
     # Kept (not hashed) because verifying an HMAC needs the key; no read path returns it.
     # Encrypted at rest with TRCKER_SECRETS_KEY (the column holds a Fernet token, ~170 chars

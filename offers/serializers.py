@@ -142,6 +142,11 @@ class OfferOutput(serializers.Serializer[Offer]):
     allowed_partner_ids = serializers.SerializerMethodField(
         help_text="Partners admitted when is_private (ignored otherwise)."
     )
+    deep_link_hosts = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Hosts a tracking link's url= may land on (shop.example.com, or *.example.com "
+        "for its subdomains); any other url= goes to destination_url. Empty: no deep links.",
+    )
     min_conversion_seconds = serializers.IntegerField(
         help_text="Conversions sooner than this after their click are scored as suspicious; 0: no "
         "minimum."
@@ -217,6 +222,9 @@ class OfferCreateInput(StrictSerializer):
     device_allow = serializers.ListField(
         child=serializers.ChoiceField(choices=DeviceClass.choices), required=False, max_length=3
     )
+    deep_link_hosts = serializers.ListField(
+        child=serializers.CharField(max_length=300), required=False, max_length=50
+    )
 
 
 class OfferUpdateInput(StrictSerializer):
@@ -243,6 +251,9 @@ class OfferUpdateInput(StrictSerializer):
     )
     min_conversion_seconds = serializers.IntegerField(min_value=0, max_value=86400, required=False)
     is_private = serializers.BooleanField(required=False)
+    deep_link_hosts = serializers.ListField(
+        child=serializers.CharField(max_length=300), required=False, max_length=50
+    )
     # true accepts postbacks with no signature and no allowed IP (docs/tracking.md, "Proving
     # origin"); anyone who learns the postback URL can then record conversions.
     allow_unsigned_postbacks = serializers.BooleanField(required=False)

@@ -53,6 +53,7 @@ UPDATABLE_FIELDS = (
     "postback_allowed_ips",
     "min_conversion_seconds",
     "is_private",
+    "deep_link_hosts",
     # Opting out of secure-by-default postbacks is a configuration change like any other:
     # audited with its old and new value.
     "allow_unsigned_postbacks",
@@ -85,6 +86,7 @@ def offer_create(
     postback_url_template: str | None = None,
     geo_allow: list[str] | None = None,
     device_allow: list[str] | None = None,
+    deep_link_hosts: list[str] | None = None,
 ) -> Offer:
     """Create an active offer. ``offer_id`` (the slug) is derived from the name if omitted.
 
@@ -92,7 +94,11 @@ def offer_create(
     on the returned instance; interfaces show it once, in the create answer) and refuses
     unsigned postbacks until ``allow_unsigned_postbacks`` or ``postback_allowed_ips`` is set."""
     actor.require_write()
-    targeting = {"geo_allow": geo_allow or [], "device_allow": device_allow or []}
+    targeting = {
+        "geo_allow": geo_allow or [],
+        "device_allow": device_allow or [],
+        "deep_link_hosts": deep_link_hosts or [],
+    }
     normalise_targeting(targeting)
     brand = Brand.objects.get(pk=actor.brand_id)
     offer = Offer(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
+from core.deep_links import HOSTS_MAX, DeepLinkHostError, normalise_host_entry
 from core.errors import ValidationError
 from core.outbound_http import OutboundRefused, check_template_on_save
 from offers.models import AmountType, DeviceClass, Offer
@@ -56,6 +57,31 @@ def normalise_targeting(fields: dict[str, Any]) -> None:
                     },
                 ) from None
         fields["postback_allowed_ips"] = sorted(set(networks))
+    if fields.get("deep_link_hosts") is not None:
+        fields["deep_link_hosts"] = normalise_deep_link_hosts(fields["deep_link_hosts"])
+
+
+DEEP_LINK_HOSTS_HELP = "Use host names like shop.example.com, or *.example.com for its subdomains."
+
+
+def normalise_deep_link_hosts(entries: Any) -> list[str]:
+    """The deep-link allowlist: host names or ``*.`` patterns (core.deep_links), lower-case,
+    an internationalised name in its xn-- form, sorted, without duplicates."""
+    if not isinstance(entries, list | tuple) or len(entries) > HOSTS_MAX:
+        raise ValidationError(
+            f"deep_link_hosts takes a list of at most {HOSTS_MAX} host names.",
+            fields={"deep_link_hosts": [DEEP_LINK_HOSTS_HELP]},
+        )
+    hosts = set()
+    for entry in entries:
+        try:
+            hosts.add(normalise_host_entry(str(entry)[:300]))
+        except DeepLinkHostError:
+            raise ValidationError(
+                f"deep_link_hosts: {str(entry)[:60]!r} is not a host name or *.host pattern.",
+                fields={"deep_link_hosts": [DEEP_LINK_HOSTS_HELP]},
+            ) from None
+    return sorted(hosts)
 
 
 # Sample values for the save-time check of an outbound postback template.

@@ -32,6 +32,8 @@ from operations.lookups import CONVERSION_ID
 from partners import self_service
 from partners.models import Partner
 from partners.partner_api_serializers import (
+    PartnerLinkInput,
+    PartnerLinkOutput,
     PartnerOfferLinkOutput,
     PartnerProfileOutput,
     PartnerProfileUpdateInput,
@@ -81,6 +83,20 @@ OPERATIONS = [
         scope=Scope.READ,
         rest=RestRoute("GET", "offers/", "partner-offers", TAG),
         tool=ToolSpec("My offers and links", READ),
+    ),
+    partner_operation(
+        name="build_my_link",
+        description="Your tracking link for one offer, with sub ids (sub1…sub5) and optionally "
+        "a deep link: url, a page on a host the offer allows (see deep_link_hosts in "
+        'list_my_offers). Example: {"offer_id": "spring-sale", "url": '
+        '"https://shop.example.com/shoes", "sub1": "newsletter"}. A url the offer does not '
+        "allow is refused (deep_link_not_allowed) with the hosts it does.",
+        input=PartnerLinkInput,
+        run=self_service.partner_build_link,
+        output=PartnerLinkOutput,
+        scope=Scope.READ,
+        rest=RestRoute("GET", "offers/<offer_id>/link/", "partner-offer-link", TAG),
+        tool=ToolSpec("Build my link", READ),
     ),
     partner_operation(
         name="get_my_stats",

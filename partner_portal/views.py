@@ -13,7 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
-from urllib.parse import urlencode
 
 from django import forms
 from django.http import HttpRequest, HttpResponse
@@ -36,7 +35,9 @@ from conversions.portal import (
     portal_performance,
     portal_statement,
 )
+from core.errors import ValidationError
 from partner_portal.access import Portal, portal_page
+from partners.self_service import partner_build_link
 
 SUB_FIELDS = ("sub1", "sub2", "sub3", "sub4", "sub5")
 GET = require_http_methods(["GET", "HEAD"])
@@ -168,6 +169,14 @@ class LinkBuilderForm(forms.Form):
     def __init__(self, *args: Any, offers: list[tuple[str, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["offer"] = forms.ChoiceField(label="Offer", choices=offers)
+        self.fields["url"] = forms.CharField(
+            label="Landing page (deep link)",
+            max_length=2048,
+            required=False,
+            strip=True,
+            help_text="A page on a host the offer allows (listed beside each link above); "
+            "empty: the offer's own page.",
+        )
         for name in SUB_FIELDS:
             self.fields[name] = forms.CharField(
                 label=name, max_length=SUB_ID_MAX, required=False, strip=True
@@ -184,9 +193,16 @@ def links(request: HttpRequest, portal: Portal) -> HttpResponse:
     if "offer" in request.GET and choices:
         form = LinkBuilderForm(request.GET, offers=choices)
         if form.is_valid():
-            base = next(o.link for o in offers if o.offer_id == form.cleaned_data["offer"])
-            subs = {name: form.cleaned_data[name] for name in SUB_FIELDS if form.cleaned_data[name]}
-            built = f"{base}?{urlencode(subs)}" if subs else base
+            data = form.cleaned_data
+            try:
+                built = partner_build_link(
+                    actor=portal.actor,
+                    offer_id=data["offer"],
+                    url=data["url"],
+                    **{name: data[name] for name in SUB_FIELDS},
+                )["tracking_link"]
+            except ValidationError as refused:
+                form.add_error("url", refused.message)
     return render(
         request,
         "partner_portal/links.html",

@@ -81,3 +81,50 @@ class PartnerOfferLinkOutput(serializers.Serializer[dict[str, Any]]):
     tracking_link = serializers.CharField(
         help_text="Your tracking link; add sub1…sub5 as query parameters to tag your traffic."
     )
+    deep_link_hosts = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Hosts your link's url= may land on (*.example.com: its subdomains); empty: "
+        "no deep links, every click lands on the offer's page.",
+    )
+
+
+SUB_HELP = "A sub id to tag your traffic (up to 255 characters); comes back in your reports."
+
+
+class PartnerLinkInput(StrictSerializer):
+    offer_id = serializers.RegexField(
+        r"^[a-z0-9][a-z0-9_-]{0,63}$", help_text="The offer's id (slug), from list_my_offers."
+    )
+    url = serializers.CharField(
+        max_length=2048,
+        required=False,
+        allow_blank=True,
+        help_text="A deep link: the page the click should land on, on a host the offer allows "
+        "(deep_link_hosts); empty: the offer's own page.",
+    )
+    sub1 = serializers.CharField(
+        max_length=255, required=False, allow_blank=True, help_text=SUB_HELP
+    )
+    sub2 = serializers.CharField(
+        max_length=255, required=False, allow_blank=True, help_text=SUB_HELP
+    )
+    sub3 = serializers.CharField(
+        max_length=255, required=False, allow_blank=True, help_text=SUB_HELP
+    )
+    sub4 = serializers.CharField(
+        max_length=255, required=False, allow_blank=True, help_text=SUB_HELP
+    )
+    sub5 = serializers.CharField(
+        max_length=255, required=False, allow_blank=True, help_text=SUB_HELP
+    )
+
+
+class PartnerLinkOutput(serializers.Serializer[dict[str, Any]]):
+    offer_id = serializers.CharField(help_text="The offer's slug.")
+    tracking_link = serializers.CharField(
+        help_text="Your link with its sub ids and deep link, ready to share."
+    )
+    deep_link = serializers.CharField(
+        help_text="The landing page the link carries, as the click will use it; empty: the "
+        "offer's own page."
+    )

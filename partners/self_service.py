@@ -8,13 +8,15 @@ no argument can point a partner at another partner's data."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django.db.models import Q
 
 from audit.actor import Actor
-from core.errors import NotFoundError, PermissionDeniedError
+from core.deep_links import DEEP_LINK_MAX, DeepLinkPolicy
+from core.errors import NotFoundError, PermissionDeniedError, ValidationError
 from core.links import tracking_link
-from offers.models import Offer
+from offers.models import Offer, OfferStatus
 from partners.models import Partner
 from partners.selectors import partner_offer_list
 from partners.services import partner_update
@@ -65,9 +67,50 @@ def partner_offer_links(*, actor: Actor) -> list[dict[str, Any]]:
             "tracking_link": tracking_link(
                 brand_slug=actor.brand_slug, offer_slug=offer.slug, partner_slug=partner.slug
             ),
+            "deep_link_hosts": list(offer.deep_link_hosts),
         }
         for offer in partner_offer_list(actor=actor, partner=partner)
     ]
+
+
+SUB_NAMES = ("sub1", "sub2", "sub3", "sub4", "sub5")
+
+
+def deep_link_refusal(offer: Offer) -> str:
+    """Why a deep link is refused for this offer, in words a partner can act on."""
+    if not offer.deep_link_hosts:
+        return "This offer takes no deep links: its links land on the offer's own page."
+    return f"This offer's links may land only on {', '.join(offer.deep_link_hosts)} (https)."
+
+
+def partner_build_link(
+    *, actor: Actor, offer_id: str, url: str = "", **subs: str
+) -> dict[str, Any]:
+    """The partner's tracking link for one active offer they may promote, with sub ids and a
+    deep link (``url``) checked as the click handler will check it (``core.deep_links``): a
+    landing page the offer does not allow is refused here rather than silently sent to the
+    offer's destination later."""
+    partner = partner_self(actor=actor)
+    offer = partner_visible_offer(actor=actor, offer_id=offer_id)
+    if offer.status != OfferStatus.ACTIVE:
+        raise NotFoundError("offer", offer_id)
+    params = {name: subs[name] for name in SUB_NAMES if subs.get(name)}
+    deep_link = ""
+    if url:
+        policy = DeepLinkPolicy.parse(offer.deep_link_hosts, destination_url=offer.destination_url)
+        deep_link = policy.target(url[: DEEP_LINK_MAX + 1]) or ""
+        if not deep_link:
+            message = deep_link_refusal(offer)
+            raise ValidationError(message, code="deep_link_not_allowed", fields={"url": [message]})
+        params["url"] = deep_link
+    link = tracking_link(
+        brand_slug=actor.brand_slug, offer_slug=offer.slug, partner_slug=partner.slug
+    )
+    return {
+        "offer_id": offer.slug,
+        "tracking_link": f"{link}?{urlencode(params)}" if params else link,
+        "deep_link": deep_link,
+    }
 
 
 def partner_profile_update(*, actor: Actor, **fields: Any) -> Partner:

@@ -39,6 +39,7 @@ def own_arguments(world: World) -> dict[str, dict[str, Any]]:
     return {
         "get_my_profile": {},
         "list_my_offers": {},
+        "build_my_link": {"offer_id": "spring-sale", "sub1": "ann-news"},
         "get_my_stats": {"days": 30},
         "get_my_report": {
             "metrics": list(PARTNER_REPORT_METRICS),
@@ -143,6 +144,7 @@ def test_foreign_ids_are_not_found_exactly_like_missing_ones_on_rest_and_mcp(wor
     probes = list(foreign_probes(world))
     assert {name for name, *_ in probes} >= {
         "get_my_conversion",
+        "build_my_link",
         "get_my_stats",
         "get_my_report",
         "list_my_conversions",
