@@ -87,6 +87,7 @@ class BrandAdmin(BrandScopedAdmin):
     fieldsets = (
         (None, {"fields": ("slug", "name", "timezone", "currency", "attribution_precedence")}),
         ("Fraud", {"fields": ("fraud_mode", "fraud_threshold", "botd_enabled")}),
+        ("Approval", {"fields": ("default_hold_days",)}),
         ("Identity provider", {"fields": ("external_org_id",)}),
         ("History", {"fields": ("created_at", "updated_at")}),
     )

@@ -48,6 +48,15 @@ class Brand(models.Model):
     # find their brand by exact match on it, so two brands may never share a value; blank
     # means "no IdP organization" and is exempt from the uniqueness rule.
     external_org_id = models.CharField(max_length=200, blank=True, default="")
+    # Days a pending, unflagged conversion of an offer without its own hold_days waits before
+    # the worker approves it (conversions.auto_approval); null: no auto-approval.
+    default_hold_days = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(365)],
+        help_text="Days before a pending, unflagged conversion is approved automatically, for "
+        "offers without their own hold (0–365); empty: conversions wait for a person.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -59,6 +68,11 @@ class Brand(models.Model):
             ),
             models.CheckConstraint(
                 condition=models.Q(fraud_mode__in=FraudMode.values), name="brand_fraud_mode_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(default_hold_days__isnull=True)
+                | models.Q(default_hold_days__lte=365),
+                name="brand_default_hold_days_range",
             ),
             models.UniqueConstraint(
                 fields=["external_org_id"],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 import zoneinfo
 from datetime import timedelta
+from enum import Enum
 
 from django.conf import settings
 from django.contrib.auth.models import User  # settings.AUTH_USER_MODEL
@@ -23,7 +24,22 @@ from core.errors import AuthenticationError, ConflictError, ValidationError
 from core.locking import lock_one
 from core.validation import full_clean_or_raise
 
-BRAND_SETTINGS_FIELDS = ("name", "timezone", "currency", "attribution_precedence")
+BRAND_SETTINGS_FIELDS = (
+    "name",
+    "timezone",
+    "currency",
+    "attribution_precedence",
+    "default_hold_days",
+)
+
+
+class Keep(Enum):
+    """A brand_update argument left out (None is a value of default_hold_days: no
+    auto-approval)."""
+
+    VALUE = "keep"
+
+
 FRAUD_SETTINGS_FIELDS = ("fraud_mode", "fraud_threshold", "botd_enabled")
 
 
@@ -92,8 +108,11 @@ def brand_update(
     timezone_name: str | None = None,
     currency: str | None = None,
     attribution_precedence: str | None = None,
+    default_hold_days: int | Keep | None = Keep.VALUE,
 ) -> Brand:
-    """Change the brand's general settings; omitted arguments keep their value."""
+    """Change the brand's general settings; omitted arguments keep their value.
+    ``default_hold_days`` (0–365, None: no auto-approval) is the hold of every offer without
+    its own ``hold_days`` (conversions.auto_approval)."""
     actor.require_write()
     brand = _locked_brand(actor)
     before = snapshot(brand, BRAND_SETTINGS_FIELDS)
@@ -106,6 +125,8 @@ def brand_update(
         brand.currency = currency
     if attribution_precedence is not None:
         brand.attribution_precedence = attribution_precedence
+    if not isinstance(default_hold_days, Keep):
+        brand.default_hold_days = default_hold_days
     full_clean_or_raise(brand)
     changes = changes_between(before, snapshot(brand, BRAND_SETTINGS_FIELDS))
     if changes:

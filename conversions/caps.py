@@ -3,27 +3,22 @@
 A conversion takes a slot with one conditional UPDATE per capped period
 (``count = count + 1 WHERE count < cap``); under READ COMMITTED PostgreSQL re-checks the
 WHERE clause against the committed row, so concurrent writers can never overshoot. Periods
-are taken all-or-nothing inside a savepoint."""
+are taken all-or-nothing inside a savepoint. A cap set or lowered mid-period starts from what
+the period already holds (``offers.cap_counters.cap_counters_seed``)."""
 
 from __future__ import annotations
 
 import zoneinfo
-from datetime import date, datetime, timedelta
+from datetime import datetime
 
 from django.db import transaction
 from django.db.models import F
 
 from conversions.tracking_config import OfferConfig
+from offers.cap_counters import period_starts
 from offers.models import CapPeriod, OfferCapCounter
 
-
-def period_starts(now: datetime, tz: zoneinfo.ZoneInfo) -> dict[str, date]:
-    local = now.astimezone(tz).date()
-    return {
-        CapPeriod.DAY: local,
-        CapPeriod.WEEK: local - timedelta(days=local.weekday()),  # ISO weeks start Monday
-        CapPeriod.MONTH: local.replace(day=1),
-    }
+__all__ = ["cap_reached", "cap_try_take", "period_starts"]
 
 
 def _caps(offer: OfferConfig) -> dict[str, int]:

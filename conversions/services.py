@@ -18,6 +18,12 @@ from audit.actor import Actor
 from audit.services import audit_record
 from brands.models import Brand, FraudMode
 from conversions import click_store
+from conversions.attribution import (
+    choose_attribution,
+    click_expired,
+    click_expired_error,
+    conversion_subs,
+)
 from conversions.caps import cap_reached, cap_try_take
 from conversions.fraud import FraudScore, over_threshold, score_conversion
 from conversions.models import (
@@ -36,7 +42,6 @@ from conversions.tracking_config import BrandConfig, OfferConfig
 from core.errors import ConflictError, InvalidTransitionError, ValidationError
 from core.locking import lock_one
 from partners.models import Coupon, CouponStatus
-from partners.services import coupon_try_use
 
 REVIEWABLE = {ConversionStatus.PENDING, ConversionStatus.PENDING_REVIEW}
 FIRES_POSTBACK = {ConversionStatus.PENDING, ConversionStatus.APPROVED}
@@ -92,11 +97,13 @@ def conversion_record(
 
     New sales are the common case, so the (offer, event_type, txn_id) unique constraint is
     the duplicate check — no lookup before the INSERT. Whatever refuses a repeat (its click
-    purged, its coupon used up since, or the constraint itself) answers with the sale
-    already recorded instead."""
+    purged or expired, its coupon disabled since, or the constraint itself) answers with the
+    sale already recorded instead."""
     try:
         click = _find_click(brand, offer, data.click_id)
         coupon = _find_coupon(brand, offer, data.coupon)
+        if coupon is None and click_expired(offer, click, now=timezone.now()):
+            raise click_expired_error(offer)
         if click is None and coupon is None:
             if data.click_id:
                 raise ValidationError(
@@ -130,28 +137,14 @@ def _record_new(
     coupon: Coupon | None,
 ) -> Conversion:
     now = timezone.now()
-    use_coupon = coupon is not None and (brand.coupon_first or click is None)
-    if use_coupon and coupon is not None and not coupon_try_use(coupon=coupon):
-        if click is None:
-            raise ValidationError(
-                "This coupon has reached its maximum number of uses.",
-                code="coupon_exhausted",
-                fields={"coupon": ["Used up."]},
-            )
-        use_coupon = False
-    winner = coupon if use_coupon else click
+    choice = choose_attribution(brand, offer, data, click, coupon, now=now)
+    attribution = choice.as_json(brand, data, click, coupon)
+    click = choice.click  # None when it is older than the attribution window
+    winner = coupon if choice.use_coupon else click
     # Never None: the caller refuses a sale with neither, and an accepted click has a partner.
     assert winner is not None
     partner = winner.partner
     assert partner is not None
-    attribution = {
-        "winner": "coupon" if use_coupon else "click",
-        "click_id": click.id if click else (data.click_id or None),
-        "click_partner_id": click.partner.slug if click and click.partner else None,
-        "coupon": data.coupon or None,
-        "coupon_partner_id": coupon.partner.slug if coupon else None,
-        "precedence": "coupon" if brand.coupon_first else "click",
-    }
     payout, revenue = resolve_amounts(
         offer, partner_id=partner.pk, event_type=data.event_type, sale_amount=data.amount
     )
@@ -188,11 +181,9 @@ def _record_new(
             status, reason = ConversionStatus.REJECTED, "cap_exceeded"
         else:
             status, reason = ConversionStatus.PENDING_REVIEW, "cap_exceeded"
-    subs = (
-        data.subs
-        if any(data.subs) or click is None
-        else (click.sub1, click.sub2, click.sub3, click.sub4, click.sub5)
-    )
+    if status == ConversionStatus.PENDING and choice.hold_reason:
+        status, reason = ConversionStatus.PENDING_REVIEW, choice.hold_reason
+    subs = conversion_subs(data, click, partner_id=partner.pk)
     flagged = (
         brand.fraud_mode != FraudMode.OFF
         and bool(fraud.signals)
@@ -203,7 +194,7 @@ def _record_new(
         offer_id=offer.id,
         partner=partner,
         click=click,
-        coupon=coupon if use_coupon else None,
+        coupon=coupon if choice.use_coupon else None,
         attribution=attribution,
         event_type=data.event_type,
         txn_id=data.txn_id,

@@ -72,6 +72,7 @@ class OfferConfig:
     allow_unsigned_postbacks: bool
     postback_url_template: str | None
     min_conversion_seconds: int
+    attribution_window_days: int
     # The deep-link allowlist, parsed once per config load (core.deep_links).
     deep_links: DeepLinkPolicy = NO_DEEP_LINKS
 
@@ -172,6 +173,7 @@ def offer_config(brand: BrandConfig, slug: str) -> OfferConfig | None:
             allow_unsigned_postbacks=offer.allow_unsigned_postbacks,
             postback_url_template=offer.postback_url_template,
             min_conversion_seconds=offer.min_conversion_seconds,
+            attribution_window_days=offer.attribution_window_days,
             deep_links=DeepLinkPolicy.parse(
                 offer.deep_link_hosts, destination_url=offer.destination_url
             ),

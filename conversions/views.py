@@ -19,6 +19,7 @@ from django.views.decorators.http import require_http_methods
 
 from audit.actor import Actor
 from conversions import tracking_config
+from conversions.attribution import attribution_summary
 from conversions.clicks import ClickInput, click_handle, click_record_botd_verdict
 from conversions.models import SUB_ID_MAX
 from conversions.postback_intake import InboundPostback, postback_receive
@@ -285,6 +286,7 @@ def _inbound_postback(
         {
             "conversion_id": conversion.id,
             "status": conversion.status,
+            "status_reason": conversion.status_reason,
             "duplicate": recorded.duplicate,
             "txn_id": conversion.txn_id,
             "event": conversion.event_type,
@@ -295,5 +297,6 @@ def _inbound_postback(
             "sub3": conversion.sub3,
             "sub4": conversion.sub4,
             "sub5": conversion.sub5,
+            "attribution": attribution_summary(conversion.attribution),
         }
     )

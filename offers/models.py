@@ -1,5 +1,6 @@
 from typing import TypedDict
 
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from brands.models import CURRENCY_VALIDATOR, HTTP_URL_VALIDATOR, SLUG_VALIDATOR
@@ -14,6 +15,9 @@ class DecimalColumn(TypedDict):
 
 
 MONEY: DecimalColumn = {"max_digits": 14, "decimal_places": 2}
+ATTRIBUTION_WINDOW_DEFAULT_DAYS = 30
+ATTRIBUTION_WINDOW_MAX_DAYS = 365
+HOLD_DAYS_MAX = 365
 
 
 class OfferStatus(models.TextChoices):
@@ -87,6 +91,22 @@ class Offer(models.Model):
         max_length=2048, validators=[HTTP_URL_VALIDATOR], null=True, blank=True
     )
     min_conversion_seconds = models.PositiveIntegerField(default=15)
+    # A click older than this many days no longer converts: its postback is refused with
+    # click_expired (docs/tracking.md, "Attribution window"). Coupons have no window.
+    attribution_window_days = models.PositiveSmallIntegerField(
+        default=ATTRIBUTION_WINDOW_DEFAULT_DAYS,
+        validators=[MinValueValidator(1), MaxValueValidator(ATTRIBUTION_WINDOW_MAX_DAYS)],
+        help_text="Days a click may convert after it was made (1–365; default 30).",
+    )
+    # Days a pending, unflagged conversion waits before the worker approves it; null: the
+    # brand's default_hold_days (and with that null too, no auto-approval).
+    hold_days = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(HOLD_DAYS_MAX)],
+        help_text="Days before a pending, unflagged conversion is approved automatically "
+        "(0–365); empty: the brand's default hold.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -104,6 +124,17 @@ class Offer(models.Model):
                 condition=~models.Q(payout_type=AmountType.PERCENT)
                 | models.Q(payout_amount__lte=100),
                 name="offer_payout_percent_le_100",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(
+                    attribution_window_days__gte=1,
+                    attribution_window_days__lte=ATTRIBUTION_WINDOW_MAX_DAYS,
+                ),
+                name="offer_attribution_window_range",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(hold_days__isnull=True) | models.Q(hold_days__lte=HOLD_DAYS_MAX),
+                name="offer_hold_days_range",
             ),
         ]
         indexes = [models.Index(fields=["brand", "status"], name="offer_brand_status_idx")]

@@ -10,7 +10,16 @@ from rest_framework import serializers
 
 from core.links import inbound_postback_url, tracking_link_template
 from core.serializers import PageArguments, StrictSerializer
-from offers.models import AmountType, CapMode, DeviceClass, Offer, OfferStatus, PayoutRule
+from offers.models import (
+    ATTRIBUTION_WINDOW_MAX_DAYS,
+    HOLD_DAYS_MAX,
+    AmountType,
+    CapMode,
+    DeviceClass,
+    Offer,
+    OfferStatus,
+    PayoutRule,
+)
 
 
 # Field arguments spread into several fields (`**MONEY`); typed, so each spread is checked.
@@ -151,6 +160,19 @@ class OfferOutput(serializers.Serializer[Offer]):
         help_text="Conversions sooner than this after their click are scored as suspicious; 0: no "
         "minimum."
     )
+    attribution_window_days = serializers.IntegerField(
+        help_text="Days a click may convert after it was made; a postback naming an older click "
+        "is refused with click_expired (a coupon in it still attributes the sale)."
+    )
+    hold_days = serializers.IntegerField(
+        allow_null=True,
+        help_text="Days a pending, unflagged conversion waits before the worker approves it; "
+        "null: the brand's default_hold_days applies.",
+    )
+    effective_hold_days = serializers.SerializerMethodField(
+        help_text="The hold in force: hold_days, else the brand's default_hold_days; null: "
+        "conversions wait for a person (no auto-approval)."
+    )
     postback_url_template = serializers.CharField(
         allow_null=True,
         help_text="The advertiser-side URL Trcker calls (outbound postback) for each conversion, "
@@ -186,6 +208,10 @@ class OfferOutput(serializers.Serializer[Offer]):
     def get_allowed_partner_ids(self, offer: Offer) -> list[str]:
         # Meaningful only when is_private; the click handler admits only these partners.
         return [partner.slug for partner in offer.allowed_partners.all()]
+
+    @extend_schema_field(serializers.IntegerField(allow_null=True))
+    def get_effective_hold_days(self, offer: Offer) -> int | None:
+        return offer.hold_days if offer.hold_days is not None else offer.brand.default_hold_days
 
     @extend_schema_field(OpenApiTypes.BOOL)
     def get_has_postback_secret(self, offer: Offer) -> bool:
@@ -250,6 +276,13 @@ class OfferUpdateInput(StrictSerializer):
         child=serializers.CharField(max_length=64), required=False, max_length=100
     )
     min_conversion_seconds = serializers.IntegerField(min_value=0, max_value=86400, required=False)
+    attribution_window_days = serializers.IntegerField(
+        min_value=1, max_value=ATTRIBUTION_WINDOW_MAX_DAYS, required=False
+    )
+    # null: the brand's default_hold_days (and with that null too, no auto-approval).
+    hold_days = serializers.IntegerField(
+        min_value=0, max_value=HOLD_DAYS_MAX, allow_null=True, required=False
+    )
     is_private = serializers.BooleanField(required=False)
     deep_link_hosts = serializers.ListField(
         child=serializers.CharField(max_length=300), required=False, max_length=50

@@ -8,6 +8,7 @@ offers.validation."""
 from __future__ import annotations
 
 import secrets
+import zoneinfo
 from datetime import timedelta
 from decimal import Decimal
 from enum import Enum
@@ -25,6 +26,7 @@ from core.config_cache import tracking_config_changed
 from core.errors import ConflictError, InvalidTransitionError, NotFoundError, ValidationError
 from core.locking import lock_one
 from core.validation import full_clean_or_raise
+from offers.cap_counters import cap_counters_seed
 from offers.models import AmountType, CapMode, Offer, OfferStatus, PayoutRule
 from offers.validation import (
     check_amounts,
@@ -52,6 +54,8 @@ UPDATABLE_FIELDS = (
     "device_allow",
     "postback_allowed_ips",
     "min_conversion_seconds",
+    "attribution_window_days",
+    "hold_days",
     "is_private",
     "deep_link_hosts",
     # Opting out of secure-by-default postbacks is a configuration change like any other:
@@ -275,6 +279,12 @@ def offer_set_caps(
     changes = changes_between(before, snapshot(locked, CAP_FIELDS))
     if changes:
         locked.save(update_fields=[*CAP_FIELDS, "updated_at"])
+        # A cap set mid-period counts what the period already holds (offers.cap_counters).
+        held = cap_counters_seed(
+            locked, now=timezone.now(), tz=zoneinfo.ZoneInfo(locked.brand.timezone)
+        )
+        if any(held.values()):
+            changes["counted_this_period"] = [None, held]
         audit_record(actor=actor, action="offer.set_caps", target=locked, changes=changes)
         tracking_config_changed(actor.brand_id)
     return locked

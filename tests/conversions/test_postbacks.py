@@ -340,12 +340,67 @@ def test_click_wins_when_the_brand_says_so(client, brand, shop, clicked):
     assert Conversion.objects.get(pk=response.json()["conversion_id"]).partner.slug == "abc-123"
 
 
-def test_coupon_max_uses_is_enforced(client, brand, shop):
+def test_a_used_up_coupon_alone_records_the_sale_held_for_review(client, brand, shop):
+    # Nothing lost (issue 15): the sale is recorded for the coupon's partner, but held — the
+    # brand capped the code's uses and decides whether to pay past them.
     CouponFactory(brand=brand, partner=shop[1], code="ONCE", max_uses=1)
     assert postback(client, coupon="ONCE", txn_id="M-1").status_code == 200
     used_up = postback(client, coupon="ONCE", txn_id="M-2")
-    assert (used_up.status_code, used_up.json()["error"]["code"]) == (422, "coupon_exhausted")
+    assert used_up.status_code == 200
+    body = used_up.json()
+    assert (body["status"], body["status_reason"]) == ("pending_review", "coupon_exhausted")
+    assert body["attribution"] == {
+        "winner": "coupon",
+        "click_outcome": None,
+        "coupon_outcome": "exhausted",
+    }
+    conversion = Conversion.objects.get(pk=body["conversion_id"])
+    assert conversion.partner == shop[1]
+    assert conversion.coupon is not None
+    assert conversion.attribution["coupon_outcome"] == "exhausted"
+    assert Coupon.objects.get().used_count == 1  # never counted past max_uses
+    assert postback(client, coupon="ONCE", txn_id="M-2").json()["duplicate"] is True
+
+
+def test_a_used_up_coupon_beside_a_click_is_attributed_by_the_click(client, brand, shop, clicked):
+    coupon_partner = PartnerFactory(brand=brand, slug="coupon-kings")
+    CouponFactory(brand=brand, partner=coupon_partner, code="ONCE", max_uses=1, used_count=1)
+    response = postback(client, click_id=clicked, coupon="ONCE", txn_id="M-3")
+    body = response.json()
+    assert (response.status_code, body["status"], body["status_reason"]) == (200, "pending", "")
+    assert body["attribution"] == {
+        "winner": "click",
+        "click_outcome": "won",
+        "coupon_outcome": "exhausted",
+    }
+    conversion = Conversion.objects.get(pk=body["conversion_id"])
+    assert conversion.partner == shop[1]
+    assert conversion.coupon is None
+    assert conversion.sub1 == "newsletter"  # the click's partner is credited: its sub ids
     assert Coupon.objects.get().used_count == 1
+
+
+def test_a_sale_credited_by_coupon_to_another_partner_keeps_no_click_sub_ids(
+    client, brand, shop, clicked
+):
+    coupon_partner = PartnerFactory(brand=brand, slug="coupon-kings")
+    CouponFactory(brand=brand, partner=coupon_partner, code="SPRING10")
+    body = postback(client, click_id=clicked, coupon="SPRING10", txn_id="S-1").json()
+    conversion = Conversion.objects.get(pk=body["conversion_id"])
+    assert conversion.partner == coupon_partner
+    assert (conversion.sub1, body["sub1"]) == ("", "")  # not the clicking partner's "newsletter"
+    assert body["attribution"]["click_outcome"] == "not_used"
+    # The advertiser's own sub ids are its statement about the sale: kept.
+    sent = postback(client, click_id=clicked, coupon="SPRING10", txn_id="S-2", sub2="checkout")
+    assert (sent.json()["sub1"], sent.json()["sub2"]) == ("", "checkout")
+
+
+def test_a_sale_credited_by_coupon_to_the_clicking_partner_keeps_its_click_sub_ids(
+    client, brand, shop, clicked
+):
+    CouponFactory(brand=brand, partner=shop[1], code="OWN10")
+    body = postback(client, click_id=clicked, coupon="OWN10", txn_id="S-3").json()
+    assert (body["attribution"]["winner"], body["sub1"]) == ("coupon", "newsletter")
 
 
 @pytest.mark.parametrize(

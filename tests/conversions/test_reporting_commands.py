@@ -36,7 +36,9 @@ def test_rebuild_rollups_repairs_lost_rows_and_is_idempotent(brand, actor):
 
 
 def test_prune_clicks_keeps_rollups_and_conversions_click_ids(brand, actor):
-    offer, partner = OfferFactory(brand=brand), PartnerFactory(brand=brand)
+    # A window wide enough for the 40-day-old click to convert (recorded now, backdated below).
+    offer = OfferFactory(brand=brand, attribution_window_days=60)
+    partner = PartnerFactory(brand=brand)
     old_click = accepted_click(brand, offer, partner, seconds_ago=40 * 86400)
     conversion = record(brand, offer, click=old_click, txn_id="OLD")
     Conversion.objects.filter(pk=conversion.pk).update(
