@@ -427,6 +427,45 @@ def test_offer_caps_are_set_through_offer_set_caps(
     assert event.changes == {"daily_cap": [None, 100], "cap_mode": ["soft", "hard"]}
 
 
+def test_offer_window_and_hold_are_set_through_offer_update(
+    client: Client, brand: Brand, owner: Any
+) -> None:
+    offer = OfferFactory(brand=brand)
+    logged_in(client, owner)
+    data = form_data(client.get(change_url(offer)))
+    data.update({"attribution_window_days": "45", "hold_days": "14"})
+
+    client.post(change_url(offer), data)
+
+    offer.refresh_from_db()
+    assert (offer.attribution_window_days, offer.hold_days) == (45, 14)
+    event = AuditEvent.objects.get()
+    assert event.action == "offer.update"
+    assert event.changes == {"attribution_window_days": [30, 45], "hold_days": [None, 14]}
+    # Out of range: the form says so and nothing is saved.
+    data.update({"attribution_window_days": "0", "hold_days": "366"})
+    response = client.post(change_url(offer), data)
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert {"attribution_window_days", "hold_days"} <= set(errors)
+    assert AuditEvent.objects.count() == 1
+
+
+def test_brand_default_hold_is_set_through_brand_update(
+    client: Client, brand: Brand, owner: Any
+) -> None:
+    logged_in(client, owner)
+    data = form_data(client.get(change_url(brand)))
+    data.update({"default_hold_days": "30"})
+
+    client.post(change_url(brand), data)
+
+    brand.refresh_from_db()
+    assert brand.default_hold_days == 30
+    event = AuditEvent.objects.get()
+    assert (event.action, event.changes) == ("brand.update", {"default_hold_days": [None, 30]})
+
+
 def test_offer_add_goes_through_offer_create(client: Client, brand: Brand, owner: Any) -> None:
     logged_in(client, owner)
 

@@ -2,7 +2,8 @@
 
 Each pass, in order: records in the queue streams (clicks, MCP tool-call rows) — batches held
 from a failed pass first, then records dead workers held, then new ones — audit events to
-link into their brands' chains, due outbound postbacks, and (about hourly) inbound postback
+link into their brands' chains, due outbound postbacks, (about once a minute) conversions
+whose hold has passed (``conversions.auto_approval``), and (about hourly) inbound postback
 log rows past ``TRCKER_POSTBACK_LOG_DAYS``. An idle worker blocks on the
 streams for up to ``TRCKER_WORKER_IDLE_SECONDS``, so a queued record is written within
 milliseconds of its request and the database-side work waits at most that long. Several
@@ -30,6 +31,7 @@ from django.utils import timezone
 
 from audit.services import audit_chain_link_all
 from conversions import click_store
+from conversions.auto_approval import AUTO_APPROVE_BATCH, conversions_auto_approve
 from conversions.outbox import drain as deliver_due_postbacks
 from conversions.postback_log import (
     POSTBACK_ATTEMPTS,
@@ -61,6 +63,9 @@ QUEUES = (
 # How often a worker deletes postback-log rows past TRCKER_POSTBACK_LOG_DAYS (sooner while a
 # prune still leaves some: it deletes a bounded number per pass).
 POSTBACK_LOG_PRUNE_SECONDS = 3600
+# How often a worker approves conversions whose hold has passed (conversions.auto_approval;
+# sooner while a run was full: it approves a bounded batch per run).
+AUTO_APPROVE_SECONDS = 60
 
 
 class Worker:
@@ -73,6 +78,7 @@ class Worker:
         self.totals: Counter[str] = Counter()  # items handled, by kind (for --once's report)
         self._next_claim = 0.0
         self._next_log_prune = 0.0
+        self._next_auto_approve = 0.0
         self._groups_ready = False
 
     # --- the queues ---------------------------------------------------------------------------
@@ -154,8 +160,17 @@ class Worker:
             delivered = deliver_due_postbacks(limit=DELIVERIES_PER_PASS)
             self.totals["audit events linked"] += linked
             self.totals["deliveries attempted"] += delivered
-            done += linked + delivered + self._prune_postback_log()
+            done += linked + delivered + self._prune_postback_log() + self._auto_approve()
         return done
+
+    def _auto_approve(self) -> int:
+        if time.monotonic() < self._next_auto_approve:
+            return 0
+        approved = conversions_auto_approve(limit=AUTO_APPROVE_BATCH)
+        self.totals["conversions auto-approved"] += approved
+        full = approved >= AUTO_APPROVE_BATCH
+        self._next_auto_approve = time.monotonic() + (0 if full else AUTO_APPROVE_SECONDS)
+        return approved
 
     def _prune_postback_log(self) -> int:
         if time.monotonic() < self._next_log_prune:
