@@ -57,12 +57,12 @@ FROM (
 CONVERSIONS_SQL = """
 INSERT INTO conversions_conversion (
     id, brand_id, offer_id, partner_id, click_id, coupon_id, attribution, event_type, txn_id,
-    sale_amount, currency, payout, revenue, status, status_reason, fraud_score, fraud_reasons,
-    fraud_flagged, fraud_cleared_by, is_test, payout_batch_id, sub1, sub2, sub3, sub4, sub5,
-    country, device_class, created_at, updated_at)
+    sale_amount, currency, original_amount, original_currency, payout, revenue, status,
+    status_reason, fraud_score, fraud_reasons, fraud_flagged, fraud_cleared_by, is_test,
+    payout_batch_id, sub1, sub2, sub3, sub4, sub5, country, device_class, created_at, updated_at)
 SELECT
     'conv_' || substr(c.id, 5), c.brand_id, c.offer_id, c.partner_id, c.id, NULL, '{}'::jsonb,
-    'sale', 'B-' || c.id, s.sale, 'USD', round(s.sale / 10, 2), round(s.sale / 4, 2),
+    'sale', 'B-' || c.id, s.sale, 'USD', s.sale, 'USD', round(s.sale / 10, 2), round(s.sale / 4, 2),
     (ARRAY['pending', 'approved', 'approved', 'paid', 'rejected'])[1 + floor(random() * 5)::int],
     '', c.fraud_score, '[]'::jsonb, c.fraud_flagged, '', false, NULL, c.sub1, '', '', '', '',
     c.country, c.device_class, least(c.created_at + random() * interval '2 hours', now()), now()

@@ -21,7 +21,8 @@ from backoffice.admin_base import (
     service_action,
 )
 from backoffice.admin_columns import related_slug
-from brands.models import ApiKey, Brand, StaffMembership
+from brands.fx_services import fx_rate_set
+from brands.models import ApiKey, Brand, FxRate, FxReferenceRate, StaffMembership
 from brands.services import (
     BRAND_SETTINGS_FIELDS,
     FRAUD_SETTINGS_FIELDS,
@@ -281,3 +282,87 @@ class ApiKeyAdmin(BrandScopedAdmin):
         description="Revoke selected API keys",
         done="Revoked {count} API key(s).",
     )
+
+
+class FxRateForm(ServiceModelForm):
+    class Meta(ServiceModelForm.Meta):
+        model = FxRate
+        fields = ("brand", "base", "quote", "day", "rate")
+        help_texts = {
+            "base": "ISO 4217, e.g. GBP: 1 unit of it…",
+            "quote": "…is worth rate units of this, e.g. USD.",
+            "day": "From this day on (brand time zone), until a later rate of the pair.",
+            "rate": "Beats the ECB reference rates for this brand (docs/currencies.md).",
+        }
+
+
+class FxRateChangeForm(ServiceModelForm):
+    class Meta(ServiceModelForm.Meta):
+        model = FxRate
+        fields = ("rate",)
+
+
+@admin.register(FxRate)
+class FxRateAdmin(BrandScopedAdmin):
+    """A brand's own exchange rates: set one (a pair and day again replaces its rate) or
+    correct a rate; every write is ``fx_rate_set``, audited."""
+
+    admin_add = True
+    admin_change = True
+    form = FxRateChangeForm
+    add_form = FxRateForm
+    list_display = ("day", "base", "quote", "rate", related_slug("brand"), "updated_at")
+    list_select_related = ("brand",)
+    list_filter = ("base", "quote", brand_list_filter())
+    date_hierarchy = "day"
+    ordering = ("-day", "base", "quote")
+    add_fieldsets = ((None, {"fields": ("brand", "base", "quote", "day", "rate")}),)
+    fields = ("brand", "base", "quote", "day", "rate", "created_at", "updated_at")
+    readonly_fields = ("brand", "base", "quote", "day", "created_at", "updated_at")
+
+    def perform_write(
+        self, request: HttpRequest, form: ServiceModelForm, obj: FxRate | None
+    ) -> FxRate:
+        data = form.cleaned_data
+        if obj is None:
+            return fx_rate_set(
+                actor=admin_actor(request, data["brand"]),
+                base=data["base"],
+                quote=data["quote"],
+                day=data["day"],
+                rate=data["rate"],
+            )
+        return fx_rate_set(
+            actor=self.actor_for(request, obj),
+            base=obj.base,
+            quote=obj.quote,
+            day=obj.day,
+            rate=data["rate"],
+        )
+
+
+@admin.register(FxReferenceRate)
+class FxReferenceRateAdmin(admin.ModelAdmin):  # type: ignore[type-arg]  # not subscriptable at run time
+    """The ECB reference rates every brand shares (``load_fx_rates``): anyone who can read a
+    brand can read them; nobody writes them here."""
+
+    list_display = ("day", "currency", "rate", "updated_at")
+    list_filter = ("currency",)
+    date_hierarchy = "day"
+    ordering = ("-day", "currency")
+    show_full_result_count = False
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return brand_access(request).any_readable
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return brand_access(request).any_readable
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

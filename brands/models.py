@@ -147,3 +147,68 @@ class ApiKey(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+# An exchange rate: 1 unit of one currency = ``rate`` units of another. Ten decimals hold the
+# ECB's five significant digits for a currency worth a ten-thousandth of a euro (IDR, VND).
+RATE_DIGITS, RATE_PLACES = 20, 10
+
+
+class FxReferenceRate(models.Model):
+    """A reference rate, the same for every brand: on ``day``, 1 EUR = ``rate`` ``currency``.
+    Loaded from the ECB's daily reference files by ``load_fx_rates`` (``brands.fx_services``);
+    belongs to no brand, so it is visible to all and in no brand's audit log."""
+
+    day = models.DateField()
+    currency = models.CharField(max_length=3, validators=[CURRENCY_VALIDATOR])
+    rate = models.DecimalField(max_digits=RATE_DIGITS, decimal_places=RATE_PLACES)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["currency", "day"], name="fx_reference_uniq"),
+            models.CheckConstraint(condition=models.Q(rate__gt=0), name="fx_reference_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} 1 EUR = {self.rate} {self.currency}"
+
+    # Read as a pair like a brand's rate (list_fx_rates answers both the same way).
+    base = "EUR"
+    source = "reference"
+
+    @property
+    def quote(self) -> str:
+        return self.currency
+
+
+class FxRate(models.Model):
+    """A brand's own rate, which beats the reference rates: from ``day`` on (until a later row
+    of the pair), 1 ``base`` = ``rate`` ``quote``. Set over REST, MCP or the admin
+    (``brands.fx_services.fx_rate_set``), audited. The lookup rule: docs/currencies.md."""
+
+    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="fx_rates")
+    day = models.DateField()
+    base = models.CharField(max_length=3, validators=[CURRENCY_VALIDATOR])
+    quote = models.CharField(max_length=3, validators=[CURRENCY_VALIDATOR])
+    rate = models.DecimalField(max_digits=RATE_DIGITS, decimal_places=RATE_PLACES)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "FX rate"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["brand", "base", "quote", "day"], name="fx_rate_brand_pair_day_uniq"
+            ),
+            models.CheckConstraint(condition=models.Q(rate__gt=0), name="fx_rate_positive"),
+            models.CheckConstraint(
+                condition=~models.Q(base=models.F("quote")), name="fx_rate_two_currencies"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} 1 {self.base} = {self.rate} {self.quote}"
+
+    source = "brand"

@@ -3,11 +3,13 @@ brand; a row of another brand is reported exactly like a row that does not exist
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.contrib.auth.models import User  # settings.AUTH_USER_MODEL
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from audit.actor import Actor
-from brands.models import WRITE_ROLES, ApiKey, Brand, StaffMembership
+from brands.models import WRITE_ROLES, ApiKey, Brand, FxRate, FxReferenceRate, StaffMembership
 from core.config_cache import cached_for_brand
 from core.errors import NotFoundError
 
@@ -60,3 +62,32 @@ def staff_writable_brand_ids(user: User) -> set[int]:
 
 def staff_membership_list(*, actor: Actor) -> QuerySet[StaffMembership]:
     return StaffMembership.objects.filter(brand_id=actor.brand_id).select_related("user")
+
+
+def fx_rate_list(
+    *,
+    actor: Actor,
+    source: str = "brand",
+    currency: str | None = None,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+) -> QuerySet[FxRate] | QuerySet[FxReferenceRate]:
+    """The brand's own rates (``source`` "brand"), or the reference rates every brand shares
+    ("reference", 1 EUR = rate currency), newest day first; ``currency`` matches either side."""
+    qs: QuerySet[FxRate] | QuerySet[FxReferenceRate]
+    order: tuple[str, ...]
+    if source == "reference":
+        qs = FxReferenceRate.objects.all()
+        if currency:
+            qs = qs.filter(currency=currency) if currency != "EUR" else qs
+        order = ("-day", "currency", "-pk")
+    else:
+        qs = FxRate.objects.filter(brand_id=actor.brand_id)
+        if currency:
+            qs = qs.filter(Q(base=currency) | Q(quote=currency))
+        order = ("-day", "base", "quote", "-pk")
+    if date_from:
+        qs = qs.filter(day__gte=date_from)
+    if date_to:
+        qs = qs.filter(day__lte=date_to)
+    return qs.order_by(*order)

@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.db import models
 from django.utils import timezone
 
@@ -11,6 +13,8 @@ SUB_ID_MAX = 255
 # and the postback behind it answers 503, which the advertiser retries for ever. 20 digits hold
 # a million conversions at the maximum.
 TOTALS: DecimalColumn = {"max_digits": 20, "decimal_places": 2}
+# An exchange rate as applied (brands.fx: cross rates through EUR kept to 12 places).
+FX_RATE: DecimalColumn = {"max_digits": 24, "decimal_places": 12}
 
 
 class ClickOutcome(models.TextChoices):
@@ -106,8 +110,14 @@ class Conversion(models.Model):
     attribution = models.JSONField(default=dict, blank=True)
     event_type = models.CharField(max_length=64, default="sale")
     txn_id = models.CharField(max_length=128)
+    # In the offer's currency (``currency``): a sale reported in another one is converted at
+    # ``fx_rate`` and keeps its amount and currency as reported (docs/currencies.md).
     sale_amount = models.DecimalField(**MONEY, default=0)
     currency = models.CharField(max_length=3)
+    original_amount = models.DecimalField(**MONEY, default=0, db_default=0)
+    original_currency = models.CharField(max_length=3, default="", db_default="")
+    # 1 original_currency = fx_rate currency; sale_amount = original_amount × fx_rate, rounded.
+    fx_rate = models.DecimalField(**FX_RATE, default=1, db_default=1)
     payout = models.DecimalField(**MONEY, default=0)
     revenue = models.DecimalField(**MONEY, default=0)
     status = models.CharField(
@@ -164,6 +174,12 @@ class Conversion(models.Model):
 
     def __str__(self) -> str:
         return self.id
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # A conversion made without an original (tests, the admin) was reported as it is.
+        if not self.original_currency:
+            self.original_amount, self.original_currency = self.sale_amount, self.currency
+        super().save(*args, **kwargs)
 
 
 class ConversionReviewQueue(Conversion):

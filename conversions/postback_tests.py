@@ -326,7 +326,7 @@ class ProblemOutput(serializers.Serializer[dict[str, str]]):
     )
     code = serializers.CharField(
         help_text="The click's refusal (offer_paused, …), the postback's refusal code "
-        "(bad_signature, signature_required, currency_mismatch, …) or the conversion's hold "
+        "(bad_signature, signature_required, fx_rate_missing, …) or the conversion's hold "
         "or rejection reason (cap_exceeded, …)."
     )
     message = serializers.CharField(help_text="What it means and what to change.")

@@ -28,6 +28,7 @@ from urllib.parse import quote
 
 from conversions.models import SUB_ID_MAX
 from conversions.tracking_config import OfferConfig
+from core.currencies import parse_currency
 from core.edge_text import clean_text
 from core.errors import AuthenticationError, PermissionDeniedError, ValidationError
 
@@ -205,6 +206,22 @@ def _field_error(name: str, code: str, message: str) -> ValidationError:
     return ValidationError(message, code=code, fields={name: [message]})
 
 
+def _parse_currency(params: dict[str, str], offer_currency: str) -> str:
+    """The sale's currency: the offer's when none is sent, else an ISO 4217 code (any case).
+    Another currency than the offer's is converted when recorded (conversions.currency)."""
+    raw = params.get("currency", "")
+    if not raw.strip():
+        return offer_currency
+    currency = parse_currency(raw)
+    if currency is None:
+        raise _field_error(
+            "currency",
+            "invalid_currency",
+            "currency must be an ISO 4217 code of three letters, such as USD or EUR.",
+        )
+    return currency
+
+
 def parse_postback(params: dict[str, str], *, offer_currency: str) -> PostbackInput:
     txn_id = params.get("txn_id", "").strip()
     if not txn_id:
@@ -229,17 +246,7 @@ def parse_postback(params: dict[str, str], *, offer_currency: str) -> PostbackIn
             "amount", "invalid_amount", "amount must be between 0 and 999999999999.99."
         )
     amount = amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-    currency = params.get("currency", "").strip().upper() or offer_currency
-    if not re.fullmatch(r"[A-Z]{3}", currency):
-        raise _field_error(
-            "currency", "invalid_currency", "currency must be an ISO 4217 code such as USD."
-        )
-    if currency != offer_currency:
-        raise _field_error(
-            "currency",
-            "currency_mismatch",
-            f"This offer is in {offer_currency}; send amounts in {offer_currency}.",
-        )
+    currency = _parse_currency(params, offer_currency)
     event = params.get("event", "").strip().lower() or DEFAULT_EVENT
     if not EVENT_PATTERN.fullmatch(event):
         raise _field_error(

@@ -53,9 +53,16 @@ class ConversionOutput(serializers.Serializer[Conversion]):
         "a duplicate)."
     )
     sale_amount = serializers.DecimalField(
-        **MONEY_OUT, help_text="The sale amount reported, in currency (decimal string)."
+        **MONEY_OUT,
+        help_text="The sale amount in currency (converted at fx_rate if reported in "
+        "another; decimal string).",
     )
     currency = serializers.CharField(help_text="ISO 4217 code of every amount on this conversion.")
+    original_amount = serializers.DecimalField(**MONEY_OUT, help_text="The sale as reported.")
+    original_currency = serializers.CharField(help_text="ISO 4217 code the sale was reported in.")
+    fx_rate = serializers.DecimalField(
+        max_digits=24, decimal_places=12, help_text="1 original_currency = fx_rate currency."
+    )
     payout = serializers.DecimalField(
         **MONEY_OUT, help_text="What the partner earns for it, in currency (decimal string)."
     )

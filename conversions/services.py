@@ -25,6 +25,7 @@ from conversions.attribution import (
     conversion_subs,
 )
 from conversions.caps import cap_reached, cap_try_take
+from conversions.currency import Original, in_offer_currency
 from conversions.fraud import FraudScore, over_threshold, score_conversion
 from conversions.models import (
     Click,
@@ -100,6 +101,9 @@ def conversion_record(
     purged or expired, its coupon disabled since, or the constraint itself) answers with the
     sale already recorded instead."""
     try:
+        # First, so a sale with no rate is refused before any lookup (a repeat still answers
+        # with the sale already recorded, below).
+        data, original = in_offer_currency(brand, offer, data, now=timezone.now())
         click = _find_click(brand, offer, data.click_id)
         coupon = _find_coupon(brand, offer, data.coupon)
         if coupon is None and click_expired(offer, click, now=timezone.now()):
@@ -118,7 +122,7 @@ def conversion_record(
                 fields={"coupon": ["Unknown coupon."]},
             )
         with transaction.atomic():
-            conversion = _record_new(actor, brand, offer, data, click, coupon)
+            conversion = _record_new(actor, brand, offer, data, click, coupon, original)
     except (IntegrityError, ValidationError):
         # A repeat, or a concurrent request with the same txn_id that committed first.
         existing = _find_existing(offer, data)
@@ -135,6 +139,7 @@ def _record_new(
     data: PostbackInput,
     click: Click | None,
     coupon: Coupon | None,
+    original: Original,
 ) -> Conversion:
     now = timezone.now()
     choice = choose_attribution(brand, offer, data, click, coupon, now=now)
@@ -200,6 +205,7 @@ def _record_new(
         txn_id=data.txn_id,
         sale_amount=data.amount,
         currency=data.currency,
+        **original.fields(),
         payout=payout,
         revenue=revenue,
         status=status,
@@ -241,6 +247,7 @@ def _record_new(
             "payout": [None, payout],
             "revenue": [None, revenue],
             "fraud_score": [None, fraud.score],
+            **original.audit_changes(offer.currency),
             **({"is_test": [None, True]} if is_test else {}),
         },
     )

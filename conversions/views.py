@@ -292,6 +292,11 @@ def _inbound_postback(
             "event": conversion.event_type,
             "payout": str(conversion.payout),
             "currency": conversion.currency,
+            # The sale as reported, and the rate that put it in the offer's currency.
+            "sale_amount": str(conversion.sale_amount),
+            "original_amount": str(conversion.original_amount),
+            "original_currency": conversion.original_currency,
+            "fx_rate": str(conversion.fx_rate),
             "sub1": conversion.sub1,
             "sub2": conversion.sub2,
             "sub3": conversion.sub3,

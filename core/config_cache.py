@@ -45,6 +45,19 @@ def tracking_config_changed(brand_id: int) -> None:
     transaction.on_commit(lambda: _bump(brand_id))
 
 
+# Data that belongs to no brand (the reference exchange rates) has a generation of its own,
+# under an id no brand has; a cache entry built from it keys on ``reference_generation()``.
+REFERENCE_DATA = 0
+
+
+def reference_data_changed() -> None:
+    tracking_config_changed(REFERENCE_DATA)
+
+
+def reference_generation() -> tuple[int, int | None]:
+    return config_generation(REFERENCE_DATA)
+
+
 # One click looks up brand, offer and partner config; reading the shared generation once per
 # request instead of once per lookup saves two Redis round trips. A change made in another
 # process is therefore seen at most this long after it commits (this process sees it at once).

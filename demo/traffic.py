@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from decimal import Decimal
+import zoneinfo
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.db import transaction
@@ -16,13 +17,16 @@ from django.utils import timezone
 
 from audit.actor import Actor
 from audit.services import audit_record
+from brands.fx import CENT, fx_quote
 from brands.models import Brand
 from conversions import tracking_config
+from conversions.currency import Original
 from conversions.models import Click, ClickOutcome, Conversion, ConversionStatus
 from conversions.payouts import payout_mark_paid, payouts_generate
 from conversions.payouts_math import resolve_amounts
 from conversions.rollups import rebuild_brand
 from core.ids import new_click_id, new_conversion_id
+from demo.fx import SALE_CURRENCY
 from offers.models import Offer, OfferStatus
 from partners.models import Partner, PartnerStatus
 
@@ -123,6 +127,7 @@ def seed_demo_traffic(
                     if outcome != ClickOutcome.ACCEPTED or rng.random() > 0.09:
                         continue
                     sale = Decimal(rng.randint(1500, 25000)) / 100
+                    original, sale = _as_reported(brand, offer, country, created, sale)
                     payout, revenue = resolve_amounts(
                         offer_cfg, partner_id=partner.pk, event_type="sale", sale_amount=sale
                     )
@@ -151,6 +156,9 @@ def seed_demo_traffic(
                             txn_id=f"DEMO-{len(conversions) + 1:05d}",
                             sale_amount=sale,
                             currency=offer.currency,
+                            original_amount=original.amount,
+                            original_currency=original.currency,
+                            fx_rate=original.rate,
                             payout=payout,
                             revenue=revenue,
                             status=status,
@@ -192,6 +200,27 @@ def seed_demo_traffic(
     return len(clicks), len(conversions)
 
 
+def _as_reported(
+    brand: Brand, offer: Offer, country: str, when: dt.datetime, sale: Decimal
+) -> tuple[Original, Decimal]:
+    """A sale from a visitor in a country of DEMO's foreign currencies is reported in that
+    currency (what the advertiser would send) and converted at the brand's rate of its day:
+    (the original, the sale in the offer's currency)."""
+    currency = SALE_CURRENCY.get(country, offer.currency)
+    quote = fx_quote(
+        brand_id=brand.pk,
+        base=currency,
+        quote=offer.currency,
+        day=timezone.localdate(when, zoneinfo.ZoneInfo(brand.timezone)),
+    )
+    if currency == offer.currency or quote is None:
+        return Original(sale, offer.currency), sale
+    reported = (sale / quote.rate).quantize(CENT, rounding=ROUND_HALF_UP)
+    return Original(reported, currency, quote.rate), (reported * quote.rate).quantize(
+        CENT, rounding=ROUND_HALF_UP
+    )
+
+
 def _known_conversion(brand: Brand, clicks: list[Click], now: dt.datetime) -> Conversion:
     """The pending conversion the product page's last example names, on abc-123's traffic."""
     click = next(
@@ -218,6 +247,8 @@ def _known_conversion(brand: Brand, clicks: list[Click], now: dt.datetime) -> Co
         txn_id="DEMO-9F2A",
         sale_amount=sale,
         currency=offer.currency,
+        original_amount=sale,
+        original_currency=offer.currency,
         payout=Decimal("15.00"),
         revenue=Decimal("40.00"),
         status=ConversionStatus.PENDING,
@@ -278,6 +309,8 @@ def seed_volume(
                         txn_id=f"VOL-{made_conversions + len(conversion_rows) + 1:09d}",
                         sale_amount=sale,
                         currency=offer.currency,
+                        original_amount=sale,
+                        original_currency=offer.currency,
                         payout=(sale / 10).quantize(Decimal("0.01")),
                         revenue=(sale / 4).quantize(Decimal("0.01")),
                         status=rng.choice(

@@ -392,7 +392,7 @@ OPERATIONS = [
         "advertiser would send for it — signed with the offer's secret, from its allowed IP — "
         "goes through the real postback path with a fresh txn_id (test-…). Answers ok, the "
         "problems met (a refused click, a refused postback such as signature_required or "
-        "currency_mismatch, a held conversion) and the click's trace. Test rows are marked "
+        "fx_rate_missing, a held conversion) and the click's trace. Test rows are marked "
         "is_test and kept out of stats, reports, caps, payouts and outbound postbacks; they "
         "cannot be approved or paid.",
         input=SendTestPostbackInput,

@@ -24,8 +24,9 @@ from django.utils import timezone
 
 from audit.actor import Actor
 from audit.models import AuditEvent
+from brands.fx_services import fx_rate_set
 from brands.keys import KEY_PATTERN
-from brands.models import ApiKey, ApiKeyScope, Brand, FraudMode, StaffMembership, StaffRole
+from brands.models import ApiKey, ApiKeyScope, Brand, FraudMode, FxRate, StaffMembership, StaffRole
 from brands.services import api_key_create
 from conversions.models import (
     Click,
@@ -162,6 +163,9 @@ def seed(brand: Brand, tag: str) -> dict[type[Model], Model]:
             method="GET",
             txn_id=f"{tag}-refused-txn",
         ),
+        FxRate: fx_rate_set(
+            actor=actor, base="GBP", quote="USD", day=date(2025, 1, 1), rate=Decimal("1.27")
+        ),
         AuditEvent: AuditEvent.objects.filter(brand=brand).latest("id"),
     }
 
@@ -180,6 +184,7 @@ ALL_MODELS = [
     Payout,
     PostbackDelivery,
     PostbackAttempt,
+    FxRate,
     AuditEvent,
 ]
 

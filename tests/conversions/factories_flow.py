@@ -21,6 +21,7 @@ def record(
     txn_id: str,
     amount: str = "100.00",
     event: str = "sale",
+    currency: str | None = None,
 ):
     tracking_config.clear()
     brand_cfg = tracking_config.brand_config(brand.slug)
@@ -35,7 +36,7 @@ def record(
         click_id=click.id if click else "",
         txn_id=txn_id,
         amount=Decimal(amount),
-        currency=offer.currency,
+        currency=currency or offer.currency,
         event_type=event,
         coupon=coupon.code if coupon else "",
         subs=("", "", "", "", ""),

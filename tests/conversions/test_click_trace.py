@@ -62,7 +62,7 @@ def test_a_click_with_its_conversion_deliveries_and_attempts(client, brand, shop
     assert len(conversion["deliveries"]) == 1
     assert [a["outcome"] for a in trace["postback_attempts"]] == [
         "accepted",
-        "currency_mismatch",
+        "fx_rate_missing",
     ]
     via_mcp = structured(Mcp(issue_key(brand)).call("trace_click", {"click_id": clicked}))
     assert via_mcp == trace

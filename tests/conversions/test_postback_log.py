@@ -92,7 +92,7 @@ REFUSALS = {
     "invalid_txn_id": ("open", "get", "txn_id=a%20b&click_id={click}", b"", "", {}),
     "invalid_amount": ("open", "get", "txn_id=T1&amount=NaN&click_id={click}", b"", "", {}),
     "invalid_currency": ("open", "get", "txn_id=T1&currency=US&click_id={click}", b"", "", {}),
-    "currency_mismatch": ("open", "get", "txn_id=T1&currency=EUR&click_id={click}", b"", "", {}),
+    "fx_rate_missing": ("open", "get", "txn_id=T1&currency=EUR&click_id={click}", b"", "", {}),
     "invalid_event": ("open", "get", "txn_id=T1&event=A%20B&click_id={click}", b"", "", {}),
     "unknown_click": ("open", "get", "txn_id=T1&click_id=clk_0000000000000000", b"", "", {}),
     "unknown_coupon": ("open", "get", "txn_id=T1&coupon=NOPE", b"", "", {}),
@@ -379,13 +379,13 @@ def test_list_postback_attempts_filters_over_rest_and_mcp(client, brand, clicked
 
     assert rest("") == [
         ("unknown_offer", "T-c"),
-        ("currency_mismatch", "T-b"),
+        ("fx_rate_missing", "T-b"),
         ("accepted", "T-a"),
     ]
-    assert rest("outcome=refused") == [("unknown_offer", "T-c"), ("currency_mismatch", "T-b")]
+    assert rest("outcome=refused") == [("unknown_offer", "T-c"), ("fx_rate_missing", "T-b")]
     assert rest("outcome=accepted") == [("accepted", "T-a")]
     assert rest("offer_id=no-such-offer") == [("unknown_offer", "T-c")]
-    assert rest(f"click_id={clicked}&txn_id=T-b") == [("currency_mismatch", "T-b")]
+    assert rest(f"click_id={clicked}&txn_id=T-b") == [("fx_rate_missing", "T-b")]
     assert rest("since=2999-01-01T00:00:00Z") == []
     assert rest("limit=1")[0] == ("unknown_offer", "T-c")
 

@@ -244,7 +244,7 @@ def test_ip_allowlist_uses_the_real_client_ip(client, shop, clicked, settings):
         ({"click_id": "CLICK", "txn_id": "x7", "amount": "NaN"}, 422, "invalid_amount"),
         ({"click_id": "CLICK", "txn_id": "x8", "amount": "1e99"}, 422, "invalid_amount"),
         ({"click_id": "CLICK", "txn_id": "x9", "currency": "dollars"}, 422, "invalid_currency"),
-        ({"click_id": "CLICK", "txn_id": "x10", "currency": "EUR"}, 422, "currency_mismatch"),
+        ({"click_id": "CLICK", "txn_id": "x10", "currency": "EUR"}, 422, "fx_rate_missing"),
         ({"click_id": "CLICK", "txn_id": "has space"}, 422, "invalid_txn_id"),
         ({"click_id": "CLICK", "txn_id": "x11", "event": "Bad Event!"}, 422, "invalid_event"),
     ],

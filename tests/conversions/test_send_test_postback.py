@@ -134,10 +134,10 @@ def test_an_ip_allowlist_is_met_from_its_first_address(brand):
     assert PostbackAttempt.objects.get().ip == "203.0.113.7"
 
 
-def test_a_wrong_currency_is_refused_as_the_advertiser_would_be(brand, signed):
+def test_a_currency_without_a_rate_is_refused_as_the_advertiser_would_be(brand, signed):
     answer = send(brand, {"offer_id": "signed", "currency": "EUR"}).json()
     assert [(p["stage"], p["code"]) for p in answer["problems"]] == [
-        ("postback", "currency_mismatch")
+        ("postback", "fx_rate_missing")
     ]
     assert "USD" in answer["problems"][0]["message"]
 

@@ -73,6 +73,9 @@ def test_the_product_pages_tools_are_all_there():
         "list_postback_attempts",  # the inbound postback log (issue 14)
         "trace_click",  # one click's story (issue 14)
         "send_test_postback",  # a test click and postback through the real path (issue 14)
+        "list_fx_rates",  # the rate table, brand and reference (issue 15)
+        "get_fx_rate",  # the rate a conversion of a day would use (issue 15)
+        "set_fx_rate",  # the brand's own rate (issue 15)
     }
     assert {tool.name for tool in TOOLS} == page | extra
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from brands.fx_services import fx_rate_set
 from brands.models import Brand
 from conversions.models import Conversion, DeliveryStatus, Payout, PostbackDelivery
 from conversions.payouts import payouts_generate
@@ -56,6 +58,7 @@ def build_world(brand: Brand) -> World:
         last_status_code=500,
     )
     declined = PartnerFactory(brand=brand, slug="spam-blog", status="pending", approved_at=None)
+    fx_rate_set(actor=actor, base="GBP", quote="USD", day=dt.date(2026, 1, 1), rate=Decimal("1.27"))
     return World(
         brand,
         offer,
@@ -99,6 +102,9 @@ def every_tool_call(world: World) -> list[tuple[str, dict[str, Any]]]:
         ("list_deliveries", {"status": "dead"}),
         ("list_postback_attempts", {"outcome": "refused"}),
         ("trace_click", {"click_id": world.pending.click_id}),
+        ("list_fx_rates", {"currency": "USD"}),
+        ("get_fx_rate", {"base": "GBP", "quote": "USD", "day": "2026-11-02", "amount": "10.00"}),
+        ("set_fx_rate", {"base": "EUR", "quote": "USD", "day": "2026-11-02", "rate": "1.16"}),
         (
             "create_offer",
             {

@@ -16,6 +16,7 @@ from audit.actor import Actor, Channel
 from brands.models import ApiKeyScope, Brand, StaffRole
 from brands.services import api_key_authenticate, api_key_create, brand_create, staff_membership_set
 from core.errors import DomainError
+from demo.fx import seed_demo_rates
 from demo.traffic import seed_demo_traffic, seed_volume
 from offers.models import AmountType
 from offers.services import offer_create, offer_pause, offer_set_caps, offer_set_payout_rule
@@ -123,6 +124,7 @@ class Command(BaseCommand):
         actor = Actor.system(
             brand_id=brand.pk, brand_slug=brand.slug, name="seed_demo", channel=Channel.CLI
         )
+        seed_demo_rates(actor=actor, currency=brand.currency)
         clicks, conversions = seed_demo_traffic(brand=brand, actor=actor)
         if clicks:
             self.stdout.write(
