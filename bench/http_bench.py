@@ -9,7 +9,8 @@ request), alternating rounds; reports the median of the rounds.
 - click: GET /c/<brand>/<offer>/<partner> versus a bare view answering the same 302, and the
   same click with a deep link (url= on a host the offer allows);
 - postback: a signed inbound postback (signature, dedup, fraud scoring, audit, outbox) versus
-  a bare view doing one single-row INSERT;
+  a bare view doing one single-row INSERT, and the same postback reporting its sale in euros
+  on the dollar offer (converted at the brand's rate, cached after the first);
 - memory: resident set size of each gunicorn worker after the run.
 
 Environment: DATABASE_URL (PostgreSQL; default the local `trcker_bench_http` database),
@@ -21,6 +22,7 @@ saved to bench/results/http.{json,md}.
 
 from __future__ import annotations
 
+import datetime as dt
 import http.client
 import json
 import multiprocessing
@@ -32,6 +34,7 @@ import statistics
 import subprocess
 import sys
 import time
+from decimal import Decimal
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -84,6 +87,7 @@ def prepare() -> dict:
 
     from audit.actor import Actor
     from bench.views import create_bare_insert_table
+    from brands.fx_services import fx_rate_set
     from brands.models import Brand
     from conversions.models import Click, ClickOutcome
     from core.ids import new_click_id
@@ -131,13 +135,17 @@ def prepare() -> dict:
         for _ in range(CLICK_POOL)
     ]
     Click.objects.bulk_create(clicks)
+    # The euro postbacks convert at the brand's own rate (no ECB file needed).
+    fx_rate_set(
+        actor=actor, base="EUR", quote="USD", day=dt.date(2000, 1, 1), rate=Decimal("1.1587")
+    )
     return {"secret": secret, "clicks": [click.id for click in clicks]}
 
 
-def signed_postback_path(secret: str, click_id: str, txn_id: str) -> str:
+def signed_postback_path(secret: str, click_id: str, txn_id: str, currency: str = "USD") -> str:
     from conversions.postbacks import canonical_query, sign  # Django is set up by now
 
-    params = {"click_id": click_id, "txn_id": txn_id, "amount": "49.90", "currency": "USD"}
+    params = {"click_id": click_id, "txn_id": txn_id, "amount": "49.90", "currency": currency}
     ts = int(time.time())
     sig = sign(secret, ts, canonical_query(list(params.items())).encode())
     return f"/api/postback/{BRAND}/o?{urlencode({**params, 'ts': ts, 'sig': sig})}"
@@ -153,7 +161,12 @@ def client(job: dict, results: multiprocessing.Queue) -> None:
         n += 1
         if job["kind"] == "postback":
             txn = f"{job['tag']}-{n}"
-            path = signed_postback_path(job["secret"], job["clicks"][n % len(job["clicks"])], txn)
+            path = signed_postback_path(
+                job["secret"],
+                job["clicks"][n % len(job["clicks"])],
+                txn,
+                job.get("currency", "USD"),
+            )
         elif job["kind"] == "bare_insert":
             path = f"/bench/bare-insert?txn_id={job['tag']}-{n}&amount=49.90"
         else:
@@ -267,6 +280,7 @@ def main() -> None:
             ("click redirect (deep link)", ("click", {"path": f"/c/{BRAND}/o/p?{DEEP_LINK}"})),
             ("bare 302 view", ("bare", {"path": "/bench/bare-redirect"})),
             ("inbound postback (signed)", ("postback", prepared)),
+            ("inbound postback (signed, EUR)", ("postback", {**prepared, "currency": "EUR"})),
             ("bare single-row INSERT", ("bare_insert", {})),
         ]
         # BENCH_ONLY=click or =postback: one endpoint and its baseline, for quick iterations.
@@ -308,6 +322,11 @@ def main() -> None:
         ),
         "postback ÷ bare INSERT": round(
             by_name["inbound postback (signed)"]["rps"] / by_name["bare single-row INSERT"]["rps"],
+            2,
+        ),
+        "EUR postback ÷ bare INSERT": round(
+            by_name["inbound postback (signed, EUR)"]["rps"]
+            / by_name["bare single-row INSERT"]["rps"],
             2,
         ),
         "postbacks/s per core": round(

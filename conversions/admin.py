@@ -126,7 +126,21 @@ class ConversionAdmin(ReviewActionsMixin, ActionOnlyAdmin):
             None,
             {"fields": ("id", "brand", "offer", "partner", "event_type", "txn_id", "created_at")},
         ),
-        ("Money", {"fields": ("sale_amount", "currency", "payout", "revenue", "payout_batch")}),
+        (
+            "Money",
+            {
+                "fields": (
+                    "sale_amount",
+                    "currency",
+                    "original_amount",
+                    "original_currency",
+                    "fx_rate",
+                    "payout",
+                    "revenue",
+                    "payout_batch",
+                )
+            },
+        ),
         (
             "Status",
             {
