@@ -48,7 +48,7 @@ from conversions.stats import performance, resolve_period  # noqa: E402
 CLICKS = int(os.environ.get("BENCH_CLICKS", "10000000"))
 RUNS = int(os.environ.get("BENCH_RUNS", "20"))
 RAW_RUNS = int(os.environ.get("BENCH_RAW_RUNS", "3"))
-SLUG = f"report-bench-v2-{CLICKS}"
+SLUG = f"report-bench-v3-{CLICKS}"
 
 
 def seeded_brand() -> Brand:

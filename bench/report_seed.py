@@ -6,7 +6,10 @@ sizes depend on it: 20 offers, 200 partners with a long tail (the top partner se
 clicks), each partner promoting three offers, 80 % of a partner's clicks from its home
 country (30 countries in all), three device classes, 8 % refused clicks over four reasons,
 10,000 sub1 values with a long tail, 90 days of traffic, and about 4 % of accepted clicks
-converting. ``ClickRollup`` rows are laid out as two worker processes would leave them (a busy
+converting. Clicks are written in time order, as the click writer appends them: a table's
+physical order follows arrival, so a month's clicks sit in a month's pages (an earlier seed drew
+each click's time at random, which no live table looks like, and made every 30-day scan read the
+whole 90 days). ``ClickRollup`` rows are laid out as two worker processes would leave them (a busy
 key has a row per writer's stripe), so the benchmark reads the rollup at its production size.
 """
 
@@ -34,7 +37,7 @@ SELECT
     %(brand)s,
     (%(offers)s::bigint[])[1 + (g.p * 7 + floor(g.r_offer * 3)::int) %% 20],
     (%(partners)s::bigint[])[1 + g.p],
-    now() - g.r_time * interval '90 days',
+    now() - (1 - g.i::float8 / %(total)s) * interval '90 days',
     NULL, '',
     CASE WHEN g.r_home < 0.8 THEN (%(countries)s::text[])[1 + g.p %% 10]
          ELSE (%(countries)s::text[])[1 + floor(30 * g.r_country ^ 2)::int] END,
@@ -47,7 +50,7 @@ SELECT
     g.r_billable < 0.98,
     floor(100 * g.r_score ^ 3)::int, '[]'::jsonb, g.r_score ^ 3 >= 0.6, false
 FROM (
-    SELECT i, floor(200 * random() ^ 3)::int AS p, random() AS r_offer, random() AS r_time,
+    SELECT i, floor(200 * random() ^ 3)::int AS p, random() AS r_offer,
            random() AS r_home, random() AS r_country, random() AS r_device, random() AS r_sub,
            random() AS r_outcome, random() AS r_billable, random() AS r_score
     FROM generate_series(%(first)s, %(last)s) AS i
@@ -72,27 +75,29 @@ WHERE c.brand_id = %(brand)s AND c.outcome = 'accepted' AND random() < 0.04
 """
 
 # The click rollups as the live writers leave them: each of two worker processes writes its
-# own stripe, so a busy key has two rows; every click counted at each of the three levels;
+# own stripe, so a busy key has two rows; every click counted at each of the four levels;
 # rows in day order, as days of traffic append them.
 CLICK_ROLLUP_SQL = """
 INSERT INTO conversions_clickrollup (
     brand_id, level, day, offer_id, partner_id, country, device, outcome, stripe, clicks,
-    billable_clicks)
+    billable_clicks, refused_clicks)
 SELECT c.brand_id, lv.level, c.day, c.offer_id,
        CASE WHEN lv.level = 1 THEN 0 ELSE c.partner_id END AS partner,
-       CASE WHEN lv.level = 2 THEN '' ELSE c.country END AS country,
-       CASE WHEN lv.level = 2 THEN '' ELSE c.device END AS device,
-       c.outcome, c.stripe, sum(c.n), sum(c.billable)
+       CASE WHEN lv.level >= 2 THEN '' ELSE c.country END AS country,
+       CASE WHEN lv.level >= 2 THEN '' ELSE c.device END AS device,
+       CASE WHEN lv.level = 3 THEN '' ELSE c.outcome END AS outcome,
+       c.stripe, sum(c.n), sum(c.billable), sum(c.refused)
 FROM (
     SELECT brand_id, (created_at AT TIME ZONE %(tz)s)::date AS day,
            coalesce(offer_id, 0) AS offer_id, coalesce(partner_id, 0) AS partner_id, country,
            device_class AS device, outcome, abs(hashtext(id)) %% 2 AS stripe, count(*) AS n,
-           count(*) FILTER (WHERE outcome = 'accepted' AND is_billable) AS billable
+           count(*) FILTER (WHERE outcome = 'accepted' AND is_billable) AS billable,
+           count(*) FILTER (WHERE outcome <> 'accepted') AS refused
     FROM conversions_click
     WHERE brand_id = %(brand)s
     GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
 ) AS c
-CROSS JOIN (VALUES (0), (1), (2)) AS lv (level)
+CROSS JOIN (VALUES (0), (1), (2), (3)) AS lv (level)
 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9
 ORDER BY c.day
 """
@@ -123,7 +128,7 @@ def seed_sql(*, brand: Any, clicks: int, say: Any = print) -> None:
         for first in range(1, clicks + 1, CHUNK):
             last = min(first + CHUNK - 1, clicks)
             params = {"brand": brand.pk, "offers": offers, "partners": partners}
-            params.update(countries=COUNTRIES, first=first, last=last)
+            params.update(countries=COUNTRIES, first=first, last=last, total=clicks)
             cursor.execute(CLICKS_SQL, params)
             say(f"  clicks {last:,} ({time.perf_counter() - started:.0f} s)")
         cursor.execute(CONVERSIONS_SQL, {"brand": brand.pk})

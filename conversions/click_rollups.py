@@ -1,13 +1,16 @@
 """Click rollups (``ClickRollup``): clicks per brand, day, offer, partner, country, device and
 outcome, what ``get_report`` reads for click metrics by any dimension but sub ids.
 
-Each click is counted at three **levels** (grains), so a report reads the smallest table slice
+Each click is counted at four **levels** (grains), so a report reads the smallest table slice
 that holds its dimensions instead of scanning every cell:
 - ``CELL`` (0): every dimension (offer, partner, country, device, outcome);
 - ``GEO`` (1): partner left out (0) — by offer, country, device and outcome;
-- ``SOURCE`` (2): country and device left out ("") — by offer, partner and outcome.
+- ``SOURCE`` (2): country and device left out ("") — by offer, partner and outcome;
+- ``PAIR`` (3): outcome left out too ("") — by offer and partner, refusals counted in
+  ``refused_clicks`` (a report by day and partner needs their count, not their reasons).
 A partner sends most of its clicks from few countries, but across partners the full cells are
-many; the two projections are one to two orders of magnitude smaller (docs/performance.md).
+many; the projections are one to two orders of magnitude smaller, and ``PAIR`` another three
+to four times smaller than ``SOURCE`` (docs/performance.md).
 
 The same rules as the daily rollups (``conversions.rollups``): written only by the one click
 writer (``click_store.write_clicks``) in the transaction that inserts the clicks, as
@@ -41,17 +44,20 @@ from core.db import increment_rows
 
 # Rows per rollup key that new traffic spreads over, for both rollups (``DailyRollup`` too).
 ROLLUP_STRIPES = 8
-CELL, GEO, SOURCE = 0, 1, 2
-LEVELS = (CELL, GEO, SOURCE)
+CELL, GEO, SOURCE, PAIR = 0, 1, 2, 3
+LEVELS = (CELL, GEO, SOURCE, PAIR)
 # The report dimensions each level keeps (time is every level's day; currency, its offer's).
 LEVEL_DIMENSIONS = {
     CELL: frozenset({"offer", "partner", "country", "device", "outcome"}),
     GEO: frozenset({"offer", "country", "device", "outcome"}),
     SOURCE: frozenset({"offer", "partner", "outcome"}),
+    PAIR: frozenset({"offer", "partner"}),
 }
+# Smallest first: the order ``level_for`` tries them in.
+_BY_SIZE = (PAIR, SOURCE, GEO, CELL)
 # (level, day, offer id, partner id, country, device, outcome): one row key of a brand.
 Cell = tuple[int, dt.date, int, int, str, str, str]
-COUNTERS = ("clicks", "billable_clicks")
+COUNTERS = ("clicks", "billable_clicks", "refused_clicks")
 _KEY_COLUMNS = (
     "brand_id",
     "level",
@@ -66,7 +72,7 @@ _KEY_COLUMNS = (
 
 def level_for(dimensions: set[str]) -> int | None:
     """The smallest level holding every one of ``dimensions`` (None: no level holds them)."""
-    for level in (SOURCE, GEO, CELL):
+    for level in _BY_SIZE:
         if dimensions <= LEVEL_DIMENSIONS[level]:
             return level
     return None
@@ -78,6 +84,8 @@ def _project(cell: Cell, level: int) -> Cell:
         return (GEO, day, offer, 0, country, device, outcome)
     if level == SOURCE:
         return (SOURCE, day, offer, partner, "", "", outcome)
+    if level == PAIR:
+        return (PAIR, day, offer, partner, "", "", "")
     return (CELL, day, offer, partner, country, device, outcome)
 
 
@@ -94,8 +102,9 @@ def cell_of(click: Click, tz: zoneinfo.ZoneInfo) -> Cell:
     )
 
 
-def _counts(click: Click) -> tuple[int, int]:
-    return 1, int(click.outcome == ClickOutcome.ACCEPTED and click.is_billable)
+def _counts(click: Click) -> tuple[int, int, int]:
+    accepted = click.outcome == ClickOutcome.ACCEPTED
+    return 1, int(accepted and click.is_billable), int(not accepted)
 
 
 def hot_path_stripe() -> int:
@@ -127,12 +136,13 @@ def click_rollups_added(clicks: Iterable[tuple[Click, zoneinfo.ZoneInfo]]) -> No
         lambda: dict.fromkeys(COUNTERS, 0)
     )
     for click, tz in clicks:
-        every, billable = _counts(click)
+        every, billable, refused = _counts(click)
         cell = cell_of(click, tz)
         for level in LEVELS:
             counts = cells[(click.brand_id, _project(cell, level))]
             counts["clicks"] += every
             counts["billable_clicks"] += billable
+            counts["refused_clicks"] += refused
     _add(cells, spread=True)
 
 
@@ -166,10 +176,12 @@ def raw_click_cells(
             row["device_class"],
             row["outcome"],
         )
+        refused = 0 if row["outcome"] == ClickOutcome.ACCEPTED else row["n_clicks"]
         for level in LEVELS:
             counts = cells[_project(cell, level)]
             counts["clicks"] += row["n_clicks"]
             counts["billable_clicks"] += row["n_billable"]
+            counts["refused_clicks"] += refused
     return dict(cells)
 
 
@@ -179,7 +191,11 @@ def click_cell_sums(*, brand_id: int, day: dt.date) -> dict[Cell, dict[str, int]
     rows = (
         ClickRollup.objects.filter(brand_id=brand_id, day=day)
         .values("level", "offer_id", "partner_id", "country", "device", "outcome")
-        .annotate(n_clicks=Sum("clicks"), n_billable=Sum("billable_clicks"))
+        .annotate(
+            n_clicks=Sum("clicks"),
+            n_billable=Sum("billable_clicks"),
+            n_refused=Sum("refused_clicks"),
+        )
         .order_by()
     )
     return {
@@ -191,7 +207,11 @@ def click_cell_sums(*, brand_id: int, day: dt.date) -> dict[Cell, dict[str, int]
             row["country"],
             row["device"],
             row["outcome"],
-        ): {"clicks": row["n_clicks"], "billable_clicks": row["n_billable"]}
+        ): {
+            "clicks": row["n_clicks"],
+            "billable_clicks": row["n_billable"],
+            "refused_clicks": row["n_refused"],
+        }
         for row in rows
     }
 

@@ -332,7 +332,7 @@ class ClickRollup(models.Model):
 
     brand = models.ForeignKey("brands.Brand", on_delete=models.CASCADE, related_name="+")
     # The grain (``conversions.click_rollups``): 0 every dimension, 1 without the partner,
-    # 2 without country and device. A click is counted once at each.
+    # 2 without country and device, 3 without the outcome too. A click is counted once at each.
     level = models.PositiveSmallIntegerField()
     day = models.DateField()
     offer_id = models.BigIntegerField()
@@ -343,6 +343,7 @@ class ClickRollup(models.Model):
     stripe = models.PositiveSmallIntegerField(db_default=0)
     clicks = models.BigIntegerField(db_default=0)  # every click, refusals included
     billable_clicks = models.BigIntegerField(db_default=0)  # accepted and billable
+    refused_clicks = models.BigIntegerField(db_default=0)  # outcome other than accepted
 
     class Meta:
         constraints = [

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Case, CharField, DateField, F, Q, Sum, Value, When
+from django.db.models import Case, CharField, DateField, F, Sum, Value, When
 from django.db.models.functions import TruncMonth, TruncWeek
 
 from audit.actor import Actor
 from conversions.click_rollups import level_for
-from conversions.models import ClickOutcome, ClickRollup, ConversionStatus, DailyRollup
+from conversions.models import ClickRollup, ConversionStatus, DailyRollup
 from conversions.stats import Period
 from offers.models import Offer
 from partners.models import Partner
@@ -28,7 +28,7 @@ CLICK_SIDE = frozenset({"clicks", "billable_clicks", "refused_clicks", "epc", "c
 ROLLUP_KEYS = frozenset({"day", "week", "month", "offer", "partner", "currency"})
 
 
-def conversion_rollup_served(metrics: list[str], keys: list[str], filters: dict[str, str]) -> bool:
+def conversion_rollup_served(metrics: list[str], keys: list[str], filters: dict[str, Any]) -> bool:
     return (
         set(metrics) - CLICK_SIDE <= ROLLUP_METRICS
         and set(keys) <= ROLLUP_KEYS
@@ -37,7 +37,7 @@ def conversion_rollup_served(metrics: list[str], keys: list[str], filters: dict[
 
 
 def rollup_conversions(
-    *, actor: Actor, period: Period, keys: list[str], filters: dict[str, str]
+    *, actor: Actor, period: Period, keys: list[str], filters: dict[str, Any]
 ) -> dict[tuple[Any, ...], dict[str, Any]]:
     """The conversion sums of ``reports._aggregate`` from ``DailyRollup`` (summed over
     stripes): a key is present when it has a conversion of any status, as on raw rows."""
@@ -45,7 +45,7 @@ def rollup_conversions(
         brand_id=actor.brand_id, day__gte=period.date_from, day__lte=period.date_to
     )
     for name, value in filters.items():
-        rows = rows.filter(**{f"{name}__slug": value})
+        rows = rows.filter(**{f"{name}_id": value})  # offer and partner, as ids
 
     def total(measure: str, statuses: tuple[str, ...]) -> Any:
         return Sum(
@@ -87,16 +87,16 @@ def rollup_conversions(
 EVERY_LEVEL = frozenset({"day", "week", "month", "currency"})
 
 
-def _click_level(keys: list[str], filters: dict[str, str]) -> int | None:
+def _click_level(keys: list[str], filters: dict[str, Any]) -> int | None:
     return level_for({*keys, *filters} - EVERY_LEVEL)
 
 
-def click_rollup_served(keys: list[str], filters: dict[str, str]) -> bool:
+def click_rollup_served(keys: list[str], filters: dict[str, Any]) -> bool:
     return _click_level(keys, filters) is not None
 
 
 def rollup_clicks(
-    *, actor: Actor, period: Period, keys: list[str], filters: dict[str, str]
+    *, actor: Actor, period: Period, keys: list[str], filters: dict[str, Any]
 ) -> dict[tuple[Any, ...], dict[str, Any]]:
     """The click counts of ``reports._aggregate`` from ``ClickRollup``: grouped in the
     database by the rollup's own columns (ids, days, weeks, months, currencies), then labelled
@@ -112,14 +112,8 @@ def rollup_clicks(
         day__lte=period.date_to,
     )
     for name, value in filters.items():
-        if name == "offer":
-            offer = Offer.objects.filter(brand_id=actor.brand_id, slug=value).values("pk")
-            rows = rows.filter(offer_id__in=offer)
-        elif name == "partner":
-            partner = Partner.objects.filter(brand_id=actor.brand_id, slug=value).values("pk")
-            rows = rows.filter(partner_id__in=partner)
-        else:
-            rows = rows.filter(**{name: value})
+        # offer and partner arrive as ids (``reports.report`` resolved the slugs)
+        rows = rows.filter(**{f"{name}_id" if name in ("offer", "partner") else name: value})
     # Currency is the offer's: labelled in the database (one group per currency, not per
     # offer), from the brand's offers read once; a click that named no offer has none.
     offers = {
@@ -150,7 +144,7 @@ def rollup_clicks(
     sums = {
         "n_clicks": Sum("clicks"),
         "n_billable": Sum("billable_clicks"),
-        "n_refused": Sum("clicks", filter=~Q(outcome=ClickOutcome.ACCEPTED)),
+        "n_refused": Sum("refused_clicks"),
     }
     grouped = (
         list(rows.annotate(**annotations).values(*annotations).annotate(**sums).order_by())

@@ -18,7 +18,19 @@ from conversions.rollups import day_start
 from tests.conftest import make_actor
 from tests.factories import BrandFactory, OfferFactory, PartnerFactory
 
-backfill = importlib.import_module("conversions.migrations.0013_backfill_click_rollup").backfill
+backfill_0013 = importlib.import_module("conversions.migrations.0013_backfill_click_rollup")
+pair_level_0016 = importlib.import_module("conversions.migrations.0016_click_rollup_pair_level")
+
+
+def backfill(apps, schema_editor):
+    """The upgrade's data steps in order: 0013 fills the first three levels from raw clicks,
+    0016 derives refused_clicks and the PAIR level from them."""
+    backfill_0013.backfill(apps, schema_editor)
+    with connection.cursor() as cursor:
+        cursor.execute(pair_level_0016.REFUSED)
+        cursor.execute(pair_level_0016.PAIRS)
+
+
 NOON = dt.datetime(2026, 6, 10, 12, tzinfo=dt.UTC)
 
 

@@ -9,7 +9,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from conversions.reports import report
+from conversions.reports import REPORT_WORK_MEM, report
 from tests.conversions.test_reports import seed, traffic_world
 
 
@@ -109,8 +109,10 @@ def test_click_metrics_come_from_the_click_rollups_but_by_sub_id(brand, actor):
 @pytest.mark.parametrize(
     ("group_by", "filters", "level"),
     [
-        (["day", "partner"], {}, 2),  # offer, partner, outcome: without country and device
-        (["offer", "outcome"], {"partner": "p-a"}, 2),
+        (["day", "partner"], {}, 3),  # offer and partner: refusals counted, not their reasons
+        (["offer"], {}, 3),
+        (["offer", "outcome"], {"partner": "p-a"}, 2),  # with the outcome: without country, device
+        (["outcome"], {}, 2),
         (["country", "device"], {}, 1),  # without the partner
         (["week", "offer"], {"country": "US"}, 1),
         (["partner", "country"], {}, 0),  # both: every dimension
@@ -132,3 +134,31 @@ def test_each_report_reads_the_smallest_click_rollup_level_that_holds_it(
         )
     (sql,) = [q["sql"] for q in queries.captured_queries if "conversions_clickrollup" in q["sql"]]
     assert f'"conversions_clickrollup"."level" = {level}' in sql
+
+
+@pytest.mark.django_db
+def test_a_sub_id_report_filters_raw_rows_by_partner_id_with_room_to_hash(brand, actor):
+    """The partner reaches the raw clicks as an id, not a join on its slug (which left
+    PostgreSQL guessing the row count and sorting a top partner's month on disk), and on
+    PostgreSQL the report's queries run with REPORT_WORK_MEM for this transaction only."""
+    offers, partners = traffic_world(brand)
+    click = {"hour": 30, "offer": 0, "partner": 0, "outcome": "accepted", "billable": True}
+    click.update(country="US", device="", sub1="email", test=False, conversion=None)
+    seed(brand, offers, partners, [click])
+    with CaptureQueriesContext(connection) as queries:
+        rows = report(
+            actor=actor,
+            metrics=["clicks", "conversions"],
+            group_by=["sub1"],
+            filters={"partner": "p-a"},
+            date_from=dt.date(2026, 3, 1),
+            date_to=dt.date(2026, 3, 5),
+        )["rows"]
+    assert [(row["sub1"], row["clicks"]) for row in rows] == [("email", 1)]
+    grouped = [q["sql"] for q in queries.captured_queries if "GROUP BY" in q["sql"]]
+    assert len(grouped) == 2  # raw clicks, raw conversions
+    assert all('"partner_id" = ' in sql and "partners_partner" not in sql for sql in grouped)
+    memory = [q["sql"] for q in queries.captured_queries if "set_config('work_mem'" in q["sql"]]
+    # is_local: the setting ends with the report's transaction (SET LOCAL), never the session's
+    local = f"set_config('work_mem', '{REPORT_WORK_MEM}', true)"
+    assert memory == ([f"SELECT {local}"] if connection.vendor == "postgresql" else [])
