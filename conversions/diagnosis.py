@@ -15,7 +15,14 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from audit.actor import Actor
-from conversions.models import Click, ClickOutcome, Conversion, DeliveryStatus, PostbackDelivery
+from conversions.models import (
+    Click,
+    ClickOutcome,
+    Conversion,
+    DeliveryStatus,
+    PostbackAttempt,
+    PostbackDelivery,
+)
 from core.links import inbound_postback_url
 from offers.models import Offer, OfferStatus
 
@@ -146,6 +153,27 @@ def offer_diagnose(*, actor: Actor, offer: Offer, days: int = 7) -> dict[str, An
                 inbound_postback_url=inbound_postback_url(
                     brand_slug=actor.brand_slug, offer_slug=offer.slug
                 ),
+            )
+        )
+    expired = PostbackAttempt.objects.filter(
+        brand_id=actor.brand_id,
+        offer_slug=offer.slug,
+        outcome="click_expired",
+        created_at__gte=since,
+    ).count()
+    if expired:
+        findings.append(
+            _finding(
+                "postbacks_refused_click_expired",
+                "likely",
+                f"{expired} postbacks were refused because their click was older than the "
+                f"offer's attribution window ({offer.attribution_window_days} days): those "
+                "sales were not recorded.",
+                "if the programme's terms allow, widen attribution_window_days (update_offer); "
+                "have the advertiser send the sale's coupon too (coupons have no window); "
+                "list_postback_attempts outcome=click_expired shows them",
+                refused_postbacks=expired,
+                attribution_window_days=offer.attribution_window_days,
             )
         )
     if not total:

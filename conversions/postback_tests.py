@@ -211,7 +211,14 @@ def postback_send_test(
         params=dict(pairs),
         signature_header=bool(signature),
     )
-    postback: dict[str, Any] = {"conversion_id": None, "conversion_status": None}
+    postback: dict[str, Any] = {
+        "conversion_id": None,
+        "conversion_status": None,
+        # What a real sale of this offer also meets (docs/tracking.md): the test click is
+        # fresh, so the window never refuses it, and a test conversion is never approved.
+        "attribution_window_days": offer_config.attribution_window_days,
+        "effective_hold_days": offer.effective_hold_days,
+    }
     with transaction.atomic():
         click_store.write_clicks([(click, brand_config.tz, offer_config.currency)])
         try:
@@ -357,6 +364,15 @@ class TestPostbackOutcomeOutput(serializers.Serializer[dict[str, Any]]):
     )
     conversion_status = serializers.CharField(
         allow_null=True, help_text="Its status (pending, pending_review, rejected); null if none."
+    )
+    attribution_window_days = serializers.IntegerField(
+        help_text="A real sale's postback must name a click at most this many days old, or it "
+        "is refused click_expired (the test click is fresh)."
+    )
+    effective_hold_days = serializers.IntegerField(
+        allow_null=True,
+        help_text="A real pending, unflagged sale would be approved automatically after this "
+        "many days; null: it waits for a person (a test conversion never is approved).",
     )
 
 

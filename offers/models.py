@@ -142,6 +142,12 @@ class Offer(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.slug})"
 
+    @property
+    def effective_hold_days(self) -> int | None:
+        """The hold in force: the offer's own, else its brand's default; None: no
+        auto-approval (conversions.auto_approval)."""
+        return self.hold_days if self.hold_days is not None else self.brand.default_hold_days
+
 
 class PayoutRule(models.Model):
     """Overrides the offer default for a partner, an event type, or a partner+event pair.

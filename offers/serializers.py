@@ -211,7 +211,7 @@ class OfferOutput(serializers.Serializer[Offer]):
 
     @extend_schema_field(serializers.IntegerField(allow_null=True))
     def get_effective_hold_days(self, offer: Offer) -> int | None:
-        return offer.hold_days if offer.hold_days is not None else offer.brand.default_hold_days
+        return offer.effective_hold_days
 
     @extend_schema_field(OpenApiTypes.BOOL)
     def get_has_postback_secret(self, offer: Offer) -> bool:

@@ -11,7 +11,9 @@ import time_machine
 
 from audit.models import AuditEvent
 from conversions import tracking_config
+from conversions.diagnosis import offer_diagnose
 from conversions.models import Conversion, PostbackAttempt
+from conversions.postback_tests import postback_send_test
 from offers.services import offer_update
 from tests.conftest import make_actor
 from tests.conversions.helpers import click, click_id_from
@@ -139,4 +141,29 @@ def test_the_window_is_set_and_shown_over_rest(api, offer):
     assert (change["action"], change["changes"]) == (
         "offer.update",
         {"attribution_window_days": [30, 14]},
+    )
+
+
+def test_diagnose_offer_names_postbacks_refused_for_an_expired_click(
+    client, brand, shop, old_click
+):
+    offer, _ = shop
+    late = CLICKED_AT + dt.timedelta(days=31)
+    postback_at(client, late, click_id=old_click, txn_id="W-5")
+    with time_machine.travel(late + dt.timedelta(hours=1), tick=False):
+        findings = offer_diagnose(actor=make_actor(brand), offer=offer)["findings"]
+    [finding] = [f for f in findings if f["code"] == "postbacks_refused_click_expired"]
+    assert finding["evidence"] == {"refused_postbacks": 1, "attribution_window_days": 30}
+    assert "update_offer" in finding["fix"]
+
+
+def test_send_test_postback_states_the_window_and_the_hold(brand, shop):
+    offer, partner = shop
+    offer_update(actor=make_actor(brand), offer=offer, attribution_window_days=14, hold_days=3)
+    offer.refresh_from_db()
+    result = postback_send_test(actor=make_actor(brand), offer=offer, partner=partner)
+    assert result.ok, result.problems
+    assert (result.postback["attribution_window_days"], result.postback["effective_hold_days"]) == (
+        14,
+        3,
     )

@@ -99,6 +99,8 @@ def test_a_paused_offer_shows_the_refused_click_and_the_refused_postback(brand, 
         "http_status": 422,
         "conversion_id": None,
         "conversion_status": None,
+        "attribution_window_days": 30,
+        "effective_hold_days": None,
     }
     assert [a["outcome"] for a in answer["trace"]["postback_attempts"]] == ["unknown_click"]
 
