@@ -14,6 +14,7 @@ from django.http import HttpRequest
 from audit.actor import Channel
 from backoffice.admin_base import (
     BrandScopedAdmin,
+    CommaListField,
     ServiceModelForm,
     admin_actor,
     brand_access,
@@ -54,6 +55,12 @@ class BrandAddForm(ServiceModelForm):
 
 class BrandChangeForm(ServiceModelForm):
     error_fields = {"mode": "fraud_mode", "threshold": "fraud_threshold"}
+    payout_methods = CommaListField(
+        required=False,
+        label="Payout methods",
+        help_text="The methods partners choose from and payouts are paid by, separated by "
+        "commas (paypal, wire, sepa). Empty: any method when paying; partners choose none.",
+    )
 
     class Meta(ServiceModelForm.Meta):
         model = Brand
@@ -87,6 +94,7 @@ class BrandAdmin(BrandScopedAdmin):
     add_fieldsets = ((None, {"fields": ("slug", "name", "timezone", "currency")}),)
     fieldsets = (
         (None, {"fields": ("slug", "name", "timezone", "currency", "attribution_precedence")}),
+        ("Partners", {"fields": ("partner_reasons_visible", "payout_methods")}),
         ("Fraud", {"fields": ("fraud_mode", "fraud_threshold", "botd_enabled")}),
         ("Approval", {"fields": ("default_hold_days",)}),
         ("Identity provider", {"fields": ("external_org_id",)}),

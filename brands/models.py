@@ -47,6 +47,17 @@ class Brand(models.Model):
     # org_…, an Okta group, a Keycloak organization). Staff SSO and external-issuer MCP tokens
     # find their brand by exact match on it, so two brands may never share a value; blank
     # means "no IdP organization" and is exempt from the uniqueness rule.
+    # What partners are told (docs/partners.md, "What the brand controls"): whether the portal
+    # and the partner API show why a conversion was held, rejected or reversed, or only its
+    # status.
+    partner_reasons_visible = models.BooleanField(
+        default=True,
+        help_text="Show partners why a conversion was held, rejected or reversed (off: only "
+        "its status).",
+    )
+    # The closed list of payout methods (slugs such as paypal, wire) partners choose from and
+    # payouts are paid by; empty: any method when paying, none to choose in the portal.
+    payout_methods = models.JSONField(default=list, blank=True)
     external_org_id = models.CharField(max_length=200, blank=True, default="")
     # Days a pending, unflagged conversion of an offer without its own hold_days waits before
     # the worker approves it (conversions.auto_approval); null: no auto-approval.

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hmac
+import re
 import zoneinfo
 from datetime import timedelta
 from enum import Enum
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User  # settings.AUTH_USER_MODEL
@@ -30,6 +32,8 @@ BRAND_SETTINGS_FIELDS = (
     "currency",
     "attribution_precedence",
     "default_hold_days",
+    "partner_reasons_visible",
+    "payout_methods",
 )
 
 
@@ -38,6 +42,46 @@ class Keep(Enum):
     auto-approval)."""
 
     VALUE = "keep"
+
+
+PAYOUT_METHOD_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+PAYOUT_METHODS_MAX = 20
+
+
+def normalise_payout_methods(methods: Any) -> list[str]:
+    """The brand's closed list of payout methods: short slugs (paypal, wire, sepa), in the
+    order given, without duplicates."""
+    if not isinstance(methods, list | tuple) or len(methods) > PAYOUT_METHODS_MAX:
+        raise ValidationError(
+            f"payout_methods takes a list of at most {PAYOUT_METHODS_MAX} method names.",
+            fields={"payout_methods": ["A list such as paypal, wire."]},
+        )
+    cleaned: list[str] = []
+    for method in methods:
+        name = str(method).strip().lower()[:40]
+        if not PAYOUT_METHOD_RE.match(name):
+            raise ValidationError(
+                f"payout_methods: {name!r} is not a method name (letters, digits, - and _, "
+                "at most 32).",
+                fields={"payout_methods": ["Use names such as paypal, wire, sepa."]},
+            )
+        if name not in cleaned:
+            cleaned.append(name)
+    return cleaned
+
+
+def payout_method_check(brand: Brand, method: str) -> str:
+    """A payout method the brand accepts: one of its closed list, or any non-empty name when
+    the brand has no list. Answers the method as stored."""
+    name = method.strip()
+    if brand.payout_methods and name.lower() not in brand.payout_methods:
+        raise ValidationError(
+            f"{name[:40]!r} is not one of this brand's payout methods: "
+            f"{', '.join(brand.payout_methods)}.",
+            code="unknown_payout_method",
+            fields={"method": [f"One of {', '.join(brand.payout_methods)}."]},
+        )
+    return name.lower() if brand.payout_methods else name
 
 
 FRAUD_SETTINGS_FIELDS = ("fraud_mode", "fraud_threshold", "botd_enabled")
@@ -109,6 +153,8 @@ def brand_update(
     currency: str | None = None,
     attribution_precedence: str | None = None,
     default_hold_days: int | Keep | None = Keep.VALUE,
+    partner_reasons_visible: bool | None = None,
+    payout_methods: list[str] | None = None,
 ) -> Brand:
     """Change the brand's general settings; omitted arguments keep their value.
     ``default_hold_days`` (0–365, None: no auto-approval) is the hold of every offer without
@@ -127,6 +173,10 @@ def brand_update(
         brand.attribution_precedence = attribution_precedence
     if not isinstance(default_hold_days, Keep):
         brand.default_hold_days = default_hold_days
+    if partner_reasons_visible is not None:
+        brand.partner_reasons_visible = partner_reasons_visible
+    if payout_methods is not None:
+        brand.payout_methods = normalise_payout_methods(payout_methods)
     full_clean_or_raise(brand)
     changes = changes_between(before, snapshot(brand, BRAND_SETTINGS_FIELDS))
     if changes:

@@ -48,10 +48,22 @@ REASON_WORDS = {
 }
 
 
+# What a partner is told when the brand keeps its reasons to itself
+# (Brand.partner_reasons_visible off): the status, in words, and nothing of why.
+HIDDEN_REASON_WORDS: dict[str, str] = {
+    ConversionStatus.PENDING_REVIEW: "Held for review by the brand.",
+    ConversionStatus.REJECTED: "Rejected by the brand.",
+}
+
+
 def reason_in_words(conversion: Conversion) -> str:
+    """The reason a partner is shown: in words, or only the status when the brand hides
+    reasons (the conversion's brand is loaded with it by ``partner_conversion_list``)."""
     code = conversion.status_reason
     if not code:
         return ""
+    if not conversion.brand.partner_reasons_visible:
+        return HIDDEN_REASON_WORDS.get(conversion.status, "")
     if code in REASON_WORDS:
         return REASON_WORDS[code]
     prefix = "Rejected by the brand" if conversion.status == ConversionStatus.REJECTED else "Note"
@@ -120,14 +132,18 @@ def partner_conversion_list(
     partner = partner_self(actor=actor)
     if offer_id:
         partner_visible_offer(actor=actor, offer_id=offer_id)
-    return conversion_list(
-        actor=actor,
-        status=status,
-        offer_id=offer_id,
-        partner_id=partner.slug,
-        since=since,
-        until=until,
-    ).filter(partner_id=partner.pk, is_test=False)
+    return (
+        conversion_list(
+            actor=actor,
+            status=status,
+            offer_id=offer_id,
+            partner_id=partner.slug,
+            since=since,
+            until=until,
+        )
+        .filter(partner_id=partner.pk, is_test=False)
+        .select_related("brand")
+    )
 
 
 def partner_conversion_get(*, actor: Actor, conversion_id: str) -> Conversion:

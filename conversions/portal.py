@@ -56,8 +56,11 @@ STATUS_WORDS: dict[str, str] = {
 }
 
 
-def reason_text(status: str, status_reason: str) -> str:
-    """The plain-words line the portal shows beside a conversion's status."""
+def reason_text(status: str, status_reason: str, *, visible: bool = True) -> str:
+    """The plain-words line the portal shows beside a conversion's status; only the status
+    when the brand hides its reasons (``Brand.partner_reasons_visible``)."""
+    if not visible:
+        return STATUS_WORDS.get(status, "")
     if status_reason in REASON_WORDS:
         return REASON_WORDS[status_reason]
     if status_reason:
@@ -205,7 +208,11 @@ def _portal_conversion(conversion: Conversion) -> PortalConversion:
         currency=conversion.currency,
         status=conversion.status,
         status_label=ConversionStatus(conversion.status).label,
-        reason=reason_text(conversion.status, conversion.status_reason),
+        reason=reason_text(
+            conversion.status,
+            conversion.status_reason,
+            visible=conversion.brand.partner_reasons_visible,
+        ),
         sub1=conversion.sub1,
         sub2=conversion.sub2,
         sub3=conversion.sub3,

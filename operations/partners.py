@@ -18,7 +18,7 @@ from operations.declaration import (
     ToolSpec,
 )
 from operations.lookups import COUPON, OPTIONAL_OFFER, PARTNER, PARTNER_ID
-from partners import api_keys, selectors, services
+from partners import api_keys, invitations, selectors, services
 from partners.models import Partner, PartnerApiKey
 from partners.partner_api_serializers import (
     KEY_ID_HELP,
@@ -26,6 +26,8 @@ from partners.partner_api_serializers import (
     PartnerApiKeyCreatedOutput,
     PartnerApiKeyCreateInput,
     PartnerApiKeyOutput,
+    PartnerInvitationOutput,
+    PartnerInviteInput,
 )
 from partners.serializers import (
     CouponCreateInput,
@@ -173,6 +175,19 @@ OPERATIONS = [
         scope=Scope.WRITE,
         rest=RestRoute("POST", "partners/", "partner-create", TAG, status=201),
         tool=ToolSpec("Create partner", WRITE_ADDITIVE),
+    ),
+    Operation(
+        name="invite_partner",
+        description="Invite an email address to the partner program: they get a link to the "
+        "brand's application page, and applying through it with that address approves them at "
+        "once (valid 14 days, once). Refused for an address that already belongs to a partner "
+        "(partner_email_taken); throttled per brand and per address.",
+        input=PartnerInviteInput,
+        run=invitations.partner_invite,
+        output=PartnerInvitationOutput,
+        scope=Scope.WRITE,
+        rest=RestRoute("POST", "partners/invitations/", "partner-invite", TAG, status=201),
+        tool=ToolSpec("Invite partner", WRITE_ADDITIVE),
     ),
     Operation(
         name="get_partner",

@@ -20,7 +20,15 @@ from backoffice.admin_base import (
 )
 from backoffice.admin_columns import related_slug
 from partners.api_keys import partner_api_key_create, partner_api_key_revoke
-from partners.models import Coupon, Partner, PartnerApiKey, PartnerApiKeyScope, PartnerStatus
+from partners.invitations import partner_invite
+from partners.models import (
+    Coupon,
+    Partner,
+    PartnerApiKey,
+    PartnerApiKeyScope,
+    PartnerInvitation,
+    PartnerStatus,
+)
 from partners.services import (
     PARTNER_UPDATABLE_FIELDS,
     coupon_create,
@@ -329,3 +337,48 @@ class PartnerApiKeyAdmin(BrandScopedAdmin):
         description="Revoke selected partner API keys",
         done="Revoked {count} partner API key(s).",
     )
+
+
+class PartnerInvitationAddForm(ServiceModelForm):
+    error_fields = {"partner_email_taken": "email"}
+
+    class Meta(ServiceModelForm.Meta):
+        model = PartnerInvitation
+        fields = ("brand", "email", "name")
+        help_texts = {"name": "Used in the email's greeting; optional."}
+
+
+@admin.register(PartnerInvitation)
+class PartnerInvitationAdmin(BrandScopedAdmin):
+    """Invitations by email (docs/partners.md): sent from here (partners.invitations), never
+    edited; the link exists only in the email."""
+
+    admin_add = True
+    add_form = PartnerInvitationAddForm
+    list_display = (
+        "email",
+        "name",
+        related_slug("brand"),
+        "invited_by",
+        "created_at",
+        "expires_at",
+        "accepted_at",
+    )
+    list_select_related = ("brand",)
+    list_filter = (brand_list_filter(),)
+    search_fields = ("email", "name")
+    ordering = ("-created_at", "-id")
+    add_fieldsets = ((None, {"fields": ("brand", "email", "name")}),)
+    fields = ("email", "name", "brand", "invited_by", "created_at", "expires_at", "accepted_at")
+    readonly_fields = fields
+    exclude = ("selector", "verifier_sha256")
+
+    def perform_write(
+        self, request: HttpRequest, form: ServiceModelForm, obj: PartnerInvitation | None
+    ) -> PartnerInvitation:
+        data = form.cleaned_data
+        invitation = partner_invite(
+            actor=admin_actor(request, data["brand"]), email=data["email"], name=data["name"]
+        )
+        messages.success(request, f"Invitation sent to {invitation.email}.")
+        return invitation

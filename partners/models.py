@@ -2,6 +2,7 @@ from django.db import models
 from django.db.models.functions import Lower
 
 from brands.models import HTTP_URL_VALIDATOR, SLUG_VALIDATOR
+from core.secrets_crypto import EncryptedSecretField
 
 
 class PartnerStatus(models.TextChoices):
@@ -27,6 +28,10 @@ class Partner(models.Model):
     postback_url_template = models.URLField(
         max_length=2048, validators=[HTTP_URL_VALIDATOR], blank=True, default=""
     )
+    # How the partner wants to be paid: one of the brand's payout_methods, and the details
+    # that method needs (an account, an address), encrypted at rest; the partner's to edit.
+    payout_method = models.CharField(max_length=32, blank=True, default="")
+    payout_details = EncryptedSecretField(max_length=1024, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -149,3 +154,29 @@ class PartnerApiKey(models.Model):
     @property
     def can_write(self) -> bool:
         return self.scope == PartnerApiKeyScope.READ_WRITE
+
+
+class PartnerInvitation(models.Model):
+    """A brand's emailed invitation to become its partner (``partners/invitations.py``). The
+    link carries ``selector`` + a secret; only the secret's SHA-256 is kept. Applying through
+    it with the invited address approves the application at once (the brand asked for this
+    person); it works once and until ``expires_at``."""
+
+    brand = models.ForeignKey("brands.Brand", on_delete=models.CASCADE, related_name="+")
+    email = models.EmailField()
+    name = models.CharField(max_length=200, blank=True)
+    selector = models.CharField(max_length=16, unique=True)
+    verifier_sha256 = models.CharField(max_length=64)
+    invited_by = models.CharField(max_length=200)  # the audit label of who invited
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    partner = models.ForeignKey(
+        Partner, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        indexes = [models.Index(fields=["brand", "created_at"], name="invite_brand_time_idx")]
+
+    def __str__(self) -> str:
+        return f"invitation {self.selector} to {self.email}"

@@ -8,7 +8,7 @@ from typing import Any
 from rest_framework import serializers
 
 from core.serializers import StrictSerializer
-from partners.models import Partner, PartnerApiKey
+from partners.models import Partner, PartnerApiKey, PartnerInvitation
 
 KEY_ID_PATTERN = r"^[a-z0-9]{10}$"
 KEY_ID_HELP = "The key's prefix (the 10 characters after trkp_), e.g. a1b2c3d4e5."
@@ -127,4 +127,22 @@ class PartnerLinkOutput(serializers.Serializer[dict[str, Any]]):
     deep_link = serializers.CharField(
         help_text="The landing page the link carries, as the click will use it; empty: the "
         "offer's own page."
+    )
+
+
+class PartnerInviteInput(StrictSerializer):
+    email = serializers.EmailField(max_length=254, help_text="The address to invite.")
+    name = serializers.CharField(
+        max_length=200, required=False, allow_blank=True, help_text="Their name, for the email."
+    )
+
+
+class PartnerInvitationOutput(serializers.Serializer[PartnerInvitation]):
+    email = serializers.CharField(help_text="The invited address.")
+    name = serializers.CharField(help_text="The name given for the email; may be empty.")
+    invited_by = serializers.CharField(help_text="Who invited, as the audit log labels them.")
+    created_at = serializers.DateTimeField(help_text="When it was sent (ISO 8601, UTC).")
+    expires_at = serializers.DateTimeField(help_text="Until when the link works.")
+    accepted_at = serializers.DateTimeField(
+        allow_null=True, help_text="When they applied through it (approved at once); null: not yet."
     )

@@ -19,6 +19,7 @@ from core.edge_text import is_slug
 from core.errors import DomainError, NotFoundError
 from core.rate_limits import count_request
 from partners.forms import PartnerApplicationForm
+from partners.invitations import invitation_accept, invitation_for_token
 from partners.selectors import application_brand_get
 from partners.services import partner_apply
 
@@ -81,6 +82,8 @@ def application_form(request: HttpRequest, brand: str) -> HttpResponse:
     if brand_row is None:
         return _not_found(request)
     thanks = reverse("partner-apply-thanks", args=[brand_row.slug])
+    # An invitation's token (partners.invitations), from the emailed link or the form.
+    invite = str(request.POST.get("invite") or request.GET.get("invite") or "")[:80]
     if request.method == "POST":
         retry_after = _retry_after(request, brand_row)
         if retry_after is not None:
@@ -99,7 +102,7 @@ def application_form(request: HttpRequest, brand: str) -> HttpResponse:
                 logger.info("partner application to %s dropped: honeypot filled", brand_row.slug)
                 return HttpResponseRedirect(thanks)
             try:
-                partner_apply(
+                partner = partner_apply(
                     actor=Actor.for_applicant(
                         brand_id=brand_row.pk, brand_slug=brand_row.slug, request=request
                     ),
@@ -108,10 +111,18 @@ def application_form(request: HttpRequest, brand: str) -> HttpResponse:
             except DomainError as exc:
                 _add_domain_error(form, exc)
             else:
+                # Through a brand's invitation with the invited address: approved at once.
+                if invite and invitation_accept(brand=brand_row, token=invite, partner=partner):
+                    return HttpResponseRedirect(f"{thanks}?invited=1")
                 return HttpResponseRedirect(thanks)
     else:
-        form = PartnerApplicationForm()
-    return render(request, "partners/apply.html", {"brand": brand_row, "form": form})
+        invitation = invitation_for_token(brand=brand_row, token=invite) if invite else None
+        initial = {"email": invitation.email, "name": invitation.name} if invitation else {}
+        invite = invite if invitation else ""
+        form = PartnerApplicationForm(initial=initial)
+    return render(
+        request, "partners/apply.html", {"brand": brand_row, "form": form, "invite": invite}
+    )
 
 
 @never_cache
@@ -120,4 +131,8 @@ def application_thanks(request: HttpRequest, brand: str) -> HttpResponse:
     brand_row = _brand(brand)
     if brand_row is None:
         return _not_found(request)
-    return render(request, "partners/apply_thanks.html", {"brand": brand_row})
+    return render(
+        request,
+        "partners/apply_thanks.html",
+        {"brand": brand_row, "invited": request.GET.get("invited") == "1"},
+    )

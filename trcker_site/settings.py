@@ -1,7 +1,8 @@
 """Trcker settings: purely from the environment (12-factor).
 
 Nothing here forks behaviour between "dev" and "prod" except what the environment says.
-See README.md ("Configuration") for the table of variables.
+See README.md ("Configuration") for the table of variables. One unit: Django reads its
+settings from this one module, so every variable stays where the next reader looks for it.
 """
 
 from __future__ import annotations
@@ -169,10 +170,13 @@ TRCKER_API_RATE = os.environ.get("TRCKER_API_RATE", "120/m")
 TRCKER_BENCH_URLS = env_bool("TRCKER_BENCH_URLS")
 # Partner applications per client IP and brand on the public /p/<brand>/apply page.
 TRCKER_APPLY_RATE = os.environ.get("TRCKER_APPLY_RATE", "5/h")
-# Partner portal sign-in links (docs/partners.md): lifetime in minutes; links per address, per IP.
+# Partner portal sign-in links (docs/partners.md): lifetime in minutes; links per address, per IP;
+# invitations: days a link works, invitations per brand.
 TRCKER_PORTAL_LINK_MINUTES = int(os.environ.get("TRCKER_PORTAL_LINK_MINUTES", "15"))
 TRCKER_PORTAL_LINKS_PER_EMAIL = os.environ.get("TRCKER_PORTAL_LINKS_PER_EMAIL", "5/h")
 TRCKER_PORTAL_LINKS_PER_IP = os.environ.get("TRCKER_PORTAL_LINKS_PER_IP", "30/h")
+TRCKER_PARTNER_INVITE_DAYS = int(os.environ.get("TRCKER_PARTNER_INVITE_DAYS", "14"))
+TRCKER_PARTNER_INVITES_RATE = os.environ.get("TRCKER_PARTNER_INVITES_RATE", "50/d")
 
 # --- Auth ----------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

@@ -61,6 +61,7 @@ def test_the_product_pages_tools_are_all_there():
         "archive_offer",
         "set_allowed_partners",
         "create_partner",
+        "invite_partner",
         "update_partner",
         "reject_partner_application",
         "disable_coupon",

@@ -163,6 +163,7 @@ def every_tool_call(world: World) -> list[tuple[str, dict[str, Any]]]:
             {"name": "Deal Hunters", "email": "team@dealhunters.example", "status": "pending"},
         ),
         ("update_partner", {"partner_id": partner, "website": "https://abc.example.com"}),
+        ("invite_partner", {"email": "hello@newcreator.example", "name": "New Creator"}),
         ("reject_partner_application", {"partner_id": world.declined.slug}),
         ("disable_coupon", {"code": world.coupon.code}),
         ("void_payout", {"payout_id": world.voidable.id}),

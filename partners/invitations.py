@@ -1,0 +1,175 @@
+"""Partner invitations by email (docs/partners.md, "What the brand controls").
+
+The brand invites an address (``partner_invite``: REST, MCP ``invite_partner``, the admin); the
+email links to the brand's application page, ``/p/<brand>/apply?invite=<token>``, with the
+address filled in. Applying through the link with the invited address approves the
+application at once (the brand asked for this person): ``invitation_accept``, called by the
+application page after ``partner_apply``. An address that already belongs to a partner of the
+brand is refused (``partner_email_taken``): an existing partner signs in at ``/p/<brand>/login/``.
+
+The token is a public selector and a secret verifier, like the sign-in link's; only the
+verifier's SHA-256 is kept, compared in constant time. An invitation works once, until
+``TRCKER_PARTNER_INVITE_DAYS`` after it was sent. Invitations are throttled per brand
+(``TRCKER_PARTNER_INVITES_RATE``) and per address and brand (3 a day), so a leaked brand key
+cannot turn Trcker into a mailer. Every invitation is audited (``partner.invite``) with the
+address; the token never enters the audit log.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import logging
+import re
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from audit.actor import Actor
+from audit.services import audit_record
+from brands.models import Brand
+from core.errors import ConflictError, RateLimitedError
+from core.ids import random_base62
+from core.links import public_url
+from core.rate_limits import count_request
+from partners.models import Partner, PartnerInvitation
+from partners.sign_in import normalized_email
+
+logger = logging.getLogger(__name__)
+
+SELECTOR_LENGTH = 12
+VERIFIER_LENGTH = 43
+TOKEN_PATTERN = re.compile(rf"^[0-9A-Za-z]{{{SELECTOR_LENGTH + VERIFIER_LENGTH}}}$")
+PER_ADDRESS_RATE = "3/d"
+
+
+def _digest(verifier: str) -> str:
+    return hashlib.sha256(verifier.encode()).hexdigest()
+
+
+def _throttle(brand_id: int, address: str) -> None:
+    """Count one invitation of the brand and of the address; refuse past either budget. The
+    address is counted by its hash (the cache holds no addresses). Fails open like the other
+    limiters when the cache is down."""
+    hashed = hashlib.sha256(address.encode()).hexdigest()[:32]
+    for group, key, rate in (
+        ("partner_invite", str(brand_id), settings.TRCKER_PARTNER_INVITES_RATE),
+        ("partner_invite_address", f"{brand_id}:{hashed}", PER_ADDRESS_RATE),
+    ):
+        usage = count_request(None, group=group, key=key, rate=rate)
+        if usage is not None and usage.limited:
+            raise RateLimitedError(
+                f"Too many invitations ({rate} allowed); try again in "
+                f"{max(1, -(-usage.reset_seconds // 60))} minutes.",
+                retry_after=usage.reset_seconds,
+            )
+
+
+@transaction.atomic
+def partner_invite(*, actor: Actor, email: str, name: str = "") -> PartnerInvitation:
+    """Invite ``email`` to apply as a partner of the actor's brand, emailed after commit."""
+    actor.require_write()
+    address = normalized_email(email)
+    if Partner.objects.filter(brand_id=actor.brand_id, email__iexact=address).exists():
+        raise ConflictError(
+            "This address already belongs to a partner of this brand; they sign in at the "
+            "partner portal instead.",
+            code="partner_email_taken",
+        )
+    now = timezone.now()
+    invitation = PartnerInvitation(
+        brand_id=actor.brand_id,
+        email=address,
+        name=" ".join(name.split())[:200],
+        selector=random_base62(SELECTOR_LENGTH),
+        invited_by=actor.label,
+        created_at=now,
+        expires_at=now + dt.timedelta(days=settings.TRCKER_PARTNER_INVITE_DAYS),
+    )
+    _throttle(actor.brand_id, address)
+    verifier = random_base62(VERIFIER_LENGTH)
+    invitation.verifier_sha256 = _digest(verifier)
+    invitation.save()
+    audit_record(
+        actor=actor,
+        action="partner.invite",
+        target=invitation,
+        changes={"email": [None, address], "expires_at": [None, invitation.expires_at.isoformat()]},
+    )
+    url = public_url(f"/p/{actor.brand_slug}/apply?invite={invitation.selector}{verifier}")
+    invitation_pk = invitation.pk
+    transaction.on_commit(lambda: _send_invitation(invitation_pk, url))
+    return invitation
+
+
+def _send_invitation(invitation_pk: int, url: str) -> None:
+    """The email; a failure is logged (the brand may invite again)."""
+    try:
+        invitation = PartnerInvitation.objects.select_related("brand").get(pk=invitation_pk)
+        brand = invitation.brand
+        context = {
+            "brand": brand,
+            "name": invitation.name,
+            "url": url,
+            "days": settings.TRCKER_PARTNER_INVITE_DAYS,
+            "login_url": public_url(f"/p/{brand.slug}/login/"),
+        }
+        message = EmailMultiAlternatives(
+            f"{' '.join(brand.name.split())[:100]} invites you to its partner program",
+            render_to_string("emails/partner_invitation.txt", context),
+            settings.DEFAULT_FROM_EMAIL,
+            [invitation.email],
+        )
+        message.attach_alternative(
+            render_to_string("emails/partner_invitation.html", context), "text/html"
+        )
+        message.send()
+    except Exception:
+        logger.exception("could not send partner invitation %s", invitation_pk)
+
+
+def invitation_for_token(*, brand: Brand, token: str) -> PartnerInvitation | None:
+    """The open invitation a presented token names, or None (malformed, unknown, wrong
+    secret, used or expired: all alike). Reads only."""
+    if not TOKEN_PATTERN.match(token or ""):
+        return None
+    selector, verifier = token[:SELECTOR_LENGTH], token[SELECTOR_LENGTH:]
+    invitation = PartnerInvitation.objects.filter(brand_id=brand.pk, selector=selector).first()
+    matches = hmac.compare_digest(
+        invitation.verifier_sha256 if invitation else "0" * 64, _digest(verifier)
+    )
+    if (
+        invitation is None
+        or not matches
+        or invitation.accepted_at is not None
+        or invitation.expires_at <= timezone.now()
+    ):
+        return None
+    return invitation
+
+
+@transaction.atomic
+def invitation_accept(*, brand: Brand, token: str, partner: Partner) -> bool:
+    """Spend the invitation for the partner who just applied through it: when the token is
+    open and the application's address is the invited one, the invitation is marked accepted
+    and the partner approved (audited as the brand's ``system:invitation``), which sends the
+    welcome and tracking-setup emails. Anything else leaves the application pending, as an
+    application without an invitation is. Answers whether it approved."""
+    from partners.services import partner_approve  # services import this module's callers
+
+    found = invitation_for_token(brand=brand, token=token)
+    if found is None or normalized_email(partner.email) != found.email:
+        return False
+    invitation = PartnerInvitation.objects.select_for_update().get(pk=found.pk)
+    if invitation.accepted_at is not None:
+        return False
+    invitation.accepted_at = timezone.now()
+    invitation.partner = partner
+    invitation.save(update_fields=["accepted_at", "partner"])
+    actor = Actor.system(brand_id=brand.pk, brand_slug=brand.slug, name="invitation")
+    partner_approve(actor=actor, partner=partner)
+    return True
