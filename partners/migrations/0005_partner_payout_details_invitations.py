@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('brands', '0004_brand_partner_controls'),
+        ('brands', '0005_brand_partner_controls'),
         ('partners', '0004_partner_postback_url_template'),
     ]
 

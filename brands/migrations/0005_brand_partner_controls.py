@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('brands', '0003_brand_default_hold_days'),
+        ('brands', '0004_fx_rates'),
     ]
 
     operations = [
