@@ -277,11 +277,20 @@ class OfferUpdateInput(StrictSerializer):
     )
     min_conversion_seconds = serializers.IntegerField(min_value=0, max_value=86400, required=False)
     attribution_window_days = serializers.IntegerField(
-        min_value=1, max_value=ATTRIBUTION_WINDOW_MAX_DAYS, required=False
+        min_value=1,
+        max_value=ATTRIBUTION_WINDOW_MAX_DAYS,
+        required=False,
+        help_text="Days a click may convert (1–365); an older click's postback is refused "
+        "click_expired.",
     )
     # null: the brand's default_hold_days (and with that null too, no auto-approval).
     hold_days = serializers.IntegerField(
-        min_value=0, max_value=HOLD_DAYS_MAX, allow_null=True, required=False
+        min_value=0,
+        max_value=HOLD_DAYS_MAX,
+        allow_null=True,
+        required=False,
+        help_text="Days before a pending, unflagged conversion is approved automatically "
+        "(0–365); null: the brand's default_hold_days.",
     )
     is_private = serializers.BooleanField(required=False)
     deep_link_hosts = serializers.ListField(

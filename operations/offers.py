@@ -155,10 +155,12 @@ OPERATIONS = [
     Operation(
         name="update_offer",
         description="Change an offer: name, destination_url, payout_type, payout_amount, revenue, "
-        "fallback_url, geo/device targeting, postback_allowed_ips, allow_unsigned_postbacks, or "
-        "postback_url_template (the URL Trcker calls on each conversion; placeholders {CLICK_ID} "
-        "{CONVERSION_ID} {AMOUNT} {TXN_ID} {EVENT_TYPE}; pass null to clear). Only the fields "
-        "given change.",
+        "fallback_url, geo/device targeting, postback_allowed_ips, allow_unsigned_postbacks, "
+        "attribution_window_days (1–365: older clicks no longer convert), hold_days (0–365 days "
+        "before pending, unflagged conversions are approved automatically; null: the brand's "
+        "default), or postback_url_template (the URL Trcker calls on each conversion; "
+        "placeholders {CLICK_ID} {CONVERSION_ID} {AMOUNT} {TXN_ID} {EVENT_TYPE}; pass null to "
+        "clear). Only the fields given change.",
         input=UpdateOfferArguments,
         run=services.offer_update,
         lookups=(OFFER,),
