@@ -54,3 +54,13 @@ def parse_currency(raw: str) -> str | None:
         return None
     code = text.upper()
     return code if code in KNOWN else None
+
+
+def validate_currency(value: str) -> None:
+    """A model field validator: ``value`` must be an ISO 4217 code in capitals."""
+    from django.core.exceptions import ValidationError
+
+    if not is_currency(value):
+        raise ValidationError(
+            "Use an ISO 4217 currency code in capitals, e.g. EUR.", code="invalid_currency"
+        )

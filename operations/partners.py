@@ -200,7 +200,10 @@ OPERATIONS = [
     ),
     Operation(
         name="update_partner",
-        description="Change a partner's name, email or website; only the fields given change.",
+        description="Change a partner's name, email, website, own outbound postback URL "
+        "(postback_url_template) or payout_currency (the ISO 4217 currency it is paid in: each "
+        "payout also states its amount in it, at the rate of the day it is generated; empty: "
+        "the payout's own currency); only the fields given change.",
         input=UpdatePartnerArguments,
         run=services.partner_update,
         lookups=(PARTNER,),

@@ -2,6 +2,7 @@ from django.db import models
 from django.db.models.functions import Lower
 
 from brands.models import HTTP_URL_VALIDATOR, SLUG_VALIDATOR
+from core.currencies import validate_currency
 from core.secrets_crypto import EncryptedSecretField
 
 
@@ -32,6 +33,12 @@ class Partner(models.Model):
     # that method needs (an account, an address), encrypted at rest; the partner's to edit.
     payout_method = models.CharField(max_length=32, blank=True, default="")
     payout_details = EncryptedSecretField(max_length=1024, blank=True, default="")
+    # The currency the partner is paid in (docs/currencies.md, "Paying a partner in their own
+    # currency"): each payout is also stated in it, at the rate of the day it is generated.
+    # Blank: paid in each payout's own currency.
+    payout_currency = models.CharField(
+        max_length=3, blank=True, default="", db_default="", validators=[validate_currency]
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -23,6 +23,10 @@ class PartnerOutput(serializers.Serializer[Partner]):
         help_text="The partner's own outbound postback URL, called for its conversions beside "
         "the offer's (same placeholders, e.g. {CLICK_ID} {STATUS} {EVENT}); empty if none."
     )
+    payout_currency = serializers.CharField(
+        help_text="The ISO 4217 currency the partner is paid in: each payout also states its "
+        "amount in it, at the rate of the day it is generated; empty: the payout's own currency."
+    )
     status = serializers.CharField(
         help_text="pending (application awaiting a decision), active (may send traffic), paused "
         "or rejected."
@@ -61,6 +65,13 @@ class PartnerUpdateInput(StrictSerializer):
     email = serializers.EmailField(required=False, allow_blank=True)
     website = serializers.URLField(max_length=500, required=False, allow_blank=True)
     postback_url_template = serializers.URLField(max_length=2048, required=False, allow_blank=True)
+    payout_currency = serializers.RegexField(
+        r"^(?:[A-Z]{3})?\Z",
+        required=False,
+        allow_blank=True,
+        help_text="ISO 4217 code the partner is paid in (docs/currencies.md); empty: each "
+        "payout's own currency.",
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if not attrs:

@@ -35,7 +35,7 @@ from partners.selectors import (
 
 logger = logging.getLogger(__name__)
 
-PARTNER_UPDATABLE_FIELDS = ("name", "email", "website", "postback_url_template")
+PARTNER_UPDATABLE_FIELDS = ("name", "email", "website", "postback_url_template", "payout_currency")
 APPLICATION_NOTE_MAX = 1000
 # Links listed in one tracking-setup email; a brand with more active offers says how many
 # more there are instead of sending a wall of links.
@@ -184,8 +184,8 @@ def _lock(actor: Actor, partner: Partner) -> Partner:
 
 @transaction.atomic
 def partner_update(*, actor: Actor, partner: Partner, **fields: Any) -> Partner:
-    """Change name, email, website or the partner's outbound postback URL template (checked
-    by the SSRF guard here and again at every send)."""
+    """Change name, email, website, the partner's outbound postback URL template (checked
+    by the SSRF guard here and again at every send) or the currency it is paid in."""
     actor.require_write()
     unknown = set(fields) - set(PARTNER_UPDATABLE_FIELDS)
     if unknown:

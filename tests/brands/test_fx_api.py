@@ -185,3 +185,29 @@ def test_fuzz_reading_rates(api, reference, params, path):
     answer = api.get(f"{path}?{urlencode(clean)}")
     assert answer.status_code < 500, (path, clean, answer.content[:300])
     assert answer.status_code in (200, 400, 404, 422), answer.content[:300]
+
+
+# --- the currency a partner is paid in ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "status", "stored"),
+    [
+        ("GBP", 200, "GBP"),
+        ("", 200, ""),
+        ("gbp", 422, ""),
+        ("XYZ", 422, ""),
+        ("GBPX", 422, ""),
+        ("G\x00P", 422, ""),
+        (7, 422, ""),
+    ],
+)
+def test_a_partners_payout_currency(api, partner, value, status, stored):
+    answer = api.patch(
+        f"/api/v1/partners/{partner.slug}/", {"payout_currency": value}, format="json"
+    )
+    assert answer.status_code == status, answer.content
+    partner.refresh_from_db()
+    assert partner.payout_currency == stored
+    if status == 200:
+        assert answer.json()["payout_currency"] == stored
