@@ -31,6 +31,7 @@ from brands.services import (
     api_key_revoke,
     brand_create,
     brand_set_fraud_settings,
+    brand_set_payout_settings,
     brand_update,
     staff_membership_remove,
     staff_membership_set,
@@ -64,10 +65,12 @@ class BrandChangeForm(ServiceModelForm):
 
     class Meta(ServiceModelForm.Meta):
         model = Brand
-        fields = (*BRAND_SETTINGS_FIELDS, *FRAUD_SETTINGS_FIELDS)
+        fields = (*BRAND_SETTINGS_FIELDS, *FRAUD_SETTINGS_FIELDS, "min_payout_amount")
         help_texts = {
             "timezone": "IANA name; caps and daily stats use it for day, week and month edges.",
             "fraud_threshold": "0–100; review/block modes act on scores at or above it.",
+            "min_payout_amount": "No payout is generated below this total (in the payout's "
+            "currency); 0 pays any positive total. docs/ledger.md.",
         }
 
 
@@ -97,6 +100,7 @@ class BrandAdmin(BrandScopedAdmin):
         ("Partners", {"fields": ("partner_reasons_visible", "payout_methods")}),
         ("Fraud", {"fields": ("fraud_mode", "fraud_threshold", "botd_enabled")}),
         ("Approval", {"fields": ("default_hold_days",)}),
+        ("Payouts", {"fields": ("min_payout_amount",)}),
         ("Identity provider", {"fields": ("external_org_id",)}),
         ("History", {"fields": ("created_at", "updated_at")}),
     )
@@ -130,6 +134,10 @@ class BrandAdmin(BrandScopedAdmin):
         fraud = {FRAUD_ARGS[f]: data[f] for f in FRAUD_SETTINGS_FIELDS if f in changed}
         if fraud:
             brand = brand_set_fraud_settings(actor=actor, **fraud)
+        if "min_payout_amount" in changed:
+            brand = brand_set_payout_settings(
+                actor=actor, min_payout_amount=data["min_payout_amount"]
+            )
         return brand
 
 

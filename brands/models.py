@@ -68,6 +68,11 @@ class Brand(models.Model):
         help_text="Days before a pending, unflagged conversion is approved automatically, for "
         "offers without their own hold (0–365); empty: conversions wait for a person.",
     )
+    # No payout is generated for a partner and currency whose unsettled ledger total is below
+    # this (in that currency); the total carries on to a later payout. 0: any positive total.
+    min_payout_amount = models.DecimalField(
+        max_digits=14, decimal_places=2, default=0, db_default=0
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -84,6 +89,9 @@ class Brand(models.Model):
                 condition=models.Q(default_hold_days__isnull=True)
                 | models.Q(default_hold_days__lte=365),
                 name="brand_default_hold_days_range",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(min_payout_amount__gte=0), name="brand_min_payout_not_negative"
             ),
             models.UniqueConstraint(
                 fields=["external_org_id"],

@@ -6,6 +6,7 @@ import hmac
 import re
 import zoneinfo
 from datetime import timedelta
+from decimal import Decimal
 from enum import Enum
 from typing import Any
 
@@ -84,6 +85,7 @@ def payout_method_check(brand: Brand, method: str) -> str:
     return name.lower() if brand.payout_methods else name
 
 
+MAX_MIN_PAYOUT = Decimal("999999999999.99")
 FRAUD_SETTINGS_FIELDS = ("fraud_mode", "fraud_threshold", "botd_enabled")
 
 
@@ -183,6 +185,27 @@ def brand_update(
         brand.save()
         audit_record(actor=actor, action="brand.update", target=brand, changes=changes)
         tracking_config_changed(actor.brand_id)
+    return brand
+
+
+@transaction.atomic
+def brand_set_payout_settings(*, actor: Actor, min_payout_amount: Decimal) -> Brand:
+    """Set the minimum payout: ``payouts_generate`` leaves a partner's currency out while its
+    unsettled total is below it (the entries carry on). 0 pays any positive total."""
+    actor.require_write()
+    amount = Decimal(min_payout_amount)
+    if not amount.is_finite() or amount < 0 or amount > MAX_MIN_PAYOUT:
+        raise ValidationError(
+            f"min_payout_amount must be between 0 and {MAX_MIN_PAYOUT}.",
+            fields={"min_payout_amount": ["Out of range."]},
+        )
+    brand = _locked_brand(actor)
+    before = snapshot(brand, ("min_payout_amount",))
+    brand.min_payout_amount = amount.quantize(Decimal("0.01"))
+    changes = changes_between(before, snapshot(brand, ("min_payout_amount",)))
+    if changes:
+        brand.save(update_fields=["min_payout_amount", "updated_at"])
+        audit_record(actor=actor, action="brand.payout_settings", target=brand, changes=changes)
     return brand
 
 

@@ -5,10 +5,8 @@ change is audited as ``user:<id>``."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
-from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.utils import quote, unquote
@@ -21,6 +19,7 @@ from django.utils.html import format_html
 from backoffice.admin_base import (
     BrandScopedAdmin,
     ReadOnlyBrandAdmin,
+    ServiceModelForm,
     admin_actor,
     brand_access,
     brand_list_filter,
@@ -28,17 +27,25 @@ from backoffice.admin_base import (
     service_action,
 )
 from backoffice.admin_columns import money, related_slug, when
-from brands.models import Brand
+from conversions.forms import (
+    GeneratePayoutsForm,
+    LedgerAdjustmentForm,
+    MarkPaidForm,
+    ReverseForm,
+)
+from conversions.ledger import ledger_adjustment_create
 from conversions.models import (
     Click,
     Conversion,
     ConversionReviewQueue,
     ConversionStatus,
+    LedgerEntry,
     Payout,
     PostbackAttempt,
     PostbackDelivery,
 )
 from conversions.payouts import payout_mark_paid, payout_void, payouts_generate
+from conversions.reversals import conversion_reverse
 from conversions.services import conversion_approve, conversion_reject, delivery_replay
 from conversions.statements import payout_statement, statement_content_disposition
 from core.errors import DomainError
@@ -102,7 +109,33 @@ class ReviewActionsMixin:
 
 @admin.register(Conversion)
 class ConversionAdmin(ReviewActionsMixin, ActionOnlyAdmin):
-    actions = ("approve", "reject")
+    actions = ("approve", "reject", "reverse")
+
+    @admin.action(
+        description="Reverse selected conversions (refund, chargeback…)…", permissions=["write"]
+    )
+    def reverse(self, request: HttpRequest, queryset: QuerySet[Conversion]) -> HttpResponse | None:
+        form = ReverseForm(request.POST if "apply" in request.POST else None)
+        if "apply" in request.POST and form.is_valid():
+            self.run_action(
+                request,
+                queryset,
+                lambda actor, row: conversion_reverse(
+                    actor=actor, conversion=row, **form.cleaned_data
+                ),
+                done="Reversed {count} conversion(s); the reversals come off the next payouts.",
+            )
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "form": form,
+            "conversions": queryset.select_related("partner"),
+            "title": "Reverse conversions",
+            "opts": self.model._meta,
+            "action_checkbox_name": ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/conversions/conversion/reverse.html", context)
+
     # What a reviewer scans for; the event type, txn id and the rest are on the row's page,
     # the event type in the filters, the txn id in the search.
     list_display = (
@@ -151,6 +184,7 @@ class ConversionAdmin(ReviewActionsMixin, ActionOnlyAdmin):
                     "approved_at",
                     "rejected_at",
                     "paid_at",
+                    "reversed_at",
                 )
             },
         ),
@@ -196,27 +230,6 @@ class ConversionReviewQueueAdmin(ReviewActionsMixin, ActionOnlyAdmin):
     @admin.display(description="fraud signals")
     def fraud_signals(self, obj: Conversion) -> str:
         return ", ".join(str(signal.get("signal")) for signal in obj.fraud_reasons) or "—"
-
-
-class MarkPaidForm(forms.Form):
-    method = forms.CharField(max_length=64, help_text="e.g. paypal, wire, ach")
-    reference = forms.CharField(max_length=200, required=False)
-    notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
-
-
-class GeneratePayoutsForm(forms.Form):
-    brand: forms.ModelChoiceField[Brand] = forms.ModelChoiceField(queryset=None)
-    up_to = forms.DateField(
-        initial=dt.date.today, help_text="Last day covered, in the brand's time zone."
-    )
-
-    def __init__(self, *args: Any, brands: QuerySet[Brand], **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        field = self.fields["brand"]
-        assert isinstance(field, forms.ModelChoiceField)  # declared above
-        field.queryset = brands
-        if brands.count() == 1:
-            field.initial = brands.first()
 
 
 @admin.register(Payout)
@@ -274,6 +287,8 @@ class PayoutAdmin(ActionOnlyAdmin):
                 self.message_user(request, exc.message, messages.ERROR)
             else:
                 self.message_user(request, f"Generated {len(payouts)} payout(s).", messages.SUCCESS)
+                for skip in getattr(payouts, "skipped", []):
+                    self.message_user(request, skip["message"], messages.WARNING)
                 return HttpResponseRedirect(reverse("admin:conversions_payout_changelist"))
         context = {
             **self.admin_site.each_context(request),
@@ -345,6 +360,59 @@ class PayoutAdmin(ActionOnlyAdmin):
         "updated_at",
         "statement_link",
     )
+
+
+@admin.register(LedgerEntry)
+class LedgerEntryAdmin(BrandScopedAdmin):
+    """The partner ledger, read-only (entries never change); "Add" writes a manual adjustment
+    through ``ledger_adjustment_create`` (docs/ledger.md)."""
+
+    admin_add = True
+    add_form = LedgerAdjustmentForm
+    list_display = (
+        "id",
+        when("created_at", description="written"),
+        related_slug("brand"),
+        related_slug("partner"),
+        "kind",
+        money("amount", description="amount"),
+        "conversion_id",
+        "payout_id",
+        "reason_code",
+    )
+    list_select_related = ("brand", "partner")
+    list_filter = ("kind", brand_list_filter(), related_filter("partner"))
+    search_fields = ("=id", "partner__slug", "=conversion__id", "=payout__id", "note")
+    ordering = ("-created_at", "-id")
+    add_fieldsets = ((None, {"fields": ("partner", "currency", "amount", "note")}),)
+    fields = (
+        "id",
+        "brand",
+        "partner",
+        "kind",
+        "currency",
+        "amount",
+        "conversion",
+        "payout",
+        "reason_code",
+        "note",
+        "created_by",
+        "created_at",
+    )
+    readonly_fields = fields
+
+    def perform_write(
+        self, request: HttpRequest, form: ServiceModelForm, obj: LedgerEntry | None
+    ) -> LedgerEntry:
+        data = form.cleaned_data
+        partner = data["partner"]
+        return ledger_adjustment_create(
+            actor=admin_actor(request, partner.brand),
+            partner=partner,
+            currency=data["currency"],
+            amount=data["amount"],
+            reason=data["note"],
+        )
 
 
 @admin.register(PostbackDelivery)

@@ -83,6 +83,14 @@ class ConversionStatus(models.TextChoices):
     APPROVED = "approved", "Approved"
     REJECTED = "rejected", "Rejected"
     PAID = "paid", "Paid"
+    # Approved or paid, then taken back (a refund, a chargeback…): its commission is cancelled
+    # by a reversal entry in the partner's ledger (conversions.ledger_models).
+    REVERSED = "reversed", "Reversed"
+
+
+# Statuses that stats and reports leave out of "conversions" and their amounts: refused, or
+# taken back after approval. Their counts stay in the rollups' own status columns.
+UNCOUNTED_STATUSES = (ConversionStatus.REJECTED, ConversionStatus.REVERSED)
 
 
 class Conversion(models.Model):
@@ -153,6 +161,7 @@ class Conversion(models.Model):
     approved_at = models.DateTimeField(null=True, blank=True)
     rejected_at = models.DateTimeField(null=True, blank=True)
     paid_at = models.DateTimeField(null=True, blank=True)
+    reversed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -308,6 +317,10 @@ class DailyRollup(models.Model):
     paid_payout = models.DecimalField(**TOTALS, db_default=0)
     paid_revenue = models.DecimalField(**TOTALS, db_default=0)
     paid_sale = models.DecimalField(**TOTALS, db_default=0)
+    reversed_count = models.BigIntegerField(db_default=0)
+    reversed_payout = models.DecimalField(**TOTALS, db_default=0)
+    reversed_revenue = models.DecimalField(**TOTALS, db_default=0)
+    reversed_sale = models.DecimalField(**TOTALS, db_default=0)
 
     class Meta:
         constraints = [
@@ -414,3 +427,7 @@ class PostbackAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"postback {self.offer_slug}: {self.outcome}"
+
+
+# The partner ledger lives in its own module; imported here so Django registers its model.
+from conversions.ledger_models import LedgerEntry as LedgerEntry  # noqa: E402

@@ -10,14 +10,14 @@ anything of another partner (a conversion's attribution may name the partner who
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 from typing import Any
 
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import QuerySet
 
 from audit.actor import Actor
 from conversions import reports, stats
-from conversions.models import Conversion, ConversionStatus, Payout, PayoutStatus
+from conversions.ledger_selectors import balances
+from conversions.models import Conversion, ConversionStatus, Payout
 from conversions.selectors import conversion_list
 from core.errors import NotFoundError, ValidationError
 from partners.self_service import partner_self, partner_visible_offer
@@ -46,6 +46,14 @@ REASON_WORDS = {
     "cap_exceeded": "The offer's conversion cap was reached when this sale came in.",
     "manual_rejection": "Rejected by the brand on review.",
 }
+# A reversal's reason code (conversions.ledger_models.ReversalReason) in words.
+REVERSAL_WORDS = {
+    "refund": "Reversed: the customer was refunded.",
+    "chargeback": "Reversed: the payment was charged back.",
+    "fraud": "Reversed: the sale was found fraudulent.",
+    "duplicate": "Reversed: a duplicate of another sale.",
+    "other": "Reversed by the brand.",
+}
 
 
 # What a partner is told when the brand keeps its reasons to itself
@@ -64,6 +72,8 @@ def reason_in_words(conversion: Conversion) -> str:
         return ""
     if not conversion.brand.partner_reasons_visible:
         return HIDDEN_REASON_WORDS.get(conversion.status, "")
+    if conversion.status == ConversionStatus.REVERSED:
+        return REVERSAL_WORDS.get(code, "Reversed by the brand.")
     if code in REASON_WORDS:
         return REASON_WORDS[code]
     prefix = "Rejected by the brand" if conversion.status == ConversionStatus.REJECTED else "Note"
@@ -165,39 +175,21 @@ def partner_payout_list(*, actor: Actor, status: str | None = None) -> QuerySet[
     return qs.order_by("-created_at", "-pk")
 
 
-ZERO = Decimal("0.00")
-BALANCE_FIELDS = ("pending", "approved", "in_payout", "paid")
-
-
 def partner_balance(*, actor: Actor) -> list[dict[str, Any]]:
-    """Per currency: earnings awaiting the brand's review (pending), approved and not yet in
-    a payout (approved), in a payout not yet paid (in_payout), and paid to date (paid)."""
+    """Per currency, from the partner's ledger (``conversions.ledger_selectors.balances``):
+    earnings awaiting the brand's review (pending, not yet in the ledger), entries in no payout
+    yet — approved commissions net of reversals and adjustments (approved) —, in a payout not
+    yet paid (in_payout), paid to date (paid), and the balance (what is owed: approved +
+    in_payout; negative when reversals after payout exceed new commissions)."""
     partner = partner_self(actor=actor)
-    conversions = Conversion.objects.filter(
-        brand_id=actor.brand_id, partner_id=partner.pk, is_test=False
-    )
-    review = [ConversionStatus.PENDING, ConversionStatus.PENDING_REVIEW]
-    earned = conversions.values("currency").annotate(
-        pending=Sum("payout", filter=Q(status__in=review)),
-        approved=Sum(
-            "payout", filter=Q(status=ConversionStatus.APPROVED, payout_batch__isnull=True)
-        ),
-    )
-    payouts = (
-        Payout.objects.filter(brand_id=actor.brand_id, partner_id=partner.pk)
-        .values("currency")
-        .annotate(
-            in_payout=Sum("amount", filter=Q(status=PayoutStatus.PENDING)),
-            paid=Sum("amount", filter=Q(status=PayoutStatus.PAID)),
-        )
-    )
-    balances: dict[str, dict[str, Any]] = {}
-    for row in [*earned, *payouts]:
-        entry = balances.setdefault(
-            row["currency"],
-            {"currency": row["currency"], **dict.fromkeys(BALANCE_FIELDS, ZERO)},
-        )
-        for name in BALANCE_FIELDS:
-            if row.get(name) is not None:
-                entry[name] += Decimal(row[name])
-    return [balances[currency] for currency in sorted(balances)]
+    return [
+        {
+            "currency": row["currency"],
+            "pending": row["pending"],
+            "approved": row["unsettled"],
+            "in_payout": row["in_payout"],
+            "paid": row["paid_out"],
+            "balance": row["balance"],
+        }
+        for row in balances(brand_id=actor.brand_id, partner_id=partner.pk)
+    ]

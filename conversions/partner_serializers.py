@@ -216,9 +216,17 @@ class PartnerBalanceOutput(serializers.Serializer[dict[str, Any]]):
         **MONEY_OUT, help_text="Earnings of conversions awaiting the brand's review."
     )
     approved = serializers.DecimalField(
-        **MONEY_OUT, help_text="Earnings approved and not yet in a payout."
+        **MONEY_OUT,
+        help_text="Approved earnings in no payout yet, net of reversals and adjustments (may "
+        "be negative).",
     )
     in_payout = serializers.DecimalField(
         **MONEY_OUT, help_text="In payouts generated and not yet paid."
     )
     paid = serializers.DecimalField(**MONEY_OUT, help_text="Paid to you to date.")
+    balance = serializers.DecimalField(
+        max_digits=20,
+        decimal_places=2,
+        help_text="What the brand owes you from your ledger: approved + in_payout. Negative "
+        "when refunds after a payout exceed new commissions; it comes off your next payout.",
+    )

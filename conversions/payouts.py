@@ -1,20 +1,30 @@
-"""Payouts: generating them from approved conversions, paying them (which pays the
-conversions they cover) and voiding them."""
+"""Payouts settle ledger entries (``conversions.ledger_models``): generating one covers a
+partner's unsettled entries in one currency — commissions, reversals, adjustments — and its
+amount is their sum; paying it writes the payout entry that brings them to zero and pays the
+conversions whose commissions it covers; voiding it releases the entries for a later payout.
+
+A payout is never generated for a total of zero or less (a reversal after payout can leave a
+partner owing: the entries stay unsettled, the balance shows negative, and the next payout
+nets them), nor below the brand's ``min_payout_amount`` (the total carries on). The answer
+names each partner and currency left out and why (``PayoutBatch.skipped``)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Min, Sum
+from django.db.models import Count, Min, Sum
 from django.utils import timezone
 
 from audit.actor import Actor
 from audit.services import audit_record
 from brands.models import Brand
+from conversions.ledger import payout_entry_record
+from conversions.ledger_models import EntryKind, LedgerEntry
 from conversions.models import (
     Conversion,
     ConversionStatus,
@@ -32,48 +42,96 @@ def _end_of_day(day: dt.date, tz: Any) -> dt.datetime:
     return dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
 
 
+class PayoutBatch(list[Payout]):
+    """The payouts generated (a list, as before), and ``skipped``: each partner and currency
+    whose unsettled total was not paid out this time, with the reason."""
+
+    def __init__(
+        self, payouts: Iterable[Payout] = (), skipped: list[dict[str, Any]] | None = None
+    ) -> None:
+        super().__init__(payouts)
+        self.skipped = skipped or []
+
+
+def _skip(
+    partner_slug: str, currency: str, total: Decimal, entries: int, minimum: Decimal
+) -> dict[str, Any]:
+    if total <= 0:
+        reason = "not_positive"
+        message = (
+            f"{partner_slug} {currency}: unsettled entries total {total:.2f}, nothing is owed; "
+            "they carry into the next payout."
+        )
+    else:
+        reason = "below_minimum"
+        message = (
+            f"{partner_slug} {currency}: unsettled entries total {total:.2f}, below the brand's "
+            f"minimum payout of {minimum:.2f}; they carry into a later payout."
+        )
+    return {
+        "partner_id": partner_slug,
+        "currency": currency,
+        "amount": total,
+        "entries": entries,
+        "reason": reason,
+        "message": message,
+    }
+
+
 @transaction.atomic
 def payouts_generate(
     *, actor: Actor, up_to: dt.date | None = None, partner: Partner | None = None
-) -> list[Payout]:
-    """One pending payout per partner and currency, covering approved conversions not yet in
-    a payout and recorded up to the end of ``up_to`` (brand time zone; default today)."""
+) -> PayoutBatch:
+    """One pending payout per partner and currency covering the ledger entries not yet
+    settled and written up to the end of ``up_to`` (brand time zone; default today), when
+    their total is positive and at least the brand's ``min_payout_amount``."""
     actor.require_write()
     brand = Brand.objects.get(pk=actor.brand_id)
     tz = zoneinfo.ZoneInfo(brand.timezone)
     up_to = up_to or timezone.now().astimezone(tz).date()
     if partner is not None and partner.brand_id != actor.brand_id:
         raise NotFoundError("partner", partner.slug)
-    eligible = Conversion.objects.filter(
+    eligible = LedgerEntry.objects.filter(
         brand_id=actor.brand_id,
-        status=ConversionStatus.APPROVED,
-        payout_batch__isnull=True,
+        payout__isnull=True,
         created_at__lt=_end_of_day(up_to, tz),
-        is_test=False,  # never approved (conversion_approve refuses); never paid either way
-    )
+    ).exclude(kind=EntryKind.PAYOUT)
     if partner is not None:
         eligible = eligible.filter(partner=partner)
     # Locked, so concurrent generators cannot double-cover; the lock re-reads the filter, so
-    # a conversion rejected or covered meanwhile is left out.
+    # an entry settled meanwhile is left out.
     locked_ids = lock_in_pk_order(eligible.values_list("pk", flat=True))
     groups = (
-        Conversion.objects.filter(pk__in=locked_ids)
-        .values("partner_id", "currency")
-        .annotate(total=Sum("payout"), first=Min("created_at"))
+        LedgerEntry.objects.filter(pk__in=locked_ids)
+        .values("partner_id", "partner__slug", "currency")
+        .annotate(total=Sum("amount"), first=Min("created_at"), entries=Count("pk"))
         .order_by("partner_id", "currency")
     )
-    payouts = []
+    payouts, skipped = [], []
+    minimum = brand.min_payout_amount
     for group in groups:
+        total = group["total"] or Decimal("0")
+        if total <= 0 or total < minimum:
+            skipped.append(
+                _skip(group["partner__slug"], group["currency"], total, group["entries"], minimum)
+            )
+            continue
         payout = Payout.objects.create(
             brand_id=actor.brand_id,
             partner_id=group["partner_id"],
             currency=group["currency"],
-            amount=group["total"] or Decimal("0"),
+            amount=total,
             period_start=group["first"].astimezone(tz).date(),
             period_end=up_to,
         )
-        covered = Conversion.objects.filter(
+        settled = LedgerEntry.objects.filter(
             pk__in=locked_ids, partner_id=group["partner_id"], currency=group["currency"]
+        )
+        covered = settled.update(payout=payout)
+        # The conversions whose commissions it covers carry it too (statements, the portal,
+        # and the rule that a conversion in a payout is not rejected but reversed).
+        conversions = Conversion.objects.filter(
+            pk__in=settled.filter(kind=EntryKind.COMMISSION).values("conversion_id")
         ).update(payout_batch=payout)
         audit_record(
             actor=actor,
@@ -82,12 +140,13 @@ def payouts_generate(
             changes={
                 "amount": [None, payout.amount],
                 "currency": [None, payout.currency],
-                "conversions": [None, covered],
+                "entries": [None, covered],
+                "conversions": [None, conversions],
                 "period_end": [None, up_to],
             },
         )
         payouts.append(payout)
-    return payouts
+    return PayoutBatch(payouts, skipped)
 
 
 def _lock_payout(actor: Actor, payout: Payout) -> Payout:
@@ -101,7 +160,9 @@ def _lock_payout(actor: Actor, payout: Payout) -> Payout:
 def payout_mark_paid(
     *, actor: Actor, payout: Payout, method: str, reference: str = "", notes: str = ""
 ) -> Payout:
-    """Flip a pending payout to paid and cascade its approved conversions to paid, together."""
+    """Flip a pending payout to paid, write its payout entry in the ledger (minus its amount,
+    so the entries it settles and it sum to zero) and cascade the approved conversions whose
+    commissions it covers to paid, together."""
     actor.require_write()
     if not method.strip():
         raise ValidationError(
@@ -118,6 +179,7 @@ def payout_mark_paid(
     locked.method, locked.reference, locked.notes = method.strip()[:64], reference[:200], notes
     locked.paid_at = now
     locked.save(update_fields=["status", "method", "reference", "notes", "paid_at", "updated_at"])
+    entry = payout_entry_record(locked, actor=actor)
     covered = Conversion.objects.filter(payout_batch=locked, status=ConversionStatus.APPROVED)
     fields = (
         "brand_id",
@@ -143,6 +205,7 @@ def payout_mark_paid(
             "method": [None, locked.method],
             "reference": [None, locked.reference or None],
             "conversions_paid": [None, cascaded],
+            "paid_out": [None, -entry.amount],
         },
     )
     return locked
@@ -172,7 +235,8 @@ def _same_payment_or_conflict(payout: Payout, *, method: str, reference: str, no
 
 @transaction.atomic
 def payout_void(*, actor: Actor, payout: Payout) -> Payout:
-    """Cancel a pending payout and release its conversions for a later payout."""
+    """Cancel a pending payout and release its ledger entries (and the conversions they are
+    about) for a later payout."""
     actor.require_write()
     locked = _lock_payout(actor, payout)
     if locked.status == PayoutStatus.VOID:
@@ -181,6 +245,7 @@ def payout_void(*, actor: Actor, payout: Payout) -> Payout:
         raise InvalidTransitionError(f"Cannot void payout {locked.pk}: it is {locked.status}.")
     locked.status = PayoutStatus.VOID
     locked.save(update_fields=["status", "updated_at"])
+    entries = LedgerEntry.objects.filter(payout=locked).update(payout=None)
     released = Conversion.objects.filter(payout_batch=locked).update(payout_batch=None)
     audit_record(
         actor=actor,
@@ -189,6 +254,7 @@ def payout_void(*, actor: Actor, payout: Payout) -> Payout:
         changes={
             "status": [PayoutStatus.PENDING, PayoutStatus.VOID],
             "conversions_released": [None, released],
+            "entries_released": [None, entries],
         },
     )
     return locked

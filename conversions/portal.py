@@ -25,6 +25,7 @@ from audit.actor import Actor
 from conversions.models import Conversion, ConversionStatus, Payout
 from conversions.partner_selectors import (
     REASON_WORDS,
+    REVERSAL_WORDS,
     partner_conversion_get,
     partner_conversion_list,
     partner_payout_list,
@@ -53,6 +54,7 @@ STATUS_WORDS: dict[str, str] = {
     ConversionStatus.APPROVED: "Approved: it will be in your next payout.",
     ConversionStatus.REJECTED: "Rejected by the brand.",
     ConversionStatus.PAID: "Paid.",
+    ConversionStatus.REVERSED: "Reversed: its commission comes off your next payout.",
 }
 
 
@@ -61,6 +63,8 @@ def reason_text(status: str, status_reason: str, *, visible: bool = True) -> str
     when the brand hides its reasons (``Brand.partner_reasons_visible``)."""
     if not visible:
         return STATUS_WORDS.get(status, "")
+    if status == ConversionStatus.REVERSED:
+        return REVERSAL_WORDS.get(status_reason, STATUS_WORDS[status])
     if status_reason in REASON_WORDS:
         return REASON_WORDS[status_reason]
     if status_reason:

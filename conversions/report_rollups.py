@@ -13,7 +13,12 @@ from django.db.models.functions import TruncMonth, TruncWeek
 
 from audit.actor import Actor
 from conversions.click_rollups import level_for
-from conversions.models import ClickRollup, ConversionStatus, DailyRollup
+from conversions.models import (
+    UNCOUNTED_STATUSES,
+    ClickRollup,
+    ConversionStatus,
+    DailyRollup,
+)
 from conversions.stats import Period
 from offers.models import Offer
 from partners.models import Partner
@@ -55,7 +60,7 @@ def rollup_conversions(
         )
 
     counted = tuple(
-        status for status in ConversionStatus.values if status != ConversionStatus.REJECTED
+        status for status in ConversionStatus.values if status not in UNCOUNTED_STATUSES
     )
     sums = {
         "n_all": total("count", tuple(ConversionStatus.values)),

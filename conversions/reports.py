@@ -32,7 +32,7 @@ from django.db.models import Avg, Count, DateField, F, Max, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate, TruncMonth, TruncWeek
 
 from audit.actor import Actor
-from conversions.models import Click, ClickOutcome, Conversion, ConversionStatus
+from conversions.models import UNCOUNTED_STATUSES, Click, ClickOutcome, Conversion
 from conversions.report_rollups import (
     click_rollup_served,
     conversion_rollup_served,
@@ -86,7 +86,7 @@ METRICS = (
     "max_fraud_score",
     "flagged_conversions",
 )
-COUNTED = ~Q(status=ConversionStatus.REJECTED)
+COUNTED = ~Q(status__in=UNCOUNTED_STATUSES)
 
 _COMMON = {
     "offer": "offer__slug",

@@ -27,6 +27,7 @@ from conversions.attribution import (
 from conversions.caps import cap_reached, cap_try_take
 from conversions.currency import Original, in_offer_currency
 from conversions.fraud import FraudScore, over_threshold, score_conversion
+from conversions.ledger import commission_record, reversal_record
 from conversions.models import (
     Click,
     ClickOutcome,
@@ -282,8 +283,9 @@ def _lock_conversion(actor: Actor, conversion: Conversion) -> Conversion:
 
 @transaction.atomic
 def conversion_approve(*, actor: Actor, conversion: Conversion) -> Conversion:
-    """pending / pending_review → approved. Clears the fraud signal (recording who cleared
-    it) and fires the outbound postback if it has not fired yet."""
+    """pending / pending_review → approved. Writes the partner's commission entry in the
+    ledger (every approval path comes through here), clears the fraud signal (recording who
+    cleared it) and fires the outbound postback if it has not fired yet."""
     actor.require_write()
     locked = _lock_conversion(actor, conversion)
     if locked.status == ConversionStatus.APPROVED:
@@ -308,6 +310,9 @@ def conversion_approve(*, actor: Actor, conversion: Conversion) -> Conversion:
     locked.save(
         update_fields=["status", "status_reason", "approved_at", "fraud_cleared_by", "updated_at"]
     )
+    entry = commission_record(locked, actor=actor)
+    if entry is not None:
+        changes["commission"] = [None, entry.amount]
     rollup_conversions_moved(
         [locked], tz=brand_tz(actor), old=old_status, new=locked.status, old_reason=old_reason
     )
@@ -323,11 +328,17 @@ def conversion_approve(*, actor: Actor, conversion: Conversion) -> Conversion:
 
 @transaction.atomic
 def conversion_reject(*, actor: Actor, conversion: Conversion, reason: str = "") -> Conversion:
-    """pending / pending_review / approved (not yet in a payout) → rejected."""
+    """pending / pending_review / approved (not yet in a payout) → rejected. Rejecting an
+    approved conversion cancels its commission with a reversal entry (reason code
+    ``rejected``); a paid one is reversed instead (``conversions.reversals``)."""
     actor.require_write()
     locked = _lock_conversion(actor, conversion)
     if locked.status == ConversionStatus.REJECTED:
         return locked
+    if locked.status == ConversionStatus.REVERSED:
+        raise InvalidTransitionError(
+            f"Cannot reject conversion {locked.pk}: it is already reversed."
+        )
     if locked.status == ConversionStatus.PAID or locked.payout_batch_id:
         raise InvalidTransitionError(
             f"Cannot reject conversion {locked.pk}: it is paid or part of payout "
@@ -338,6 +349,13 @@ def conversion_reject(*, actor: Actor, conversion: Conversion, reason: str = "")
     locked.status_reason = (reason.strip() or "manual_rejection")[:64]
     locked.rejected_at = timezone.now()
     locked.save(update_fields=["status", "status_reason", "rejected_at", "updated_at"])
+    changes: dict[str, list[Any]] = {
+        "status": [old_status, locked.status],
+        "reason": [None, reason.strip() or None],
+    }
+    if old_status == ConversionStatus.APPROVED:
+        entry = reversal_record(locked, actor=actor, reason="rejected", note=reason.strip()[:500])
+        changes["commission_reversed"] = [None, entry.amount]
     rollup_conversions_moved(
         [locked],
         tz=brand_tz(actor),
@@ -350,7 +368,7 @@ def conversion_reject(*, actor: Actor, conversion: Conversion, reason: str = "")
         actor=actor,
         action="conversion.reject",
         target=locked,
-        changes={"status": [old_status, locked.status], "reason": [None, reason.strip() or None]},
+        changes=changes,
     )
     return locked
 

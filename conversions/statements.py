@@ -1,11 +1,13 @@
-"""Partner statements: one payout and the conversions it covers, as CSV. A read (nothing is
-written or audited); the REST endpoint and the admin download both call
-``payout_statement``, so both give the same file.
+"""Partner statements: one payout and the ledger entries it settles, as CSV. A read (nothing
+is written or audited); the REST endpoint, the admin download and the partner portal all call
+``payout_statement``, so all give the same file.
 
 The file opens with ``field,value`` lines describing the payout, then a blank line, then one
-row per conversion under a header row. Times are in the brand's time zone. Text that came
-from outside (transaction ids, event names, partner names, references) is defused against
-spreadsheet formula injection.
+row per entry under a header row: the commissions of the conversions it pays, and netted in
+them the reversals carried from earlier payouts (a refund after payout) and adjustments. The
+rows sum to the payout's amount, to the cent (``entries_total`` = ``total``). Times are in the
+brand's time zone. Text that came from outside (transaction ids, event names, partner names,
+references, notes) is defused against spreadsheet formula injection.
 """
 
 from __future__ import annotations
@@ -18,19 +20,23 @@ from decimal import Decimal
 
 from audit.actor import Actor
 from brands.models import Brand
+from conversions.ledger_models import EntryKind, LedgerEntry
 from conversions.models import Payout
-from conversions.selectors import conversion_list, payout_get_for_actor
+from conversions.selectors import payout_get_for_actor
 
 STATEMENT_COLUMNS = (
+    "entry_id",
+    "kind",
     "conversion_id",
     "date",
     "offer_id",
     "event",
     "txn_id",
     "sale_amount",
-    "payout",
+    "amount",
     "status",
     "currency",
+    "reason",
 )
 CONTENT_TYPE = "text/csv; charset=utf-8"
 _DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"
@@ -49,8 +55,8 @@ class Statement:
     payout: Payout
     filename: str
     content: str
-    conversion_count: int
-    conversions_total: Decimal
+    entry_count: int
+    entries_total: Decimal
     content_type: str = CONTENT_TYPE
 
 
@@ -65,25 +71,36 @@ def payout_statement(*, actor: Actor, payout_id: str) -> Statement:
     payout = payout_get_for_actor(actor=actor, payout_id=payout_id)
     brand = Brand.objects.only("slug", "timezone").get(pk=actor.brand_id)
     tz = zoneinfo.ZoneInfo(brand.timezone)
-    conversions = (
-        conversion_list(actor=actor).filter(payout_batch=payout).order_by("created_at", "pk")
+    entries = (
+        LedgerEntry.objects.filter(brand_id=actor.brand_id, payout=payout)
+        .exclude(kind=EntryKind.PAYOUT)
+        .select_related("conversion", "conversion__offer")
+        .order_by("created_at", "pk")
     )
 
     rows: list[list[str]] = []
     total = Decimal("0")
-    for conversion in conversions.iterator(chunk_size=2000):
-        total += conversion.payout
+    by_kind: dict[str, Decimal] = dict.fromkeys(EntryKind.values, Decimal("0"))
+    for entry in entries.iterator(chunk_size=2000):
+        total += entry.amount
+        by_kind[entry.kind] += entry.amount
+        conversion = entry.conversion
+        # A conversion's row is dated when it was recorded; an adjustment when it was written.
+        moment = conversion.created_at if conversion is not None else entry.created_at
         rows.append(
             [
-                conversion.pk,
-                conversion.created_at.astimezone(tz).strftime(_DATETIME_FORMAT),
-                csv_safe(conversion.offer.slug),
-                csv_safe(conversion.event_type),
-                csv_safe(conversion.txn_id),
-                _money(conversion.sale_amount),
-                _money(conversion.payout),
-                conversion.status,
-                csv_safe(conversion.currency),
+                entry.pk,
+                entry.kind,
+                conversion.pk if conversion is not None else "",
+                moment.astimezone(tz).strftime(_DATETIME_FORMAT),
+                csv_safe(conversion.offer.slug) if conversion is not None else "",
+                csv_safe(conversion.event_type) if conversion is not None else "",
+                csv_safe(conversion.txn_id) if conversion is not None else "",
+                _money(conversion.sale_amount) if conversion is not None else "",
+                _money(entry.amount),
+                conversion.status if conversion is not None else "",
+                csv_safe(entry.currency),
+                csv_safe(" ".join(filter(None, (entry.reason_code, entry.note)))),
             ]
         )
 
@@ -105,8 +122,11 @@ def payout_statement(*, actor: Actor, payout_id: str) -> Statement:
         ),
         ("method", csv_safe(payout.method)),
         ("reference", csv_safe(payout.reference)),
-        ("conversions", str(len(rows))),
-        ("conversions_total", _money(total)),
+        ("entries", str(len(rows))),
+        ("commissions_total", _money(by_kind[EntryKind.COMMISSION])),
+        ("reversals_total", _money(by_kind[EntryKind.REVERSAL])),
+        ("adjustments_total", _money(by_kind[EntryKind.ADJUSTMENT])),
+        ("entries_total", _money(total)),
     ]
 
     buffer = io.StringIO()
@@ -119,8 +139,8 @@ def payout_statement(*, actor: Actor, payout_id: str) -> Statement:
         payout=payout,
         filename=f"statement-{payout.pk}.csv",
         content=buffer.getvalue(),
-        conversion_count=len(rows),
-        conversions_total=total,
+        entry_count=len(rows),
+        entries_total=total,
     )
 
 

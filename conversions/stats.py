@@ -2,7 +2,8 @@
 
 Metrics are defined once, here:
 - clicks: accepted, billable clicks (previews, prefetches and refusals excluded);
-- conversions: conversions not rejected (pending + pending_review + approved + paid);
+- conversions: conversions neither rejected nor reversed (pending + pending_review + approved
+  + paid);
 - payout / revenue: sums over those conversions; profit = revenue − payout;
 - EPC (earnings per click) = payout ÷ clicks; CVR (conversion rate) = conversions ÷ clicks.
 Amounts are per currency: a partner with offers in two currencies has a row per currency.
@@ -23,7 +24,13 @@ from django.utils import timezone
 
 from audit.actor import Actor
 from brands.models import Brand
-from conversions.models import Click, Conversion, ConversionStatus, DailyRollup
+from conversions.models import (
+    UNCOUNTED_STATUSES,
+    Click,
+    Conversion,
+    ConversionStatus,
+    DailyRollup,
+)
 from core.errors import ValidationError
 from offers.models import Offer
 from offers.selectors import offer_get_for_actor
@@ -32,8 +39,9 @@ from partners.selectors import partner_get_for_actor
 
 ZERO = Decimal("0.00")
 CENT = Decimal("0.01")
-# What "conversions" and their amounts count (the module docstring): every status but rejected.
-COUNTED = tuple(status for status in ConversionStatus.values if status != ConversionStatus.REJECTED)
+# What "conversions" and their amounts count (the module docstring): every status but rejected
+# and reversed.
+COUNTED = tuple(status for status in ConversionStatus.values if status not in UNCOUNTED_STATUSES)
 MONEY_METRICS = ("revenue", "payout", "profit")
 
 

@@ -30,3 +30,7 @@ def new_conversion_id() -> str:
 
 def new_payout_id() -> str:
     return "pay_" + random_base62(22)
+
+
+def new_ledger_entry_id() -> str:
+    return "led_" + random_base62(22)

@@ -21,6 +21,7 @@ from brands.fx import CENT, fx_quote
 from brands.models import Brand
 from conversions import tracking_config
 from conversions.currency import Original
+from conversions.ledger import commissions_bulk
 from conversions.models import Click, ClickOutcome, Conversion, ConversionStatus
 from conversions.payouts import payout_mark_paid, payouts_generate
 from conversions.payouts_math import resolve_amounts
@@ -184,6 +185,8 @@ def seed_demo_traffic(
     conversions.append(_known_conversion(brand, clicks, now))
     Click.objects.bulk_create(clicks, batch_size=2000)
     Conversion.objects.bulk_create(conversions, batch_size=2000)
+    # Bulk rows bypass conversion_approve: their commissions go into the ledger here.
+    commissions_bulk(conversions, created_by=actor.label)
     rebuild_brand(brand_id=brand.pk)  # bulk rows bypass the per-change increments
     audit_record(
         actor=actor,

@@ -7,7 +7,7 @@ audience it belongs to and the OpenAPI operationIds never collide."""
 
 from __future__ import annotations
 
-from operations import audit, conversions, fx, offers, partner_api, partners, reports
+from operations import audit, conversions, fx, ledger, offers, partner_api, partners, reports
 from operations.declaration import Operation, by_name
 
 _ALL = [
@@ -16,6 +16,7 @@ _ALL = [
     *partners.OPERATIONS,
     *conversions.OPERATIONS,
     *fx.OPERATIONS,
+    *ledger.OPERATIONS,
     *audit.OPERATIONS,
 ]
 

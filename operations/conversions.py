@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
 from rest_framework import serializers
 
 from audit.actor import Actor, Scope
 from conversions import bulk, payouts, selectors, services
-from conversions.models import ConversionStatus, Payout
+from conversions.ledger_serializers import GeneratedPayoutsOutput
+from conversions.models import ConversionStatus
 from conversions.postback_log import postback_attempt_list
 from conversions.postback_tests import (
     SendTestPostbackInput,
@@ -149,8 +149,9 @@ class DeliveryRef(StrictSerializer):
     delivery_id = serializers.IntegerField(min_value=1)
 
 
-def _fresh_payouts(actor: Actor, payouts: list[Payout]) -> QuerySet[Payout]:
-    return selectors.payout_list(actor=actor).filter(pk__in=[payout.pk for payout in payouts])
+def _generated(actor: Actor, batch: payouts.PayoutBatch) -> dict[str, Any]:
+    fresh = selectors.payout_list(actor=actor).filter(pk__in=[payout.pk for payout in batch])
+    return {"payouts": fresh, "skipped": batch.skipped}
 
 
 def _conversion_write(
@@ -257,15 +258,17 @@ OPERATIONS = [
     ),
     Operation(
         name="generate_payouts",
-        description="Create one pending payout per partner and currency covering approved "
-        "conversions not yet in a payout, up to up_to (a date, default today), optionally for one "
-        "partner_id.",
+        description="Create one pending payout per partner and currency settling the ledger "
+        "entries in no payout yet (commissions, reversals, adjustments) written up to up_to (a "
+        "date, default today), optionally for one partner_id. Its amount is their sum, so a "
+        "reversal after an earlier payout comes off this one. No payout is made for a total of "
+        "0 or less, or below the brand's min_payout_amount: skipped lists those with the "
+        "reason, and their entries carry on." + MONEY_HELP,
         input=PayoutGenerateInput,
         run=payouts.payouts_generate,
         lookups=(OPTIONAL_PARTNER,),
-        present=_fresh_payouts,
-        output=PayoutOutput,
-        shape="many",
+        present=_generated,
+        output=GeneratedPayoutsOutput,
         scope=Scope.WRITE,
         rest=RestRoute("POST", "payouts/generate/", "payout-generate", "payouts", status=201),
         tool=ToolSpec("Generate payouts", WRITE_ADDITIVE),

@@ -107,7 +107,7 @@ def test_click_to_paid_over_http(live_server, httpserver, allow_private_outbound
     assert stats()["by_status"]["approved"] == {"count": 1, "payout": "20.00"}
     generated = api.post(f"{base}/api/v1/payouts/generate/", json={})
     assert generated.status_code == 201
-    (payout,) = generated.json()["results"]
+    (payout,) = generated.json()["payouts"]
     assert (payout["amount"], payout["partner_id"], payout["status"]) == (
         "20.00",
         "abc-123",

@@ -68,11 +68,13 @@ def test_statement_content_and_totals_equal_the_payout_amount(tokyo_brand):
         "USD",
         "Asia/Tokyo",
     )
-    assert summary["conversions"] == "3"
+    assert summary["entries"] == "3"
     assert Decimal(summary["total"]) == payout.amount == Decimal("13.50")
-    assert Decimal(summary["conversions_total"]) == payout.amount
-    assert sum(Decimal(row["payout"]) for row in rows) == payout.amount
-    assert statement.conversions_total == payout.amount
+    assert Decimal(summary["entries_total"]) == payout.amount
+    assert Decimal(summary["commissions_total"]) == payout.amount
+    assert Decimal(summary["reversals_total"]) == Decimal(summary["adjustments_total"]) == 0
+    assert sum(Decimal(row["amount"]) for row in rows) == payout.amount
+    assert statement.entries_total == payout.amount
     assert [row["conversion_id"] for row in rows] == [c.pk for c in conversions]  # oldest first
     first = conversions[0]
     first.refresh_from_db()
@@ -80,16 +82,20 @@ def test_statement_content_and_totals_equal_the_payout_amount(tokyo_brand):
     assert tokyo.utcoffset().total_seconds() == 9 * 3600
     utc_text = first.created_at.astimezone(zoneinfo.ZoneInfo("UTC")).strftime("%Y-%m-%d %H:%M:%S")
     assert rows[0]["date"] != utc_text
+    commission = first.ledger_entries.get()
     assert rows[0] == {
+        "entry_id": commission.pk,
+        "kind": "commission",
         "conversion_id": first.pk,
         "date": tokyo.strftime("%Y-%m-%d %H:%M:%S"),
         "offer_id": "spring-sale",
         "event": "sale",
         "txn_id": "T-1",
         "sale_amount": "100.00",
-        "payout": "4.50",
+        "amount": "4.50",
         "status": "approved",
         "currency": "USD",
+        "reason": "",
     }
     assert statement.filename == f"statement-{payout.pk}.csv"
     assert statement.content.endswith("\r\n")
@@ -175,7 +181,7 @@ def test_rest_statement_download(brand, api):
     content = response.content.decode()
     assert content == payout_statement(actor=make_actor(brand), payout_id=payout.pk).content
     summary, _, rows = parse(content)
-    assert Decimal(summary["total"]) == sum(Decimal(r["payout"]) for r in rows) == payout.amount
+    assert Decimal(summary["total"]) == sum(Decimal(r["amount"]) for r in rows) == payout.amount
 
 
 def test_rest_statement_with_accept_csv_and_read_only_key(brand, read_api):
@@ -263,3 +269,44 @@ def test_superuser_downloads_any_brand(client, brand, other_brand, django_user_m
     root = django_user_model.objects.create_superuser("root", "root@example.com", "pw")
     client.force_login(root)
     assert client.get(admin_statement_url(payout)).status_code == 200
+
+
+def test_a_refund_after_payout_is_a_line_of_the_next_statement(brand):
+    """Statements reconcile to the cent with the ledger, across payouts."""
+    from conversions.ledger import ledger_adjustment_create
+    from conversions.reversals import conversion_reverse
+
+    actor = make_actor(brand)
+    first, conversions = build_payout(brand, txn_ids=("A-1", "A-2"))
+    payout_mark_paid(actor=actor, payout=first, method="wire")
+    conversion_reverse(actor=actor, conversion=conversions[0], reason="refund", note="-RMA 7")
+    offer, partner = conversions[0].offer, conversions[0].partner
+    for txn_id in ("B-1", "B-2"):
+        later = record(brand, offer, click=accepted_click(brand, offer, partner), txn_id=txn_id)
+        conversion_approve(actor=actor, conversion=later)
+    ledger_adjustment_create(
+        actor=actor, partner=partner, currency="USD", amount="0.01", reason="=rounding"
+    )
+    (second,) = payouts_generate(actor=actor)
+    summary, _, rows = parse(payout_statement(actor=actor, payout_id=second.pk).content)
+    assert second.amount == Decimal("4.51")  # 4.50 + 4.50 − 4.50 + 0.01
+    assert sum(Decimal(row["amount"]) for row in rows) == second.amount
+    assert Decimal(summary["entries_total"]) == Decimal(summary["total"]) == second.amount
+    assert (
+        summary["commissions_total"],
+        summary["reversals_total"],
+        summary["adjustments_total"],
+    ) == ("9.00", "-4.50", "0.01")
+    reversal = next(row for row in rows if row["kind"] == "reversal")
+    assert (reversal["conversion_id"], reversal["txn_id"], reversal["amount"]) == (
+        conversions[0].pk,
+        "A-1",
+        "-4.50",
+    )
+    assert (reversal["status"], reversal["reason"]) == ("reversed", "refund -RMA 7")
+    adjustment = next(row for row in rows if row["kind"] == "adjustment")
+    assert (adjustment["conversion_id"], adjustment["reason"]) == ("", "'=rounding")
+    # the first statement is unchanged: what it paid stays what it paid
+    summary, _, rows = parse(payout_statement(actor=actor, payout_id=first.pk).content)
+    assert [row["amount"] for row in rows] == ["4.50", "4.50"]
+    assert summary["total"] == "9.00"

@@ -103,7 +103,7 @@ def snapshot(brand, offer, payout):
         "queue": run(actor, "list_pending_conversions"),
         "payouts_to_generate": [
             (row["partner_id"], row["currency"], row["amount"])  # ids are new on each dry run
-            for row in run(actor, "generate_payouts", dry_run=True)
+            for row in run(actor, "generate_payouts", dry_run=True)["payouts"]
         ],
         "statement": payout_statement(actor=actor, payout_id=payout.pk).content,
         "caps": list(OfferCapCounter.objects.filter(offer=offer).values_list("period", "count")),

@@ -95,7 +95,7 @@ def visit_the_public_endpoints(world: World) -> None:
 
 # --- normalisation --------------------------------------------------------------------------
 
-RANDOM_ID = re.compile(r"\b(clk|conv|pay)_[0-9A-Za-z]{22}\b")  # core/ids.py
+RANDOM_ID = re.compile(r"\b(clk|conv|pay|led)_[0-9A-Za-z]{22}\b")  # core/ids.py
 POSTBACK_SECRET = re.compile(r"\bwhsec_[A-Za-z0-9_-]{43}")  # offers.services, token_urlsafe(32)
 TIMESTAMP = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d):\d\d(?:\.\d+)?(Z|[+-]\d\d:\d\d)$")
 HEX_REQUEST_ID = re.compile(r"^[0-9a-f]{32}$")

@@ -77,6 +77,13 @@ def test_the_product_pages_tools_are_all_there():
         "list_fx_rates",  # the rate table, brand and reference (issue 15)
         "get_fx_rate",  # the rate a conversion of a day would use (issue 15)
         "set_fx_rate",  # the brand's own rate (issue 15)
+        # the partner ledger (issue 15)
+        "get_partner_balance",
+        "list_ledger_entries",
+        "get_payout_settings",
+        "set_payout_settings",
+        "reverse_conversion",
+        "create_ledger_adjustment",
     }
     assert {tool.name for tool in TOOLS} == page | extra
 
@@ -142,7 +149,8 @@ def test_generate_payouts_audits_each_payout(world):
     conversion_approve(actor=make_actor(world.brand), conversion=world.pending)
     before = AuditEvent.objects.filter(action="payout.generate", actor_label="mcp:acme").count()
     result = structured(Mcp(issue_key(world.brand)).call("generate_payouts", {}))
-    assert len(result["items"]) == 1
+    assert len(result["payouts"]) == 1
+    assert result["skipped"] == []
     assert (
         AuditEvent.objects.filter(action="payout.generate", actor_label="mcp:acme").count()
         == before + 1

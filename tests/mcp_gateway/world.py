@@ -32,6 +32,7 @@ class World:
     dead_delivery: PostbackDelivery
     declined: Partner  # a second applicant, for reject_partner_application
     voidable: Payout  # a second pending payout, for void_payout (the first gets paid)
+    paid_later: Conversion  # in ``payout``: paid by mark_payout_paid, then reversed
 
 
 def build_world(brand: Brand) -> World:
@@ -71,6 +72,7 @@ def build_world(brand: Brand) -> World:
         dead_delivery,
         declined,
         voidable,
+        paid_later,
     )
 
 
@@ -86,6 +88,9 @@ def every_tool_call(world: World) -> list[tuple[str, dict[str, Any]]]:
         ),
         ("get_fraud_summary", {}),
         ("get_fraud_settings", {}),
+        ("get_partner_balance", {"partner_id": partner}),
+        ("list_ledger_entries", {"partner_id": partner, "kind": "commission", "limit": 5}),
+        ("get_payout_settings", {}),
         ("list_pending_conversions", {"limit": 10}),
         ("list_coupons", {"partner_id": partner}),
         ("get_top_publishers", {"metric": "revenue", "limit": 5}),
@@ -157,6 +162,25 @@ def every_tool_call(world: World) -> list[tuple[str, dict[str, Any]]]:
             "mark_payout_paid",
             {"payout_id": world.payout.id, "method": "paypal", "reference": "PP-1"},
         ),
+        # After the payout: the refund comes off the partner's next one.
+        (
+            "reverse_conversion",
+            {
+                "conversion_id": world.paid_later.id,
+                "reason": "refund",
+                "note": "Customer returned the order",
+            },
+        ),
+        (
+            "create_ledger_adjustment",
+            {
+                "partner_id": partner,
+                "currency": "USD",
+                "amount": "-2.50",
+                "reason": "Shipping fee charged back by the carrier",
+            },
+        ),
+        ("set_payout_settings", {"min_payout_amount": "25.00"}),
         ("set_allowed_partners", {"offer_id": offer, "partner_ids": [partner]}),
         (
             "create_partner",

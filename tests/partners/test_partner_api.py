@@ -89,6 +89,7 @@ def test_payouts_and_balance(world):
             "approved": "0.00",
             "in_payout": "10.00",
             "paid": "0.00",
+            "balance": "10.00",  # from the ledger: the commission in the pending payout
         }
     ]
 
