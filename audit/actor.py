@@ -264,6 +264,15 @@ class Actor:
         return replace(actor, **facts)
 
     @classmethod
+    def for_integration(
+        cls, *, brand_id: int, brand_slug: str, provider: str, request: HttpRequest
+    ) -> Actor:
+        """A payment provider's webhook (integrations: Stripe, Shopify): ``system:<provider>``
+        on the postback channel, as the advertiser's own postbacks are."""
+        actor = cls.for_postback(brand_id=brand_id, brand_slug=brand_slug, request=request)
+        return replace(actor, label=f"system:{provider}")
+
+    @classmethod
     def for_applicant(cls, *, brand_id: int, brand_slug: str, request: HttpRequest) -> Actor:
         """An anonymous visitor of the public partner application form:
         ``system:partner_application`` on the apply channel."""

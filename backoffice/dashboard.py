@@ -61,6 +61,7 @@ from conversions.stats import (
     top_publishers,
 )
 from core.errors import DomainError, ValidationError
+from integrations.selectors import IntegrationStatus, integration_status_list
 from workers.loop import queue_status
 
 DAYS = 30
@@ -190,6 +191,8 @@ class Dashboard:
     queue: dict[str, Any] | None = None  # operators (superusers) only: it spans every brand
     # Inbound postbacks refused in the period: the latest and the count per reason code.
     refused_postbacks: RefusalSummary | None = None
+    # Stripe and Shopify: connected or not, last event, the last 7 days by outcome.
+    integrations: list[IntegrationStatus] = field(default_factory=list)
 
     @property
     def show_switcher(self) -> bool:
@@ -394,6 +397,7 @@ def dashboard_build(request: HttpRequest) -> Dashboard | None:
         audit_events=list(audit_event_list(actor=actor)[:LIST_LIMIT]),
         queue=_queue(request),
         refused_postbacks=refusal_summary(actor=actor, since=period.start, limit=LIST_LIMIT),
+        integrations=integration_status_list(actor=actor),
         links={
             "review_queue": reverse("admin:conversions_conversionreviewqueue_changelist")
             + f"?{brand_filter}",
@@ -401,6 +405,8 @@ def dashboard_build(request: HttpRequest) -> Dashboard | None:
             + f"?{brand_filter}",
             "audit": reverse("admin:audit_auditevent_changelist") + f"?{brand_filter}",
             "postback_attempts": reverse("admin:conversions_postbackattempt_changelist")
+            + f"?{brand_filter}",
+            "integration_events": reverse("admin:integrations_integrationevent_changelist")
             + f"?{brand_filter}",
             "sort_score": _with(request, sort="score"),
             "sort_oldest": _with(request, sort=""),

@@ -24,6 +24,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from conversions.models import SUB_ID_MAX
@@ -31,6 +32,9 @@ from conversions.tracking_config import OfferConfig
 from core.currencies import parse_currency
 from core.edge_text import clean_text
 from core.errors import AuthenticationError, PermissionDeniedError, ValidationError
+
+if TYPE_CHECKING:
+    from conversions.models import Conversion
 
 SIGNATURE_TOLERANCE_SECONDS = 300
 DEFAULT_EVENT = "sale"
@@ -56,6 +60,11 @@ class PostbackInput:
     event_type: str
     coupon: str
     subs: tuple[str, str, str, str, str]
+    # Integrations only (docs/integrations.md): a recurring payment is attributed to the
+    # partner of the conversion it renews (its click may be pruned by then), and earns this
+    # percent of the payout the offer's rules give it.
+    renews: Conversion | None = None
+    payout_percent: Decimal = Decimal(100)
 
 
 def canonical_query(pairs: list[tuple[str, str]]) -> str:

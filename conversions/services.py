@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import zoneinfo
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -18,6 +19,7 @@ from audit.actor import Actor
 from audit.services import audit_record
 from brands.models import Brand, FraudMode
 from conversions import click_store
+from conversions.attribution import Attribution as AttributionChoice
 from conversions.attribution import (
     choose_attribution,
     click_expired,
@@ -105,11 +107,12 @@ def conversion_record(
         # First, so a sale with no rate is refused before any lookup (a repeat still answers
         # with the sale already recorded, below).
         data, original = in_offer_currency(brand, offer, data, now=timezone.now())
-        click = _find_click(brand, offer, data.click_id)
-        coupon = _find_coupon(brand, offer, data.coupon)
+        renewal = data.renews is not None
+        click = None if renewal else _find_click(brand, offer, data.click_id)
+        coupon = None if renewal else _find_coupon(brand, offer, data.coupon)
         if coupon is None and click_expired(offer, click, now=timezone.now()):
             raise click_expired_error(offer)
-        if click is None and coupon is None:
+        if click is None and coupon is None and not renewal:
             if data.click_id:
                 raise ValidationError(
                     "Unknown click_id for this offer: it was never issued, was refused, or "
@@ -143,10 +146,17 @@ def _record_new(
     original: Original,
 ) -> Conversion:
     now = timezone.now()
-    choice = choose_attribution(brand, offer, data, click, coupon, now=now)
-    attribution = choice.as_json(brand, data, click, coupon)
-    click = choice.click  # None when it is older than the attribution window
-    winner = coupon if choice.use_coupon else click
+    if data.renews is not None:
+        # A renewal (integrations): its partner is the sale's it renews, whose click may be
+        # pruned or past the window by now; no click, no coupon use.
+        choice = AttributionChoice(None, False, None, None, "")
+        attribution = {"winner": "renewal", "renews": data.renews.pk}
+        winner: Click | Coupon | Conversion | None = data.renews
+    else:
+        choice = choose_attribution(brand, offer, data, click, coupon, now=now)
+        attribution = choice.as_json(brand, data, click, coupon)
+        click = choice.click  # None when it is older than the attribution window
+        winner = coupon if choice.use_coupon else click
     # Never None: the caller refuses a sale with neither, and an accepted click has a partner.
     assert winner is not None
     partner = winner.partner
@@ -154,12 +164,24 @@ def _record_new(
     payout, revenue = resolve_amounts(
         offer, partner_id=partner.pk, event_type=data.event_type, sale_amount=data.amount
     )
+    if data.payout_percent != 100:
+        payout = (payout * data.payout_percent / 100).quantize(
+            Decimal("0.01"), rounding=ROUND_HALF_UP
+        )
     # A test click's conversion is a test too (send_test_postback): kept out of rollups, caps,
     # the outbox and fraud scoring — its click had no visitor and came milliseconds before it,
     # so timing signals would only say "instant" — and never approved or paid.
     is_test = click is not None and click.is_test
     fraud = FraudScore()
-    if brand.fraud_mode != FraudMode.OFF and not is_test:
+    if data.renews is not None and brand.fraud_mode != FraudMode.OFF:
+        # A renewal carries the signals of the sale it renews; no click timing applies.
+        fraud = score_conversion(
+            click_signals=data.renews.fraud_reasons,
+            seconds_since_click=None,
+            min_conversion_seconds=offer.min_conversion_seconds,
+            has_click=True,
+        )
+    elif brand.fraud_mode != FraudMode.OFF and not is_test:
         fraud = score_conversion(
             click_signals=click.fraud_signals if click else None,
             seconds_since_click=(now - click.created_at).total_seconds() if click else None,

@@ -117,6 +117,7 @@ class OfferAdmin(BrandScopedAdmin):
         ),
         ("Caps", {"fields": ("daily_cap", "weekly_cap", "monthly_cap", "cap_mode")}),
         ("Attribution and approval", {"fields": ("attribution_window_days", "hold_days")}),
+        ("Recurring commissions", {"fields": ("recurring_months", "recurring_rate_percent")}),
         (
             "Postbacks",
             {

@@ -107,6 +107,11 @@ class Offer(models.Model):
         help_text="Days before a pending, unflagged conversion is approved automatically "
         "(0–365); empty: the brand's default hold.",
     )
+    # Recurring commissions (Stripe invoices after the first payment, docs/integrations.md):
+    # for how many months after a customer's first payment renewals earn a commission (0: none),
+    # at this percent of the payout the offer's rules give the renewal.
+    recurring_months = models.PositiveSmallIntegerField(default=0)
+    recurring_rate_percent = models.DecimalField(max_digits=5, decimal_places=2, default=100)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -119,6 +124,12 @@ class Offer(models.Model):
             models.CheckConstraint(
                 condition=models.Q(payout_amount__gte=0) & models.Q(revenue_amount__gte=0),
                 name="offer_amounts_non_negative",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(recurring_months__lte=120)
+                & models.Q(recurring_rate_percent__gte=0)
+                & models.Q(recurring_rate_percent__lte=100),
+                name="offer_recurring_in_range",
             ),
             models.CheckConstraint(
                 condition=~models.Q(payout_type=AmountType.PERCENT)

@@ -173,6 +173,16 @@ class OfferOutput(serializers.Serializer[Offer]):
         help_text="The hold in force: hold_days, else the brand's default_hold_days; null: "
         "conversions wait for a person (no auto-approval)."
     )
+    recurring_months = serializers.IntegerField(
+        help_text="Recurring commissions (Stripe invoices after a customer's first payment): for "
+        "how many months after the first payment renewals earn one; 0: none."
+    )
+    recurring_rate_percent = serializers.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        help_text="A renewal earns this percent of the payout the offer's rules give it (event "
+        "renewal); 100: the same.",
+    )
     postback_url_template = serializers.CharField(
         allow_null=True,
         help_text="The advertiser-side URL Trcker calls (outbound postback) for each conversion, "
@@ -291,6 +301,10 @@ class OfferUpdateInput(StrictSerializer):
         required=False,
         help_text="Days before a pending, unflagged conversion is approved automatically "
         "(0–365); null: the brand's default_hold_days.",
+    )
+    recurring_months = serializers.IntegerField(min_value=0, max_value=120, required=False)
+    recurring_rate_percent = serializers.DecimalField(
+        max_digits=5, decimal_places=2, min_value=0, max_value=100, required=False
     )
     is_private = serializers.BooleanField(required=False)
     deep_link_hosts = serializers.ListField(

@@ -56,6 +56,8 @@ UPDATABLE_FIELDS = (
     "min_conversion_seconds",
     "attribution_window_days",
     "hold_days",
+    "recurring_months",
+    "recurring_rate_percent",
     "is_private",
     "deep_link_hosts",
     # Opting out of secure-by-default postbacks is a configuration change like any other:

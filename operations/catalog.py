@@ -7,7 +7,17 @@ audience it belongs to and the OpenAPI operationIds never collide."""
 
 from __future__ import annotations
 
-from operations import audit, conversions, fx, ledger, offers, partner_api, partners, reports
+from operations import (
+    audit,
+    conversions,
+    fx,
+    integrations,
+    ledger,
+    offers,
+    partner_api,
+    partners,
+    reports,
+)
 from operations.declaration import Operation, by_name
 
 _ALL = [
@@ -18,6 +28,7 @@ _ALL = [
     *fx.OPERATIONS,
     *ledger.OPERATIONS,
     *audit.OPERATIONS,
+    *integrations.OPERATIONS,
 ]
 
 

@@ -7,8 +7,9 @@ from typing import Any
 from rest_framework import serializers
 
 from audit.actor import Actor, Scope
-from conversions.diagnosis import MAX_DAYS, OfferDiagnosisOutput, offer_diagnose
+from conversions.diagnosis import MAX_DAYS, OfferDiagnosisOutput
 from core.serializers import StrictSerializer
+from integrations.diagnosis import offer_diagnose
 from offers import selectors, services
 from offers.models import Offer
 from offers.serializers import (
@@ -273,7 +274,8 @@ OPERATIONS = [
         name="diagnose_offer",
         description="Why an offer has clicks but no revenue: checks whether it is paused or "
         "archived, caps are full, targeting or another refusal turns away its clicks, the "
-        "destination URL lacks {CLICK_ID}, no postbacks arrive, or outbound postbacks fail — "
+        "destination URL lacks {CLICK_ID}, no postbacks arrive, outbound postbacks fail, or a "
+        "Stripe/Shopify integration is silent, refused or unattributed — "
         "each finding with the counts behind it and the fix. Over the last `days` (default 7). "
         'Example: {"offer_id": "spring-sale"}.',
         input=DiagnoseOfferArguments,

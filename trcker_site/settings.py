@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "offers",
     "partners",
     "conversions",
+    "integrations",  # Stripe and Shopify webhooks, /t.js (docs/integrations.md)
     "mcp_gateway",
     "partner_portal",  # /p/<brand>/: the partners' own pages (docs/partners.md)
     "workers",
@@ -362,7 +363,9 @@ TRCKER_WORKER_IDLE_SECONDS = float(os.environ.get("TRCKER_WORKER_IDLE_SECONDS", 
 # After a batch shorter than TRCKER_QUEUE_BATCH, a worker waits this long before reading again
 # so the next batch fills: fewer, larger transactions under load, at most this much more lag.
 TRCKER_WORKER_LINGER_SECONDS = float(os.environ.get("TRCKER_WORKER_LINGER_SECONDS", "0.05"))
-# Days the inbound postback log keeps an attempt (at least 1; the worker prunes hourly).
+# Days the inbound postback log and the integration event log keep a row (at least 1; the
+# worker prunes hourly). Stripe/Shopify webhook requests per client IP (docs/integrations.md).
+TRCKER_INTEGRATION_RATE = os.environ.get("TRCKER_INTEGRATION_RATE", "1200/m")
 TRCKER_POSTBACK_LOG_DAYS = max(1, int(os.environ.get("TRCKER_POSTBACK_LOG_DAYS", "30")))
 # Browser origins allowed to call /api/mcp (requests without Origin are non-browser clients).
 # Unset: the public URL's origin, under every loopback name when its host is one (make run's
@@ -443,11 +446,8 @@ OAUTH2_PROVIDER = {
     "CIMD_ENABLED": True,
 }
 LOGIN_REDIRECT_URL = "/admin/"
-# Issue 12 hardening of the built-in authorization server. Registrations per client IP
-# (RFC 7591 is open here, so this is what stops a flood of anonymous clients); a replayed
-# authorization code revokes the tokens issued from it (RFC 6749 §4.1.2); client ID metadata
-# documents are fetched through Trcker's own SSRF guard (core/outbound_http.py), not
-# the library's is_global check.
+# Issue 12: registrations per client IP (RFC 7591 is open: this stops anonymous floods); a
+# replayed code revokes its tokens; client metadata is fetched through core/outbound_http.py.
 TRCKER_DCR_RATE = os.environ.get("TRCKER_DCR_RATE", "10/h")
 OAUTH2_PROVIDER["OAUTH2_VALIDATOR_CLASS"] = "mcp_gateway.oauth.CodeReplayValidator"
 OAUTH2_PROVIDER["CIMD_METADATA_FETCHER"] = "mcp_gateway.oauth.GuardedMetadataFetcher"

@@ -10,6 +10,7 @@ from trcker_site.health import health
 urlpatterns = [
     path("oidc/", include("mozilla_django_oidc.urls")),
     path("", include("conversions.urls_public")),
+    path("", include("integrations.urls_public")),
     path("", include("partners.urls_public")),
     path("", include("partner_portal.urls")),
     path("", include("mcp_gateway.urls")),

@@ -40,6 +40,7 @@ from conversions.postback_log import (
 )
 from core.queue_redis import configuration_problems, configuration_problems_cached, queue_client
 from core.streams import Entry, Stream, read_new
+from integrations.event_log import integration_events_prune
 from mcp_gateway.services import TOOL_CALLS, tool_calls_process
 
 logger = logging.getLogger(__name__)
@@ -178,6 +179,9 @@ class Worker:
         cutoff = timezone.now() - dt.timedelta(days=settings.TRCKER_POSTBACK_LOG_DAYS)
         pruned = postback_attempts_prune(before=cutoff)
         self.totals["postback attempts pruned"] += pruned
+        events = integration_events_prune(before=cutoff)
+        self.totals["integration events pruned"] += events
+        pruned += events
         self._next_log_prune = time.monotonic() + (0 if pruned else POSTBACK_LOG_PRUNE_SECONDS)
         return pruned
 

@@ -1,0 +1,99 @@
+"""Shopify webhooks end to end, signed as Shopify documents (base64 HMAC-SHA256 of the body)."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import pytest
+from django.test import Client
+
+from conversions.models import Conversion, ConversionStatus
+from integrations.models import IntegrationEvent
+from tests.factories import CouponFactory
+from tests.integrations.payloads import shopify_headers, shopify_order, shopify_refund
+
+URL = "/api/integrations/shopify/acme"
+
+
+def post(payload: dict, *, topic: str, url: str = URL, **headers) -> object:
+    body = json.dumps(payload).encode()
+    return Client().post(
+        url, body, content_type="application/json", **shopify_headers(body, topic=topic, **headers)
+    )
+
+
+def test_order_with_cart_attribute_records_the_sale(shop, new_click):
+    click_id = new_click()
+    response = post(shopify_order(click_id=click_id), topic="orders/create")
+    assert response.status_code == 200, response.content
+    conversion = Conversion.objects.get(pk=response.json()["conversion_id"])
+    assert (conversion.click_id, conversion.txn_id) == (click_id, "820982911946154508")
+    assert conversion.sale_amount == Decimal("199.00")
+
+
+def test_landing_site_click_id_is_the_fallback(shop, new_click):
+    click_id = new_click()
+    order = shopify_order(landing_site=f"/products/x?utm_source=a&click_id={click_id}")
+    response = post(order, topic="orders/create")
+    assert Conversion.objects.get(pk=response.json()["conversion_id"]).click_id == click_id
+
+
+def test_discount_code_maps_to_a_coupon(shop):
+    CouponFactory(brand=shop["brand"], partner=shop["partner"], code="ADA10", offer=shop["offer"])
+    response = post(shopify_order(discount_codes=["ada10"]), topic="orders/create")
+    assert Conversion.objects.get(pk=response.json()["conversion_id"]).coupon.code == "ADA10"
+
+
+def test_repeated_webhook_id_records_once(shop, new_click):
+    order = shopify_order(click_id=new_click())
+    assert post(order, topic="orders/create").json()["outcome"] == "accepted"
+    assert post(order, topic="orders/create").json()["outcome"] == "duplicate"
+    # A new delivery id for the same order still makes no second conversion.
+    again = post(order, topic="orders/create", webhook_id="another-delivery")
+    assert again.json()["reason"] == "already_recorded"
+    assert Conversion.objects.count() == 1
+
+
+def test_refund_reverses_and_partial_refund_does_not(shop, new_click):
+    post(shopify_order(click_id=new_click()), topic="orders/create")
+    partial = post(
+        shopify_refund(amount="20.00", refund_id=1), topic="refunds/create", webhook_id="r1"
+    )
+    assert partial.json()["reason"] == "partial_refund"
+    assert Conversion.objects.get().status != ConversionStatus.REJECTED
+    full = post(shopify_refund(refund_id=2), topic="refunds/create", webhook_id="r2")
+    assert full.json()["reason"] == "conversion_refunded"
+    assert Conversion.objects.get().status == ConversionStatus.REJECTED
+
+
+def test_unhandled_topic_is_ignored(shop):
+    response = post({"id": 1}, topic="products/create")
+    assert response.json()["reason"] == "event_not_handled"
+
+
+def test_bad_hmac_other_secret_and_unknown_brand_answer_alike(shop, new_click, other_brand):
+    order = shopify_order(click_id=new_click())
+    answers = [
+        post(order, topic="orders/create", secret="wrong-secret-0123456789"),
+        post(order, topic="orders/create", url="/api/integrations/shopify/nobody"),
+        post(order, topic="orders/create", url="/api/integrations/shopify/globex"),
+    ]
+    assert {(a.status_code, a.content) for a in answers} == {
+        (answers[0].status_code, answers[0].content)
+    }
+    assert answers[0].json()["error"]["code"] == "bad_signature"
+    assert not Conversion.objects.exists()
+    assert IntegrationEvent.objects.filter(outcome="refused").count() == 2  # acme and globex
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"", b"\x00\x01", '{"id": "\u00e9"'.encode(), b"[]", b"9" * 5000],
+)
+def test_hostile_bodies_create_nothing(shop, body):
+    response = Client().post(
+        URL, body, content_type="application/json", **shopify_headers(body, topic="orders/create")
+    )
+    assert response.status_code == 400
+    assert not Conversion.objects.exists()
