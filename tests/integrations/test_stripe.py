@@ -12,7 +12,7 @@ from django.test import Client
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from brands.models import FxRate
+from brands.fx_services import fx_rate_set
 from conversions.models import Conversion, ConversionStatus, PostbackDelivery
 from integrations.models import IntegrationCustomer, IntegrationEvent
 from tests.factories import CouponFactory
@@ -93,15 +93,24 @@ def test_zero_decimal_currency(shop, new_click):
     assert Conversion.objects.get(pk=answer["conversion_id"]).sale_amount == Decimal("4900.00")
 
 
-def test_another_currency_is_converted_at_the_brands_rate_or_ignored_without_one(shop, new_click):
+def test_another_currency_is_converted_at_the_brands_rate_or_ignored_without_one(
+    shop, new_click, django_capture_on_commit_callbacks
+):
     session = checkout_session(click_id=new_click(), currency="eur")
     answer = post(stripe_event("checkout.session.completed", session)).json()
     assert (answer["outcome"], answer["reason"]) == ("ignored", "fx_rate_missing")
     assert not Conversion.objects.exists()
-    FxRate.objects.create(
-        brand=shop["brand"], day=dt.date(2000, 1, 1), base="EUR", quote="USD", rate="1.10"
-    )
+    # The service, not a bare row: it moves the cache generation the rate lookups read.
+    with django_capture_on_commit_callbacks(execute=True):
+        fx_rate_set(
+            actor=shop["actor"],
+            base="EUR",
+            quote="USD",
+            day=dt.date(2026, 1, 1),
+            rate=Decimal("1.10"),
+        )
     again = post(stripe_event("checkout.session.completed", session, event_id="evt_again"))
+    assert again.json()["reason"] == "conversion_recorded", again.json()
     conversion = Conversion.objects.get(pk=again.json()["conversion_id"])
     assert (conversion.sale_amount, conversion.currency) == (Decimal("53.90"), "USD")
     assert (conversion.original_amount, conversion.original_currency) == (Decimal("49.00"), "EUR")
