@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from audit.actor import Actor
 from conversions.postbacks import check_source_ip, parse_postback, verify_origin
+from conversions.refunds import RecordedRefund, is_refund, parse_refund, refund_record
 from conversions.services import RecordedConversion, conversion_record
 from conversions.tracking_config import BrandConfig, OfferConfig
 
@@ -40,11 +41,13 @@ def postback_receive(
     postback: InboundPostback,
     read_params: Callable[[], Mapping[str, str]],
     on_params: Callable[[Mapping[str, str]], None] | None = None,
-) -> RecordedConversion:
+) -> RecordedConversion | RecordedRefund:
     """Check where ``postback`` comes from, read its parameters (``read_params``, called once
     the origin is proven; ``on_params`` sees them, for the attempt log) and record the
-    conversion. Raises DomainError with the refusal's code (ip_not_allowed, bad_signature,
-    signature_required, invalid_txn_id, unknown_click, …)."""
+    conversion — or, for ``event=refund``/``chargeback``, take back the sale it names
+    (``conversions.refunds``). Raises DomainError with the refusal's code (ip_not_allowed,
+    bad_signature, signature_required, invalid_txn_id, unknown_click, unknown_original_txn,
+    …)."""
     check_source_ip(offer, postback.ip)
     verify_origin(
         offer=offer,
@@ -57,5 +60,7 @@ def postback_receive(
     params = dict(read_params())
     if on_params is not None:
         on_params(params)
+    if is_refund(params):
+        return refund_record(actor=actor, offer=offer, data=parse_refund(params))
     data = parse_postback(params, offer_currency=offer.currency)
     return conversion_record(actor=actor, brand=brand, offer=offer, data=data)

@@ -24,6 +24,7 @@ from conversions.clicks import ClickInput, click_handle, click_record_botd_verdi
 from conversions.models import SUB_ID_MAX
 from conversions.postback_intake import InboundPostback, postback_receive
 from conversions.postback_log import ACCEPTED, DUPLICATE, Attempt, attempt_record
+from conversions.refunds import RecordedRefund, refund_answer
 from core.client_ip import is_trusted_proxy
 from core.edge_text import clean_text, is_slug
 from core.errors import DomainError
@@ -282,6 +283,8 @@ def _inbound_postback(
     conversion = recorded.conversion
     attempt.outcome = DUPLICATE if recorded.duplicate else ACCEPTED
     attempt.conversion_id = conversion.id
+    if isinstance(recorded, RecordedRefund):
+        return JsonResponse(refund_answer(recorded))
     return JsonResponse(
         {
             "conversion_id": conversion.id,
