@@ -35,6 +35,7 @@ from partners.partner_api_serializers import (
     PartnerLinkInput,
     PartnerLinkOutput,
     PartnerOfferLinkOutput,
+    PartnerPayoutDetailsInput,
     PartnerProfileOutput,
     PartnerProfileUpdateInput,
 )
@@ -171,8 +172,8 @@ OPERATIONS = [
     ),
     partner_operation(
         name="update_my_profile",
-        description="Change your display name or website (needs a write key); only the fields "
-        "given change. Your email is the brand's to change.",
+        description="Change your display name, website or outbound postback URL (needs a write "
+        "key); only the fields given change. Your email is the brand's to change.",
         input=PartnerProfileUpdateInput,
         run=self_service.partner_profile_update,
         present=lambda actor, _: self_service.partner_self(actor=actor),
@@ -180,5 +181,19 @@ OPERATIONS = [
         scope=Scope.WRITE,
         rest=RestRoute("PATCH", "me/", "partner-me-update", TAG),
         tool=ToolSpec("Update my profile", WRITE_UPDATE),
+    ),
+    partner_operation(
+        name="update_my_payout_details",
+        description="Set how you are paid (needs a write key): payout_method, one of the "
+        "brand's payout_methods (get_my_profile lists them), and payout_details, what that "
+        "method needs (an account or address; stored encrypted, shown back only as its last "
+        "four characters).",
+        input=PartnerPayoutDetailsInput,
+        run=self_service.partner_payout_details_update,
+        present=lambda actor, _: self_service.partner_self(actor=actor),
+        output=PartnerProfileOutput,
+        scope=Scope.WRITE,
+        rest=RestRoute("PATCH", "me/payout-details/", "partner-payout-details", TAG),
+        tool=ToolSpec("Update my payout details", WRITE_UPDATE),
     ),
 ]

@@ -3,7 +3,7 @@
 
 from django.urls import path
 
-from partner_portal import sign_in_views, views
+from partner_portal import account_views, sign_in_views, views
 
 urlpatterns = [
     path("p/<str:brand>/login/", sign_in_views.login, name="portal-login"),
@@ -25,5 +25,11 @@ urlpatterns = [
         name="portal-statement",
     ),
     path("p/<str:brand>/coupons/", views.coupons, name="portal-coupons"),
-    path("p/<str:brand>/profile/", views.profile, name="portal-profile"),
+    path("p/<str:brand>/profile/", account_views.profile, name="portal-profile"),
+    path("p/<str:brand>/keys/", account_views.keys, name="portal-keys"),
+    path(
+        "p/<str:brand>/keys/<str:key_id>/revoke/",
+        account_views.key_revoke,
+        name="portal-key-revoke",
+    ),
 ]

@@ -272,9 +272,3 @@ def statement(request: HttpRequest, portal: Portal, payout_id: str) -> HttpRespo
 def coupons(request: HttpRequest, portal: Portal) -> HttpResponse:
     rows = list(portal_coupon_list(actor=portal.actor)[:500])
     return render(request, "partner_portal/coupons.html", portal.context(rows=rows, page="coupons"))
-
-
-@portal_page
-@GET
-def profile(request: HttpRequest, portal: Portal) -> HttpResponse:
-    return render(request, "partner_portal/profile.html", portal.context(page="profile"))

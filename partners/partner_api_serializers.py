@@ -60,6 +60,26 @@ class PartnerProfileOutput(serializers.Serializer[Partner]):
     status = serializers.CharField(help_text="active or paused.")
     brand_id = serializers.CharField(source="brand.slug", help_text="The brand's slug.")
     brand_name = serializers.CharField(source="brand.name", help_text="The brand's name.")
+    postback_url_template = serializers.CharField(
+        help_text="Your outbound postback URL: called for each of your conversions, with "
+        "{CLICK_ID}, {PAYOUT}, {SUB1}… filled in; empty: none."
+    )
+    payout_method = serializers.CharField(
+        help_text="How you are paid: one of payout_methods; empty: not chosen yet."
+    )
+    payout_details_hint = serializers.SerializerMethodField(
+        help_text="The end of your payout details (…1234); the rest is never shown."
+    )
+    payout_methods = serializers.ListField(
+        source="brand.payout_methods",
+        child=serializers.CharField(),
+        help_text="The payout methods the brand offers (its closed list).",
+    )
+
+    def get_payout_details_hint(self, partner: Partner) -> str:
+        from partners.self_service import payout_details_hint
+
+        return payout_details_hint(partner)
 
 
 class PartnerProfileUpdateInput(StrictSerializer):
@@ -67,9 +87,16 @@ class PartnerProfileUpdateInput(StrictSerializer):
     website = serializers.URLField(
         max_length=500, required=False, allow_blank=True, help_text="Your website (http/https)."
     )
+    postback_url_template = serializers.URLField(
+        max_length=2048,
+        required=False,
+        allow_blank=True,
+        help_text="Your outbound postback URL (https), with placeholders such as {CLICK_ID}, "
+        "{PAYOUT}, {SUB1}; empty: none. Checked against private and internal addresses.",
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if not attrs:
+        if not set(attrs) - {"dry_run"}:
             raise serializers.ValidationError("Give at least one field to change.")
         return attrs
 
@@ -146,3 +173,26 @@ class PartnerInvitationOutput(serializers.Serializer[PartnerInvitation]):
     accepted_at = serializers.DateTimeField(
         allow_null=True, help_text="When they applied through it (approved at once); null: not yet."
     )
+
+
+class PartnerPayoutDetailsInput(StrictSerializer):
+    payout_method = serializers.CharField(
+        max_length=32,
+        required=False,
+        allow_blank=True,
+        help_text="One of the brand's payout_methods (see get_my_profile).",
+    )
+    payout_details = serializers.CharField(
+        max_length=500,
+        required=False,
+        allow_blank=True,
+        trim_whitespace=True,
+        help_text="What the method needs: an account, an address (at most 500 characters; "
+        "kept encrypted, shown back only as its last four characters).",
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # The write contract adds dry_run to every input: it is not a field to change.
+        if not set(attrs) - {"dry_run"}:
+            raise serializers.ValidationError("Give payout_method, payout_details or both.")
+        return attrs

@@ -10,12 +10,15 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
+from django.db import transaction
 from django.db.models import Q
 
 from audit.actor import Actor
+from audit.services import audit_record
 from core.deep_links import DEEP_LINK_MAX, DeepLinkPolicy
 from core.errors import NotFoundError, PermissionDeniedError, ValidationError
 from core.links import tracking_link
+from core.locking import lock_one
 from offers.models import Offer, OfferStatus
 from partners.models import Partner
 from partners.selectors import partner_offer_list
@@ -23,7 +26,8 @@ from partners.services import partner_update
 
 # What a partner may change of their own row. The email stays the brand's to change: the
 # portal's sign-in link is sent to it, so a leaked write key must not be able to redirect it.
-PARTNER_SELF_FIELDS = ("name", "website")
+PARTNER_SELF_FIELDS = ("name", "website", "postback_url_template")
+PAYOUT_DETAILS_MAX = 500
 
 
 def partner_self(*, actor: Actor) -> Partner:
@@ -114,8 +118,9 @@ def partner_build_link(
 
 
 def partner_profile_update(*, actor: Actor, **fields: Any) -> Partner:
-    """Change the partner's own name or website, through the one partner write
-    (``partner_update``: locked, validated, audited as ``partner:<id>``)."""
+    """Change the partner's own name, website or outbound postback URL, through the one
+    partner write (``partner_update``: locked, validated, the postback URL SSRF-checked,
+    audited as ``partner:<id>``)."""
     actor.require_write()
     partner = partner_self(actor=actor)
     return partner_update(
@@ -123,3 +128,62 @@ def partner_profile_update(*, actor: Actor, **fields: Any) -> Partner:
         partner=partner,
         **{name: value for name, value in fields.items() if name in PARTNER_SELF_FIELDS},
     )
+
+
+def payout_details_hint(partner: Partner) -> str:
+    """What a read shows of the payout details: their last four characters, never the rest
+    (a leaked read key must not hand out an account number)."""
+    details = partner.payout_details.strip()
+    if not details:
+        return ""
+    return f"…{details[-4:]}" if len(details) > 8 else "…"
+
+
+@transaction.atomic
+def partner_payout_details_update(
+    *, actor: Actor, payout_method: str | None = None, payout_details: str | None = None
+) -> Partner:
+    """The partner's payout method (one of the brand's closed list, ``Brand.payout_methods``)
+    and the details it needs (an account, an address; encrypted at rest). Audited as
+    ``partner.payout_details_update`` with the method and only whether the details changed."""
+    actor.require_write()
+    partner = partner_self(actor=actor)
+    locked = lock_one(
+        Partner.objects.filter(pk=partner.pk, brand_id=actor.brand_id).select_related("brand"),
+        not_found=("partner", partner.slug),
+        of=("self",),
+    )
+    methods = locked.brand.payout_methods
+    changes: dict[str, list[Any]] = {}
+    if payout_method is not None:
+        method = payout_method.strip().lower()
+        if method and method not in methods:
+            choices = ", ".join(methods) if methods else "none yet: ask the brand"
+            raise ValidationError(
+                f"payout_method must be one of this brand's methods ({choices}).",
+                code="unknown_payout_method",
+                fields={"payout_method": [f"One of: {choices}."]},
+            )
+        if method != locked.payout_method:
+            changes["payout_method"] = [locked.payout_method, method]
+            locked.payout_method = method
+    if payout_details is not None:
+        details = payout_details.strip()
+        if len(details) > PAYOUT_DETAILS_MAX or "\x00" in details:
+            raise ValidationError(
+                f"payout_details takes at most {PAYOUT_DETAILS_MAX} characters of text.",
+                fields={"payout_details": ["Too long, or not text."]},
+            )
+        if details != locked.payout_details:
+            # Never the details themselves in the audit log: only that they changed.
+            changes["payout_details"] = [
+                "set" if locked.payout_details else "",
+                "set" if details else "",
+            ]
+            locked.payout_details = details
+    if changes:
+        locked.save(update_fields=["payout_method", "payout_details", "updated_at"])
+        audit_record(
+            actor=actor, action="partner.payout_details_update", target=locked, changes=changes
+        )
+    return locked

@@ -51,6 +51,7 @@ def own_arguments(world: World) -> dict[str, dict[str, Any]]:
         "list_my_payouts": {},
         "get_my_balance": {},
         "update_my_profile": {"website": "https://ann.example"},
+        "update_my_payout_details": {"payout_details": "IBAN DE00 1234 5678"},
     }
 
 
