@@ -98,6 +98,8 @@ def partner_invite(*, actor: Actor, email: str, name: str = "") -> PartnerInvita
         actor=actor,
         action="partner.invite",
         target=invitation,
+        # The address names the invitation to a reader (and the same in a dry run).
+        target_id=address,
         changes={"email": [None, address], "expires_at": [None, invitation.expires_at.isoformat()]},
     )
     url = public_url(f"/p/{actor.brand_slug}/apply?invite={invitation.selector}{verifier}")

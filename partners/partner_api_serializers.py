@@ -167,7 +167,6 @@ class PartnerInviteInput(StrictSerializer):
 class PartnerInvitationOutput(serializers.Serializer[PartnerInvitation]):
     email = serializers.CharField(help_text="The invited address.")
     name = serializers.CharField(help_text="The name given for the email; may be empty.")
-    invited_by = serializers.CharField(help_text="Who invited, as the audit log labels them.")
     created_at = serializers.DateTimeField(help_text="When it was sent (ISO 8601, UTC).")
     expires_at = serializers.DateTimeField(help_text="Until when the link works.")
     accepted_at = serializers.DateTimeField(
