@@ -368,7 +368,11 @@ def reverse(
         )
     try:
         detail = reverse_payment(
-            actor=source.actor, conversion=payment.conversion, amount=amount, reason=reason
+            actor=source.actor,
+            conversion=payment.conversion,
+            amount=amount,
+            reason=reason,
+            note=f"{source.provider} {object_id} {reason}",
         )
     except DomainError as exc:
         raise Ignored(exc.code, exc.message, object_id=object_id) from None

@@ -1,31 +1,45 @@
-"""Undoing what a refunded or disputed payment recorded.
+"""Undoing what a refunded or disputed payment recorded, the way every other path does.
 
-Until the ledger's reversal lands, a full refund or a dispute rejects the conversion
-(``conversions.services.conversion_reject``: only while it is unpaid and in no payout) and a
-partial refund is recorded and left alone."""
+An approved or paid conversion is reversed through the ledger
+(``conversions.reversals.conversion_reverse``: status ``reversed``, a negative ledger entry
+that the partner's next payout nets, one audit event), with the reason ``refund`` or
+``chargeback``. One still pending (or held for review) has earned nothing yet: it is rejected
+instead (``conversion_reject``), as reverse_conversion itself advises. A partial refund leaves
+the conversion as it is (the ledger reverses whole conversions): it is logged as ignored
+(``partial_refund``) for the brand to decide."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
 from audit.actor import Actor
+from conversions.ledger_models import ReversalReason
 from conversions.models import Conversion, ConversionStatus
+from conversions.reversals import REVERSIBLE, conversion_reverse
 from conversions.services import conversion_reject
 from core.errors import ConflictError
 
+LEDGER_REASONS = {"refunded": ReversalReason.REFUND, "disputed": ReversalReason.CHARGEBACK}
+
 
 def reverse_payment(
-    *, actor: Actor, conversion: Conversion, amount: Decimal | None, reason: str
+    *, actor: Actor, conversion: Conversion, amount: Decimal | None, reason: str, note: str = ""
 ) -> str:
     """Reverse ``conversion`` for ``reason`` (refunded, disputed); ``amount`` None or at least
     the sale: all of it. The answer is the log's detail line."""
     if amount is not None and amount < conversion.sale_amount:
         raise ConflictError(
             f"A partial refund ({amount} of {conversion.sale_amount} {conversion.currency}) "
-            f"leaves {conversion.pk} as it is.",
+            f"leaves {conversion.pk} as it is: reverse it yourself (reverse_conversion) or "
+            "adjust the partner's balance (create_ledger_adjustment).",
             code="partial_refund",
         )
     if conversion.status == ConversionStatus.REJECTED:
         return f"{conversion.pk} was already rejected."
+    if conversion.status in REVERSIBLE or conversion.status == ConversionStatus.REVERSED:
+        reversed_ = conversion_reverse(
+            actor=actor, conversion=conversion, reason=LEDGER_REASONS[reason], note=note[:500]
+        )
+        return f"{reversed_.pk} reversed ({reversed_.status_reason}); the ledger nets it."
     rejected = conversion_reject(actor=actor, conversion=conversion, reason=reason)
-    return f"{rejected.pk} rejected ({reason})."
+    return f"{rejected.pk} was not approved yet: rejected ({reason})."

@@ -344,3 +344,39 @@ def test_unconnected_brand_answers_like_a_bad_signature(shop, other_brand, new_c
     assert response.json()["error"]["code"] == "bad_signature"
     row = IntegrationEvent.objects.get(brand=other_brand)
     assert row.reason == "not_connected"
+
+
+def test_refund_of_an_approved_sale_reverses_it_through_the_ledger(shop, new_click):
+    from conversions.ledger_models import LedgerEntry
+    from conversions.services import conversion_approve
+
+    session = checkout_session(
+        click_id=new_click(), mode="payment", invoice=None, payment_intent="pi_approved"
+    )
+    post(stripe_event("checkout.session.completed", session))
+    conversion_approve(actor=shop["actor"], conversion=Conversion.objects.get())
+    refund = charge(payment_intent="pi_approved")
+    first = post(stripe_event("charge.refunded", refund, event_id="evt_ref_1")).json()
+    # Another delivery of a refund of the same charge (a new event id) changes nothing more.
+    again = post(stripe_event("charge.refunded", refund, event_id="evt_ref_2")).json()
+    assert first["reason"] == again["reason"] == "conversion_refunded"
+    conversion = Conversion.objects.get()
+    assert (conversion.status, conversion.status_reason) == ("reversed", "refund")
+    entries = LedgerEntry.objects.filter(conversion=conversion)
+    assert sorted((entry.kind, entry.amount) for entry in entries) == [
+        ("commission", conversion.payout),
+        ("reversal", -conversion.payout),
+    ]
+
+
+def test_dispute_of_an_approved_sale_is_a_chargeback(shop, new_click):
+    from conversions.services import conversion_approve
+
+    session = checkout_session(
+        click_id=new_click(), mode="payment", invoice=None, payment_intent="pi_cb"
+    )
+    post(stripe_event("checkout.session.completed", session))
+    conversion_approve(actor=shop["actor"], conversion=Conversion.objects.get())
+    body = dispute(charge_id="ch_z", payment_intent="pi_cb")
+    assert post(stripe_event("charge.dispute.created", body, event_id="evt_dp2")).status_code == 200
+    assert Conversion.objects.get().status_reason == "chargeback"
