@@ -1,4 +1,5 @@
-"""Admin for brands, staff memberships and API keys. Every write is a brands.services call."""
+"""Admin for brands, staff memberships, API keys, webhook endpoints and the outbound signing
+secret. Every write is a brands.services / brands.webhooks call."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from django.contrib.auth.models import User
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 
-from audit.actor import Channel
+from audit.actor import Actor, Channel
 from backoffice.admin_base import (
     BrandScopedAdmin,
     CommaListField,
@@ -22,6 +23,7 @@ from backoffice.admin_base import (
     service_action,
 )
 from backoffice.admin_columns import related_slug
+from brands.events import EVENTS
 from brands.fx_services import fx_rate_set
 from brands.models import ApiKey, Brand, FxRate, FxReferenceRate, StaffMembership
 from brands.services import (
@@ -35,6 +37,14 @@ from brands.services import (
     brand_update,
     staff_membership_remove,
     staff_membership_set,
+)
+from brands.webhook_models import WebhookEndpoint
+from brands.webhooks import (
+    ENDPOINT_FIELDS,
+    signing_secret_rotate,
+    webhook_create,
+    webhook_delete,
+    webhook_update,
 )
 
 # Form field → service argument, where the two names differ.
@@ -74,6 +84,20 @@ class BrandChangeForm(ServiceModelForm):
         }
 
 
+def rotate_signing_secret(*, actor: Actor, brand: Brand) -> tuple[Any, str]:
+    """The Brand admin's action: a new outbound signing secret (24 h overlap)."""
+    return signing_secret_rotate(actor=actor)
+
+
+def _show_signing_secrets(request: HttpRequest, results: list[tuple[Any, Any]]) -> None:
+    for brand, (_, secret) in results:
+        messages.warning(
+            request,
+            f"New signing secret for {brand.slug}: {secret} — Copy it now; it won't be shown "
+            "again. The previous one keeps signing for 24 hours.",
+        )
+
+
 @admin.register(Brand)
 class BrandAdmin(BrandScopedAdmin):
     brand_path = "pk"
@@ -107,6 +131,14 @@ class BrandAdmin(BrandScopedAdmin):
     # external_org_id decides which IdP users and tokens reach this brand: set by an operator
     # with `manage.py set_brand_org`, shown here.
     readonly_fields = ("slug", "external_org_id", "created_at", "updated_at")
+    actions = ("rotate_signing_secrets",)
+    rotate_signing_secrets = service_action(
+        rotate_signing_secret,
+        target="brand",
+        description="Rotate the outbound signing secret (webhooks, postbacks)",
+        done="Rotated the signing secret of {count} brand(s).",
+        report=_show_signing_secrets,
+    )
 
     def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
         # A new tenant is an operator decision, not something a brand's staff can do.
@@ -382,3 +414,70 @@ class FxReferenceRateAdmin(admin.ModelAdmin):  # type: ignore[type-arg]  # not s
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+# --- webhooks and the outbound signing secret (docs/webhooks.md) -----------------------------
+
+
+class WebhookForm(ServiceModelForm):
+    error_fields = {"unknown_event": "events", "too_many_webhooks": "url"}
+    events = forms.MultipleChoiceField(
+        choices=[(name, f"{name} — {text}") for name, text in EVENTS.items()],
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+    class Meta(ServiceModelForm.Meta):
+        model = WebhookEndpoint
+        fields: tuple[str, ...] = ("brand", "url", "events", "description", "is_active")
+
+
+class WebhookChangeForm(WebhookForm):
+    class Meta(WebhookForm.Meta):
+        fields = ENDPOINT_FIELDS
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(BrandScopedAdmin):
+    """The brand's webhook subscriptions; their deliveries are in Postback deliveries (kind
+    webhook), replayed from there."""
+
+    admin_add = True
+    admin_change = True
+    admin_delete = True
+    form = WebhookChangeForm
+    add_form = WebhookForm
+    list_display = ("id", related_slug("brand"), "url", "event_list", "is_active", "created_at")
+    list_select_related = ("brand",)
+    list_filter = ("is_active", brand_list_filter())
+    search_fields = ("url",)
+    ordering = ("-created_at", "-id")
+    add_fieldsets = ((None, {"fields": ("brand", "url", "events", "description", "is_active")}),)
+    fieldsets = (
+        (None, {"fields": ("brand", "url", "events", "description", "is_active")}),
+        ("History", {"fields": ("created_at", "updated_at")}),
+    )
+    readonly_fields = ("brand", "created_at", "updated_at")
+
+    @admin.display(description="events")
+    def event_list(self, obj: WebhookEndpoint) -> str:
+        return ", ".join(obj.events)
+
+    def perform_write(
+        self, request: HttpRequest, form: ServiceModelForm, obj: WebhookEndpoint | None
+    ) -> WebhookEndpoint:
+        data = form.cleaned_data
+        if obj is None:
+            return webhook_create(
+                actor=admin_actor(request, data["brand"]),
+                url=data["url"],
+                events=data["events"],
+                description=data["description"],
+                is_active=data["is_active"],
+            )
+        fields = {name: data[name] for name in ENDPOINT_FIELDS if name in form.changed_data}
+        if not fields:
+            return obj
+        return webhook_update(actor=self.actor_for(request, obj), endpoint=obj, **fields)
+
+    def perform_delete(self, request: HttpRequest, obj: WebhookEndpoint) -> None:
+        webhook_delete(actor=self.actor_for(request, obj), endpoint=obj)

@@ -231,3 +231,7 @@ class FxRate(models.Model):
         return f"{self.day} 1 {self.base} = {self.rate} {self.quote}"
 
     source = "brand"
+
+
+# Registered in this app; defined in their own module (webhooks and signing, docs/webhooks.md).
+from brands.webhook_models import SigningSecret, WebhookEndpoint  # noqa: E402, F401

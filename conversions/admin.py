@@ -430,6 +430,8 @@ class PostbackDeliveryAdmin(ActionOnlyAdmin):
         "id",
         when("created_at", description="created"),
         related_slug("brand"),
+        "kind",
+        "event",
         "conversion_id",
         "status",
         "attempts",
@@ -438,13 +440,17 @@ class PostbackDeliveryAdmin(ActionOnlyAdmin):
         when("next_attempt_at", description="next attempt"),
     )
     list_select_related = ("brand",)
-    list_filter = ("status", brand_list_filter())
+    list_filter = ("status", "kind", brand_list_filter())
     search_fields = ("=conversion__id",)
     ordering = ("-created_at", "-id")
     fields = (
         "brand",
+        "kind",
+        "event",
         "conversion",
+        "endpoint",
         "url",
+        "body",
         "status",
         "attempts",
         "last_status_code",

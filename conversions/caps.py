@@ -11,9 +11,9 @@ from __future__ import annotations
 import zoneinfo
 from datetime import datetime
 
-from django.db import transaction
-from django.db.models import F
+from django.db import connection, transaction
 
+from brands import events
 from conversions.tracking_config import OfferConfig
 from offers.cap_counters import period_starts
 from offers.models import CapPeriod, OfferCapCounter
@@ -46,8 +46,13 @@ def cap_reached(offer: OfferConfig, *, now: datetime, tz: zoneinfo.ZoneInfo) -> 
     return any(start == starts[period] and count >= caps[period] for period, start, count in counts)
 
 
-def cap_try_take(offer: OfferConfig, *, now: datetime, tz: zoneinfo.ZoneInfo) -> bool:
-    """Take one slot in every capped period, or none. Must run in the caller's transaction."""
+def cap_try_take(
+    offer: OfferConfig, *, now: datetime, tz: zoneinfo.ZoneInfo, brand_id: int | None = None
+) -> bool:
+    """Take one slot in every capped period, or none. Must run in the caller's transaction.
+    The conversion that takes a period's last slot announces ``cap.reached`` (brands.events)
+    in that transaction: exactly once per filled period, and no extra query — the UPDATE
+    answers the new count (RETURNING)."""
     caps = _caps(offer)
     if not caps:
         return True
@@ -59,17 +64,42 @@ def cap_try_take(offer: OfferConfig, *, now: datetime, tz: zoneinfo.ZoneInfo) ->
         ],
         ignore_conflicts=True,
     )
+    filled = []
     try:
-        with transaction.atomic():
+        with transaction.atomic(), connection.cursor() as cursor:
             for period, cap in caps.items():
-                taken = OfferCapCounter.objects.filter(
-                    offer_id=offer.id, period=period, period_start=starts[period], count__lt=cap
-                ).update(count=F("count") + 1)
-                if taken != 1:
+                cursor.execute(TAKE_SLOT, [offer.id, period, starts[period], cap])
+                row = cursor.fetchone()
+                if row is None:
                     raise _CapFull
+                if row[0] >= cap:
+                    filled.append(period)
     except _CapFull:
         return False
+    if brand_id is None:
+        return True
+    for period in filled:
+        events.emit(
+            brand_id=brand_id,
+            event=events.CAP_REACHED,
+            data={
+                "offer_id": offer.slug,
+                "period": period,
+                "period_start": starts[period],
+                "cap": caps[period],
+                "cap_mode": offer.cap_mode,
+            },
+        )
     return True
+
+
+_TABLE = OfferCapCounter._meta.db_table
+# The conditional increment: under READ COMMITTED PostgreSQL re-checks ``count < cap`` against
+# the committed row, so concurrent writers never overshoot; no row back means the cap is full.
+TAKE_SLOT = (
+    f"UPDATE {_TABLE} SET count = count + 1 "  # noqa: S608 - the table name is ours
+    "WHERE offer_id = %s AND period = %s AND period_start = %s AND count < %s RETURNING count"
+)
 
 
 class _CapFull(Exception):  # noqa: N818 - private control flow

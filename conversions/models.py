@@ -242,12 +242,37 @@ class DeliveryStatus(models.TextChoices):
     DEAD = "dead", "Dead (retries exhausted)"
 
 
+class DeliveryKind(models.TextChoices):
+    OFFER_POSTBACK = "offer_postback", "Postback (offer's template)"
+    PARTNER_POSTBACK = "partner_postback", "Postback (partner's template)"
+    WEBHOOK = "webhook", "Webhook to the brand"
+
+
 class PostbackDelivery(models.Model):
-    """Outbox row for one outbound postback, written in the conversion's transaction."""
+    """The outbox: one row per outbound request — a postback (GET to the offer's or the
+    partner's template) or a webhook (signed POST of an event to a brand's endpoint) —
+    written in the transaction of the change that causes it and sent by the worker
+    (conversions/outbox.py), with one retry schedule, SSRF guard, signature and replay."""
 
     brand = models.ForeignKey("brands.Brand", on_delete=models.CASCADE, related_name="+")
-    conversion = models.ForeignKey(Conversion, on_delete=models.CASCADE, related_name="deliveries")
+    kind = models.CharField(
+        max_length=16, choices=DeliveryKind.choices, default=DeliveryKind.OFFER_POSTBACK
+    )
+    # conversion.created / .approved / … for postbacks; any brands.events name for webhooks.
+    event = models.CharField(max_length=32, blank=True, default="")
+    # Set for postbacks (the conversion they report); null for webhooks, whose body says.
+    conversion = models.ForeignKey(
+        Conversion, on_delete=models.CASCADE, null=True, blank=True, related_name="deliveries"
+    )
+    endpoint = models.ForeignKey(
+        "brands.WebhookEndpoint",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="deliveries",
+    )
     url = models.TextField()
+    body = models.TextField(blank=True, default="")  # the exact JSON a webhook POSTs (signed)
     status = models.CharField(
         max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
     )

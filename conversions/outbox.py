@@ -1,10 +1,14 @@
-"""Outbound postbacks: rendering into the outbox, and delivering from it.
+"""The outbox: outbound postbacks (to the offer's and the partner's templates) and webhooks
+to the brand (conversions/webhooks.py) — rendering rows into it, and delivering from it.
 
-Rows are written in the conversion's transaction (a rolled-back conversion fires nothing).
-The worker claims one due row at a time with ``SELECT … FOR UPDATE SKIP LOCKED`` and keeps the
-lock while it sends, so two workers never send the same delivery; a worker killed between
-sending and committing leaves the row due again (at-least-once, receivers dedup on the
-conversion id). Retries follow the Svix schedule with ±10 % jitter, then ``dead``."""
+Rows are written in the transaction of the change that causes them (a rolled-back conversion
+fires nothing). The worker claims one due row at a time with ``SELECT … FOR UPDATE SKIP
+LOCKED`` and keeps the lock while it sends, so two workers never send the same delivery; a
+worker killed between sending and committing leaves the row due again (at-least-once; every
+attempt of a row carries the same ``webhook-id``/``Idempotency-Key``, so a receiver that
+honours it sees each delivery exactly once). Every request is signed (Standard Webhooks
+headers, core/webhook_signing.py) with the brand's signing secret. Retries follow the Svix
+schedule with ±10 % jitter, then ``dead``; a postback that dies emits ``postback.dead``."""
 
 from __future__ import annotations
 
@@ -16,9 +20,13 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from conversions.models import Conversion, DeliveryStatus, PostbackDelivery
+from brands import events
+from brands.webhooks import signing_secrets_in_use
+from conversions.models import Conversion, DeliveryKind, DeliveryStatus, PostbackDelivery
+from conversions.webhooks import conversion_data
 from core.outbound_http import OutboundRefused, fetch
 from core.url_templates import render_url_template
+from core.webhook_signing import request_target, signature_headers
 
 logger = logging.getLogger(__name__)
 
@@ -43,11 +51,24 @@ PERMANENT_REFUSALS = {
     "invalid_url",
     "url_too_long",
     "placeholder_in_host",
+    "endpoint_deleted",
+    "endpoint_disabled",
 }
+# A template with one of these tells one status from another, so it hears of every status
+# change; one without gets one postback per conversion, on creation or approval (as before
+# status postbacks existed), so its receiver never sees what looks like a repeat.
+STATUS_PLACEHOLDERS = ("{STATUS}", "{EVENT}")
+FIRST_EVENTS = {events.CONVERSION_CREATED, events.CONVERSION_APPROVED}
+# Told only to a receiver already told of the conversion (held ones never were).
+FOLLOW_UP_EVENTS = {events.CONVERSION_REJECTED, events.CONVERSION_REVERSED}
 
 
 def postback_values(
-    conversion: Conversion, *, offer_slug: str, partner_slug: str
+    conversion: Conversion,
+    *,
+    offer_slug: str,
+    partner_slug: str,
+    event: str = events.CONVERSION_CREATED,
 ) -> dict[str, object]:
     return {
         "CLICK_ID": conversion.click_id or "",
@@ -55,6 +76,8 @@ def postback_values(
         "AMOUNT": conversion.sale_amount,
         "TXN_ID": conversion.txn_id,
         "EVENT_TYPE": conversion.event_type,
+        "STATUS": conversion.status,
+        "EVENT": event.removeprefix("conversion."),
         "PAYOUT": conversion.payout,
         "CURRENCY": conversion.currency,
         "OFFER_ID": offer_slug,
@@ -67,23 +90,78 @@ def postback_values(
     }
 
 
-def enqueue_postback(
-    conversion: Conversion, *, template: str | None, offer_slug: str, partner_slug: str
-) -> PostbackDelivery | None:
-    """Write the outbox row for a conversion, once. Caller holds the conversion's transaction.
-    A test conversion (send_test_postback) never reaches the partner: no row."""
-    if (
-        not template
-        or conversion.is_test
-        or PostbackDelivery.objects.filter(conversion=conversion).exists()
+def tells_status(template: str) -> bool:
+    return any(placeholder in template for placeholder in STATUS_PLACEHOLDERS)
+
+
+def enqueue_postbacks(
+    conversion: Conversion,
+    *,
+    event: str,
+    offer_template: str | None,
+    partner_template: str | None,
+    offer_slug: str,
+    partner_slug: str,
+) -> list[PostbackDelivery]:
+    """Write the outbox rows a conversion's ``event`` causes: one per template (the offer's,
+    the partner's) that should hear of it. Caller holds the change's transaction. A test
+    conversion (send_test_postback) never reaches anyone: no row. Makes no query for a
+    conversion just created (it has no deliveries yet)."""
+    if conversion.is_test:
+        return []
+    fresh = event == events.CONVERSION_CREATED
+    written = []
+    for kind, template in (
+        (DeliveryKind.OFFER_POSTBACK, offer_template),
+        (DeliveryKind.PARTNER_POSTBACK, partner_template),
     ):
-        return None
-    url = render_url_template(
-        template, postback_values(conversion, offer_slug=offer_slug, partner_slug=partner_slug)
+        if not template:
+            continue
+        sent = PostbackDelivery.objects.filter(conversion=conversion, kind=kind)
+        if not tells_status(template):
+            if event not in FIRST_EVENTS or (not fresh and sent.exists()):
+                continue
+        elif not fresh and (
+            sent.filter(event=event).exists() or (event in FOLLOW_UP_EVENTS and not sent.exists())
+        ):
+            continue
+        url = render_url_template(
+            template,
+            postback_values(
+                conversion, offer_slug=offer_slug, partner_slug=partner_slug, event=event
+            ),
+        )
+        written.append(
+            PostbackDelivery.objects.create(
+                brand_id=conversion.brand_id,
+                kind=kind,
+                event=event,
+                conversion=conversion,
+                url=url,
+                next_attempt_at=timezone.now(),
+            )
+        )
+    return written
+
+
+def enqueue_conversion_event(conversion: Conversion, event: str) -> None:
+    """Everything a status change tells the outside: the postbacks (offer's and partner's
+    templates) and the brand's webhooks. ``conversion`` has its offer and partner loaded."""
+    offer, partner = conversion.offer, conversion.partner
+    enqueue_postbacks(
+        conversion,
+        event=event,
+        offer_template=offer.postback_url_template,
+        partner_template=partner.postback_url_template,
+        offer_slug=offer.slug,
+        partner_slug=partner.slug,
     )
-    return PostbackDelivery.objects.create(
-        brand_id=conversion.brand_id, conversion=conversion, url=url, next_attempt_at=timezone.now()
-    )
+    if not conversion.is_test:
+        events.emit(
+            brand_id=conversion.brand_id,
+            event=event,
+            data=conversion_data(conversion, offer_slug=offer.slug, partner_slug=partner.slug),
+        )
 
 
 def next_delay(attempts: int) -> timedelta | None:
@@ -113,15 +191,44 @@ def deliver_one(now: datetime | None = None) -> PostbackDelivery | None:
         return delivery
 
 
+def message_id(delivery: PostbackDelivery) -> str:
+    """The delivery's ``webhook-id``: the same on every attempt, unique per delivery."""
+    prefix = "trk-wh" if delivery.kind == DeliveryKind.WEBHOOK else "trk-pb"
+    return f"{prefix}-{delivery.pk}"
+
+
+def _send(delivery: PostbackDelivery) -> int:
+    """One signed request; the response status, or OutboundRefused."""
+    url, method, body = delivery.url, "GET", None
+    headers = {}
+    if delivery.kind == DeliveryKind.WEBHOOK:
+        endpoint = delivery.endpoint
+        if endpoint is None:
+            raise OutboundRefused("endpoint_deleted", "The webhook endpoint was deleted.")
+        if not endpoint.is_active:
+            raise OutboundRefused("endpoint_disabled", "The webhook endpoint is disabled.")
+        # A fixed endpoint URL applies to deliveries still due and to replays.
+        url, method, body = endpoint.url, "POST", delivery.body.encode()
+        headers["Content-Type"] = "application/json"
+    msg_id = message_id(delivery)
+    headers.update(
+        signature_headers(
+            msg_id=msg_id,
+            content=delivery.body if body is not None else request_target(url),
+            secrets_in_use=signing_secrets_in_use(delivery.brand_id),
+            at=timezone.now(),
+        )
+    )
+    # The IETF Idempotency-Key header carries the same key, for receivers that look there.
+    headers["Idempotency-Key"] = msg_id
+    return fetch(url, method=method, body=body, extra_headers=headers).status
+
+
 def _attempt(delivery: PostbackDelivery) -> None:
     delivery.attempts += 1
     status_code, error = None, ""
     try:
-        # The same key on every attempt of this delivery (the IETF Idempotency-Key header):
-        # a worker killed between sending and recording resends one request, which a receiver
-        # can recognise without parsing the URL.
-        response = fetch(delivery.url, extra_headers={"Idempotency-Key": f"trk-pb-{delivery.pk}"})
-        status_code = response.status
+        status_code = _send(delivery)
     except OutboundRefused as refused:
         error = refused.code
     now = timezone.now()
@@ -144,6 +251,8 @@ def _attempt(delivery: PostbackDelivery) -> None:
         if delay is None:
             delivery.status = DeliveryStatus.DEAD
             delivery.next_attempt_at = None
+            if delivery.kind != DeliveryKind.WEBHOOK:
+                _announce_dead(delivery)
         else:
             delivery.status = DeliveryStatus.FAILED
             delivery.next_attempt_at = now + delay
@@ -175,3 +284,22 @@ def drain(*, limit: int | None = None, now: datetime | None = None) -> int:
             break
         tried += 1
     return tried
+
+
+def _announce_dead(delivery: PostbackDelivery) -> None:
+    """``postback.dead``, in the transaction that marks the delivery dead (a webhook that dies
+    announces nothing: its own log shows it, and it cannot loop)."""
+    events.emit(
+        brand_id=delivery.brand_id,
+        event=events.POSTBACK_DEAD,
+        data={
+            "delivery_id": delivery.pk,
+            "kind": delivery.kind,
+            "event": delivery.event,
+            "conversion_id": delivery.conversion_id,
+            "url": delivery.url,
+            "attempts": delivery.attempts,
+            "last_status_code": delivery.last_status_code,
+            "last_error": delivery.last_error,
+        },
+    )

@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from audit.actor import Actor
 from audit.services import audit_record
+from brands import events
 from brands.models import Brand
 from conversions.ledger import payout_entry_record
 from conversions.ledger_models import EntryKind, LedgerEntry
@@ -33,6 +34,7 @@ from conversions.models import (
 )
 from conversions.rollups import rollup_conversions_moved
 from conversions.services import brand_tz
+from conversions.webhooks import payout_data
 from core.errors import ConflictError, InvalidTransitionError, NotFoundError, ValidationError
 from core.locking import lock_in_pk_order, lock_one
 from partners.models import Partner
@@ -208,6 +210,7 @@ def payout_mark_paid(
             "paid_out": [None, -entry.amount],
         },
     )
+    events.emit(brand_id=locked.brand_id, event=events.PAYOUT_PAID, data=payout_data(locked))
     return locked
 
 

@@ -2,7 +2,7 @@
 found later, a duplicate). ``conversion_reverse`` is the one function every path calls — the
 REST/MCP operation, the admin action, refund postbacks and store integrations — so each
 reversal moves the status, the rollups and the ledger the same way, in one transaction, with
-one audit event.
+one audit event, and tells the outside (status postbacks, conversion.reversed webhooks).
 
 The commission is not edited: a negative ``reversal`` entry cancels it. If the commission was
 already paid, that entry is what carries the money back: unsettled, it goes into the partner's
@@ -18,9 +18,11 @@ from django.utils import timezone
 
 from audit.actor import Actor
 from audit.services import audit_record
+from brands import events
 from conversions.ledger import reversal_record
 from conversions.ledger_models import ReversalReason
 from conversions.models import Conversion, ConversionStatus
+from conversions.outbox import enqueue_conversion_event
 from conversions.rollups import rollup_conversions_moved
 from conversions.services import _lock_conversion, brand_tz
 from core.errors import ConflictError, InvalidTransitionError, ValidationError
@@ -88,6 +90,8 @@ def conversion_reverse(
         old_reason=old_reason,
         new_reason=reason,
     )
+    # The postback receivers already told of the conversion, and the brand's webhooks.
+    enqueue_conversion_event(locked, events.CONVERSION_REVERSED)
     audit_record(
         actor=actor,
         action="conversion.reverse",

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from django.db.models import QuerySet
 
 from audit.actor import Actor
+from brands.webhook_models import WebhookEndpoint
 from conversions.models import Click, Conversion, ConversionStatus, Payout, PostbackDelivery
 from core.errors import NotFoundError, ValidationError
 from offers.selectors import offer_get_for_actor
@@ -142,11 +143,21 @@ def payout_get_for_actor(*, actor: Actor, payout_id: str) -> Payout:
 
 
 def delivery_list(
-    *, actor: Actor, status: str | None = None, conversion_id: str | None = None
+    *,
+    actor: Actor,
+    status: str | None = None,
+    conversion_id: str | None = None,
+    kind: str | None = None,
+    webhook: WebhookEndpoint | None = None,
 ) -> QuerySet[PostbackDelivery]:
+    """The outbox's rows: postbacks and webhooks (``kind``), newest first."""
     qs = PostbackDelivery.objects.filter(brand_id=actor.brand_id).select_related("conversion")
     if status:
         qs = qs.filter(status=status)
+    if kind:
+        qs = qs.filter(kind=kind)
+    if webhook is not None:
+        qs = qs.filter(endpoint=webhook)
     if conversion_id:
         qs = qs.filter(
             conversion=conversion_get_for_actor(actor=actor, conversion_id=conversion_id)

@@ -11,10 +11,8 @@ from rest_framework import serializers
 from conversions.models import (
     Conversion,
     ConversionStatus,
-    DeliveryStatus,
     Payout,
     PayoutStatus,
-    PostbackDelivery,
 )
 from conversions.score_serializers import PartnerScoreOutput, ScoreBucketOutput
 from conversions.selectors import CONVERSION_ORDERINGS, check_score_range
@@ -216,39 +214,6 @@ class PayoutMarkPaidInput(StrictSerializer):
     method = serializers.CharField(max_length=64)
     reference = serializers.CharField(max_length=200, required=False, allow_blank=True)
     notes = serializers.CharField(max_length=2000, required=False, allow_blank=True)
-
-
-class DeliveryOutput(serializers.Serializer[PostbackDelivery]):
-    delivery_id = serializers.IntegerField(source="pk", help_text="The delivery's id.")
-    conversion_id = serializers.CharField(help_text="The conversion it reports.")
-    url = serializers.CharField(
-        help_text="The outbound postback URL called (placeholders filled in)."
-    )
-    status = serializers.CharField(
-        help_text="pending, delivered, failed (will retry) or dead (retries exhausted; replay to "
-        "try again)."
-    )
-    attempts = serializers.IntegerField(help_text="Attempts made so far.")
-    next_attempt_at = serializers.DateTimeField(
-        allow_null=True, help_text="When the next attempt is due; null if none is scheduled."
-    )
-    last_status_code = serializers.IntegerField(
-        allow_null=True, help_text="HTTP status of the last attempt; null if none answered."
-    )
-    last_error = serializers.CharField(
-        help_text="The last attempt's error (timeout, http_500…); empty if none."
-    )
-    created_at = serializers.DateTimeField(
-        help_text="When the delivery was queued (ISO 8601, UTC)."
-    )
-    delivered_at = serializers.DateTimeField(
-        allow_null=True, help_text="When it was delivered; null if not."
-    )
-
-
-class DeliveryListFilters(PageArguments):
-    status = serializers.ChoiceField(choices=DeliveryStatus.choices, required=False)
-    conversion_id = serializers.CharField(max_length=32, required=False)
 
 
 class PeriodInput(StrictSerializer):

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from audit.actor import Actor
 from audit.services import audit_record
+from brands import events
 from brands.models import Brand, FraudMode
 from conversions import click_store
 from conversions.attribution import Attribution as AttributionChoice
@@ -38,11 +39,12 @@ from conversions.models import (
     DeliveryStatus,
     PostbackDelivery,
 )
-from conversions.outbox import enqueue_postback
+from conversions.outbox import enqueue_conversion_event, enqueue_postbacks
 from conversions.payouts_math import resolve_amounts
 from conversions.postbacks import PostbackInput
 from conversions.rollups import rollup_conversion_added, rollup_conversions_moved
 from conversions.tracking_config import BrandConfig, OfferConfig
+from conversions.webhooks import conversion_data
 from core.errors import ConflictError, InvalidTransitionError, ValidationError
 from core.locking import lock_one
 from partners.models import Coupon, CouponStatus
@@ -200,7 +202,7 @@ def _record_new(
         has_room = (
             not cap_reached(offer, now=now, tz=brand.tz)
             if is_test
-            else cap_try_take(offer, now=now, tz=brand.tz)
+            else cap_try_take(offer, now=now, tz=brand.tz, brand_id=brand.id)
         )
     else:
         has_room = True
@@ -250,12 +252,20 @@ def _record_new(
     )
     if not is_test:
         rollup_conversion_added(conversion, tz=brand.tz)
-    if status in FIRES_POSTBACK and not is_test:
-        enqueue_postback(
-            conversion,
-            template=offer.postback_url_template,
-            offer_slug=offer.slug,
-            partner_slug=partner.slug,
+    if not is_test:
+        if status in FIRES_POSTBACK:
+            enqueue_postbacks(
+                conversion,
+                event=events.CONVERSION_CREATED,
+                offer_template=offer.postback_url_template,
+                partner_template=partner.postback_url_template,
+                offer_slug=offer.slug,
+                partner_slug=partner.slug,
+            )
+        events.emit(
+            brand_id=brand.id,
+            event=events.CONVERSION_CREATED,
+            data=conversion_data(conversion, offer_slug=offer.slug, partner_slug=partner.slug),
         )
     audit_record(
         actor=actor,
@@ -307,7 +317,8 @@ def _lock_conversion(actor: Actor, conversion: Conversion) -> Conversion:
 def conversion_approve(*, actor: Actor, conversion: Conversion) -> Conversion:
     """pending / pending_review → approved. Writes the partner's commission entry in the
     ledger (every approval path comes through here), clears the fraud signal (recording who
-    cleared it) and fires the outbound postback if it has not fired yet."""
+    cleared it), fires the outbound postbacks (conversions.outbox.enqueue_postbacks says
+    which) and the brand's conversion.approved webhooks."""
     actor.require_write()
     locked = _lock_conversion(actor, conversion)
     if locked.status == ConversionStatus.APPROVED:
@@ -338,12 +349,7 @@ def conversion_approve(*, actor: Actor, conversion: Conversion) -> Conversion:
     rollup_conversions_moved(
         [locked], tz=brand_tz(actor), old=old_status, new=locked.status, old_reason=old_reason
     )
-    enqueue_postback(
-        locked,
-        template=locked.offer.postback_url_template,
-        offer_slug=locked.offer.slug,
-        partner_slug=locked.partner.slug,
-    )
+    enqueue_conversion_event(locked, events.CONVERSION_APPROVED)
     audit_record(actor=actor, action="conversion.approve", target=locked, changes=changes)
     return locked
 
@@ -352,7 +358,8 @@ def conversion_approve(*, actor: Actor, conversion: Conversion) -> Conversion:
 def conversion_reject(*, actor: Actor, conversion: Conversion, reason: str = "") -> Conversion:
     """pending / pending_review / approved (not yet in a payout) → rejected. Rejecting an
     approved conversion cancels its commission with a reversal entry (reason code
-    ``rejected``); a paid one is reversed instead (``conversions.reversals``)."""
+    ``rejected``); a paid one is reversed instead (``conversions.reversals``). Tells the
+    postback receivers already told of it and the brand's conversion.rejected webhooks."""
     actor.require_write()
     locked = _lock_conversion(actor, conversion)
     if locked.status == ConversionStatus.REJECTED:
@@ -386,6 +393,7 @@ def conversion_reject(*, actor: Actor, conversion: Conversion, reason: str = "")
         old_reason=old_reason,
         new_reason=locked.status_reason,
     )
+    enqueue_conversion_event(locked, events.CONVERSION_REJECTED)
     audit_record(
         actor=actor,
         action="conversion.reject",

@@ -15,9 +15,10 @@ from rest_framework import serializers
 
 from audit.actor import Actor
 from conversions import click_store
+from conversions.delivery_serializers import DeliveryOutput
 from conversions.models import Click, Conversion, PostbackAttempt, PostbackDelivery
 from conversions.selectors import conversion_list
-from conversions.serializers import ConversionOutput, DeliveryOutput, PostbackAttemptOutput
+from conversions.serializers import ConversionOutput, PostbackAttemptOutput
 from core.errors import NotFoundError
 from core.serializers import StrictSerializer
 

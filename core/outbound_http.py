@@ -258,9 +258,15 @@ def connection_pool(target: CheckedTarget, timeout: urllib3.Timeout) -> urllib3.
 
 
 def fetch(
-    url: str, *, timeout: float = 15.0, extra_headers: dict[str, str] | None = None
+    url: str,
+    *,
+    timeout: float = 15.0,
+    extra_headers: dict[str, str] | None = None,
+    method: str = "GET",
+    body: bytes | None = None,
 ) -> OutboundResponse:
-    """GET the URL through the SSRF guard; one attempt, no redirects followed."""
+    """GET (or POST ``body``) the URL through the SSRF guard; one attempt, no redirects
+    followed."""
     target = resolve_and_check(url)
     path = target.parts.path or "/"
     if target.parts.query:
@@ -275,7 +281,13 @@ def fetch(
     pool = connection_pool(target, urllib3.Timeout(connect=5.0, read=timeout))
     try:
         response = pool.urlopen(
-            "GET", path, headers=headers, redirect=False, preload_content=False, retries=False
+            method,
+            path,
+            body=body,
+            headers=headers,
+            redirect=False,
+            preload_content=False,
+            retries=False,
         )
         try:
             excerpt = response.read(1024, decode_content=False).decode("utf-8", "replace")

@@ -17,6 +17,7 @@ from operations import (
     partner_api,
     partners,
     reports,
+    webhooks,
 )
 from operations.declaration import Operation, by_name
 
@@ -27,6 +28,7 @@ _ALL = [
     *conversions.OPERATIONS,
     *fx.OPERATIONS,
     *ledger.OPERATIONS,
+    *webhooks.OPERATIONS,
     *audit.OPERATIONS,
     *integrations.OPERATIONS,
 ]

@@ -8,6 +8,7 @@ from rest_framework import serializers
 
 from audit.actor import Actor, Scope
 from conversions import bulk, payouts, selectors, services
+from conversions.delivery_serializers import DeliveryListFilters, DeliveryOutput
 from conversions.ledger_serializers import GeneratedPayoutsOutput
 from conversions.models import ConversionStatus
 from conversions.postback_log import postback_attempt_list
@@ -21,8 +22,6 @@ from conversions.serializers import (
     ConversionListFilters,
     ConversionOutput,
     ConversionRejectInput,
-    DeliveryListFilters,
-    DeliveryOutput,
     PayoutGenerateInput,
     PayoutListFilters,
     PayoutMarkPaidInput,

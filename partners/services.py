@@ -17,6 +17,7 @@ from django.utils.text import slugify
 
 from audit.actor import Actor
 from audit.services import audit_record, changes_between, snapshot
+from brands.events import PARTNER_APPLIED, PARTNER_APPROVED, emit
 from brands.models import Brand
 from core.config_cache import tracking_config_changed
 from core.errors import ConflictError, InvalidTransitionError, NotFoundError, ValidationError
@@ -25,6 +26,7 @@ from core.locking import lock_one
 from core.validation import full_clean_or_raise
 from offers.models import Offer
 from offers.validation import check_postback_template
+from partners.events import partner_data
 from partners.models import Coupon, CouponStatus, Partner, PartnerStatus
 from partners.selectors import (
     brand_owner_membership_list,
@@ -169,6 +171,7 @@ def partner_apply(
             "note": [None, note or None],
         },
     )
+    emit(brand_id=actor.brand_id, event=PARTNER_APPLIED, data=partner_data(partner, note=note))
     tracking_config_changed(actor.brand_id)
     partner_pk = partner.pk
     transaction.on_commit(lambda: _notify_owners_of_application(actor, partner_pk, note))
@@ -243,6 +246,8 @@ def partner_approve(*, actor: Actor, partner: Partner) -> Partner:
     """Accept an application (pending → active). When the partner has an email address, a
     welcome email and a tracking-setup email with their links are sent after commit."""
     locked, changed = _transition(actor, partner, "approve")
+    if changed:
+        emit(brand_id=actor.brand_id, event=PARTNER_APPROVED, data=partner_data(locked))
     if changed and locked.email:
         partner_pk = locked.pk
         transaction.on_commit(lambda: _send_partner_welcome(actor, partner_pk))

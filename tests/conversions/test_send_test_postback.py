@@ -243,13 +243,20 @@ def test_over_mcp_the_write_is_the_agents(brand, signed):
 
 def test_the_outbox_itself_refuses_a_test_conversion(brand, signed):
     """Defence in depth: even a caller that asked would get no outbound row for a test."""
-    from conversions.outbox import enqueue_postback
+    from conversions.outbox import enqueue_postbacks
 
     answer = send(brand, {"offer_id": "signed"}).json()
     conversion = Conversion.objects.get(pk=answer["postback"]["conversion_id"])
     assert (
-        enqueue_postback(conversion, template=TEMPLATE, offer_slug="signed", partner_slug="x")
-        is None
+        enqueue_postbacks(
+            conversion,
+            event="conversion.approved",
+            offer_template=TEMPLATE,
+            partner_template=TEMPLATE,
+            offer_slug="signed",
+            partner_slug="x",
+        )
+        == []
     )
     assert not PostbackDelivery.objects.exists()
 

@@ -96,7 +96,9 @@ def visit_the_public_endpoints(world: World) -> None:
 # --- normalisation --------------------------------------------------------------------------
 
 RANDOM_ID = re.compile(r"\b(clk|conv|pay|led)_[0-9A-Za-z]{22}\b")  # core/ids.py
-POSTBACK_SECRET = re.compile(r"\bwhsec_[A-Za-z0-9_-]{43}")  # offers.services, token_urlsafe(32)
+# offers.services (token_urlsafe(32)) and the outbound signing secret (standard base64 of 32
+# bytes, core/webhook_signing.py)
+POSTBACK_SECRET = re.compile(r"\bwhsec_[A-Za-z0-9_+/-]{43}=?")
 TIMESTAMP = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d):\d\d(?:\.\d+)?(Z|[+-]\d\d:\d\d)$")
 HEX_REQUEST_ID = re.compile(r"^[0-9a-f]{32}$")
 # Values that differ on every run, whatever else happened: fixed stand-ins of the same type.

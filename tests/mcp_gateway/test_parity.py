@@ -29,7 +29,7 @@ def rest_call(name, args):
 
 def normalise(value, brand_slug):
     if isinstance(value, dict):
-        if value.get("target_type") == "delivery":  # a serial id: differs between the brands
+        if value.get("target_type") in ("delivery", "webhook"):  # serial ids differ by brand
             value = {k: v for k, v in value.items() if k != "target_id"}
         return {
             k: normalise(v, brand_slug)
@@ -40,6 +40,8 @@ def normalise(value, brand_slug):
                 "id",
                 "delivery_id",
                 "attempt_id",  # a serial id, like delivery_id
+                "webhook_id",
+                "signing_secret",
                 "seq",
                 "hash",
                 "prev_hash",

@@ -84,6 +84,15 @@ def test_the_product_pages_tools_are_all_there():
         "set_payout_settings",
         "reverse_conversion",
         "create_ledger_adjustment",
+        # webhooks to the brand and the outbound signing secret (issue 17)
+        "list_webhooks",
+        "get_webhook",
+        "list_webhook_deliveries",
+        "get_signing_secret",
+        "create_webhook",
+        "update_webhook",
+        "delete_webhook",
+        "rotate_signing_secret",
     }
     assert {tool.name for tool in TOOLS} == page | extra
 

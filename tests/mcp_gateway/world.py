@@ -9,6 +9,7 @@ from typing import Any
 
 from brands.fx_services import fx_rate_set
 from brands.models import Brand
+from brands.webhook_models import WebhookEndpoint
 from conversions.models import Conversion, DeliveryStatus, Payout, PostbackDelivery
 from conversions.payouts import payouts_generate
 from conversions.services import conversion_approve
@@ -33,6 +34,7 @@ class World:
     declined: Partner  # a second applicant, for reject_partner_application
     voidable: Payout  # a second pending payout, for void_payout (the first gets paid)
     paid_later: Conversion  # in ``payout``: paid by mark_payout_paid, then reversed
+    webhook: WebhookEndpoint
 
 
 def build_world(brand: Brand) -> World:
@@ -60,6 +62,9 @@ def build_world(brand: Brand) -> World:
     )
     declined = PartnerFactory(brand=brand, slug="spam-blog", status="pending", approved_at=None)
     fx_rate_set(actor=actor, base="GBP", quote="USD", day=dt.date(2026, 1, 1), rate=Decimal("1.27"))
+    webhook = WebhookEndpoint.objects.create(
+        brand=brand, url="https://hooks.example.com/trcker", events=["conversion.approved"]
+    )
     return World(
         brand,
         offer,
@@ -73,6 +78,7 @@ def build_world(brand: Brand) -> World:
         declined,
         voidable,
         paid_later,
+        webhook,
     )
 
 
@@ -106,6 +112,23 @@ def every_tool_call(world: World) -> list[tuple[str, dict[str, Any]]]:
         ("diagnose_offer", {"offer_id": offer, "days": 30}),
         ("list_deliveries", {"status": "dead"}),
         ("list_postback_attempts", {"outcome": "refused"}),
+        ("list_webhooks", {}),
+        ("get_webhook", {"webhook_id": world.webhook.pk}),
+        ("list_webhook_deliveries", {"webhook_id": world.webhook.pk, "status": "pending"}),
+        ("get_signing_secret", {}),
+        (
+            "create_webhook",
+            {
+                "url": "https://hooks.example.com/payouts",
+                "events": ["payout.paid", "conversion.reversed"],
+                "description": "finance",
+            },
+        ),
+        (
+            "update_webhook",
+            {"webhook_id": world.webhook.pk, "events": ["conversion.approved", "cap.reached"]},
+        ),
+        ("rotate_signing_secret", {"overlap_hours": 24}),
         ("trace_click", {"click_id": world.pending.click_id}),
         ("list_fx_rates", {"currency": "USD"}),
         ("get_fx_rate", {"base": "GBP", "quote": "USD", "day": "2026-11-02", "amount": "10.00"}),
@@ -198,5 +221,6 @@ def every_tool_call(world: World) -> list[tuple[str, dict[str, Any]]]:
             "send_test_postback",
             {"offer_id": offer, "partner_id": partner, "sale_amount": "49.90", "sub1": "nl"},
         ),
+        ("delete_webhook", {"webhook_id": world.webhook.pk}),
         ("archive_offer", {"offer_id": offer}),  # last: an archived offer takes no more writes
     ]
