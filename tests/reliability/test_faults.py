@@ -148,3 +148,62 @@ def test_killed_worker_loses_nothing_and_resends_at_most_the_one_in_flight(
     assert {row["status"] for row in rows} == {DeliveryStatus.DELIVERED}
     # The killed attempt was rolled back with its row lock: no row counts it.
     assert {row["attempts"] for row in rows} == {1}
+
+
+# --- 3. The same, for webhooks to the brand: exactly once for a receiver that dedups ---------
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_killed_worker_delivers_each_webhook_exactly_once_to_a_deduplicating_receiver(
+    httpserver, allow_private_outbound
+):
+    """docs/webhooks.md: every attempt of a delivery carries the same webhook-id; a receiver
+    that verifies the signature and processes each webhook-id once sees every event exactly
+    once, even when the worker is SIGKILLed between sending and recording."""
+    from standardwebhooks import Webhook
+
+    from brands.webhooks import signing_secret_rotate, webhook_create
+    from tests.conftest import make_actor
+
+    brand = BrandFactory(slug="killed-hooks")
+    actor = make_actor(brand)
+    _, secret = signing_secret_rotate(actor=actor)
+    webhook_create(actor=actor, url=httpserver.url_for("/hooks"), events=["conversion.created"])
+    offer, partner = OfferFactory(brand=brand), PartnerFactory(brand=brand)
+    conversions = [
+        record(brand, offer, click=accepted_click(brand, offer, partner), txn_id=f"W-{i}")
+        for i in range(DELIVERIES)
+    ]
+    expected = {conversion.pk for conversion in conversions}
+    assert PostbackDelivery.objects.filter(brand=brand, kind="webhook").count() == DELIVERIES
+
+    processed: dict[str, str] = {}  # webhook-id -> conversion id: the receiver's dedup store
+    received: list[str] = []
+
+    def deduplicating_receiver(request: Request) -> Response:
+        payload = Webhook(secret).verify(request.get_data(), dict(request.headers))
+        received.append(request.headers["webhook-id"])
+        processed.setdefault(request.headers["webhook-id"], payload["data"]["conversion_id"])
+        time.sleep(0.1)
+        return Response("ok")
+
+    httpserver.expect_request("/hooks", method="POST").respond_with_handler(deduplicating_receiver)
+    env = app_env(REDIS_URL="", TRCKER_OUTBOUND_ALLOW_PRIVATE="1", DB_POOL_MAX="2")
+    first = start_command(env, "deliver_postbacks", "--interval", "0.1")
+    try:
+        wait_for(lambda: len(received) >= 5, timeout=20, what="the first webhooks")
+    finally:
+        stop(first, signal.SIGKILL)  # mid-batch
+    time.sleep(0.3)
+    assert 5 <= len(received) < DELIVERIES
+    run_command(env, "deliver_postbacks", "--once", timeout=25)
+
+    # Exactly once for the receiver: every event processed, none twice.
+    assert sorted(processed.values()) == sorted(expected)
+    # On the wire, at most the one request in flight at the SIGKILL came twice, same id.
+    resends = Counter(received)
+    assert sum(resends.values()) - len(resends) <= 1, resends
+    rows = PostbackDelivery.objects.filter(brand=brand, kind="webhook")
+    assert {row.status for row in rows} == {DeliveryStatus.DELIVERED}
+    assert {f"trk-wh-{row.pk}" for row in rows} == set(processed)
