@@ -36,6 +36,9 @@ class ReportFilters(StrictSerializer):
         choices=ClickOutcome.choices, required=False, help_text="Click outcome (refusal reason)."
     )
     status = serializers.ChoiceField(choices=ConversionStatus.choices, required=False)
+    original_currency = serializers.RegexField(
+        r"^[A-Z]{3}\Z", required=False, help_text="The ISO 4217 code sales were reported in."
+    )
 
 
 class ReportInput(StrictSerializer):
@@ -168,6 +171,9 @@ class ReportRowOutput(ReportMetricsOutput):
     sub5 = _dimension("Partner sub id 5 (untrusted text as sent).")
     outcome = _dimension("Click outcome: accepted or the refusal reason.")
     status = _dimension("Conversion status.")
+    original_currency = _dimension(
+        "The ISO 4217 code the sales were reported in (their amounts are in currency)."
+    )
     currency = _dimension("ISO 4217 code of the row's amounts; null for clicks with no offer.")
     previous = ReportMetricsOutput(
         required=False, help_text="The same metrics over the equally long period just before."

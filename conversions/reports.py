@@ -56,7 +56,7 @@ ZERO = Decimal("0")
 TIME_DIMENSIONS = ("day", "week", "month")
 SUB_DIMENSIONS = ("sub1", "sub2", "sub3", "sub4", "sub5")
 # Only conversions carry these: a report grouped or filtered by them has no click metrics.
-CONVERSION_DIMENSIONS = ("event_type", "status")
+CONVERSION_DIMENSIONS = ("event_type", "status", "original_currency")
 DIMENSIONS = (
     *TIME_DIMENSIONS,
     "offer",
@@ -67,6 +67,7 @@ DIMENSIONS = (
     *SUB_DIMENSIONS,
     "outcome",
     "status",
+    "original_currency",
 )
 FILTERABLE = tuple(name for name in DIMENSIONS if name not in TIME_DIMENSIONS)
 CLICK_METRICS = ("clicks", "billable_clicks", "refused_clicks", "epc", "cvr")
@@ -107,6 +108,8 @@ CONVERSION_COLUMNS = {
     "outcome": "click__outcome",
     "event_type": "event_type",
     "status": "status",
+    # The currency the sale was reported in (docs/currencies.md); amounts stay the offer's.
+    "original_currency": "original_currency",
     "currency": "currency",
 }
 BUCKETS: dict[str, Callable[..., Any]] = {

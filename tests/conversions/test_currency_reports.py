@@ -105,7 +105,7 @@ def test_a_report_splits_money_by_currency_and_says_so(api, two_currencies):
 
 def test_the_daily_series_and_payouts_are_per_currency(brand, two_currencies):
     actor, _ = two_currencies
-    series = daily_series(actor=actor, period=resolve_period(actor=actor, days=1))
+    series = daily_series(actor=actor, period=resolve_period(actor=actor, days=2))
     assert {code: sum(values["payout"]) for code, values in series.money.items()} == {
         "USD": Decimal("20.00"),
         "EUR": Decimal("16.00"),
@@ -115,3 +115,30 @@ def test_the_daily_series_and_payouts_are_per_currency(brand, two_currencies):
         ("EUR", Decimal("16.00")),
         ("USD", Decimal("20.00")),
     ]
+
+
+def test_a_report_by_the_currency_sales_were_reported_in(api, two_currencies):
+    answer = api.post(
+        "/api/v1/stats/report/",
+        {
+            "metrics": ["conversions", "sale_amount"],
+            "group_by": ["offer", "original_currency"],
+            "days": 7,
+        },
+        format="json",
+    ).json()
+    assert answer["group_by"] == ["offer", "original_currency", "currency"]
+    assert sorted(
+        (r["offer"], r["original_currency"], r["currency"], r["conversions"], r["sale_amount"])
+        for r in answer["rows"]
+    ) == [
+        ("eu-shop", "EUR", "EUR", 1, "100.00"),
+        ("eu-shop", "GBP", "EUR", 1, "60.00"),
+        ("us-shop", "USD", "USD", 2, "200.00"),
+    ]
+    refused = api.post(
+        "/api/v1/stats/report/",
+        {"metrics": ["clicks"], "group_by": ["original_currency"], "days": 7},
+        format="json",
+    )
+    assert refused.status_code == 422

@@ -1,0 +1,71 @@
+"""A payout stated in the currency its partner is paid in (docs/currencies.md, "Paying a
+partner in their own currency").
+
+A payout settles ledger entries of one currency and its ``amount`` stays in it. When the
+partner has a ``payout_currency`` other than that, the payout also records the rate of the
+day it is generated (brand time zone; the lookup rule of ``brands.fx``) and the amount in the
+partner's currency, rounded half-up to the cent; ``fx_rate`` 1 and the same amount
+otherwise. With no rate the payout is not generated (``fx_rate_missing`` among the skipped,
+its entries carry on): never a guess."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from brands.fx import CENT, MAX_RATE, ONE, ZERO, fx_quote
+
+
+@dataclass(frozen=True)
+class PaidIn:
+    currency: str
+    amount: Decimal
+    rate: Decimal
+
+    def fields(self) -> dict[str, Any]:
+        """The Payout columns."""
+        return {
+            "partner_currency": self.currency,
+            "partner_amount": self.amount,
+            "fx_rate": self.rate,
+        }
+
+
+def paid_in(
+    *, brand_id: int, partner_currency: str, currency: str, amount: Decimal, day: dt.date
+) -> PaidIn | None:
+    """``amount`` (in ``currency``) as the partner is paid it; None when no usable rate."""
+    target = partner_currency or currency
+    if target == currency:
+        return PaidIn(currency, amount, ONE)
+    quote = fx_quote(brand_id=brand_id, base=currency, quote=target, day=day)
+    if quote is None or not ZERO < quote.rate < MAX_RATE:
+        return None
+    return PaidIn(target, (amount * quote.rate).quantize(CENT, rounding=ROUND_HALF_UP), quote.rate)
+
+
+def rate_missing_skip(
+    *,
+    partner_slug: str,
+    currency: str,
+    partner_currency: str,
+    amount: Decimal,
+    entries: int,
+    day: dt.date,
+) -> dict[str, Any]:
+    """What the payout generation answers for a payout left out for want of a rate."""
+    return {
+        "partner_id": partner_slug,
+        "currency": currency,
+        "amount": amount,
+        "entries": entries,
+        "reason": "fx_rate_missing",
+        "message": (
+            f"{partner_slug} {currency}: the partner is paid in {partner_currency} and there is "
+            f"no exchange rate from {currency} to {partner_currency} on or before {day}; set one "
+            "(set_fx_rate) or load the ECB rates (load_fx_rates), then generate again. The "
+            "entries carry into that payout."
+        ),
+    }
