@@ -7,7 +7,8 @@ from typing import Any
 from rest_framework import serializers
 
 from conversions.ledger_models import EntryKind, LedgerEntry, ReversalReason
-from conversions.serializers import MONEY_OUT, PayoutOutput
+from conversions.payout_serializers import PayoutOutput
+from conversions.serializers import MONEY_OUT
 from core.serializers import PageArguments, StrictSerializer
 from offers.models import DecimalColumn
 from offers.serializers import SLUG_FIELD
@@ -144,8 +145,9 @@ class PayoutSkipOutput(serializers.Serializer[dict[str, Any]]):
     )
     entries = serializers.IntegerField(help_text="How many entries carry on unsettled.")
     reason = serializers.CharField(
-        help_text="not_positive (the total is zero or below: nothing is owed) or below_minimum "
-        "(under the brand's min_payout_amount)."
+        help_text="not_positive (the total is zero or below: nothing is owed), below_minimum "
+        "(under the brand's min_payout_amount) or fx_rate_missing (the partner is paid in "
+        "another currency and there is no rate for the day)."
     )
     message = serializers.CharField(help_text="The same in words.")
 

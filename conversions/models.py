@@ -219,6 +219,11 @@ class Payout(models.Model):
     status = models.CharField(
         max_length=8, choices=PayoutStatus.choices, default=PayoutStatus.PENDING
     )
+    # What the partner receives (docs/currencies.md): amount in their payout_currency at
+    # fx_rate, the rate of the day the payout was generated; else currency and amount at 1.
+    partner_currency = models.CharField(max_length=3, default="", db_default="")
+    partner_amount = models.DecimalField(**TOTALS, null=True, blank=True)
+    fx_rate = models.DecimalField(**FX_RATE, default=1, db_default=1)
     method = models.CharField(max_length=64, blank=True)
     reference = models.CharField(max_length=200, blank=True)
     notes = models.TextField(blank=True)
@@ -233,6 +238,12 @@ class Payout(models.Model):
 
     def __str__(self) -> str:
         return self.id
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # A payout made without a partner-currency amount (tests, older code) is paid as is.
+        if not self.partner_currency:
+            self.partner_currency, self.partner_amount = self.currency, self.amount
+        super().save(*args, **kwargs)
 
 
 class DeliveryStatus(models.TextChoices):

@@ -8,7 +8,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from conversions.models import Conversion, ConversionStatus, Payout, PayoutStatus
+from conversions.models import FX_RATE, TOTALS, Conversion, ConversionStatus, Payout, PayoutStatus
 from conversions.partner_selectors import (
     PARTNER_REPORT_DIMENSIONS,
     PARTNER_REPORT_METRICS,
@@ -198,6 +198,16 @@ class PartnerPayoutOutput(serializers.Serializer[Payout]):
     currency = serializers.CharField(help_text="ISO 4217 code of amount.")
     amount = serializers.DecimalField(
         **MONEY_OUT, help_text="What it pays you, in currency (decimal string)."
+    )
+    partner_currency = serializers.CharField(
+        help_text="The currency you are paid in (your payout currency; else currency)."
+    )
+    partner_amount = serializers.DecimalField(
+        **TOTALS, help_text="What you receive, in partner_currency (decimal string)."
+    )
+    fx_rate = serializers.DecimalField(
+        **FX_RATE,
+        help_text="1 currency = fx_rate partner_currency, the rate of the day it was generated.",
     )
     period_start = serializers.DateField(
         allow_null=True, help_text="Day of the earliest conversion covered (brand time zone)."

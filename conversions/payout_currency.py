@@ -17,12 +17,20 @@ from typing import Any
 
 from brands.fx import CENT, MAX_RATE, ONE, ZERO, fx_quote
 
+MAX_TOTAL = Decimal(10) ** 18
+
 
 @dataclass(frozen=True)
 class PaidIn:
     currency: str
     amount: Decimal
     rate: Decimal
+
+    def audit_changes(self, currency: str) -> dict[str, list[Any]]:
+        """For the payout's audit event: only when the partner is paid in another currency."""
+        if self.currency == currency:
+            return {}
+        return {name: [None, value] for name, value in self.fields().items()}
 
     def fields(self) -> dict[str, Any]:
         """The Payout columns."""
@@ -36,36 +44,34 @@ class PaidIn:
 def paid_in(
     *, brand_id: int, partner_currency: str, currency: str, amount: Decimal, day: dt.date
 ) -> PaidIn | None:
-    """``amount`` (in ``currency``) as the partner is paid it; None when no usable rate."""
+    """``amount`` (in ``currency``) as the partner is paid it; None when there is no rate (or
+    none that gives an amount Trcker can store)."""
     target = partner_currency or currency
     if target == currency:
         return PaidIn(currency, amount, ONE)
     quote = fx_quote(brand_id=brand_id, base=currency, quote=target, day=day)
     if quote is None or not ZERO < quote.rate < MAX_RATE:
         return None
-    return PaidIn(target, (amount * quote.rate).quantize(CENT, rounding=ROUND_HALF_UP), quote.rate)
+    converted = (amount * quote.rate).quantize(CENT, rounding=ROUND_HALF_UP)
+    if converted >= MAX_TOTAL:  # what partner_amount holds (conversions.models.TOTALS)
+        return None
+    return PaidIn(target, converted, quote.rate)
 
 
-def rate_missing_skip(
-    *,
-    partner_slug: str,
-    currency: str,
-    partner_currency: str,
-    amount: Decimal,
-    entries: int,
-    day: dt.date,
-) -> dict[str, Any]:
-    """What the payout generation answers for a payout left out for want of a rate."""
+def rate_missing_skip(group: dict[str, Any], *, total: Decimal, day: dt.date) -> dict[str, Any]:
+    """What the payout generation answers for a payout left out for want of a rate
+    (``group``: the partner's entries of one currency, as payouts_generate sums them)."""
+    slug, currency = group["partner__slug"], group["currency"]
+    target = group["partner__payout_currency"]
     return {
-        "partner_id": partner_slug,
+        "partner_id": slug,
         "currency": currency,
-        "amount": amount,
-        "entries": entries,
+        "amount": total,
+        "entries": group["entries"],
         "reason": "fx_rate_missing",
         "message": (
-            f"{partner_slug} {currency}: the partner is paid in {partner_currency} and there is "
-            f"no exchange rate from {currency} to {partner_currency} on or before {day}; set one "
-            "(set_fx_rate) or load the ECB rates (load_fx_rates), then generate again. The "
-            "entries carry into that payout."
+            f"{slug} {currency}: the partner is paid in {target} and there is no exchange rate "
+            f"from {currency} to {target} on or before {day}; set one (set_fx_rate) or load the "
+            "ECB rates (load_fx_rates), then generate again. The entries carry into that payout."
         ),
     }

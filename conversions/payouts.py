@@ -32,6 +32,7 @@ from conversions.models import (
     Payout,
     PayoutStatus,
 )
+from conversions.payout_currency import paid_in, rate_missing_skip
 from conversions.rollups import rollup_conversions_moved
 from conversions.services import brand_tz
 from conversions.webhooks import payout_data
@@ -103,12 +104,13 @@ def payouts_generate(
     # Locked, so concurrent generators cannot double-cover; the lock re-reads the filter, so
     # an entry settled meanwhile is left out.
     locked_ids = lock_in_pk_order(eligible.values_list("pk", flat=True))
-    groups = (
+    groups = list(
         LedgerEntry.objects.filter(pk__in=locked_ids)
-        .values("partner_id", "partner__slug", "currency")
+        .values("partner_id", "partner__slug", "partner__payout_currency", "currency")
         .annotate(total=Sum("amount"), first=Min("created_at"), entries=Count("pk"))
         .order_by("partner_id", "currency")
     )
+    today = timezone.now().astimezone(tz).date()  # the payout's rate is its generation day's
     payouts, skipped = [], []
     minimum = brand.min_payout_amount
     for group in groups:
@@ -118,6 +120,16 @@ def payouts_generate(
                 _skip(group["partner__slug"], group["currency"], total, group["entries"], minimum)
             )
             continue
+        receives = paid_in(
+            brand_id=actor.brand_id,
+            partner_currency=group["partner__payout_currency"],
+            currency=group["currency"],
+            amount=total,
+            day=today,
+        )
+        if receives is None:
+            skipped.append(rate_missing_skip(group, total=total, day=today))
+            continue
         payout = Payout.objects.create(
             brand_id=actor.brand_id,
             partner_id=group["partner_id"],
@@ -125,6 +137,7 @@ def payouts_generate(
             amount=total,
             period_start=group["first"].astimezone(tz).date(),
             period_end=up_to,
+            **receives.fields(),
         )
         settled = LedgerEntry.objects.filter(
             pk__in=locked_ids, partner_id=group["partner_id"], currency=group["currency"]
@@ -145,6 +158,7 @@ def payouts_generate(
                 "entries": [None, covered],
                 "conversions": [None, conversions],
                 "period_end": [None, up_to],
+                **receives.audit_changes(payout.currency),
             },
         )
         payouts.append(payout)

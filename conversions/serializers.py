@@ -11,8 +11,6 @@ from rest_framework import serializers
 from conversions.models import (
     Conversion,
     ConversionStatus,
-    Payout,
-    PayoutStatus,
 )
 from conversions.score_serializers import PartnerScoreOutput, ScoreBucketOutput
 from conversions.selectors import CONVERSION_ORDERINGS, check_score_range
@@ -165,55 +163,6 @@ class PendingListFilters(PageArguments):
 
 class ConversionRejectInput(StrictSerializer):
     reason = serializers.CharField(max_length=500, required=False, allow_blank=True)
-
-
-class PayoutOutput(serializers.Serializer[Payout]):
-    payout_id = serializers.CharField(source="id", help_text="The payout's id (pay_…).")
-    partner_id = serializers.CharField(source="partner.slug", help_text="The partner paid.")
-    currency = serializers.CharField(help_text="ISO 4217 code of amount.")
-    amount = serializers.DecimalField(
-        **MONEY_OUT,
-        help_text="Sum of the payouts of the approved conversions it covers, in currency (decimal "
-        "string).",
-    )
-    period_start = serializers.DateField(
-        allow_null=True,
-        help_text="Day of the earliest conversion covered (brand time zone); null on older "
-        "payouts.",
-    )
-    period_end = serializers.DateField(help_text="Last day covered (brand time zone), inclusive.")
-    status = serializers.CharField(
-        help_text="pending (to pay), paid or void (cancelled; its conversions are payable again)."
-    )
-    method = serializers.CharField(
-        help_text="How it was paid (e.g. bank_transfer, paypal); empty until paid."
-    )
-    reference = serializers.CharField(
-        help_text="The payment's reference (transfer id…); empty if none."
-    )
-    notes = serializers.CharField(help_text="Free-text notes; empty if none.")
-    paid_at = serializers.DateTimeField(
-        allow_null=True, help_text="When it was marked paid; null if not."
-    )
-    created_at = serializers.DateTimeField(help_text="When it was generated (ISO 8601, UTC).")
-
-
-class PayoutListFilters(PageArguments):
-    status = serializers.ChoiceField(choices=PayoutStatus.choices, required=False)
-    partner_id = serializers.RegexField(required=False, **SLUG_FIELD)
-
-
-class PayoutGenerateInput(StrictSerializer):
-    up_to = serializers.DateField(
-        required=False, help_text="Last day covered (brand time zone); default today."
-    )
-    partner_id = serializers.RegexField(required=False, **SLUG_FIELD)
-
-
-class PayoutMarkPaidInput(StrictSerializer):
-    method = serializers.CharField(max_length=64)
-    reference = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    notes = serializers.CharField(max_length=2000, required=False, allow_blank=True)
 
 
 class PeriodInput(StrictSerializer):

@@ -115,6 +115,11 @@ def payout_statement(*, actor: Actor, payout_id: str) -> Statement:
         ("time_zone", brand.timezone),
         ("currency", csv_safe(payout.currency)),
         ("total", _money(payout.amount)),
+        # What the partner receives: in their payout currency at the rate of the day the
+        # payout was generated (docs/currencies.md); the total itself at rate 1 otherwise.
+        ("partner_currency", csv_safe(payout.partner_currency or payout.currency)),
+        ("fx_rate", str(payout.fx_rate)),
+        ("partner_amount", _money(payout.partner_amount or payout.amount)),
         ("status", payout.status),
         (
             "paid_at",

@@ -11,6 +11,12 @@ from conversions import bulk, payouts, selectors, services
 from conversions.delivery_serializers import DeliveryListFilters, DeliveryOutput
 from conversions.ledger_serializers import GeneratedPayoutsOutput
 from conversions.models import ConversionStatus
+from conversions.payout_serializers import (
+    PayoutGenerateInput,
+    PayoutListFilters,
+    PayoutMarkPaidInput,
+    PayoutOutput,
+)
 from conversions.postback_log import postback_attempt_list
 from conversions.postback_tests import (
     SendTestPostbackInput,
@@ -22,10 +28,6 @@ from conversions.serializers import (
     ConversionListFilters,
     ConversionOutput,
     ConversionRejectInput,
-    PayoutGenerateInput,
-    PayoutListFilters,
-    PayoutMarkPaidInput,
-    PayoutOutput,
     PendingListFilters,
     PostbackAttemptListFilters,
     PostbackAttemptOutput,
@@ -262,7 +264,9 @@ OPERATIONS = [
         "date, default today), optionally for one partner_id. Its amount is their sum, so a "
         "reversal after an earlier payout comes off this one. No payout is made for a total of "
         "0 or less, or below the brand's min_payout_amount: skipped lists those with the "
-        "reason, and their entries carry on." + MONEY_HELP,
+        "reason, and their entries carry on. A partner with a payout_currency gets the payout "
+        "also stated in it (partner_currency, partner_amount, fx_rate: today's rate), or "
+        "skipped with fx_rate_missing when there is no rate." + MONEY_HELP,
         input=PayoutGenerateInput,
         run=payouts.payouts_generate,
         lookups=(OPTIONAL_PARTNER,),

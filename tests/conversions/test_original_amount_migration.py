@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-from conversions.models import Conversion
+from conversions.models import Conversion, Payout
 from tests.factories import BrandFactory, OfferFactory, PartnerFactory
 
 BEFORE = [("conversions", "0014_conversion_click_country_device")]
@@ -51,3 +51,30 @@ def test_existing_conversions_are_their_own_original_at_rate_one():
         (Decimal("49.90"), "USD", Decimal("49.90"), "USD", Decimal(1)),
         (Decimal("12.00"), "EUR", Decimal("12.00"), "EUR", Decimal(1)),
     ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_existing_payouts_are_paid_in_their_own_currency_at_rate_one():
+    """Migration conversions.0020: what a partner receives, for payouts made before it."""
+    brand = BrandFactory(slug="old-payouts")
+    partner = PartnerFactory(brand=brand, slug="p", payout_currency="GBP")
+    try:
+        old = _migrate([("conversions", "0019_outbox_kinds_and_webhooks")]).get_model(
+            "conversions", "Payout"
+        )
+        old.objects.create(
+            id="pay_old1",
+            brand_id=brand.pk,
+            partner_id=partner.pk,
+            currency="USD",
+            amount=Decimal("42.50"),
+            period_end=datetime(2026, 1, 31, tzinfo=UTC).date(),
+        )
+        _migrate([("conversions", "0020_payout_partner_currency")])
+    finally:
+        _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+    assert list(
+        Payout.objects.values_list(
+            "currency", "amount", "partner_currency", "partner_amount", "fx_rate"
+        )
+    ) == [("USD", Decimal("42.50"), "USD", Decimal("42.50"), Decimal(1))]
