@@ -12,7 +12,11 @@ checked against the database:
 2. exactly one conversion per (offer, event, txn_id): a replay returns the same row;
 3. every non-void payout's amount is the sum of the payouts of the conversions it covers, a
    paid payout's conversions are paid, a pending payout's are approved, a void one covers none;
-4. daily rollups equal the aggregates of the raw rows.
+4. daily rollups equal the aggregates of the raw rows;
+5. currencies (issue 15): a sale reported in another currency is in its offer's currency at
+   the brand's rate (sale = original × rate, to the cent), one with no rate is refused and
+   recorded nowhere, and a payout to a partner paid in pounds states what they receive at
+   the rate of the day.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import collections
 import datetime as dt
 import itertools
 import zoneinfo
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 from django.db.models import Count, Sum
@@ -37,6 +41,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from brands.fx_services import fx_rate_set
 from conversions import tracking_config
 from conversions.models import Click, Conversion, Payout
 from conversions.payouts import payout_mark_paid, payout_void, payouts_generate
@@ -52,6 +57,7 @@ CAP = 3
 COUNTER = itertools.count()
 PREVIEW_UA = "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)"
 NOT_REJECTABLE = {"paid"}
+FX_SINCE = dt.date(2000, 1, 1)
 
 
 class TrackingMachine(RuleBasedStateMachine):
@@ -65,8 +71,15 @@ class TrackingMachine(RuleBasedStateMachine):
             "capped": OfferFactory(brand=self.brand, daily_cap=CAP, min_conversion_seconds=0),
             "uncapped": OfferFactory(brand=self.brand, min_conversion_seconds=0),
         }
-        self.partners = [PartnerFactory(brand=self.brand), PartnerFactory(brand=self.brand)]
+        self.partners = [
+            PartnerFactory(brand=self.brand),
+            PartnerFactory(brand=self.brand, payout_currency="GBP"),
+        ]
         self.actor = make_actor(self.brand)
+        # The brand's own rates (CHF has none): sales in EUR and GBP convert into the offers'
+        # USD, and the second partner's payouts are stated in GBP.
+        for base, quote, rate in (("EUR", "USD", "1.1587"), ("GBP", "USD", "1.3175")):
+            fx_rate_set(actor=self.actor, base=base, quote=quote, day=FX_SINCE, rate=Decimal(rate))
         self.tz = zoneinfo.ZoneInfo(self.brand.timezone)
         self.known_clicks: set[str] = set()
         self.accepted: list[tuple[str, str]] = []  # (click id, offer key)
@@ -119,13 +132,25 @@ class TrackingMachine(RuleBasedStateMachine):
         txn=st.integers(0, 4),
         event=st.sampled_from(["sale", "lead"]),
         amount=st.sampled_from(["0", "19.99", "250"]),
+        currency=st.sampled_from(["", "USD", "eur", "GBP", "CHF"]),
     )
-    def postback(self, pick: int, txn: int, event: str, amount: str) -> None:
+    def postback(self, pick: int, txn: int, event: str, amount: str, currency: str) -> None:
         click_id, offer_key = self.accepted[pick % len(self.accepted)]
         key = (offer_key, event, f"T{txn}")
+        before = self._conversions().count()
         response = self._postback(
-            offer_key, click_id=click_id, txn_id=key[2], event=event, amount=amount
+            offer_key,
+            click_id=click_id,
+            txn_id=key[2],
+            event=event,
+            amount=amount,
+            **({"currency": currency} if currency else {}),
         )
+        if currency == "CHF" and key not in self.seen:
+            assert response.status_code == 422, response.content
+            assert response.json()["error"]["code"] == "fx_rate_missing"
+            assert self._conversions().count() == before
+            return
         assert response.status_code == 200, response.content
         body = response.json()
         if key in self.seen:
@@ -242,6 +267,21 @@ class TrackingMachine(RuleBasedStateMachine):
         assert not (
             self._conversions().filter(status="paid").exclude(payout_batch__status="paid").exists()
         )
+
+    @invariant()
+    def currencies_convert_exactly(self) -> None:
+        for conversion in self._conversions():
+            assert conversion.currency == "USD"
+            assert conversion.sale_amount == (
+                conversion.original_amount * conversion.fx_rate
+            ).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+            assert (conversion.original_currency == "USD") == (conversion.fx_rate == 1)
+        for payout in Payout.objects.filter(brand=self.brand).select_related("partner"):
+            expected = payout.partner.payout_currency or payout.currency
+            assert payout.partner_currency == expected
+            assert payout.partner_amount == (payout.amount * payout.fx_rate).quantize(
+                Decimal("0.01"), rounding=ROUND_HALF_UP
+            )
 
     @invariant()
     def rollups_equal_raw(self) -> None:
