@@ -59,7 +59,7 @@ class WebhookDeliveryFilters(PageArguments):
     status = serializers.ChoiceField(choices=DeliveryStatus.choices, required=False)
 
 
-def _webhook_deliveries(**kwargs):  # type: ignore[no-untyped-def]
+def _webhook_deliveries(**kwargs):  # type: ignore[no-untyped-def]  # the list filters pass through
     return conversion_selectors.delivery_list(kind="webhook", **kwargs)
 
 
