@@ -9,7 +9,10 @@ anything of another partner (a conversion's attribution may name the partner who
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
+from dataclasses import replace
 from typing import Any
 
 from django.db.models import QuerySet
@@ -19,7 +22,10 @@ from conversions import reports, stats
 from conversions.ledger_selectors import balances
 from conversions.models import Conversion, ConversionStatus, Payout
 from conversions.selectors import conversion_list
+from conversions.statements import Statement, payout_statement
 from core.errors import NotFoundError, ValidationError
+from partners.models import Coupon
+from partners.selectors import coupon_list
 from partners.self_service import partner_self, partner_visible_offer
 
 # Report metrics and dimensions a partner may ask for: no revenue or profit (the brand's), no
@@ -193,3 +199,50 @@ def partner_balance(*, actor: Actor) -> list[dict[str, Any]]:
         }
         for row in balances(brand_id=actor.brand_id, partner_id=partner.pk)
     ]
+
+
+def partner_statement(*, actor: Actor, payout_id: str) -> Statement:
+    """The statement of one of the partner's own payouts: the brand's file
+    (``payout_statement``) less what a partner answer never carries — the advertiser's
+    transaction ids, and the entries' reasons when the brand hides reasons
+    (``Brand.partner_reasons_visible``). Another partner's payout, or another brand's, is
+    "not found" like a missing one."""
+    payouts = partner_payout_list(actor=actor).select_related("brand")
+    payout = payouts.filter(pk=payout_id).first()
+    if payout is None:
+        raise NotFoundError("payout", payout_id)
+    statement = payout_statement(actor=actor, payout_id=payout_id)
+    hidden = {"txn_id"} | (set() if payout.brand.partner_reasons_visible else {"reason"})
+    return replace(statement, content=_without_columns(statement.content, hidden))
+
+
+def _without_columns(content: str, hidden: set[str]) -> str:
+    """The CSV with the named columns of its entry table removed (the payout lines above the
+    table stay as they are)."""
+    rows = list(csv.reader(io.StringIO(content)))
+    header_at = next((i for i, row in enumerate(rows) if row[:1] == ["entry_id"]), None)
+    if header_at is None:
+        return content
+    keep = [i for i, name in enumerate(rows[header_at]) if name not in hidden]
+    table = [[row[i] for i in keep if i < len(row)] for row in rows[header_at:]]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerows(rows[:header_at])
+    writer.writerows(table)
+    return buffer.getvalue()
+
+
+def partner_statement_answer(*, actor: Actor, payout_id: str) -> dict[str, Any]:
+    """The statement as the MCP tool answers it: the file's name and its CSV text."""
+    statement = partner_statement(actor=actor, payout_id=payout_id)
+    return {
+        "payout_id": statement.payout.pk,
+        "filename": statement.filename,
+        "csv": statement.content,
+    }
+
+
+def partner_coupon_list(*, actor: Actor, status: str | None = None) -> QuerySet[Coupon]:
+    """The partner's own coupon codes (any status unless one is given), by code."""
+    partner = partner_self(actor=actor)
+    return coupon_list(actor=actor, partner_id=partner.slug, status=status).order_by("code", "pk")

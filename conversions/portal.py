@@ -30,10 +30,11 @@ from conversions.partner_selectors import (
     partner_conversion_list,
     partner_payout_list,
     partner_report,
+    partner_statement,
 )
-from conversions.statements import Statement, payout_statement
+from conversions.statements import Statement
 from conversions.stats import Period, resolve_period
-from core.errors import NotFoundError, ValidationError
+from core.errors import ValidationError
 from core.links import tracking_link
 from offers.models import Offer
 from partners.models import Coupon, Partner
@@ -248,11 +249,8 @@ def portal_payout_list(*, actor: Actor) -> QuerySet[Payout]:
 
 
 def portal_statement(*, actor: Actor, payout_id: str) -> Statement:
-    """The statement of one of the partner's own payouts (the brand's CSV, the same file);
-    another partner's payout is "not found"."""
-    if not portal_payout_list(actor=actor).filter(pk=payout_id).exists():
-        raise NotFoundError("payout", payout_id)
-    return payout_statement(actor=actor, payout_id=payout_id)
+    """The statement of one of the partner's own payouts (the partner API's own read)."""
+    return partner_statement(actor=actor, payout_id=payout_id)
 
 
 def portal_coupon_list(*, actor: Actor) -> QuerySet[Coupon]:

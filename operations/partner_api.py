@@ -26,11 +26,11 @@ from conversions.partner_serializers import (
     PartnerStatsArguments,
     PartnerStatsOutput,
 )
-from core.serializers import StrictSerializer
+from core.serializers import PageArguments, StrictSerializer
 from operations.declaration import READ, WRITE_UPDATE, Operation, RestRoute, ToolSpec
-from operations.lookups import CONVERSION_ID
+from operations.lookups import CONVERSION_ID, PAYOUT_ID
 from partners import self_service
-from partners.models import Partner
+from partners.models import CouponStatus, Partner
 from partners.partner_api_serializers import (
     PartnerLinkInput,
     PartnerLinkOutput,
@@ -39,12 +39,32 @@ from partners.partner_api_serializers import (
     PartnerProfileOutput,
     PartnerProfileUpdateInput,
 )
+from partners.serializers import CouponOutput
 
 TAG = "partner"
 
 
 class NoArguments(StrictSerializer):
     pass
+
+
+class PartnerCouponFilters(PageArguments):
+    status = serializers.ChoiceField(
+        choices=CouponStatus.choices, required=False, help_text="active or disabled."
+    )
+
+
+class PartnerPayoutRef(StrictSerializer):
+    payout_id = serializers.RegexField(PAYOUT_ID, help_text="One of your payouts' ids (pay_…).")
+
+
+class PartnerStatementOutput(serializers.Serializer[dict[str, Any]]):
+    payout_id = serializers.CharField(help_text="The payout's id.")
+    filename = serializers.CharField(help_text="The file name the portal and REST download use.")
+    csv = serializers.CharField(
+        help_text="The statement: payout lines, a blank line, then one row per conversion it "
+        "covers (the same file as GET /api/partner/v1/payouts/{payout_id}/statement.csv)."
+    )
 
 
 class PartnerConversionRef(StrictSerializer):
@@ -195,5 +215,28 @@ OPERATIONS = [
         scope=Scope.WRITE,
         rest=RestRoute("PATCH", "me/payout-details/", "partner-payout-details", TAG),
         tool=ToolSpec("Update my payout details", WRITE_UPDATE),
+    ),
+    partner_operation(
+        name="list_my_coupons",
+        description="Your coupon codes: the offer each is for (null: any), status and uses so "
+        "far. Filter: status (active, disabled).",
+        input=PartnerCouponFilters,
+        run=partner_selectors.partner_coupon_list,
+        output=CouponOutput,
+        shape="page",
+        scope=Scope.READ,
+        rest=RestRoute("GET", "coupons/", "partner-coupons", TAG),
+        tool=ToolSpec("My coupons", READ),
+    ),
+    partner_operation(
+        name="get_my_statement",
+        description="The statement of one of your payouts as CSV text: the payout's lines, then "
+        "one row per conversion it covers (REST serves the same file at "
+        "/api/partner/v1/payouts/{payout_id}/statement.csv).",
+        input=PartnerPayoutRef,
+        run=partner_selectors.partner_statement_answer,
+        output=PartnerStatementOutput,
+        scope=Scope.READ,
+        tool=ToolSpec("My payout statement", READ),
     ),
 ]

@@ -8,11 +8,15 @@ authenticates nowhere else on REST: the brand routes take ``trk_`` keys only
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from django.conf import settings
+from django.http import HttpResponse
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
@@ -20,8 +24,11 @@ from rest_framework.views import APIView
 
 from audit.actor import Channel
 from brands.authentication import bearer_token, throttled_authenticate
-from core.errors import AuthenticationError
+from conversions.partner_selectors import partner_statement
+from conversions.statements import statement_content_disposition
+from core.errors import AuthenticationError, NotFoundError
 from core.rate_limits import count_request
+from operations.lookups import PAYOUT_ID
 from partners.api_keys import actor_for_partner_key, partner_api_key_authenticate
 from partners.models import PartnerApiKey
 from rest_api.base import CREDENTIAL_BUDGET
@@ -125,3 +132,31 @@ class PartnerOperationApi(OperationApi):
         if not isinstance(key, PartnerApiKey):  # the permission check has refused anything else
             raise exceptions.NotAuthenticated()
         self.actor = actor_for_partner_key(key, channel=Channel.REST, request=request)
+
+
+class PartnerStatementApi(PartnerOperationApi):
+    """The statement of one of the partner's own payouts as CSV (the portal's and the brand's
+    file, ``conversions.partner_selectors.partner_statement``): the one partner route that is
+    not an operation, since it answers a file."""
+
+    operations: dict[str, Any] = {}
+
+    @extend_schema(
+        tags=["partner"],
+        operation_id="partner_payout_statement_csv",
+        summary="Your payout's statement (CSV)",
+        description="The payout's lines, a blank line, then one row per conversion it covers; "
+        "text a spreadsheet would run as a formula is prefixed with a single quote.",
+        responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR)},
+    )
+    def get(self, request: Request, payout_id: str) -> HttpResponse:
+        if not re.match(PAYOUT_ID, payout_id):
+            raise NotFoundError("payout", payout_id[:64])
+        statement = partner_statement(actor=self.actor, payout_id=payout_id)
+        response = HttpResponse(statement.content, content_type=statement.content_type)
+        response["Content-Disposition"] = statement_content_disposition(statement)
+        return response
+
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
+        # The CSV bypasses renderers; errors stay JSON whatever Accept asks for.
+        return super().perform_content_negotiation(request, force=True)

@@ -31,7 +31,11 @@ from tests.partners.partner_world import World, build_partner_world
 
 pytestmark = pytest.mark.django_db
 
-UNKNOWN = {"conversion_id": "conv_neverexisted000000001", "offer_id": "never-existed"}
+UNKNOWN = {
+    "conversion_id": "conv_neverexisted000000001",
+    "offer_id": "never-existed",
+    "payout_id": "pay_neverexisted0000000001",
+}
 
 
 def own_arguments(world: World) -> dict[str, dict[str, Any]]:
@@ -52,6 +56,8 @@ def own_arguments(world: World) -> dict[str, dict[str, Any]]:
         "get_my_balance": {},
         "update_my_profile": {"website": "https://ann.example"},
         "update_my_payout_details": {"payout_details": "IBAN DE00 1234 5678"},
+        "list_my_coupons": {},
+        "get_my_statement": {"payout_id": world.ann_payout.id},
     }
 
 
@@ -61,6 +67,7 @@ def foreign_ids(world: World) -> dict[str, list[str]]:
         "conversion_id": [world.bob_conversion.id, world.other_brand_conversion.id],
         # bob's private offer in the brand; an offer only the other brand has
         "offer_id": ["secret-bob", "globex-only"],
+        "payout_id": [world.bob_payout.id, world.other_brand_payout.id],
     }
 
 
@@ -145,6 +152,7 @@ def test_foreign_ids_are_not_found_exactly_like_missing_ones_on_rest_and_mcp(wor
     probes = list(foreign_probes(world))
     assert {name for name, *_ in probes} >= {
         "get_my_conversion",
+        "get_my_statement",
         "build_my_link",
         "get_my_stats",
         "get_my_report",
@@ -269,3 +277,31 @@ def test_an_operation_refuses_an_actor_of_the_other_audience(world):
         with pytest.raises(PermissionDeniedError) as refused:
             operation.execute(brand, own_arguments(world)[name])
         assert refused.value.code == "wrong_audience", name
+
+
+def test_statement_csv_is_the_partners_own_and_foreign_ones_are_not_found(world):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {world.keys['ann']}")
+    own = client.get(f"/api/partner/v1/payouts/{world.ann_payout.id}/statement.csv")
+    assert own.status_code == 200 and own["Content-Type"].startswith("text/csv")
+    assert world.ann_payout.id in own.content.decode()
+    assert world.bob_conversion.id not in own.content.decode()
+    missing = client.get(f"/api/partner/v1/payouts/{UNKNOWN['payout_id']}/statement.csv")
+    assert missing.status_code == 404
+    for foreign in (world.bob_payout.id, world.other_brand_payout.id):
+        got = client.get(f"/api/partner/v1/payouts/{foreign}/statement.csv")
+        assert got.status_code == 404
+        assert got.content.decode().replace(foreign, UNKNOWN["payout_id"]) == (
+            missing.content.decode()
+        )
+    for hostile in ("pay_%00x", "x" * 500, "pay_../../etc", "%F0%9F%92%A5"):
+        assert client.get(f"/api/partner/v1/payouts/{hostile}/statement.csv").status_code in (
+            400,
+            404,
+        )
+    brand_key = APIClient()
+    brand_key.credentials(HTTP_AUTHORIZATION=f"Bearer {world.keys['brand']}")
+    assert (
+        brand_key.get(f"/api/partner/v1/payouts/{world.ann_payout.id}/statement.csv").status_code
+        == 401
+    )

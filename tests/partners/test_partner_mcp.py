@@ -12,6 +12,7 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
+from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
 from mcp_gateway.models import McpToolCall
@@ -31,7 +32,9 @@ from tests.test_partner_isolation import (
 
 
 def value_kind(value: str) -> str:
-    return "conversion_id" if value.startswith("conv_") else "offer_id"
+    if value.startswith("conv_"):
+        return "conversion_id"
+    return "payout_id" if value.startswith("pay_") else "offer_id"
 
 
 async def _session(url: str, key: str, work):
@@ -102,7 +105,9 @@ def _comparable(value):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("name", sorted(n for n, op in PARTNER_OPERATIONS.items() if op.tool))
+@pytest.mark.parametrize(
+    "name", sorted(n for n, op in PARTNER_OPERATIONS.items() if op.tool and op.rest)
+)
 def test_rest_and_mcp_give_the_same_answer_and_audit(name):
     world = build_partner_world()
     operation = PARTNER_OPERATIONS[name]
@@ -143,3 +148,16 @@ def test_a_partner_write_over_mcp_is_audited_as_the_partner():
         "mcp",
     )
     assert event.actor_detail == {"partner_api_key": world.keys["ann_write"].split("_")[1]}
+
+
+@pytest.mark.django_db
+def test_the_statement_tool_answers_the_rest_download():
+    world = build_partner_world()
+    payout_id = world.ann_payout.id
+    tool = structured(Mcp(world.keys["ann"]).call("get_my_statement", {"payout_id": payout_id}))
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {world.keys['ann']}")
+    download = client.get(f"/api/partner/v1/payouts/{payout_id}/statement.csv")
+    assert tool["csv"] == download.content.decode()
+    assert tool["filename"] == f"statement-{payout_id}.csv"
+    assert "txn_id" not in tool["csv"] and "TXN-ANN" not in tool["csv"]
