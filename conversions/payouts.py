@@ -24,6 +24,7 @@ from audit.actor import Actor
 from audit.services import audit_record
 from brands import events
 from brands.models import Brand
+from brands.services import payout_method_check
 from conversions.ledger import payout_entry_record
 from conversions.ledger_models import EntryKind, LedgerEntry
 from conversions.models import (
@@ -184,6 +185,9 @@ def payout_mark_paid(
         raise ValidationError(
             "method is required (e.g. paypal, wire, ach).", fields={"method": ["Required."]}
         )
+    # One of the brand's closed list of methods, when it has one (Brand.payout_methods).
+    brand = Brand.objects.only("payout_methods").get(pk=actor.brand_id)
+    method = payout_method_check(brand, method)
     locked = _lock_payout(actor, payout)
     if locked.status == PayoutStatus.PAID:
         _same_payment_or_conflict(locked, method=method, reference=reference, notes=notes)

@@ -230,3 +230,24 @@ def test_a_brand_cannot_reach_another_brands_invitation(brand, client):
     _, token = invite_link()
     page = client.get(f"/p/globex/apply?invite={token}")
     assert page.context["invite"] == "" and page.context["form"].initial == {}
+
+
+def test_marking_a_payout_paid_takes_only_a_listed_method(world):
+    from conversions.models import Payout
+    from conversions.payouts import payout_mark_paid
+
+    actor = make_actor(world.brand)
+    brand_update(actor=actor, payout_methods=["paypal", "sepa"])
+    payout = Payout.objects.get(pk=world.ann_payout.pk)
+    with pytest.raises(ValidationError) as refused:
+        payout_mark_paid(actor=actor, payout=payout, method="bitcoin")
+    assert refused.value.code == "unknown_payout_method"
+    assert Payout.objects.get(pk=payout.pk).status == "pending"
+    paid = payout_mark_paid(actor=actor, payout=payout, method="SEPA", reference="R-1")
+    assert (paid.status, paid.method) == ("paid", "sepa")
+    client = client_with_key(issue_key(world.brand))
+    answer = client.post(
+        f"/api/v1/payouts/{world.bob_payout.id}/mark-paid/", {"method": "cash"}, format="json"
+    )
+    assert answer.status_code == 422, answer.content
+    assert answer.json()["error"]["code"] == "unknown_payout_method"
