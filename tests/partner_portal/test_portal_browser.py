@@ -1,11 +1,13 @@
 """The partner portal in a real headless Chromium (tests/browser.py): a partner signs in
 through the emailed link (the live server's email lands in Django's locmem outbox, as
 pytest-django configures it), opens every portal page at desktop and phone widths without
-sideways scrolling, builds a sub-id link and downloads a payout statement."""
+sideways scrolling, builds a deep link with a sub id and follows it to its redirect, makes an
+API key (shown once) and downloads a payout statement."""
 
 from __future__ import annotations
 
 import csv
+import http.client
 import io
 import json
 import time
@@ -15,6 +17,7 @@ import pytest
 from django.core import mail
 from django.urls import reverse
 
+from offers.models import Offer
 from tests.browser import (
     ARTIFACTS,
     DESKTOP,
@@ -33,6 +36,7 @@ PAGES = [
     "portal-payouts",
     "portal-coupons",
     "portal-profile",
+    "portal-keys",
 ]
 
 
@@ -55,6 +59,7 @@ def _wait_for_download(folder, timeout: float = 30.0):
 def test_a_partner_signs_in_by_email_and_reads_every_page(live_server, browser, world, tmp_path):
     base = live_server.url
     ada = world["ada"]
+    Offer.objects.filter(slug="shoes").update(deep_link_hosts=["shop.example.com"])
     mail.outbox.clear()
 
     browser.navigate(f"{base}{reverse('portal-login', args=['acme'])}")
@@ -95,17 +100,47 @@ def test_a_partner_signs_in_by_email_and_reads_every_page(live_server, browser, 
         browser.screenshot(ARTIFACTS / f"portal-{shot}-mobile.png", width=PHONE[0], mobile=True)
     assert problems == {}
 
-    # The sub-id builder, as a partner uses it: pick the offer, type a sub id, build.
+    # The link builder, as a partner uses it: pick the offer, a landing page (deep link) and a
+    # sub id, build; then follow the link to its redirect.
+    for size in (DESKTOP, PHONE):
+        browser.set_viewport(width=size[0], height=size[1], mobile=size == PHONE)
+        browser.navigate(base + reverse("portal-links", args=["acme"]))
+        browser.evaluate(
+            """document.getElementById('id_url').value = 'https://shop.example.com/boots?size=9';
+            document.getElementById('id_sub1').value = 'summer sale';
+            document.querySelector('.pp-builder').submit();"""
+        )
+        built = browser.wait_for(
+            "document.getElementById('pp-built') && document.getElementById('pp-built').value"
+        )
+        assert built.endswith(
+            "/c/acme/shoes/ada?sub1=summer+sale&url=https%3A%2F%2Fshop.example.com%2Fboots%3Fsize%3D9"
+        )
+        if size == PHONE:  # the built link fits the phone's width too
+            assert phone_problems(layout(browser, PHONE)) == []
+    server = urlsplit(base)
+    connection = http.client.HTTPConnection(server.hostname, server.port, timeout=30)
+    connection.request("GET", urlsplit(built).path + "?" + urlsplit(built).query)
+    landed = connection.getresponse()
+    assert landed.status == 302
+    location = urlsplit(landed.getheader("Location"))
+    assert (location.netloc, location.path) == ("shop.example.com", "/boots")
+    assert location.query.startswith("size=9&click_id=clk_")
+    connection.close()
+
+    # An API key, made on the keys page: shown once.
     browser.set_viewport(width=DESKTOP[0], height=DESKTOP[1], mobile=False)
-    browser.navigate(base + reverse("portal-links", args=["acme"]))
+    browser.navigate(base + reverse("portal-keys", args=["acme"]))
     browser.evaluate(
-        """document.getElementById('id_sub1').value = 'summer sale';
-        document.querySelector('.pp-builder').submit();"""
+        """document.getElementById('id_name').value = 'my sheet';
+        document.querySelector('#pp-key-create form').submit();"""
     )
-    built = browser.wait_for(
-        "document.getElementById('pp-built') && document.getElementById('pp-built').value"
+    key = browser.wait_for(
+        "document.getElementById('pp-key') && document.getElementById('pp-key').value"
     )
-    assert built.endswith("/c/acme/shoes/ada?sub1=summer+sale")
+    assert key.startswith("trkp_")
+    browser.navigate(base + reverse("portal-keys", args=["acme"]))
+    assert key not in browser.evaluate("document.body.innerHTML")
 
     # The statement downloads as a file.
     downloads = tmp_path / "downloads"
@@ -121,3 +156,5 @@ def test_a_partner_signs_in_by_email_and_reads_every_page(live_server, browser, 
     rows = list(csv.reader(io.StringIO(statement.read_text())))
     facts = dict(row for row in rows if len(row) == 2)
     assert facts["payout_id"] == world["mine_payout"].pk and facts["partner_id"] == "ada"
+    header = next(row for row in rows if row[:1] == ["entry_id"])
+    assert "txn_id" not in header  # a partner's statement carries no advertiser ids
