@@ -77,6 +77,8 @@ def test_the_product_pages_tools_are_all_there():
         "list_fx_rates",  # the rate table, brand and reference (issue 15)
         "get_fx_rate",  # the rate a conversion of a day would use (issue 15)
         "set_fx_rate",  # the brand's own rate (issue 15)
+        "list_integrations",  # Stripe and Shopify: connected, last event, failures (issue 17)
+        "list_integration_events",  # their webhook log (issue 17)
         # the partner ledger (issue 15)
         "get_partner_balance",
         "list_ledger_entries",

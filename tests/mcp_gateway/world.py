@@ -112,6 +112,8 @@ def every_tool_call(world: World) -> list[tuple[str, dict[str, Any]]]:
         ("diagnose_offer", {"offer_id": offer, "days": 30}),
         ("list_deliveries", {"status": "dead"}),
         ("list_postback_attempts", {"outcome": "refused"}),
+        ("list_integrations", {}),
+        ("list_integration_events", {"provider": "stripe", "outcome": "refused"}),
         ("list_webhooks", {}),
         ("get_webhook", {"webhook_id": world.webhook.pk}),
         ("list_webhook_deliveries", {"webhook_id": world.webhook.pk, "status": "pending"}),
