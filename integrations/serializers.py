@@ -62,10 +62,10 @@ class IntegrationStatusOutput(serializers.Serializer[Any]):
         allow_null=True, help_text="Last event that was accepted."
     )
     days = serializers.IntegerField(help_text="The counts below cover the last N days.")
-    accepted = serializers.IntegerField()
-    duplicates = serializers.IntegerField()
-    ignored = serializers.IntegerField()
-    refused = serializers.IntegerField()
+    accepted = serializers.IntegerField(help_text="Events accepted in the period.")
+    duplicates = serializers.IntegerField(help_text="Repeated deliveries, changing nothing.")
+    ignored = serializers.IntegerField(help_text="Valid events that will never count.")
+    refused = serializers.IntegerField(help_text="Deliveries refused (signature, body).")
     refused_reasons = serializers.DictField(
         child=serializers.IntegerField(), help_text="Refusals by reason (bad_signature, …)."
     )
@@ -83,8 +83,8 @@ class IntegrationEventFilters(PageArguments):
 
 
 class IntegrationEventOutput(serializers.Serializer[IntegrationEvent]):
-    provider = serializers.CharField()
-    received_at = serializers.DateTimeField()
+    provider = serializers.CharField(help_text="stripe or shopify.")
+    received_at = serializers.DateTimeField(help_text="When it arrived (ISO 8601, UTC).")
     event_id = serializers.CharField(help_text="The provider's event id; blank when refused.")
     event_type = serializers.CharField(help_text="e.g. invoice.paid, orders/create.")
     outcome = serializers.CharField(help_text="accepted, duplicate, ignored or refused.")
@@ -92,4 +92,4 @@ class IntegrationEventOutput(serializers.Serializer[IntegrationEvent]):
     detail = serializers.CharField(help_text="The reason in words, with the ids involved.")
     object_id = serializers.CharField(help_text="The provider's object (cs_…, in_…, order id).")
     conversion_id = serializers.CharField(help_text="The conversion recorded or reversed.")
-    http_status = serializers.IntegerField()
+    http_status = serializers.IntegerField(help_text="What Trcker answered the provider.")
