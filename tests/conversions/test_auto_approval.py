@@ -15,6 +15,7 @@ from django.db.models import Sum
 from audit.models import AuditEvent
 from brands.services import brand_update
 from conversions.auto_approval import conversions_auto_approve, due_conversions
+from conversions.ledger_models import LedgerEntry
 from conversions.models import Conversion, DailyRollup
 from conversions.services import conversion_approve
 from core.errors import ValidationError
@@ -66,6 +67,13 @@ def test_a_conversion_is_approved_by_the_worker_once_its_hold_has_passed(setup):
         pending=Sum("pending_count"), approved=Sum("approved_count")
     )
     assert rollup == {"pending": 0, "approved": 1}
+    # ... and the ledger's commission entry, written by the approve service itself.
+    [entry] = LedgerEntry.objects.filter(conversion=conversion)
+    assert (entry.kind, entry.amount, entry.created_by) == (
+        "commission",
+        conversion.payout,
+        "system:auto-approval",
+    )
     # Audited: the conversion's own event by the worker, and one event for the batch.
     event = AuditEvent.objects.get(action="conversion.approve", target_id=conversion.pk)
     assert (event.actor_kind, event.actor_label, event.channel) == (
