@@ -16,24 +16,31 @@ Screenshots of the widest lists and the offer page go to artifacts/.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+from decimal import Decimal
 
 import pytest
 from django.contrib.admin import site
 from django.urls import reverse
 
 from audit.actor import ActorKind
-from brands.models import StaffRole
+from brands.fx_services import fx_rate_set
+from brands.models import FxReferenceRate, StaffRole
 from brands.services import api_key_create
+from brands.webhooks import webhook_create
 from conversions.models import Conversion, PostbackAttempt
 from conversions.outbox import drain
 from conversions.payouts import payouts_generate
 from conversions.services import conversion_approve
 from core.links import inbound_postback_url, tracking_link_template
+from integrations.intake import log_event
+from integrations.services import connection_set_secret
 from mcp_gateway.models import McpToolCall
 from offers.models import OfferCapCounter
 from offers.services import offer_set_payout_rule
 from partners.api_keys import partner_api_key_create
+from partners.invitations import partner_invite
 from tests.browser import (
     ARTIFACTS,
     DESKTOP,
@@ -116,6 +123,33 @@ def busy_brand(transactional_db):
             conversion_id=conversion_id,
             ip="198.51.100.23",
         )
+    fx_rate_set(
+        actor=actor, base="EUR", quote="USD", day=dt.date(2026, 11, 26), rate=Decimal("1.0512")
+    )
+    FxReferenceRate.objects.create(day=dt.date(2026, 11, 26), currency="USD", rate="1.0498")
+    webhook_create(
+        actor=actor,
+        url="https://erp.acme-outdoor-europe.example/hooks/affiliate-conversions",
+        events=["conversion.approved", "conversion.reversed", "payout.paid"],
+        description="ERP: book approved commissions",
+    )
+    connection_set_secret(
+        actor=actor, provider="stripe", signing_secret="whsec_" + "A1b2C3d4E5f6G7h8" * 2
+    )
+    log_event(  # a refused delivery, as the Stripe endpoint logs it
+        acme.pk,
+        "stripe",
+        outcome="refused",
+        reason="bad_signature",
+        detail="no v1 signature matched any of the brand's secrets",
+        http_status=400,
+        ip="3.18.12.63",
+        event_id="evt_1QxYz2LkdIwHu7ixAbCdEfGh",
+        event_type="checkout.session.completed",
+    )
+    partner_invite(
+        actor=actor, email="partnerships@outdoor-reviews-and-deals.example", name="Outdoor Reviews"
+    )
     McpToolCall.objects.create(
         brand=acme,
         actor_label="mcp:acme-outdoor",
@@ -147,7 +181,9 @@ def test_every_admin_list_fits_a_desktop_and_a_phone(live_server, browser, busy_
     for url in changelists():
         browser.navigate(f"{live_server.url}{url}")
         browser.wait_for("!!document.getElementById('changelist')")
-        assert browser.evaluate("!!document.getElementById('result_list')"), f"{url}: no rows"
+        if not browser.evaluate("!!document.getElementById('result_list')"):
+            failures[url] = ["no rows: busy_brand seeds none"]  # an empty list proves nothing
+            continue
         problems = desktop_problems(layout(browser, DESKTOP))
         problems += [f"phone: {p}" for p in phone_problems(layout(browser, PHONE))]
         if problems:
