@@ -63,3 +63,15 @@ def when(field: str, *, description: str) -> Callable[[Any], str]:
 
     column.__name__ = field
     return admin.display(description=description, ordering=field)(column)
+
+
+def joined(*fields: str, description: str, first_only: bool = False) -> Callable[[Any], str]:
+    """Several short fields in one cell, "webhook: payout.paid" (the empty ones left out), or
+    with ``first_only`` the first that is set: one column where two of ids would not fit."""
+
+    def column(obj: Any) -> str:
+        values = [str(value) for name in fields if (value := getattr(obj, name))]
+        return (values[0] if first_only else ": ".join(values)) if values else "—"
+
+    column.__name__ = "_".join(fields)
+    return admin.display(description=description, ordering=fields[0])(column)

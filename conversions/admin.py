@@ -26,7 +26,7 @@ from backoffice.admin_base import (
     related_filter,
     service_action,
 )
-from backoffice.admin_columns import money, related_slug, when
+from backoffice.admin_columns import joined, money, related_slug, when
 from conversions.forms import (
     GeneratePayoutsForm,
     LedgerAdjustmentForm,
@@ -376,7 +376,8 @@ class LedgerEntryAdmin(BrandScopedAdmin):
         related_slug("partner"),
         "kind",
         money("amount", description="amount"),
-        "settles",
+        # what the entry is about: two columns of ids made the list scroll at 1366 px
+        joined("conversion_id", "payout_id", description="conversion / payout", first_only=True),
         "reason_code",
     )
     list_select_related = ("brand", "partner")
@@ -384,12 +385,6 @@ class LedgerEntryAdmin(BrandScopedAdmin):
     search_fields = ("=id", "partner__slug", "=conversion__id", "=payout__id", "note")
     ordering = ("-created_at", "-id")
     add_fieldsets = ((None, {"fields": ("partner", "currency", "amount", "note")}),)
-
-    # One column for what the entry is about (a conversion, or the payout it settles): two
-    # columns of 29-character ids made the list scroll sideways at 1366 px.
-    @admin.display(description="conversion / payout")
-    def settles(self, entry: Any) -> str:
-        return entry.conversion_id or entry.payout_id or "—"
 
     fields = (
         "id",
@@ -436,7 +431,7 @@ class PostbackDeliveryAdmin(ActionOnlyAdmin):
         "id",
         when("created_at", description="created"),
         related_slug("brand"),
-        "sends",
+        joined("kind", "event", description="kind: event"),  # one column fits 1366 px
         "conversion_id",
         "status",
         "attempts",
@@ -446,11 +441,6 @@ class PostbackDeliveryAdmin(ActionOnlyAdmin):
     )
     list_select_related = ("brand",)
     list_filter = ("status", "kind", brand_list_filter())
-
-    # Kind and event in one column: as two, the list scrolled sideways at 1366 px.
-    @admin.display(description="kind: event", ordering="kind")
-    def sends(self, delivery: Any) -> str:
-        return f"{delivery.kind}: {delivery.event}" if delivery.event else delivery.kind
     search_fields = ("=conversion__id",)
     ordering = ("-created_at", "-id")
     fields = (

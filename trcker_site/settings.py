@@ -280,6 +280,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "rest_api.base.add_error_responses",
+        "rest_api.base.decimal_inputs_take_numbers",
     ],
 }
 
