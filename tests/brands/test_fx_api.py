@@ -118,7 +118,9 @@ hostile_text = st.one_of(
 hostile_value = st.one_of(
     hostile_text,
     st.integers(min_value=-(2**70), max_value=2**70),
-    st.floats(allow_nan=True, allow_infinity=True),
+    # JSON has no NaN or Infinity (the test client's encoder refuses them: "Out of range float"
+    # failed the test itself); they arrive as the strings "NaN" and "1e999" below.
+    st.floats(allow_nan=False, allow_infinity=False),
     st.booleans(),
     st.none(),
     st.lists(st.integers(), max_size=2),
