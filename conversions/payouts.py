@@ -144,10 +144,13 @@ def payouts_generate(
             pk__in=locked_ids, partner_id=group["partner_id"], currency=group["currency"]
         )
         covered = settled.update(payout=payout)
-        # The conversions whose commissions it covers carry it too (statements, the portal,
-        # and the rule that a conversion in a payout is not rejected but reversed).
+        # The approved conversions whose commissions it covers carry it too (statements, the
+        # portal, and the rule that a conversion in a payout is not rejected but reversed). A
+        # conversion rejected or reversed before this payout has its commission and its
+        # reversal netted here, and is not "in" it.
         conversions = Conversion.objects.filter(
-            pk__in=settled.filter(kind=EntryKind.COMMISSION).values("conversion_id")
+            pk__in=settled.filter(kind=EntryKind.COMMISSION).values("conversion_id"),
+            status=ConversionStatus.APPROVED,
         ).update(payout_batch=payout)
         audit_record(
             actor=actor,

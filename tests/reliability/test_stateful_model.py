@@ -189,7 +189,9 @@ class TrackingMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.seen)
     @rule(pick=st.integers(0, 1000), approve=st.booleans())
     def review(self, pick: int, approve: bool) -> None:
-        conversions = list(self._conversions().order_by("pk"))
+        # In the order recorded: ids are random, so a pk order would differ between a run and
+        # its replay (Hypothesis: FlakyStrategyDefinition).
+        conversions = list(self._conversions().order_by("created_at", "pk"))
         target = conversions[pick % len(conversions)]
         if approve:
             allowed = target.status in ("pending", "pending_review", "approved")
@@ -217,7 +219,9 @@ class TrackingMachine(RuleBasedStateMachine):
     @precondition(lambda self: Payout.objects.filter(brand=self.brand, status="pending").exists())
     @rule(pick=st.integers(0, 1000), void=st.booleans())
     def settle_payout(self, pick: int, void: bool) -> None:
-        pending = list(Payout.objects.filter(brand=self.brand, status="pending").order_by("pk"))
+        pending = list(
+            Payout.objects.filter(brand=self.brand, status="pending").order_by("created_at", "pk")
+        )
         payout = pending[pick % len(pending)]
         if void:
             payout_void(actor=self.actor, payout=payout)
