@@ -9,7 +9,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
-from django.db.models import Q, QuerySet
+from django.db.models import Q
 from django.http import HttpRequest
 
 from audit.actor import Actor, Channel
@@ -23,6 +23,7 @@ from backoffice.admin_base import (
     service_action,
 )
 from backoffice.admin_columns import related_slug
+from backoffice.admin_keys import IssuedKeyAdmin, KeyStateFilter
 from brands.events import EVENTS
 from brands.fx_services import fx_rate_set
 from brands.models import ApiKey, Brand, FxRate, FxReferenceRate, StaffMembership
@@ -251,60 +252,16 @@ class ApiKeyAddForm(ServiceModelForm):
         fields = ("brand", "label", "scope")
 
 
-class ApiKeyStateFilter(admin.SimpleListFilter):
-    title = "state"
-    parameter_name = "state"
-
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [("active", "Active"), ("revoked", "Revoked")]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> QuerySet[ApiKey]:
-        if self.value() == "active":
-            return queryset.filter(revoked_at__isnull=True)
-        if self.value() == "revoked":
-            return queryset.filter(revoked_at__isnull=False)
-        return queryset
-
-
 @admin.register(ApiKey)
-class ApiKeyAdmin(BrandScopedAdmin):
-    """Keys are issued here and revoked by action; an existing key is never edited, and its
-    hash is never shown (the plaintext exists only in the one message after creation)."""
-
-    admin_add = True
+class ApiKeyAdmin(IssuedKeyAdmin):
+    key_prefix = "trk_"
+    owner_fields = ("brand",)
     add_form = ApiKeyAddForm
-    list_display = (
-        "key",
-        "label",
-        related_slug("brand"),
-        "scope",
-        "created_by",
-        "created_at",
-        "last_used_at",
-        "revoked_at",
-    )
-    list_select_related = ("brand", "created_by")
-    list_filter = ("scope", ApiKeyStateFilter, brand_list_filter())
-    search_fields = ("prefix", "label")
-    ordering = ("-created_at", "-id")
     add_fieldsets = ((None, {"fields": ("brand", "label", "scope")}),)
-    fields = (
-        "key",
-        "label",
-        "brand",
-        "scope",
-        "created_by",
-        "created_at",
-        "last_used_at",
-        "revoked_at",
-    )
-    readonly_fields = fields
-    exclude = ("secret_sha256",)
+    list_select_related = ("brand", "created_by")
+    list_filter = ("scope", KeyStateFilter, brand_list_filter())
+    search_fields = ("prefix", "label")
     actions = ("revoke_keys",)
-
-    @admin.display(description="key", ordering="prefix")
-    def key(self, obj: ApiKey) -> str:
-        return f"trk_{obj.prefix}_…"
 
     def perform_write(
         self, request: HttpRequest, form: ServiceModelForm, obj: ApiKey | None
@@ -317,11 +274,7 @@ class ApiKeyAdmin(BrandScopedAdmin):
             scope=data["scope"],
             created_by=request.user,
         )
-        messages.warning(
-            request,
-            f"New API key for {data['brand'].slug}: {plaintext} — Copy it now; it won't be "
-            "shown again.",
-        )
+        self.show_once(request, f"New API key for {data['brand'].slug}", plaintext)
         return key
 
     revoke_keys = service_action(

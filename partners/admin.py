@@ -7,7 +7,6 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from backoffice.admin_base import (
@@ -19,6 +18,7 @@ from backoffice.admin_base import (
     service_action,
 )
 from backoffice.admin_columns import related_slug
+from backoffice.admin_keys import IssuedKeyAdmin, KeyStateFilter
 from partners.api_keys import partner_api_key_create, partner_api_key_revoke
 from partners.invitations import partner_invite
 from partners.models import (
@@ -247,70 +247,18 @@ class PartnerApiKeyAddForm(ServiceModelForm):
         }
 
 
-class PartnerApiKeyStateFilter(admin.SimpleListFilter):
-    title = "state"
-    parameter_name = "state"
-
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [("active", "Active"), ("revoked", "Revoked")]
-
-    def queryset(
-        self, request: HttpRequest, queryset: QuerySet[PartnerApiKey]
-    ) -> QuerySet[PartnerApiKey]:
-        if self.value() == "active":
-            return queryset.filter(revoked_at__isnull=True)
-        if self.value() == "revoked":
-            return queryset.filter(revoked_at__isnull=False)
-        return queryset
-
-
 @admin.register(PartnerApiKey)
-class PartnerApiKeyAdmin(BrandScopedAdmin):
-    """Partner-scoped keys (docs/partners.md): issued here for one partner and revoked by
-    action; an existing key is never edited, its hash never shown (the plaintext exists only
-    in the one message after creation)."""
+class PartnerApiKeyAdmin(IssuedKeyAdmin):
+    """Partner-scoped keys (docs/partners.md), issued here for one partner."""
 
-    admin_add = True
+    key_prefix = "trkp_"
+    owner_fields = ("partner", "brand")
     add_form = PartnerApiKeyAddForm
-    list_display = (
-        "key",
-        "label",
-        related_slug("partner"),
-        related_slug("brand"),
-        "scope",
-        "created_by",
-        "created_at",
-        "last_used_at",
-        "revoked_at",
-    )
-    list_select_related = ("brand", "partner")
-    list_filter = (
-        "scope",
-        PartnerApiKeyStateFilter,
-        brand_list_filter(),
-        related_filter("partner"),
-    )
-    search_fields = ("prefix", "label", "partner__slug")
-    ordering = ("-created_at", "-id")
     add_fieldsets = ((None, {"fields": ("partner", "label", "scope")}),)
-    fields = (
-        "key",
-        "label",
-        "partner",
-        "brand",
-        "scope",
-        "created_by",
-        "created_at",
-        "last_used_at",
-        "revoked_at",
-    )
-    readonly_fields = fields
-    exclude = ("secret_sha256",)
+    list_select_related = ("brand", "partner")
+    list_filter = ("scope", KeyStateFilter, brand_list_filter(), related_filter("partner"))
+    search_fields = ("prefix", "label", "partner__slug")
     actions = ("revoke_partner_keys",)
-
-    @admin.display(description="key", ordering="prefix")
-    def key(self, obj: PartnerApiKey) -> str:
-        return f"trkp_{obj.prefix}_…"
 
     def perform_write(
         self, request: HttpRequest, form: ServiceModelForm, obj: PartnerApiKey | None
@@ -323,10 +271,11 @@ class PartnerApiKeyAdmin(BrandScopedAdmin):
             label=data["label"],
             write=data["scope"] == PartnerApiKeyScope.READ_WRITE,
         )
-        messages.warning(
+        self.show_once(
             request,
-            f"New partner API key for {partner.slug}: {plaintext} — Copy it now and give it to "
-            "the partner; it won't be shown again.",
+            f"New partner API key for {partner.slug}",
+            plaintext,
+            " and give it to the partner",
         )
         return key
 
