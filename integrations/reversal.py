@@ -27,9 +27,12 @@ def reverse_payment(
 ) -> str:
     """Reverse ``conversion`` for ``reason`` (refunded, disputed); ``amount`` None or at least
     the sale: all of it. The answer is the log's detail line."""
-    if amount is not None and amount < conversion.sale_amount:
+    # The refund is in the currency the sale was reported in (the order's, the charge's): it
+    # is compared with the sale as reported, not with the sale converted into the offer's.
+    if amount is not None and amount < conversion.original_amount:
         raise ConflictError(
-            f"A partial refund ({amount} of {conversion.sale_amount} {conversion.currency}) "
+            f"A partial refund ({amount} of {conversion.original_amount} "
+            f"{conversion.original_currency}) "
             f"leaves {conversion.pk} as it is: reverse it yourself (reverse_conversion) or "
             "adjust the partner's balance (create_ledger_adjustment).",
             code="partial_refund",

@@ -97,3 +97,32 @@ def test_hostile_bodies_create_nothing(shop, body):
     )
     assert response.status_code == 400
     assert not Conversion.objects.exists()
+
+
+def test_a_full_refund_of_an_order_in_another_currency_reverses_it(
+    shop, new_click, django_capture_on_commit_callbacks
+):
+    """Review bug: the refund (in the order's currency) was compared with the sale converted
+    into the offer's currency, so the whole refund of a EUR 100.00 order on a USD offer at
+    1.10 (sale 110.00 USD) was taken for a partial one and ignored."""
+    import datetime as dt
+
+    from brands.fx_services import fx_rate_set
+
+    with django_capture_on_commit_callbacks(execute=True):
+        fx_rate_set(
+            actor=shop["actor"],
+            base="EUR",
+            quote="USD",
+            day=dt.date(2020, 1, 1),
+            rate=Decimal("1.10"),
+        )
+    order = shopify_order(click_id=new_click(), subtotal="100.00", currency="EUR")
+    assert post(order, topic="orders/create").json()["reason"] == "conversion_recorded"
+    conversion = Conversion.objects.get()
+    assert (conversion.sale_amount, conversion.original_currency) == (Decimal("110.00"), "EUR")
+    refund = shopify_refund(amount="100.00", refund_id=3)
+    refund["transactions"][0]["currency"] = "EUR"
+    answer = post(refund, topic="refunds/create", webhook_id="r3").json()
+    assert answer["reason"] == "conversion_refunded", answer
+    assert Conversion.objects.get().status == ConversionStatus.REJECTED
