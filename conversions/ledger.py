@@ -7,7 +7,11 @@ money, so an entry exists exactly when its change committed:
 - ``commission_record``: from ``conversion_approve`` (``conversions.services``), the one
   function every approval goes through (the REST/MCP operation, bulk approval, the admin and
   the worker's auto-approval all call it);
-- ``reversal_record``: from ``conversion_reverse`` (``conversions.reversals``);
+- ``reversal_record``: from ``conversion_reverse`` (``conversions.reversals``) and the
+  rejection of an approved conversion: what is left of the commission;
+- ``refund_share_record``: a partial refund's share of a revenue-share commission, from
+  ``conversions.refund_ledger`` (and from ``conversion_approve`` for a sale partly refunded
+  while it was pending);
 - ``payout_entry_record``: from ``payout_mark_paid`` (``conversions.payouts``);
 - ``ledger_adjustment_create``: a person's (or a tool's) adjustment with a reason, audited.
 
@@ -18,18 +22,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q, Sum
 from django.utils import timezone
 
 from audit.actor import Actor
 from audit.services import audit_record
-from conversions.ledger_models import EntryKind, LedgerEntry
+from conversions.ledger_models import ConversionRefund, EntryKind, LedgerEntry
 from conversions.models import Conversion, Payout
 from conversions.payouts_math import CENT, MAX_MONEY
 from core.errors import NotFoundError, ValidationError
+from offers.models import AmountType, Offer, PayoutRule
 from partners.models import Partner
 
 CURRENCY = re.compile(r"^[A-Z]{3}$")
@@ -78,23 +84,93 @@ def commission_of(conversion: Conversion) -> LedgerEntry | None:
     return LedgerEntry.objects.filter(conversion=conversion, kind=EntryKind.COMMISSION).first()
 
 
+def reversed_so_far(conversion: Conversion) -> Decimal:
+    """What the conversion's reversal entries have taken back of its commission (positive):
+    partial refunds before the whole is reversed."""
+    total = LedgerEntry.objects.filter(conversion=conversion, kind=EntryKind.REVERSAL).aggregate(
+        total=Sum("amount")
+    )["total"]
+    return -total if total else Decimal("0.00")
+
+
 def reversal_record(conversion: Conversion, *, actor: Actor, reason: str, note: str) -> LedgerEntry:
-    """The negative entry that cancels a conversion's commission. It settles nothing by
-    itself: unsettled, it goes into the partner's next payout, which nets it."""
+    """The negative entry that cancels what is left of a conversion's commission (all of it,
+    unless partial refunds took a share back already: together they are exactly minus the
+    commission). It settles nothing by itself: unsettled, it goes into the partner's next
+    payout, which nets it."""
     commission = commission_of(conversion)
     amount = commission.amount if commission is not None else conversion.payout
     currency = commission.currency if commission is not None else conversion.currency
+    remaining = max(amount - reversed_so_far(conversion), Decimal("0.00"))
     return LedgerEntry.objects.create(
         brand_id=conversion.brand_id,
         partner_id=conversion.partner_id,
         kind=EntryKind.REVERSAL,
         currency=currency,
-        amount=-amount,
+        amount=-remaining,
         conversion=conversion,
         reason_code=reason,
         note=note,
         created_by=actor.label[:200],
         created_at=conversion.reversed_at or timezone.now(),
+    )
+
+
+def payout_is_share(conversion: Conversion) -> bool:
+    """Is the conversion's payout a share of the sale (a percent rule), which partial refunds
+    take back in proportion? A flat one (a CPA) is not (docs/ledger.md). Conversions recorded
+    before the payout type was kept are judged by the offer's rule for them now."""
+    if conversion.payout_type:
+        return conversion.payout_type == AmountType.PERCENT
+    rules = PayoutRule.objects.filter(
+        Q(partner_id=conversion.partner_id) | Q(partner__isnull=True),
+        Q(event_type=conversion.event_type) | Q(event_type=""),
+        offer_id=conversion.offer_id,
+    )
+    # The order of payouts_math.resolve_amounts: partner + event, partner, event, the offer.
+    rule = min(rules, key=lambda r: (r.partner_id is None, r.event_type == ""), default=None)
+    if rule is not None:
+        return rule.payout_type == AmountType.PERCENT
+    payout_type = Offer.objects.values_list("payout_type", flat=True).get(pk=conversion.offer_id)
+    return payout_type == AmountType.PERCENT
+
+
+def refunded_total(conversion: Conversion) -> Decimal:
+    """What the refunds recorded against the conversion took back of its sale (in its
+    ``original_currency``)."""
+    total = ConversionRefund.objects.filter(conversion=conversion).aggregate(total=Sum("amount"))
+    return total["total"] or Decimal("0.00")
+
+
+def refund_share_record(
+    conversion: Conversion, *, actor: Actor, refunded: Decimal, reason: str, note: str
+) -> LedgerEntry | None:
+    """The reversal entry of a partial refund of an approved (or paid) revenue-share sale: the
+    commission times the share of the sale refunded so far (``refunded`` of
+    ``original_amount``), rounded half-up to the cent, less what earlier partial refunds took
+    back — so the entries always sum to the rounded share of the whole refunded so far, never
+    drift a cent per refund, and never exceed the commission. None when there is nothing to
+    write: no commission yet (its approval catches up), a flat payout, or a share that rounds
+    to what was already taken back."""
+    commission = commission_of(conversion)
+    if commission is None or conversion.original_amount <= 0 or not payout_is_share(conversion):
+        return None
+    share = min(refunded / conversion.original_amount, Decimal(1))
+    target = (commission.amount * share).quantize(CENT, rounding=ROUND_HALF_UP)
+    delta = min(target, commission.amount) - reversed_so_far(conversion)
+    if delta <= 0:
+        return None
+    return LedgerEntry.objects.create(
+        brand_id=conversion.brand_id,
+        partner_id=conversion.partner_id,
+        kind=EntryKind.REVERSAL,
+        currency=commission.currency,
+        amount=-delta,
+        conversion=conversion,
+        reason_code=reason,
+        note=note,
+        created_by=actor.label[:200],
+        created_at=timezone.now(),
     )
 
 

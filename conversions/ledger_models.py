@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 from django.db import models
 
 from core.errors import ConflictError
-from core.ids import new_ledger_entry_id
+from core.ids import new_ledger_entry_id, new_refund_id
 
 # The one column a payout may move: which payout settles the entry.
 SETTLEMENT_FIELDS = frozenset({"payout", "payout_id"})
@@ -115,11 +115,13 @@ class LedgerEntry(models.Model):
                 ),
                 name="ledger_amount_sign",
             ),
-            # One commission and at most one reversal per conversion.
+            # One commission per conversion. Reversals may be several (partial refunds, then
+            # the rest); together they never exceed the commission (conversions.refunds_ledger
+            # and reversal_record write at most what remains, under the conversion's lock).
             models.UniqueConstraint(
-                fields=["conversion", "kind"],
-                condition=models.Q(kind__in=["commission", "reversal"]),
-                name="ledger_one_per_conversion_kind",
+                fields=["conversion"],
+                condition=models.Q(kind="commission"),
+                name="ledger_one_commission",
             ),
             models.UniqueConstraint(
                 fields=["payout"],
@@ -149,3 +151,40 @@ class LedgerEntry(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> Any:
         raise ImmutableEntryError(f"Ledger entry {self.pk} is never deleted.")
+
+
+class ConversionRefund(models.Model):
+    """One refund (or chargeback) the advertiser or a store reported against a sale, whole or
+    partial, kept by its own id so a repeat changes nothing (docs/ledger.md, "Partial
+    refunds"). ``amount`` is what it took back of the sale as reported (``original_amount``,
+    in ``original_currency``), at most what was left; the refunds of a conversion never sum
+    past its sale. ``entry`` is the reversal it wrote, if it wrote one. Written once."""
+
+    id = models.CharField(primary_key=True, max_length=32, default=new_refund_id, editable=False)
+    brand = models.ForeignKey("brands.Brand", on_delete=models.CASCADE, related_name="+")
+    conversion = models.ForeignKey(
+        "conversions.Conversion", on_delete=models.PROTECT, related_name="refunds"
+    )
+    # The refund's own id: a postback's txn_id, a Stripe refund id, a Shopify refund id.
+    refund_id = models.CharField(max_length=128)
+    reason = models.CharField(max_length=16)  # ReversalReason: refund or chargeback
+    amount = models.DecimalField(**_TOTALS)
+    currency = models.CharField(max_length=3)
+    entry = models.ForeignKey(
+        LedgerEntry, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_by = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["conversion", "refund_id"], name="conversion_refund_once"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(amount__gte=0), name="conversion_refund_not_negative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.refund_id} {self.amount} {self.currency}"

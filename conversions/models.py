@@ -127,6 +127,10 @@ class Conversion(models.Model):
     # 1 original_currency = fx_rate currency; sale_amount = original_amount × fx_rate, rounded.
     fx_rate = models.DecimalField(**FX_RATE, default=1, db_default=1)
     payout = models.DecimalField(**MONEY, default=0)
+    # How ``payout`` was computed: flat (a CPA) or percent (a revenue share) of the sale, by
+    # the rule that applied when it was recorded. It decides what a partial refund does
+    # (docs/ledger.md); blank for conversions recorded before it was kept.
+    payout_type = models.CharField(max_length=8, blank=True, default="", db_default="")
     revenue = models.DecimalField(**MONEY, default=0)
     status = models.CharField(
         max_length=16, choices=ConversionStatus.choices, default=ConversionStatus.PENDING
@@ -466,4 +470,5 @@ class PostbackAttempt(models.Model):
 
 
 # The partner ledger lives in its own module; imported here so Django registers its model.
+from conversions.ledger_models import ConversionRefund as ConversionRefund  # noqa: E402
 from conversions.ledger_models import LedgerEntry as LedgerEntry  # noqa: E402

@@ -48,6 +48,13 @@ def _matching_rules(offer: OfferConfig, partner_id: int, event_type: str) -> lis
     return [rule for _, rule in sorted(matches, key=lambda item: item[0])]
 
 
+def payout_type_for(offer: OfferConfig, *, partner_id: int, event_type: str) -> str:
+    """How a conversion's payout is computed (``AmountType``: flat or percent), by the rule
+    ``resolve_amounts`` applies."""
+    rules = _matching_rules(offer, partner_id, event_type)
+    return rules[0].payout_type if rules else offer.payout_type
+
+
 def resolve_amounts(
     offer: OfferConfig, *, partner_id: int, event_type: str, sale_amount: Decimal
 ) -> tuple[Decimal, Decimal]:

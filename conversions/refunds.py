@@ -10,14 +10,17 @@ allowed IP: ``conversions.postback_intake`` checks the origin before this reads 
   the sale's own postback with ``event=refund`` is enough). ``original_event`` is that sale's
   event (default ``sale``). ``txn_id`` is required either way: with ``original_txn_id`` it is
   the refund's own id, kept in the postback log and the reversal's note.
-- An approved or paid conversion is reversed through ``conversion_reverse`` (the ledger's one
-  reversal function: a negative entry, carried into the partner's next payout if the sale was
-  paid) with reason ``refund`` or ``chargeback``; a pending or held one is rejected
-  (``conversion_reject``, reason ``refund`` / ``chargeback``): nothing was owed yet.
-- Repeats change nothing: a conversion already reversed or rejected answers
-  ``duplicate: true`` with what it already is (``already_reversed`` / ``already_rejected``).
-- The whole sale is taken back; ``amount`` is not read (a partial refund is a ledger
-  adjustment, ``create_ledger_adjustment``).
+- ``amount`` (optional) is how much of the sale was refunded, in the currency the sale was
+  reported in (``currency``, when sent, must be it); without it, or when the refunds reach
+  the whole sale, the whole sale is taken back. All of it goes through
+  ``conversions.refund_ledger.conversion_refund``, the service the store integrations use:
+  an approved or paid conversion refunded whole is reversed (a negative entry, carried into
+  the partner's next payout if the sale was paid), a pending or held one is rejected (nothing
+  was owed yet); a partial refund reverses the refunded share of a revenue-share commission
+  and leaves the status as it is (docs/ledger.md, "Partial refunds").
+- Repeats change nothing: the refund's ``txn_id`` is its id, and a repeated one answers
+  ``duplicate: true``; so does a conversion already reversed or rejected
+  (``already_reversed`` / ``already_rejected``).
 - An original that does not exist for this offer (or is a test) is refused
   ``unknown_original_txn``, logged like any refusal.
 """
@@ -26,41 +29,41 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
 
 from audit.actor import Actor
-from conversions.models import Conversion, ConversionStatus
+from conversions.models import Conversion
 from conversions.postbacks import DEFAULT_EVENT, EVENT_PATTERN, TXN_ID_PATTERN
-from conversions.reversals import conversion_reverse
-from conversions.services import conversion_reject
+from conversions.refund_ledger import conversion_refund, refund_amount
 from conversions.tracking_config import OfferConfig
+from core.currencies import parse_currency
 from core.errors import ValidationError
-from core.locking import lock_one
 
 REFUND_EVENTS = frozenset({"refund", "chargeback"})
-REVERSED = "reversed"
-REJECTED = "rejected"
-ALREADY_REVERSED = "already_reversed"
-ALREADY_REJECTED = "already_rejected"
 
 
 @dataclass(frozen=True)
 class RefundInput:
     reason: str  # refund | chargeback: the event, and the reversal's reason code
-    txn_id: str
+    txn_id: str  # the refund's own id (or the sale's, when it names no original)
     original_txn_id: str
     original_event: str
+    amount: Decimal | None = None  # None: the whole sale
+    currency: str = ""  # when sent: must be the sale's as reported
 
 
 @dataclass(frozen=True)
 class RecordedRefund:
     conversion: Conversion  # the original sale, as it is now
     duplicate: bool
-    outcome: str  # reversed, rejected, already_reversed, already_rejected
+    outcome: str  # reversed, rejected, partially_refunded, already_*
     original_txn_id: str
     original_event: str
+    refunded: Decimal = Decimal("0.00")
+    reversed: Decimal = Decimal("0.00")
 
 
 def is_refund(params: Mapping[str, str]) -> bool:
@@ -92,8 +95,22 @@ def parse_refund(params: Mapping[str, str]) -> RefundInput:
             "invalid_event",
             "original_event is the refunded sale's event (default sale), e.g. sale or signup.",
         )
+    raw_amount = params.get("amount", "").strip()
+    raw_currency = params.get("currency", "").strip()
+    currency = parse_currency(raw_currency) if raw_currency else ""
+    if currency is None:
+        raise _field_error(
+            "currency",
+            "invalid_currency",
+            "currency must be an ISO 4217 code of three letters: the sale's as reported.",
+        )
     return RefundInput(
-        reason=reason, txn_id=txn_id, original_txn_id=original, original_event=original_event
+        reason=reason,
+        txn_id=txn_id,
+        original_txn_id=original,
+        original_event=original_event,
+        amount=refund_amount(raw_amount) if raw_amount else None,
+        currency=currency,
     )
 
 
@@ -109,44 +126,36 @@ def _unknown(data: RefundInput) -> ValidationError:
 
 @transaction.atomic
 def refund_record(*, actor: Actor, offer: OfferConfig, data: RefundInput) -> RecordedRefund:
-    """Take back the sale ``data`` names: reverse it (approved, paid), reject it (pending,
-    held), or answer what it already is. Raises ``unknown_original_txn``."""
+    """Take back the sale ``data`` names, whole or in part (``conversion_refund``): reverse it
+    (approved, paid), reject it (pending, held), reverse a share of its commission (partial),
+    or answer what it already is. Raises ``unknown_original_txn``."""
     found = Conversion.objects.filter(
         brand_id=actor.brand_id,
         offer_id=offer.id,
         event_type=data.original_event,
         txn_id=data.original_txn_id,
         is_test=False,
-    ).values_list("pk", flat=True)[:1]
-    pk = next(iter(found), None)
-    if pk is None:
+    )[:1]
+    original = next(iter(found), None)
+    if original is None:
         raise _unknown(data)
-    # Locked for the decision; the services below lock it again (re-entrant) and re-check.
-    original = lock_one(
-        Conversion.objects.filter(pk=pk, brand_id=actor.brand_id),
-        not_found=("conversion", pk),
+    result = conversion_refund(
+        actor=actor,
+        conversion=original,
+        refund_id=data.txn_id,
+        reason=data.reason,
+        amount=data.amount,
+        currency=data.currency,
+        note=f"{data.reason} postback, txn_id {data.txn_id}",
     )
-    note = f"{data.reason} postback, txn_id {data.txn_id}"
-    if original.status in (ConversionStatus.APPROVED, ConversionStatus.PAID):
-        moved = conversion_reverse(actor=actor, conversion=original, reason=data.reason, note=note)
-        return _answer(moved, data, REVERSED, duplicate=False)
-    if original.status in (ConversionStatus.PENDING, ConversionStatus.PENDING_REVIEW):
-        moved = conversion_reject(actor=actor, conversion=original, reason=data.reason)
-        return _answer(moved, data, REJECTED, duplicate=False)
-    if original.status == ConversionStatus.REJECTED:
-        return _answer(original, data, ALREADY_REJECTED, duplicate=True)
-    return _answer(original, data, ALREADY_REVERSED, duplicate=True)
-
-
-def _answer(
-    conversion: Conversion, data: RefundInput, outcome: str, *, duplicate: bool
-) -> RecordedRefund:
     return RecordedRefund(
-        conversion=conversion,
-        duplicate=duplicate,
-        outcome=outcome,
+        conversion=result.conversion,
+        duplicate=result.duplicate,
+        outcome=result.outcome,
         original_txn_id=data.original_txn_id,
         original_event=data.original_event,
+        refunded=result.refunded,
+        reversed=result.reversed,
     )
 
 
@@ -165,5 +174,9 @@ def refund_answer(recorded: RecordedRefund) -> dict[str, Any]:
             "outcome": recorded.outcome,
             "original_txn_id": recorded.original_txn_id,
             "original_event": recorded.original_event,
+            # Of the sale as reported, so far; and what this refund took back of the commission.
+            "refunded_amount": recorded.refunded,
+            "currency": conversion.original_currency,
+            "commission_reversed": recorded.reversed,
         },
     }

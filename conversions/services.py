@@ -30,7 +30,12 @@ from conversions.attribution import (
 from conversions.caps import cap_reached, cap_try_take
 from conversions.currency import Original, in_offer_currency
 from conversions.fraud import FraudScore, over_threshold, score_conversion
-from conversions.ledger import commission_record, reversal_record
+from conversions.ledger import (
+    commission_record,
+    refund_share_record,
+    refunded_total,
+    reversal_record,
+)
 from conversions.models import (
     Click,
     ClickOutcome,
@@ -40,7 +45,7 @@ from conversions.models import (
     PostbackDelivery,
 )
 from conversions.outbox import enqueue_conversion_event, enqueue_postbacks
-from conversions.payouts_math import resolve_amounts
+from conversions.payouts_math import payout_type_for, resolve_amounts
 from conversions.postbacks import PostbackInput
 from conversions.rollups import rollup_conversion_added, rollup_conversions_moved
 from conversions.tracking_config import BrandConfig, OfferConfig
@@ -232,6 +237,7 @@ def _record_new(
         currency=data.currency,
         **original.fields(),
         payout=payout,
+        payout_type=payout_type_for(offer, partner_id=partner.pk, event_type=data.event_type),
         revenue=revenue,
         status=status,
         status_reason=reason,
@@ -346,6 +352,13 @@ def conversion_approve(*, actor: Actor, conversion: Conversion) -> Conversion:
     entry = commission_record(locked, actor=actor)
     if entry is not None:
         changes["commission"] = [None, entry.amount]
+        # A sale partly refunded while it waited: its revenue share comes off at once.
+        refunded = refunded_total(locked)
+        share = refunded and refund_share_record(
+            locked, actor=actor, refunded=refunded, reason="refund", note="refunded in part"
+        )
+        if share:
+            changes["commission_refunded"] = [None, -share.amount]
     rollup_conversions_moved(
         [locked], tz=brand_tz(actor), old=old_status, new=locked.status, old_reason=old_reason
     )

@@ -34,3 +34,7 @@ def new_payout_id() -> str:
 
 def new_ledger_entry_id() -> str:
     return "led_" + random_base62(22)
+
+
+def new_refund_id() -> str:
+    return "rfd_" + random_base62(22)

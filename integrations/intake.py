@@ -348,9 +348,13 @@ def reverse(
     amount: Decimal | None,
     reason: str,
     object_id: str,
+    refund_id: str = "",
+    currency: str = "",
+    cumulative: bool = False,
 ) -> Handled:
-    """Reverse the conversion a refunded or disputed payment recorded (``amount`` None: the
-    whole of it)."""
+    """Refund the conversion a refunded or disputed payment recorded (``amount`` None: the
+    whole of it; ``cumulative``: all refunded so far), once per ``refund_id`` (default: the
+    object's id)."""
     payment = (
         IntegrationPayment.objects.select_related("conversion")
         .filter(
@@ -370,9 +374,12 @@ def reverse(
         detail = reverse_payment(
             actor=source.actor,
             conversion=payment.conversion,
+            refund_id=refund_id or object_id,
             amount=amount,
             reason=reason,
-            note=f"{source.provider} {object_id} {reason}",
+            currency=currency,
+            cumulative=cumulative,
+            note=f"{source.provider} {refund_id or object_id} {reason}",
         )
     except DomainError as exc:
         raise Ignored(exc.code, exc.message, object_id=object_id) from None

@@ -1,12 +1,12 @@
-"""Undoing what a refunded or disputed payment recorded, the way every other path does.
+"""Undoing what a refunded or disputed payment recorded, the way every other path does: through
+``conversions.refund_ledger.conversion_refund``, the service refund postbacks use too.
 
-An approved or paid conversion is reversed through the ledger
-(``conversions.reversals.conversion_reverse``: status ``reversed``, a negative ledger entry
-that the partner's next payout nets, one audit event), with the reason ``refund`` or
-``chargeback``. One still pending (or held for review) has earned nothing yet: it is rejected
-instead (``conversion_reject``), as reverse_conversion itself advises. A partial refund leaves
-the conversion as it is (the ledger reverses whole conversions): it is logged as ignored
-(``partial_refund``) for the brand to decide."""
+A refund of the whole payment (or a dispute) reverses an approved or paid conversion (status
+``reversed``, a negative ledger entry that the partner's next payout nets) with the reason
+``refund`` or ``chargeback``, and rejects one still pending (``refunded`` / ``disputed``). A
+partial refund reverses the refunded share of a revenue-share commission and leaves the status
+as it is; the refunds that reach the whole payment reverse what is left (docs/ledger.md,
+"Partial refunds"). Each refund counts once, by its own id."""
 
 from __future__ import annotations
 
@@ -14,35 +14,35 @@ from decimal import Decimal
 
 from audit.actor import Actor
 from conversions.ledger_models import ReversalReason
-from conversions.models import Conversion, ConversionStatus
-from conversions.reversals import REVERSIBLE, conversion_reverse
-from conversions.services import conversion_reject
-from core.errors import ConflictError
+from conversions.models import Conversion
+from conversions.refund_ledger import conversion_refund
 
 LEDGER_REASONS = {"refunded": ReversalReason.REFUND, "disputed": ReversalReason.CHARGEBACK}
 
 
 def reverse_payment(
-    *, actor: Actor, conversion: Conversion, amount: Decimal | None, reason: str, note: str = ""
+    *,
+    actor: Actor,
+    conversion: Conversion,
+    refund_id: str,
+    amount: Decimal | None,
+    reason: str,
+    currency: str = "",
+    cumulative: bool = False,
+    note: str = "",
 ) -> str:
-    """Reverse ``conversion`` for ``reason`` (refunded, disputed); ``amount`` None or at least
-    the sale: all of it. The answer is the log's detail line."""
-    # The refund is in the currency the sale was reported in (the order's, the charge's): it
-    # is compared with the sale as reported, not with the sale converted into the offer's.
-    if amount is not None and amount < conversion.original_amount:
-        raise ConflictError(
-            f"A partial refund ({amount} of {conversion.original_amount} "
-            f"{conversion.original_currency}) "
-            f"leaves {conversion.pk} as it is: reverse it yourself (reverse_conversion) or "
-            "adjust the partner's balance (create_ledger_adjustment).",
-            code="partial_refund",
-        )
-    if conversion.status == ConversionStatus.REJECTED:
-        return f"{conversion.pk} was already rejected."
-    if conversion.status in REVERSIBLE or conversion.status == ConversionStatus.REVERSED:
-        reversed_ = conversion_reverse(
-            actor=actor, conversion=conversion, reason=LEDGER_REASONS[reason], note=note[:500]
-        )
-        return f"{reversed_.pk} reversed ({reversed_.status_reason}); the ledger nets it."
-    rejected = conversion_reject(actor=actor, conversion=conversion, reason=reason)
-    return f"{rejected.pk} was not approved yet: rejected ({reason})."
+    """Refund ``conversion`` for ``reason`` (refunded, disputed): ``amount`` of the payment, in
+    its currency (None: all of it; ``cumulative``: all refunded so far). The answer is the
+    log's detail line."""
+    result = conversion_refund(
+        actor=actor,
+        conversion=conversion,
+        refund_id=refund_id,
+        reason=LEDGER_REASONS[reason],
+        amount=amount,
+        currency=currency,
+        cumulative=cumulative,
+        note=note[:500],
+        reject_reason=reason,
+    )
+    return result.detail()

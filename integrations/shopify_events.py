@@ -132,6 +132,17 @@ def _refund(source: Source, refund: dict[str, Any]) -> Handled:
             "The refund returns no money (a restock or a cancelled line only).",
             object_id=refund_id,
         )
+    currencies = {
+        str(transaction.get("currency") or "").upper()
+        for transaction in _list(refund.get("transactions"))
+        if transaction.get("kind") == "refund" and transaction.get("currency")
+    }
     return reverse(
-        source, references=[order_id], amount=amount, reason="refunded", object_id=order_id
+        source,
+        references=[order_id],
+        amount=amount,
+        reason="refunded",
+        object_id=order_id,
+        refund_id=refund_id,
+        currency=currencies.pop() if len(currencies) == 1 else "",
     )

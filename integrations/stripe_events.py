@@ -270,9 +270,21 @@ def _invoice(source: Source, event: dict[str, Any], invoice: dict[str, Any]) -> 
     return recorded_answer(recorded, object_id=invoice_id)
 
 
+def _latest_refund_id(charge: dict[str, Any]) -> str:
+    """The newest refund's id when the charge carries its refunds (older API versions)."""
+    refunds = _dict(charge.get("refunds")).get("data")
+    if isinstance(refunds, list) and refunds and isinstance(refunds[0], dict):
+        return _text(refunds[0], "id")
+    return ""
+
+
 def _refund(source: Source, charge: dict[str, Any]) -> Handled:
+    """``charge.refunded`` carries the charge, whose ``amount_refunded`` is everything refunded
+    so far: taken as a cumulative total, so events arriving twice or out of order count each
+    refund once. Its id is the newest refund's when the charge lists them, else the charge's
+    and the total (one id per total)."""
     charge_id = _text(charge, "id")
-    refunded, _currency = _amount(charge, "amount_refunded")
+    refunded, currency = _amount(charge, "amount_refunded")
     total, _ = _amount(charge, "amount")
     whole = charge.get("refunded") is True or refunded >= total
     return reverse(
@@ -281,6 +293,9 @@ def _refund(source: Source, charge: dict[str, Any]) -> Handled:
         amount=None if whole else refunded,
         reason="refunded",
         object_id=charge_id,
+        refund_id=_latest_refund_id(charge) or f"{charge_id}:refunded:{refunded}",
+        currency=currency,
+        cumulative=True,
     )
 
 

@@ -62,6 +62,9 @@ def test_a_refund_reverses_an_approved_sale_through_the_ledger(client, shop):
         "outcome": "reversed",
         "original_txn_id": "ORDER-1",
         "original_event": "sale",
+        "refunded_amount": "100.00",
+        "currency": "USD",
+        "commission_reversed": "12.50",
     }
     conversion.refresh_from_db()
     assert (conversion.status, conversion.status_reason) == ("reversed", "refund")
@@ -136,6 +139,16 @@ def test_the_original_event_picks_the_sale(client, shop):
         ({"event": "refund", "txn_id": "R 1"}, "invalid_txn_id"),
         ({"event": "refund", "txn_id": "R-1", "original_txn_id": "a\x00b"}, "invalid_txn_id"),
         ({"event": "refund", "txn_id": "R-1", "original_txn_id": "x" * 129}, "invalid_txn_id"),
+        ({"event": "refund", "txn_id": "ORDER-4", "amount": "-1"}, "invalid_amount"),
+        ({"event": "refund", "txn_id": "ORDER-4", "amount": "0"}, "invalid_amount"),
+        ({"event": "refund", "txn_id": "ORDER-4", "amount": "NaN"}, "invalid_amount"),
+        ({"event": "refund", "txn_id": "ORDER-4", "amount": "1.001"}, "invalid_amount"),
+        ({"event": "refund", "txn_id": "ORDER-4", "amount": "1e20"}, "invalid_amount"),
+        ({"event": "refund", "txn_id": "ORDER-4", "currency": "EURO"}, "invalid_currency"),
+        (
+            {"event": "refund", "txn_id": "ORDER-4", "amount": "5", "currency": "EUR"},
+            "refund_currency_mismatch",
+        ),
     ],
 )
 def test_refusals_are_clear_logged_and_change_nothing(client, shop, params, code):
@@ -199,3 +212,38 @@ def test_a_refund_must_prove_its_origin_like_any_postback(client, shop):
     assert posted.status_code == 200, posted.json()
     other.refresh_from_db()
     assert (other.status, other.status_reason) == ("reversed", "chargeback")
+
+
+def test_a_partial_refund_postback_reverses_its_share_and_counts_once(client, shop):
+    """docs/tracking.md: amount names how much of the sale was refunded. The offer pays a flat
+    12.50 here; on a 10 % revenue share the same refund takes back 10 % of 40.00."""
+    brand, _offer, partner = shop
+    revshare = OfferFactory(
+        brand=brand,
+        slug="revshare",
+        min_conversion_seconds=0,
+        payout_type="percent",
+        payout_amount=Decimal("10"),
+    )
+    conversion = approved(brand, sale(brand, revshare, partner, "ORDER-9"))  # 100.00: 10.00
+    params = {"event": "refund", "txn_id": "RF-1", "original_txn_id": "ORDER-9", "amount": "40"}
+    first = refund(client, offer="revshare", **params)
+    assert first.status_code == 200, first.json()
+    body = first.json()
+    assert (body["status"], body["duplicate"]) == ("approved", False)
+    assert body["refund"]["outcome"] == "partially_refunded"
+    assert (body["refund"]["refunded_amount"], body["refund"]["commission_reversed"]) == (
+        "40.00",
+        "4.00",
+    )
+    again = refund(client, offer="revshare", **params).json()
+    assert (again["duplicate"], again["refund"]["outcome"]) == (True, "already_recorded")
+    rest = refund(
+        client, offer="revshare", event="refund", txn_id="RF-2", original_txn_id="ORDER-9"
+    ).json()
+    assert (rest["status"], rest["refund"]["commission_reversed"]) == ("reversed", "6.00")
+    amounts = LedgerEntry.objects.filter(conversion=conversion, kind="reversal")
+    assert sorted(entry.amount for entry in amounts) == [Decimal("-6.00"), Decimal("-4.00")]
+    event = AuditEvent.objects.get(action="conversion.refund")
+    assert event.changes["refund_id"] == [None, "RF-1"]
+    assert (event.actor_label, event.channel) == ("system:postback", "postback")

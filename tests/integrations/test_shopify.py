@@ -55,14 +55,18 @@ def test_repeated_webhook_id_records_once(shop, new_click):
     assert Conversion.objects.count() == 1
 
 
-def test_refund_reverses_and_partial_refund_does_not(shop, new_click):
+def test_refund_reverses_and_partial_refund_leaves_a_pending_sale_pending(shop, new_click):
     post(shopify_order(click_id=new_click()), topic="orders/create")
     partial = post(
         shopify_refund(amount="20.00", refund_id=1), topic="refunds/create", webhook_id="r1"
     )
-    assert partial.json()["reason"] == "partial_refund"
-    assert Conversion.objects.get().status != ConversionStatus.REJECTED
-    full = post(shopify_refund(refund_id=2), topic="refunds/create", webhook_id="r2")
+    assert partial.json()["reason"] == "conversion_refunded"
+    assert Conversion.objects.get().status == ConversionStatus.PENDING
+    assert Conversion.objects.get().refunds.get().amount == Decimal("20.00")
+    # The rest of the order (179.00 of 199.00): the whole is refunded, the pending sale rejected.
+    full = post(
+        shopify_refund(amount="179.00", refund_id=2), topic="refunds/create", webhook_id="r2"
+    )
     assert full.json()["reason"] == "conversion_refunded"
     assert Conversion.objects.get().status == ConversionStatus.REJECTED
 

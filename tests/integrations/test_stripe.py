@@ -380,3 +380,33 @@ def test_dispute_of_an_approved_sale_is_a_chargeback(shop, new_click):
     body = dispute(charge_id="ch_z", payment_intent="pi_cb")
     assert post(stripe_event("charge.dispute.created", body, event_id="evt_dp2")).status_code == 200
     assert Conversion.objects.get().status_reason == "chargeback"
+
+
+def test_partial_refunds_of_a_charge_reverse_their_share_once(shop, new_click):
+    """charge.refunded carries the charge's amount_refunded so far: each refund counts once,
+    whether its event comes twice or late; the one that completes the charge reverses the
+    rest. The offer's flat commission is kept until then (docs/ledger.md)."""
+    from conversions.ledger_models import ConversionRefund, LedgerEntry
+    from conversions.services import conversion_approve
+
+    offer = shop["offer"]
+    offer.payout_type, offer.payout_amount = "percent", Decimal("10")
+    offer.save()
+    session = checkout_session(
+        click_id=new_click(), mode="payment", invoice=None, payment_intent="pi_partial"
+    )
+    post(stripe_event("checkout.session.completed", session))
+    conversion = conversion_approve(actor=shop["actor"], conversion=Conversion.objects.get())
+    assert conversion.payout == Decimal("4.90")  # 10 % of 49.00
+    part = charge(payment_intent="pi_partial", amount_refunded=1000)  # 10.00 of 49.00
+    for event_id in ("evt_p1", "evt_p1_again"):
+        answer = post(stripe_event("charge.refunded", part, event_id=event_id)).json()
+        assert answer["reason"] == "conversion_refunded", answer
+    assert Conversion.objects.get().status == "approved"
+    entries = LedgerEntry.objects.filter(conversion=conversion, kind="reversal")
+    assert [entry.amount for entry in entries] == [Decimal("-1.00")]  # 4.90 × 10/49
+    whole = charge(payment_intent="pi_partial")
+    post(stripe_event("charge.refunded", whole, event_id="evt_p2"))
+    assert Conversion.objects.get().status == "reversed"
+    assert sum(entry.amount for entry in entries.all()) == Decimal("-4.90")
+    assert ConversionRefund.objects.count() == 2
