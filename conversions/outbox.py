@@ -13,11 +13,9 @@ schedule with ±10 % jitter, then ``dead``; a postback that dies emits ``postbac
 from __future__ import annotations
 
 import logging
-import random
 from datetime import datetime, timedelta
 
-from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from brands import events
@@ -25,6 +23,7 @@ from brands.webhooks import signing_secrets_in_use
 from conversions.models import Conversion, DeliveryKind, DeliveryStatus, PostbackDelivery
 from conversions.webhooks import conversion_data
 from core.outbound_http import OutboundRefused, fetch
+from core.outbox import backoff, claim_each, claim_one
 from core.url_templates import render_url_template
 from core.webhook_signing import request_target, signature_headers
 
@@ -166,29 +165,22 @@ def enqueue_conversion_event(conversion: Conversion, event: str) -> None:
 
 def next_delay(attempts: int) -> timedelta | None:
     """Delay after the ``attempts``-th failure, jittered ±10 %; None when retries are exhausted."""
-    if attempts >= MAX_ATTEMPTS:
-        return None
-    base = RETRY_DELAYS[attempts - 1]
-    return base * random.uniform(0.9, 1.1)  # noqa: S311 - jitter, not security
+    return backoff(RETRY_DELAYS, attempts)
 
 
 def _due(now: datetime) -> Q:
     return Q(status__in=[DeliveryStatus.PENDING, DeliveryStatus.FAILED], next_attempt_at__lte=now)
 
 
+def _due_rows(now: datetime | None) -> QuerySet[PostbackDelivery]:
+    return PostbackDelivery.objects.filter(_due(now or timezone.now())).order_by(
+        "next_attempt_at", "pk"
+    )
+
+
 def deliver_one(now: datetime | None = None) -> PostbackDelivery | None:
     """Claim and attempt the next due delivery; None when nothing is due."""
-    with transaction.atomic():
-        delivery = (
-            PostbackDelivery.objects.select_for_update(skip_locked=True)
-            .filter(_due(now or timezone.now()))
-            .order_by("next_attempt_at", "pk")
-            .first()
-        )
-        if delivery is None:
-            return None
-        _attempt(delivery)
-        return delivery
+    return claim_one(_due_rows(now), _attempt)
 
 
 def message_id(delivery: PostbackDelivery) -> str:
@@ -278,12 +270,7 @@ def _attempt(delivery: PostbackDelivery) -> None:
 
 def drain(*, limit: int | None = None, now: datetime | None = None) -> int:
     """Attempt due deliveries until none is due (or ``limit``); returns how many were tried."""
-    tried = 0
-    while limit is None or tried < limit:
-        if deliver_one(now) is None:
-            break
-        tried += 1
-    return tried
+    return claim_each(lambda: _due_rows(now), _attempt, limit=limit)
 
 
 def _announce_dead(delivery: PostbackDelivery) -> None:

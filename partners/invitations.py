@@ -24,7 +24,6 @@ import logging
 import re
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -36,6 +35,8 @@ from core.errors import ConflictError, RateLimitedError
 from core.ids import random_base62
 from core.links import public_url
 from core.rate_limits import count_request
+from mailer.models import EmailKind
+from mailer.services import email_enqueue
 from partners.models import Partner, PartnerInvitation
 from partners.sign_in import normalized_email
 
@@ -71,7 +72,7 @@ def _throttle(brand_id: int, address: str) -> None:
 
 @transaction.atomic
 def partner_invite(*, actor: Actor, email: str, name: str = "") -> PartnerInvitation:
-    """Invite ``email`` to apply as a partner of the actor's brand, emailed after commit."""
+    """Invite ``email`` to apply as a partner of the actor's brand; the email is queued with it."""
     actor.require_write()
     address = normalized_email(email)
     if Partner.objects.filter(brand_id=actor.brand_id, email__iexact=address).exists():
@@ -105,35 +106,30 @@ def partner_invite(*, actor: Actor, email: str, name: str = "") -> PartnerInvita
         changes={"email": [None, address], "expires_at": [None, invitation.expires_at.isoformat()]},
     )
     url = public_url(f"/p/{actor.brand_slug}/apply?invite={invitation.selector}{verifier}")
-    invitation_pk = invitation.pk
-    transaction.on_commit(lambda: _send_invitation(invitation_pk, url))
+    _queue_invitation(invitation, url)
     return invitation
 
 
-def _send_invitation(invitation_pk: int, url: str) -> None:
-    """The email; a failure is logged (the brand may invite again)."""
-    try:
-        invitation = PartnerInvitation.objects.select_related("brand").get(pk=invitation_pk)
-        brand = invitation.brand
-        context = {
-            "brand": brand,
-            "name": invitation.name,
-            "url": url,
-            "days": settings.TRCKER_PARTNER_INVITE_DAYS,
-            "login_url": public_url(f"/p/{brand.slug}/login/"),
-        }
-        message = EmailMultiAlternatives(
-            f"{' '.join(brand.name.split())[:100]} invites you to its partner program",
-            render_to_string("emails/partner_invitation.txt", context),
-            settings.DEFAULT_FROM_EMAIL,
-            [invitation.email],
-        )
-        message.attach_alternative(
-            render_to_string("emails/partner_invitation.html", context), "text/html"
-        )
-        message.send()
-    except Exception:
-        logger.exception("could not send partner invitation %s", invitation_pk)
+def _queue_invitation(invitation: PartnerInvitation, url: str) -> None:
+    """The email, queued in the invitation's transaction (the worker sends it; its body, with
+    the token, is stored encrypted and never sent after the invitation expires)."""
+    brand = Brand.objects.get(pk=invitation.brand_id)
+    context = {
+        "brand": brand,
+        "name": invitation.name,
+        "url": url,
+        "days": settings.TRCKER_PARTNER_INVITE_DAYS,
+        "login_url": public_url(f"/p/{brand.slug}/login/"),
+    }
+    email_enqueue(
+        brand_id=brand.pk,
+        kind=EmailKind.PARTNER_INVITATION,
+        to=invitation.email,
+        subject=f"{' '.join(brand.name.split())[:100]} invites you to its partner program",
+        text=render_to_string("emails/partner_invitation.txt", context),
+        html=render_to_string("emails/partner_invitation.html", context),
+        expires_at=invitation.expires_at,
+    )
 
 
 def invitation_for_token(*, brand: Brand, token: str) -> PartnerInvitation | None:

@@ -1,17 +1,13 @@
 """Writes for partners and coupons. Each runs in its own transaction and is audited in it;
-emails are sent only after the transaction commits."""
+the emails they cause are queued in it too (partners/emails.py), sent by the worker."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
-from django.conf import settings
-from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import IntegrityError, transaction
 from django.db.models import F
-from django.template.loader import render_to_string
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -21,27 +17,21 @@ from brands.events import PARTNER_APPLIED, PARTNER_APPROVED, emit
 from brands.models import Brand
 from core.config_cache import tracking_config_changed
 from core.errors import ConflictError, InvalidTransitionError, NotFoundError, ValidationError
-from core.links import public_url, tracking_link
 from core.locking import lock_one
 from core.validation import full_clean_or_raise
 from offers.models import Offer
 from offers.validation import check_postback_template
+from partners.emails import queue_application_notice, queue_partner_welcome
 from partners.events import partner_data
 from partners.models import Coupon, CouponStatus, Partner, PartnerStatus
 from partners.selectors import (
-    brand_owner_membership_list,
-    partner_active_coupon_list,
     partner_email_taken,
-    partner_offer_list,
 )
 
 logger = logging.getLogger(__name__)
 
 PARTNER_UPDATABLE_FIELDS = ("name", "email", "website", "postback_url_template", "payout_currency")
 APPLICATION_NOTE_MAX = 1000
-# Links listed in one tracking-setup email; a brand with more active offers says how many
-# more there are instead of sending a wall of links.
-SETUP_EMAIL_MAX_LINKS = 100
 
 
 def _unique_partner_slug(brand_id: int, name: str) -> str:
@@ -173,8 +163,7 @@ def partner_apply(
     )
     emit(brand_id=actor.brand_id, event=PARTNER_APPLIED, data=partner_data(partner, note=note))
     tracking_config_changed(actor.brand_id)
-    partner_pk = partner.pk
-    transaction.on_commit(lambda: _notify_owners_of_application(actor, partner_pk, note))
+    queue_application_notice(actor=actor, partner=partner, note=note)
     return partner
 
 
@@ -249,8 +238,7 @@ def partner_approve(*, actor: Actor, partner: Partner) -> Partner:
     if changed:
         emit(brand_id=actor.brand_id, event=PARTNER_APPROVED, data=partner_data(locked))
     if changed and locked.email:
-        partner_pk = locked.pk
-        transaction.on_commit(lambda: _send_partner_welcome(actor, partner_pk))
+        queue_partner_welcome(actor=actor, partner=locked)
     return locked
 
 
@@ -268,146 +256,6 @@ def partner_pause(*, actor: Actor, partner: Partner) -> Partner:
 @transaction.atomic
 def partner_resume(*, actor: Actor, partner: Partner) -> Partner:
     return _transition(actor, partner, "resume")[0]
-
-
-def _one_line(text: str, limit: int = 150) -> str:
-    # Subjects carry applicant-typed names: a newline would be a header injection (Django
-    # refuses it, and the mail would be lost), an essay would be unreadable.
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
-
-
-def _email(
-    *, subject: str, template: str, context: dict[str, Any], to: str, reply_to: str = ""
-) -> EmailMultiAlternatives:
-    """A plain-text email with an HTML alternative, from ``emails/<template>.txt`` and
-    ``.html`` (the text one renders with autoescape off, the HTML one escapes everything)."""
-    message = EmailMultiAlternatives(
-        _one_line(subject),
-        render_to_string(f"emails/{template}.txt", context),
-        settings.DEFAULT_FROM_EMAIL,
-        [to],
-        reply_to=[reply_to] if reply_to else None,
-    )
-    message.attach_alternative(render_to_string(f"emails/{template}.html", context), "text/html")
-    return message
-
-
-def _send_each(messages: list[tuple[str, EmailMultiAlternatives]], about: str) -> None:
-    """Send one by one after commit: a failure is logged and the others still go out; the
-    write that triggered them stands either way."""
-    if not messages:
-        return
-    try:
-        connection = get_connection()
-    except Exception:
-        logger.exception("no email connection; nothing sent for %s", about)
-        return
-    for label, message in messages:
-        try:
-            message.connection = connection
-            message.send()
-        except Exception:
-            logger.exception("could not send %s email for %s", label, about)
-
-
-def _setup_email_context(*, actor: Actor, partner: Partner) -> dict[str, Any]:
-    """What the welcome and tracking-setup emails show: the brand, one tracking link per
-    offer the partner may promote, and their active coupons."""
-    brand = Brand.objects.get(pk=actor.brand_id)
-    offers = partner_offer_list(actor=actor, partner=partner)
-    shown = list(offers[:SETUP_EMAIL_MAX_LINKS])
-    links = [
-        {
-            "offer": offer,
-            "url": tracking_link(
-                brand_slug=brand.slug, offer_slug=offer.slug, partner_slug=partner.slug
-            ),
-        }
-        for offer in shown
-    ]
-    more = offers.count() - len(shown) if len(shown) == SETUP_EMAIL_MAX_LINKS else 0
-    return {
-        "partner": partner,
-        "brand": brand,
-        "links": links,
-        "more_links": more,
-        "coupons": list(partner_active_coupon_list(actor=actor, partner=partner)),
-        "example_link": links[0]["url"] if links else "",
-    }
-
-
-def _send_partner_welcome(actor: Actor, partner_pk: int) -> None:
-    try:
-        partner = Partner.objects.get(pk=partner_pk, brand_id=actor.brand_id)
-        context = _setup_email_context(actor=actor, partner=partner)
-    except Exception:
-        logger.exception("could not prepare the welcome emails of partner %s", partner_pk)
-        return
-    brand_name = context["brand"].name
-    _send_each(
-        [
-            (
-                "welcome",
-                _email(
-                    subject=f"Welcome to {brand_name}'s partner program",
-                    template="partner_welcome",
-                    context=context,
-                    to=partner.email,
-                ),
-            ),
-            (
-                "tracking-setup",
-                _email(
-                    subject=f"Your {brand_name} tracking links",
-                    template="partner_tracking_setup",
-                    context=context,
-                    to=partner.email,
-                ),
-            ),
-        ],
-        about=f"partner {partner.slug}",
-    )
-
-
-def _notify_owners_of_application(actor: Actor, partner_pk: int, note: str) -> None:
-    try:
-        partner = Partner.objects.get(pk=partner_pk, brand_id=actor.brand_id)
-        brand = Brand.objects.get(pk=actor.brand_id)
-        owners = [membership.user for membership in brand_owner_membership_list(actor=actor)]
-        context = {
-            "partner": partner,
-            "brand": brand,
-            "note": note,
-            "review_url": public_url(reverse("admin:partners_partner_change", args=[partner.pk])),
-            "pending_url": public_url(
-                reverse("admin:partners_partner_changelist") + "?status__exact=pending"
-            ),
-        }
-        messages = [
-            (
-                "application-notice",
-                _email(
-                    subject=f"New partner application for {brand.name}: {partner.name}",
-                    template="partner_application_owner",
-                    context={**context, "owner": owner},
-                    to=owner.email,
-                    # Owners answer the applicant directly; the address was validated.
-                    reply_to=partner.email,
-                ),
-            )
-            for owner in owners
-        ]
-    except Exception:
-        logger.exception("could not prepare the application notice of partner %s", partner_pk)
-        return
-    if not messages:
-        logger.warning(
-            "partner application %s: brand %s has no owner with an email address",
-            partner.slug,
-            brand.slug,
-        )
-    _send_each(messages, about=f"application {partner.slug}")
 
 
 @transaction.atomic

@@ -26,7 +26,6 @@ import re
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -37,6 +36,8 @@ from brands.models import Brand
 from core.errors import AuthenticationError
 from core.ids import random_base62
 from core.links import public_url
+from mailer.models import EmailKind
+from mailer.services import email_enqueue
 from partners.models import Partner, PartnerSignInLink, PartnerStatus
 
 logger = logging.getLogger(__name__)
@@ -103,7 +104,7 @@ def _new_link(*, brand: Brand, partner: Partner, email: str, now: dt.datetime) -
 
 def partner_sign_in_links_send(*, actor: Actor, brand: Brand, email: str) -> list[SentLink]:
     """Create a sign-in link for each partner of ``brand`` this address may sign in as, and
-    email each after commit. An address that names nobody creates and sends nothing; the
+    queue an email for each with it. An address that names nobody creates and sends nothing; the
     caller answers the same either way. ``actor`` is the anonymous visitor of the form
     (audited as ``partner.sign_in_link_send`` on each partner it emailed)."""
     address = normalized_email(email)
@@ -115,35 +116,24 @@ def partner_sign_in_links_send(*, actor: Actor, brand: Brand, email: str) -> lis
             sent.append(SentLink(partner=partner, url=url))
             # The link itself never enters the audit log: it is a credential.
             audit_record(actor=actor, action="partner.sign_in_link_send", target=partner)
-    if sent:
-        transaction.on_commit(lambda: _send_links(brand=brand, email=address, links=sent))
+            _queue_link(brand=brand, email=address, link=sent[-1], now=now)
     return sent
 
 
-def _send_links(*, brand: Brand, email: str, links: list[SentLink]) -> None:
-    """One email per link; a failure is logged (the visitor may ask again)."""
+def _queue_link(*, brand: Brand, email: str, link: SentLink, now: dt.datetime) -> None:
+    """The link's email, queued in its transaction: the worker sends it, never after the link
+    expires; its body (the link is a credential) is stored encrypted."""
     minutes = settings.TRCKER_PORTAL_LINK_MINUTES
-    try:
-        connection = get_connection()
-    except Exception:
-        logger.exception("no email connection; no sign-in link sent for brand %s", brand.slug)
-        return
-    for link in links:
-        context = {"brand": brand, "partner": link.partner, "url": link.url, "minutes": minutes}
-        message = EmailMultiAlternatives(
-            f"Your sign-in link for the {' '.join(brand.name.split())[:100]} partner portal",
-            render_to_string("emails/partner_sign_in.txt", context),
-            settings.DEFAULT_FROM_EMAIL,
-            [email],
-            connection=connection,
-        )
-        message.attach_alternative(
-            render_to_string("emails/partner_sign_in.html", context), "text/html"
-        )
-        try:
-            message.send()
-        except Exception:
-            logger.exception("could not send a sign-in link for partner %s", link.partner.pk)
+    context = {"brand": brand, "partner": link.partner, "url": link.url, "minutes": minutes}
+    email_enqueue(
+        brand_id=brand.pk,
+        kind=EmailKind.PARTNER_SIGN_IN,
+        to=email,
+        subject=f"Your sign-in link for the {' '.join(brand.name.split())[:100]} partner portal",
+        text=render_to_string("emails/partner_sign_in.txt", context),
+        html=render_to_string("emails/partner_sign_in.html", context),
+        expires_at=now + dt.timedelta(minutes=minutes),
+    )
 
 
 def _split(token: str) -> tuple[str, str] | None:

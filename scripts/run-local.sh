@@ -50,7 +50,8 @@ cat <<INFO
 
 INFO
 
-# The worker (queued clicks and tool-call rows, audit links, outbound postbacks) runs beside
+# The worker (queued clicks and tool-call rows, audit links, outbound postbacks, emails: the
+# console backend prints them here) runs beside
 # the web server and stops with it.
 "$PY" manage.py run_workers &
 worker=$!

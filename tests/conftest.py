@@ -17,6 +17,9 @@ from core.queue_redis import queue_client
 from tests.factories import BrandFactory, OfferFactory, PartnerFactory
 from tests.live_server import Server, gunicorn
 
+# The ``smtp`` fixture: a real SMTP server on loopback (tests/mailer/smtp.py).
+pytest_plugins = ["tests.mailer.smtp"]
+
 ON_POSTGRES = connection.vendor == "postgresql"
 
 

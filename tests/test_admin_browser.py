@@ -36,6 +36,7 @@ from conversions.services import conversion_approve
 from core.links import inbound_postback_url, tracking_link_template
 from integrations.intake import log_event
 from integrations.services import connection_set_secret
+from mailer.models import OutboundEmail
 from mcp_gateway.models import McpToolCall
 from offers.models import OfferCapCounter
 from offers.services import offer_set_payout_rule
@@ -149,6 +150,14 @@ def busy_brand(transactional_db):
     )
     partner_invite(
         actor=actor, email="partnerships@outdoor-reviews-and-deals.example", name="Outdoor Reviews"
+    )
+    # The invitation queued its email; the next attempt of this one failed with a long reply.
+    OutboundEmail.objects.filter(brand=acme).update(
+        status="failed",
+        attempts=3,
+        next_attempt_at=dt.datetime(2026, 11, 27, 12, 30, tzinfo=dt.UTC),
+        last_error="recipient refused: 451 4.7.1 <partnerships@outdoor-reviews-and-deals.example>:"
+        " Recipient address rejected: Greylisted, please try again in 300 seconds",
     )
     McpToolCall.objects.create(
         brand=acme,

@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "mozilla_django_oidc",
     "trcker_site",
     "audit",
+    "mailer",  # the email outbox: queued by services, sent by the worker
     "brands",
     "offers",
     "partners",
@@ -227,7 +228,10 @@ EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")
 EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL")
-EMAIL_TIMEOUT = 10
+EMAIL_TIMEOUT = 10  # seconds; the worker holds an email's row lock through one SMTP exchange
+# Sent, dead and expired emails (recipient, subject, status; never the body) stay listed in the
+# admin this long, then the worker deletes them (docs/operations.md, "Emails").
+TRCKER_EMAIL_KEEP_DAYS = int(os.environ.get("TRCKER_EMAIL_KEEP_DAYS", "30"))
 
 # --- REST framework ------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -2,14 +2,15 @@
 
 Each pass, in order: records in the queue streams (clicks, MCP tool-call rows) — batches held
 from a failed pass first, then records dead workers held, then new ones — audit events to
-link into their brands' chains, due outbound postbacks, (about once a minute) conversions
-whose hold has passed (``conversions.auto_approval``), and (about hourly) inbound postback
-log rows past ``TRCKER_POSTBACK_LOG_DAYS``. An idle worker blocks on the
-streams for up to ``TRCKER_WORKER_IDLE_SECONDS``, so a queued record is written within
-milliseconds of its request and the database-side work waits at most that long. Several
-workers may run at once: the consumer group hands each record to one of them, the audit
-linker locks per brand, deliveries are claimed with SKIP LOCKED (PostgreSQL; on SQLite run
-one). Nothing here runs inside a web process.
+link into their brands' chains, due outbound postbacks, due emails (``mailer.sending``, the
+only code that talks to an SMTP server), (about once a minute) conversions whose hold has
+passed (``conversions.auto_approval``), and (about hourly) inbound postback log rows past
+``TRCKER_POSTBACK_LOG_DAYS`` and finished emails past ``TRCKER_EMAIL_KEEP_DAYS``. An idle
+worker blocks on the streams for up to ``TRCKER_WORKER_IDLE_SECONDS``, so a queued record is
+written within milliseconds of its request and the database-side work waits at most that
+long. Several workers may run at once: the consumer group hands each record to one of them,
+the audit linker locks per brand, deliveries and emails are claimed with SKIP LOCKED
+(PostgreSQL; on SQLite run one). Nothing here runs inside a web process.
 """
 
 from __future__ import annotations
@@ -41,11 +42,13 @@ from conversions.postback_log import (
 from core.queue_redis import configuration_problems, configuration_problems_cached, queue_client
 from core.streams import Entry, Stream, read_new
 from integrations.event_log import integration_events_prune
+from mailer.sending import emails_prune, emails_send_due
 from mcp_gateway.services import TOOL_CALLS, tool_calls_process
 
 logger = logging.getLogger(__name__)
 
 DELIVERIES_PER_PASS = 100
+EMAILS_PER_PASS = 100
 DATABASE_ERRORS = (OperationalError, InterfaceError)
 
 
@@ -159,9 +162,11 @@ class Worker:
         if not queues_only:
             linked = audit_chain_link_all()
             delivered = deliver_due_postbacks(limit=DELIVERIES_PER_PASS)
+            emailed = emails_send_due(limit=EMAILS_PER_PASS)
             self.totals["audit events linked"] += linked
             self.totals["deliveries attempted"] += delivered
-            done += linked + delivered + self._prune_postback_log() + self._auto_approve()
+            self.totals["emails attempted"] += emailed
+            done += linked + delivered + emailed + self._prune_postback_log() + self._auto_approve()
         return done
 
     def _auto_approve(self) -> int:
@@ -181,7 +186,11 @@ class Worker:
         self.totals["postback attempts pruned"] += pruned
         events = integration_events_prune(before=cutoff)
         self.totals["integration events pruned"] += events
-        pruned += events
+        emails = emails_prune(
+            before=timezone.now() - dt.timedelta(days=settings.TRCKER_EMAIL_KEEP_DAYS)
+        )
+        self.totals["emails pruned"] += emails
+        pruned += events + emails
         self._next_log_prune = time.monotonic() + (0 if pruned else POSTBACK_LOG_PRUNE_SECONDS)
         return pruned
 

@@ -1,8 +1,8 @@
 """The partner portal in a real headless Chromium (tests/browser.py): a partner signs in
-through the emailed link (the live server's email lands in Django's locmem outbox, as
-pytest-django configures it), opens every portal page at desktop and phone widths without
-sideways scrolling, builds a deep link with a sub id and follows it to its redirect, makes an
-API key (shown once) and downloads a payout statement."""
+through the emailed link (the live server queues the email; the worker's step, run here, sends
+it to Django's locmem outbox, as pytest-django configures it), opens every portal page at
+desktop and phone widths without sideways scrolling, builds a deep link with a sub id and
+follows it to its redirect, makes an API key (shown once) and downloads a payout statement."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ import pytest
 from django.core import mail
 from django.urls import reverse
 
+from mailer.sending import emails_send_due
 from offers.models import Offer
 from tests.browser import (
     ARTIFACTS,
@@ -71,6 +72,8 @@ def test_a_partner_signs_in_by_email_and_reads_every_page(live_server, browser, 
     browser.wait_for(
         f"location.href === {json.dumps(sent)} && !!document.getElementById('pp-sent')"
     )
+    assert mail.outbox == []  # the request only queued it
+    assert emails_send_due() == 1  # the worker's step
     (token,) = links_in_outbox()
     (link,) = {url for url in mail.outbox[0].body.split() if token in url}
     # The emailed link is built from TRCKER_PUBLIC_URL; the browser follows it on this server.

@@ -10,11 +10,14 @@ import datetime as dt
 import pytest
 import time_machine
 from django.core import mail
-from django.test import Client, TestCase
+from django.db import connection
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
 from audit.models import AuditEvent
+from mailer.models import EmailKind, EmailStatus, OutboundEmail
+from mailer.sending import emails_send_due
 from partners.models import PartnerSignInLink, PartnerStatus
 from partners.sign_in import SELECTOR_LENGTH
 from tests.factories import BrandFactory, PartnerFactory
@@ -83,6 +86,32 @@ def test_only_a_hash_of_the_secret_is_stored(client, acme, ada):
     assert row.selector == token[:SELECTOR_LENGTH]
     assert len(row.verifier_sha256) == 64 and verifier not in row.verifier_sha256
     assert len(verifier) == 43  # ~256 bits
+
+
+def test_the_request_queues_the_email_and_the_worker_sends_it(client, acme, ada):
+    response = client.post(reverse("portal-login", args=["acme"]), {"email": ada.email})
+    assert response.status_code == 302
+    assert mail.outbox == []  # the request talks to no SMTP server
+    queued = OutboundEmail.objects.get()
+    link = PartnerSignInLink.objects.get()
+    assert (queued.brand_id, queued.kind, queued.to, queued.status) == (
+        acme.pk,
+        EmailKind.PARTNER_SIGN_IN,
+        "ada@example.com",
+        EmailStatus.PENDING,
+    )
+    assert queued.expires_at == link.expires_at  # never sent after the link stops working
+
+    assert emails_send_due() == 1
+    (token,) = links_in_outbox()
+    # The secret was never in the outbox row in plaintext, and is not there at all now.
+    verifier = token[SELECTOR_LENGTH:]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT * FROM mailer_outboundemail")
+        stored = str(cursor.fetchall())
+    assert verifier not in stored
+    queued.refresh_from_db()
+    assert (queued.status, queued.sealed_body) == (EmailStatus.SENT, "")
 
 
 def test_a_guessed_or_malformed_link_signs_nobody_in(client, acme, ada):
@@ -196,11 +225,11 @@ def test_the_login_form_needs_its_csrf_token(acme, ada):
     assert ask_for_link(strict, "acme", ada.email).status_code == 403
     page = strict.get(reverse("portal-login", args=["acme"]))
     token = page.cookies["csrftoken"].value
-    with TestCase.captureOnCommitCallbacks(execute=True):
-        response = strict.post(
-            reverse("portal-login", args=["acme"]),
-            {"email": ada.email, "csrfmiddlewaretoken": token},
-        )
+    response = strict.post(
+        reverse("portal-login", args=["acme"]),
+        {"email": ada.email, "csrfmiddlewaretoken": token},
+    )
+    emails_send_due()
     assert response.status_code == 302 and len(mail.outbox) == 1
 
 

@@ -17,6 +17,7 @@ from audit.models import AuditEvent
 from brands.models import Brand
 from brands.services import brand_update, payout_method_check
 from core.errors import ConflictError, RateLimitedError, ValidationError
+from mailer.sending import emails_send_due
 from partners.invitations import partner_invite
 from partners.models import Partner, PartnerInvitation, PartnerStatus
 from tests.conftest import client_with_key, issue_key, make_actor
@@ -89,7 +90,9 @@ def test_no_list_means_any_method(brand):
 
 def invite(brand, email="new@creator.example", name="Nia"):
     with TestCase.captureOnCommitCallbacks(execute=True):
-        return partner_invite(actor=make_actor(brand), email=email, name=name)
+        invitation = partner_invite(actor=make_actor(brand), email=email, name=name)
+    emails_send_due()  # the worker's step: the invitation only queued its email
+    return invitation
 
 
 def invite_link() -> tuple[str, str]:
@@ -117,7 +120,9 @@ def apply_through(client: Client, url: str, **data: str):
         **data,
     }
     with TestCase.captureOnCommitCallbacks(execute=True):
-        return client.post(parts.path, payload, REMOTE_ADDR="198.51.100.9")
+        response = client.post(parts.path, payload, REMOTE_ADDR="198.51.100.9")
+    emails_send_due()  # the worker's step (welcome emails of an approval)
+    return response
 
 
 def test_an_invited_address_applying_through_the_link_is_approved_at_once(brand, client):

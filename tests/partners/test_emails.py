@@ -1,15 +1,19 @@
 """Emails of the partner lifecycle, through Django's in-memory backend (mail.outbox): the
 welcome and tracking-setup emails on approval (text + HTML, links for every offer the partner
-may promote, their coupons), sent only after commit, and never blocking the approval."""
+may promote, their coupons), queued with the approval and sent by the worker's step
+(mailer.sending), so a failing SMTP server never blocks the approval."""
 
-import logging
+import datetime as dt
 
 import pytest
+import time_machine
 from django.core import mail
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 
 from audit.models import AuditEvent
+from mailer.models import EmailKind, EmailStatus, OutboundEmail
+from mailer.sending import emails_send_due
 from offers.models import OfferStatus
 from partners.models import CouponStatus, Partner, PartnerStatus
 from partners.services import partner_approve
@@ -60,9 +64,11 @@ def catalogue(brand, other_brand, applicant):
     }
 
 
-def approve(actor, partner, capture):
-    with capture(execute=True):
-        return partner_approve(actor=actor, partner=partner)
+def approve(actor, partner):
+    """The approval, then the worker's step that sends what it queued."""
+    approved = partner_approve(actor=actor, partner=partner)
+    emails_send_due()
+    return approved
 
 
 class RollbackError(Exception):
@@ -87,10 +93,8 @@ def html_of(message):
     return html
 
 
-def test_approval_sends_welcome_and_tracking_setup_with_html_parts(
-    actor, applicant, catalogue, django_capture_on_commit_callbacks
-):
-    approve(actor, applicant, django_capture_on_commit_callbacks)
+def test_approval_sends_welcome_and_tracking_setup_with_html_parts(actor, applicant, catalogue):
+    approve(actor, applicant)
     welcome, setup = mail.outbox
     assert [m.to for m in mail.outbox] == [["hi@newbie.example"]] * 2
     assert welcome.subject == "Welcome to Brand acme's partner program"
@@ -101,9 +105,9 @@ def test_approval_sends_welcome_and_tracking_setup_with_html_parts(
 
 
 def test_tracking_setup_lists_links_for_public_and_allowed_private_offers_only(
-    actor, applicant, catalogue, django_capture_on_commit_callbacks
+    actor, applicant, catalogue
 ):
-    approve(actor, applicant, django_capture_on_commit_callbacks)
+    approve(actor, applicant)
     setup = mail.outbox[1]
     html = html_of(setup)
     for offer in ("spring-sale", "vip"):
@@ -118,10 +122,8 @@ def test_tracking_setup_lists_links_for_public_and_allowed_private_offers_only(
     assert "Secret Deal" not in setup.body and "Globex Offer" not in setup.body
 
 
-def test_tracking_setup_lists_active_coupons_with_offer_and_max_uses(
-    actor, applicant, catalogue, django_capture_on_commit_callbacks
-):
-    approve(actor, applicant, django_capture_on_commit_callbacks)
+def test_tracking_setup_lists_active_coupons_with_offer_and_max_uses(actor, applicant, catalogue):
+    approve(actor, applicant)
     setup = mail.outbox[1]
     html = html_of(setup)
     assert "- NEWBIE10: Spring Sale, max 50 uses" in setup.body
@@ -135,19 +137,15 @@ def test_tracking_setup_lists_active_coupons_with_offer_and_max_uses(
     assert "and coupon codes" in mail.outbox[0].body  # the welcome says what is coming
 
 
-def test_without_offers_or_coupons_the_setup_email_says_so(
-    actor, applicant, django_capture_on_commit_callbacks
-):
-    approve(actor, applicant, django_capture_on_commit_callbacks)
+def test_without_offers_or_coupons_the_setup_email_says_so(actor, applicant):
+    approve(actor, applicant)
     setup = mail.outbox[1]
     assert "No offers are live for you yet" in setup.body
     assert "No offers are live for you yet" in html_of(setup)
     assert "COUPON" not in setup.body
 
 
-def test_partner_supplied_text_is_escaped_in_html_and_kept_in_text(
-    actor, brand, django_capture_on_commit_callbacks
-):
+def test_partner_supplied_text_is_escaped_in_html_and_kept_in_text(actor, brand):
     OfferFactory(brand=brand, slug="spring-sale", name="Spring <Sale> & more")
     evil = PartnerFactory(
         brand=brand,
@@ -156,7 +154,7 @@ def test_partner_supplied_text_is_escaped_in_html_and_kept_in_text(
         status=PartnerStatus.PENDING,
         approved_at=None,
     )
-    approve(actor, evil, django_capture_on_commit_callbacks)
+    approve(actor, evil)
     for message in mail.outbox:
         html = html_of(message)
         assert "<script>" not in html
@@ -165,20 +163,25 @@ def test_partner_supplied_text_is_escaped_in_html_and_kept_in_text(
     assert "Spring &lt;Sale&gt; &amp; more" in html_of(mail.outbox[1])
 
 
-def test_nothing_is_sent_when_the_transaction_rolls_back(
-    actor, applicant, catalogue, django_capture_on_commit_callbacks
-):
-    with django_capture_on_commit_callbacks(execute=True), pytest.raises(RollbackError):
+def test_nothing_is_queued_or_sent_when_the_transaction_rolls_back(actor, applicant, catalogue):
+    with pytest.raises(RollbackError):
         approve_then_fail(actor, applicant)
+    assert not OutboundEmail.objects.exists()
+    assert emails_send_due() == 0
     assert mail.outbox == []
     assert Partner.objects.get(pk=applicant.pk).status == PartnerStatus.PENDING
     assert not AuditEvent.objects.filter(action="partner.approve").exists()
 
 
-def test_nothing_is_sent_before_commit(actor, applicant, django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks(execute=True):
-        partner_approve(actor=actor, partner=applicant)
-        assert mail.outbox == []
+def test_the_approval_queues_the_emails_and_the_worker_sends_them(actor, applicant):
+    partner_approve(actor=actor, partner=applicant)
+    assert mail.outbox == []  # the approval talks to no SMTP server
+    queued = OutboundEmail.objects.order_by("pk")
+    assert [(e.kind, e.to, e.status) for e in queued] == [
+        (EmailKind.PARTNER_WELCOME, "hi@newbie.example", EmailStatus.PENDING),
+        (EmailKind.PARTNER_TRACKING_SETUP, "hi@newbie.example", EmailStatus.PENDING),
+    ]
+    assert emails_send_due() == 2
     assert len(mail.outbox) == 2
 
 
@@ -196,38 +199,36 @@ def test_real_commit_sends_and_real_rollback_does_not(settings):
     second = PartnerFactory(brand=brand, slug="two", status=PartnerStatus.PENDING)
     with pytest.raises(RollbackError):
         approve_then_fail(actor, first)
+    assert emails_send_due() == 0
     assert mail.outbox == []
     partner_approve(actor=actor, partner=second)
+    assert emails_send_due() == 2
     assert [m.to for m in mail.outbox] == [[second.email]] * 2
     assert link("spring-sale", "two") in mail.outbox[1].body
 
 
-def test_mail_failure_is_logged_and_the_approval_stands(
-    actor, applicant, catalogue, django_capture_on_commit_callbacks, monkeypatch, caplog
-):
-    sent = []
-
-    def flaky_send(self, fail_silently=False):
-        if "Welcome" in self.subject:
-            raise ConnectionRefusedError("SMTP down")
-        sent.append(self.subject)
-        return 1
-
-    monkeypatch.setattr(EmailMultiAlternatives, "send", flaky_send)
-    with caplog.at_level(logging.ERROR, logger="partners.services"):
-        approve(actor, applicant, django_capture_on_commit_callbacks)
+def test_a_refused_email_is_retried_and_the_approval_stands(actor, applicant, catalogue, smtp):
+    smtp.rcpt_replies = ["451 4.3.0 try again later"]  # the welcome, the first one sent
+    partner_approve(actor=actor, partner=applicant)
     assert Partner.objects.get(pk=applicant.pk).status == PartnerStatus.ACTIVE
     assert AuditEvent.objects.filter(action="partner.approve").count() == 1
-    assert "could not send welcome email for partner newbie" in caplog.text
-    assert sent == ["Your Brand acme tracking links"]  # one failure does not stop the other
+
+    assert emails_send_due() == 2
+    assert smtp.subjects() == ["Your Brand acme tracking links"]  # one failure stops no other
+    welcome = OutboundEmail.objects.get(kind=EmailKind.PARTNER_WELCOME)
+    assert (welcome.status, welcome.attempts) == (EmailStatus.FAILED, 1)
+    with time_machine.travel(welcome.next_attempt_at + dt.timedelta(seconds=1)):
+        assert emails_send_due() == 1
+    assert smtp.subjects() == [
+        "Your Brand acme tracking links",
+        "Welcome to Brand acme's partner program",
+    ]
 
 
-def test_subject_is_one_line_even_with_a_hostile_brand_name(
-    actor, brand, applicant, django_capture_on_commit_callbacks
-):
+def test_subject_is_one_line_even_with_a_hostile_brand_name(actor, brand, applicant):
     brand.name = "Acme\r\nBcc: victim@example.com"
     brand.save()
-    approve(actor, applicant, django_capture_on_commit_callbacks)
+    approve(actor, applicant)
     assert len(mail.outbox) == 2
     assert all("\n" not in m.subject and "\r" not in m.subject for m in mail.outbox)
     assert mail.outbox[0].message()["Bcc"] is None

@@ -9,6 +9,7 @@ from core.errors import (
     PermissionDeniedError,
     ValidationError,
 )
+from mailer.sending import emails_send_due
 from partners.models import Coupon, CouponStatus, Partner, PartnerStatus
 from partners.selectors import (
     coupon_get_for_actor,
@@ -72,30 +73,27 @@ def test_partner_update_audits_changes(actor, partner):
         partner_update(actor=actor, partner=partner, status="active")
 
 
-def test_partner_approve_sends_welcome_and_tracking_emails_after_commit(
-    actor, brand, django_capture_on_commit_callbacks
-):
+def test_partner_approve_queues_welcome_and_tracking_emails_for_the_worker(actor, brand):
     OfferFactory(brand=brand, slug="spring-sale", name="Spring Sale")
     applicant = PartnerFactory(
         brand=brand, slug="newbie", status=PartnerStatus.PENDING, approved_at=None
     )
-    with django_capture_on_commit_callbacks(execute=True):
-        partner_approve(actor=actor, partner=applicant)
+    partner_approve(actor=actor, partner=applicant)
     applicant.refresh_from_db()
     assert applicant.status == PartnerStatus.ACTIVE
     assert applicant.approved_at is not None
     assert only_event("partner.approve").changes["status"] == ["pending", "active"]
+    assert mail.outbox == []  # queued, not sent
+    assert emails_send_due() == 2
     assert len(mail.outbox) == 2
     assert all(message.to == [applicant.email] for message in mail.outbox)
     assert "/c/acme/spring-sale/newbie" in mail.outbox[1].body
 
 
-def test_partner_approve_without_email_sends_nothing(
-    actor, brand, django_capture_on_commit_callbacks
-):
+def test_partner_approve_without_email_sends_nothing(actor, brand):
     applicant = PartnerFactory(brand=brand, status=PartnerStatus.PENDING, email="")
-    with django_capture_on_commit_callbacks(execute=True):
-        partner_approve(actor=actor, partner=applicant)
+    partner_approve(actor=actor, partner=applicant)
+    assert emails_send_due() == 0
     assert mail.outbox == []
 
 
