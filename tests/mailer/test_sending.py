@@ -213,3 +213,14 @@ def test_finished_emails_are_pruned_after_the_keep_period(brand, smtp):
     later = timezone.now() + dt.timedelta(days=31)
     assert emails_prune(before=later) == 1
     assert list(OutboundEmail.objects.values_list("subject", flat=True)) == ["waiting"]
+
+
+@pytest.mark.django_db
+def test_the_console_backend_of_make_run_prints_the_email(brand, settings, capsys):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+    email = queue(brand, subject="Your sign-in link")
+    assert emails_send_due() == 1
+    printed = capsys.readouterr().out
+    assert "Subject: Your sign-in link" in printed and SECRET_URL in printed
+    email.refresh_from_db()
+    assert email.status == EmailStatus.SENT

@@ -16,7 +16,8 @@ from workers.loop import Worker
 class Command(BaseCommand):
     help = (
         "Run the worker: write queued clicks and MCP tool-call rows, link audit events, "
-        "deliver outbound postbacks (long-running; --once does what is pending and exits)."
+        "deliver outbound postbacks, send queued emails (long-running; --once does what is "
+        "pending and exits)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
