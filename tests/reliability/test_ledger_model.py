@@ -113,6 +113,7 @@ class LedgerMachine(RuleBasedStateMachine):
         self.minimum = ZERO
         self.seen: dict[str, tuple] = {}
         self.pending: list[str] = []  # pending payout ids, in the order generated
+        self.refunded: dict[str, Decimal] = {}  # of each sale, by partial refunds (a subclass)
 
     # --- helpers ---------------------------------------------------------------------------
 
@@ -128,6 +129,17 @@ class LedgerMachine(RuleBasedStateMachine):
             amount
             for _, _, kind, amount, cid in self.entries
             if kind == "commission" and cid == conversion.pk
+        )
+
+    def _left(self, conversion: Conversion) -> Decimal:
+        """Minus what is left of the commission: what a whole reversal writes."""
+        return -self._commission(conversion) - sum(
+            (
+                a
+                for _, _, kind, a, cid in self.entries
+                if kind == "reversal" and cid == conversion.pk
+            ),
+            ZERO,
         )
 
     def _model_balance(self) -> dict[tuple[int, str], Decimal]:
@@ -201,9 +213,13 @@ class LedgerMachine(RuleBasedStateMachine):
                     conversion.pk,
                 )
             )
+            self._refunded_while_pending(conversion)
         else:
             assert after == before
         self.status[conversion.pk] = after
+
+    def _refunded_while_pending(self, conversion: Conversion) -> None:
+        """Partial refunds of a pending sale come off its commission when it is approved."""
 
     @precondition(lambda self: self.status)
     @rule(pick=st.integers(0, 10_000))
@@ -225,7 +241,7 @@ class LedgerMachine(RuleBasedStateMachine):
                     conversion.partner_id,
                     conversion.currency,
                     "reversal",
-                    -self._commission(conversion),
+                    self._left(conversion),
                     conversion.pk,
                 )
             )
@@ -262,7 +278,7 @@ class LedgerMachine(RuleBasedStateMachine):
                     conversion.partner_id,
                     conversion.currency,
                     "reversal",
-                    -self._commission(conversion),
+                    self._left(conversion),
                     conversion.pk,
                 )
             )
@@ -294,7 +310,7 @@ class LedgerMachine(RuleBasedStateMachine):
                     conversion.partner_id,
                     conversion.currency,
                     "reversal",
-                    -self._commission(conversion),
+                    self._left(conversion),
                     conversion.pk,
                 )
             )
