@@ -302,3 +302,56 @@ def fetch(
     finally:
         pool.close()
     return OutboundResponse(status=response.status, body_excerpt=excerpt)
+
+
+@dataclass(frozen=True)
+class BoundedResponse:
+    status: int
+    content_type: str
+    body: bytes
+
+
+def fetch_bounded(
+    url: str,
+    *,
+    max_bytes: int,
+    timeout: float = 10.0,
+    headers: dict[str, str] | None = None,
+    method: str = "GET",
+    body: bytes | None = None,
+) -> BoundedResponse:
+    """Like ``fetch``, for a document read whole (an OpenID provider's discovery document, key
+    set, token answer): the body up to ``max_bytes``, refused (``too_large``) past it. One
+    attempt, no redirects followed; ``timeout`` bounds connect and every read together, so a
+    slow-drip answer cannot hold a request handler."""
+    target = resolve_and_check(url)
+    path = (target.parts.path or "/") + (f"?{target.parts.query}" if target.parts.query else "")
+    host_header = target.host if target.port in (80, 443) else f"{target.host}:{target.port}"
+    sent = {**(headers or {}), "Host": host_header, "User-Agent": USER_AGENT}
+    pool = connection_pool(target, urllib3.Timeout(total=timeout))
+    try:
+        response = pool.urlopen(
+            method,
+            path,
+            body=body,
+            headers=sent,
+            redirect=False,
+            preload_content=False,
+            retries=False,
+        )
+        try:
+            data = response.read(max_bytes + 1, decode_content=True)
+        finally:
+            response.release_conn()
+    except urllib3.exceptions.TimeoutError:
+        raise OutboundRefused("timeout", "The endpoint did not answer in time.") from None
+    except urllib3.exceptions.SSLError:
+        raise OutboundRefused("tls_error", "The TLS handshake failed.") from None
+    except (urllib3.exceptions.HTTPError, OSError):
+        raise OutboundRefused("connect_failed", "Could not connect to the endpoint.") from None
+    finally:
+        pool.close()
+    if len(data) > max_bytes:
+        raise OutboundRefused("too_large", f"The answer is over {max_bytes} bytes.")
+    content_type = str(response.headers.get("Content-Type", ""))[:200]
+    return BoundedResponse(status=response.status, content_type=content_type, body=data)

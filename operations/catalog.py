@@ -15,6 +15,7 @@ from operations import (
     ledger,
     offers,
     partner_api,
+    partner_sign_in,
     partners,
     reports,
     webhooks,
@@ -31,6 +32,7 @@ _ALL = [
     *webhooks.OPERATIONS,
     *audit.OPERATIONS,
     *integrations.OPERATIONS,
+    *partner_sign_in.OPERATIONS,
 ]
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import replace
+from typing import Any
 
 from django import forms
 from django.conf import settings
@@ -31,6 +32,7 @@ from core.client_ip import request_client_ip
 from core.errors import AuthenticationError
 from core.rate_limits import count_request
 from partner_portal.access import brand_for_slug, not_found, session_partner, sign_in, sign_out
+from partners.oidc_config import brand_sign_in_provider
 from partners.sign_in import (
     normalized_email,
     partner_sign_in_links_send,
@@ -48,6 +50,11 @@ class SignInForm(forms.Form):
         help_text="The address the brand has for you as a partner.",
         widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True}),
     )
+
+
+def _context(brand: Brand, form: SignInForm) -> dict[str, Any]:
+    # The brand's own provider, when it has one: "Sign in with <name>" beside the link form.
+    return {"brand": brand, "form": form, "sign_in_provider": brand_sign_in_provider(brand)}
 
 
 def _visitor(request: HttpRequest, brand: Brand) -> Actor:
@@ -95,9 +102,7 @@ def login(request: HttpRequest, brand: str) -> HttpResponse:
     if request.method != "POST":
         if session_partner(request, brand_row) is not None:
             return HttpResponseRedirect(reverse("portal-home", args=[brand_row.slug]))
-        return render(
-            request, "partner_portal/login.html", {"brand": brand_row, "form": SignInForm()}
-        )
+        return render(request, "partner_portal/login.html", _context(brand_row, SignInForm()))
     ip = request_client_ip(request) or "unknown"
     usage = count_request(
         request, group="portal_link_ip", key=ip, rate=settings.TRCKER_PORTAL_LINKS_PER_IP
@@ -106,9 +111,7 @@ def login(request: HttpRequest, brand: str) -> HttpResponse:
         return _rate_limited(request, brand_row, usage.reset_seconds)
     form = SignInForm(request.POST)
     if not form.is_valid():
-        return render(
-            request, "partner_portal/login.html", {"brand": brand_row, "form": form}, status=400
-        )
+        return render(request, "partner_portal/login.html", _context(brand_row, form), status=400)
     address = normalized_email(form.cleaned_data["email"])
     if _email_budget_left(request, brand_row, address):
         partner_sign_in_links_send(
@@ -137,7 +140,7 @@ def _invalid_link(request: HttpRequest, brand: Brand, message: str) -> HttpRespo
     return render(
         request,
         "partner_portal/login.html",
-        {"brand": brand, "form": SignInForm(), "link_error": message},
+        {**_context(brand, SignInForm()), "link_error": message},
         status=400,
     )
 

@@ -3,12 +3,15 @@
 
 from django.urls import path
 
-from partner_portal import account_views, sign_in_views, views
+from partner_portal import account_views, oidc_views, sign_in_views, views
 
 urlpatterns = [
     path("p/<str:brand>/login/", sign_in_views.login, name="portal-login"),
     path("p/<str:brand>/login/sent/", sign_in_views.login_sent, name="portal-login-sent"),
     path("p/<str:brand>/login/link/<str:token>/", sign_in_views.login_link, name="portal-link"),
+    path("p/<str:brand>/login/oidc/", oidc_views.start, name="portal-oidc-start"),
+    path("p/<str:brand>/login/oidc/callback/", oidc_views.callback, name="portal-oidc-callback"),
+    path("p/<str:brand>/login/oidc/choose/", oidc_views.choose, name="portal-oidc-choose"),
     path("p/<str:brand>/logout/", sign_in_views.logout, name="portal-logout"),
     path("p/<str:brand>/", views.home, name="portal-home"),
     path("p/<str:brand>/links/", views.links, name="portal-links"),

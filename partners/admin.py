@@ -1,5 +1,7 @@
-"""Admin for partners and coupons. Every write is a partners.services call; statuses change
-only through the actions (approve, reject, pause, resume; disable, enable)."""
+"""Admin for partners, coupons and the brand's partner sign-in provider (its client secret is
+typed into a password field, stored encrypted and never shown again). Every write is a
+partners service call; statuses change only through the actions (approve, reject, pause,
+resume; disable, enable)."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from backoffice.admin_base import (
     related_filter,
     service_action,
 )
-from backoffice.admin_columns import related_slug
+from backoffice.admin_columns import related_slug, when
 from backoffice.admin_keys import IssuedKeyAdmin, KeyStateFilter
 from partners.api_keys import partner_api_key_create, partner_api_key_revoke
 from partners.invitations import partner_invite
@@ -27,8 +29,10 @@ from partners.models import (
     PartnerApiKey,
     PartnerApiKeyScope,
     PartnerInvitation,
+    PartnerSignInProvider,
     PartnerStatus,
 )
+from partners.oidc_config import redirect_uri, sign_in_provider_remove, sign_in_provider_set
 from partners.services import (
     PARTNER_UPDATABLE_FIELDS,
     coupon_create,
@@ -331,3 +335,77 @@ class PartnerInvitationAdmin(BrandScopedAdmin):
         )
         messages.success(request, f"Invitation sent to {invitation.email}.")
         return invitation
+
+
+class _ProviderFields(ServiceModelForm):
+    new_client_secret = forms.CharField(
+        required=False,
+        strip=True,
+        max_length=512,
+        widget=forms.PasswordInput(render_value=False),
+        label="Client secret",
+        help_text="The client secret the provider gave Trcker. Stored encrypted; never shown "
+        "again. Leave empty to keep the current one.",
+    )
+    error_fields = {"client_secret": "new_client_secret"}
+
+
+class ProviderAddForm(_ProviderFields):
+    class Meta(ServiceModelForm.Meta):
+        model = PartnerSignInProvider
+        fields = ("brand", "display_name", "issuer", "client_id")
+
+
+class ProviderChangeForm(_ProviderFields):
+    class Meta(ServiceModelForm.Meta):
+        model = PartnerSignInProvider
+        fields = ("display_name", "issuer", "client_id")
+
+
+@admin.register(PartnerSignInProvider)
+class PartnerSignInProviderAdmin(BrandScopedAdmin):
+    """One row per brand: the provider partners may sign in with besides the emailed link."""
+
+    admin_add = True
+    admin_change = True
+    admin_delete = True
+    add_form = ProviderAddForm
+    form = ProviderChangeForm
+    list_display = (
+        "display_name",
+        related_slug("brand"),
+        "issuer",
+        "client_id",
+        when("secret_set_at", description="secret set"),
+    )
+    list_select_related = ("brand",)
+    list_filter = (brand_list_filter(),)
+    add_fieldsets = (
+        (None, {"fields": ("brand", "display_name", "issuer", "client_id", "new_client_secret")}),
+    )
+    fieldsets = (
+        (None, {"fields": ("brand", "callback_url", "secret_set_at")}),
+        ("Change", {"fields": ("display_name", "issuer", "client_id", "new_client_secret")}),
+    )
+    readonly_fields = ("brand", "callback_url", "secret_set_at")
+
+    @admin.display(description="redirect URI to register with the provider")
+    def callback_url(self, obj: PartnerSignInProvider) -> str:
+        return redirect_uri(obj.brand)
+
+    def perform_write(
+        self, request: HttpRequest, form: ServiceModelForm, obj: PartnerSignInProvider | None
+    ) -> PartnerSignInProvider:
+        data: dict[str, Any] = form.cleaned_data
+        brand = obj.brand if obj is not None else data["brand"]
+        sign_in_provider_set(
+            actor=admin_actor(request, brand),
+            display_name=data.get("display_name"),
+            issuer=data.get("issuer"),
+            client_id=data.get("client_id"),
+            client_secret=data.get("new_client_secret") or None,
+        )
+        return PartnerSignInProvider.objects.get(brand=brand)
+
+    def perform_delete(self, request: HttpRequest, obj: PartnerSignInProvider) -> None:
+        sign_in_provider_remove(actor=admin_actor(request, obj.brand))

@@ -187,3 +187,22 @@ class PartnerInvitation(models.Model):
 
     def __str__(self) -> str:
         return f"invitation {self.selector} to {self.email}"
+
+
+class PartnerSignInProvider(models.Model):
+    """The brand's own OpenID Connect provider for partner portal sign-in
+    (``partners/oidc_sign_in.py``, docs/partners.md, "Signing in with the brand's provider").
+    One per brand. The client secret is encrypted at rest and never returned by any read; the
+    endpoints come from the issuer's discovery document, fetched when a partner signs in."""
+
+    brand = models.OneToOneField("brands.Brand", on_delete=models.CASCADE, related_name="+")
+    display_name = models.CharField(max_length=64)
+    issuer = models.URLField(max_length=512)
+    client_id = models.CharField(max_length=255)
+    client_secret = EncryptedSecretField(max_length=1024)
+    secret_set_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.display_name} ({self.issuer})"

@@ -214,3 +214,29 @@ def portal_session_partner(*, brand: Brand, partner_pk: int, email: str) -> Part
         .select_related("brand")
         .first()
     )
+
+
+@transaction.atomic
+def sign_in_oidc_record(*, actor: Actor, brand: Brand, partner_pk: int, email: str) -> Partner:
+    """A sign-in through the brand's OpenID provider (``partners.oidc_client`` verified
+    ``email``): the partner re-read under a lock and checked against the rule of the emailed
+    link (``sign_in_partner_list``: this brand, active or paused, this address), then
+    audited as ``partner.sign_in`` with ``method`` ``oidc`` by the partner actor."""
+    partner = (
+        Partner.objects.select_for_update()
+        .filter(
+            pk=partner_pk,
+            brand_id=brand.pk,
+            email__iexact=normalized_email(email),
+            status__in=SIGN_IN_STATUSES,
+        )
+        .first()
+    )
+    if partner is None or actor.partner_id != partner.pk or actor.brand_id != brand.pk:
+        raise AuthenticationError(
+            "This sign-in is no longer valid; sign in again.", code="invalid_sign_in"
+        )
+    audit_record(
+        actor=actor, action="partner.sign_in", target=partner, changes={"method": [None, "oidc"]}
+    )
+    return partner

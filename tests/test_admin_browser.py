@@ -42,6 +42,7 @@ from offers.models import OfferCapCounter
 from offers.services import offer_set_payout_rule
 from partners.api_keys import partner_api_key_create
 from partners.invitations import partner_invite
+from partners.oidc_config import sign_in_provider_set
 from tests.browser import (
     ARTIFACTS,
     DESKTOP,
@@ -158,6 +159,13 @@ def busy_brand(transactional_db):
         next_attempt_at=dt.datetime(2026, 11, 27, 12, 30, tzinfo=dt.UTC),
         last_error="recipient refused: 451 4.7.1 <partnerships@outdoor-reviews-and-deals.example>:"
         " Recipient address rejected: Greylisted, please try again in 300 seconds",
+    )
+    sign_in_provider_set(
+        actor=actor,
+        display_name="Acme Outdoor Login",
+        issuer="https://login.acme-outdoor-europe.example/oauth2/default",
+        client_id="0oa1trcker-partners-portal",
+        client_secret="partner-portal-client-secret-0123456789",
     )
     McpToolCall.objects.create(
         brand=acme,

@@ -7,6 +7,7 @@ Session-scoped: started once, on a free port, with the Node 22 binary the npm pa
 from __future__ import annotations
 
 import html
+import json
 import os
 import re
 import shutil
@@ -39,6 +40,12 @@ WEB_CLIENT_SECRET = "staff-sso-secret-for-tests"
 # callback whatever port it got.
 WEB_REDIRECT_URI = "http://127.0.0.1/oidc/callback/"
 SVC_CLIENT = ("svc", "svc-secret")
+# The brands' own providers for partner portal sign-in (tests/oauth/test_partner_oidc.py): one
+# client per brand, each registered with its brand's callback only.
+PARTNER_CLIENTS = {
+    brand: (f"{brand}-partners", f"{brand}-partners-secret-for-tests")
+    for brand in ("acme", "globex")
+}
 
 _FORM = re.compile(r'<form[^>]*action="(?P<action>[^"]+)"[^>]*>(?P<body>.*?)</form>', re.S)
 _PROMPT = re.compile(r'name="prompt" value="(?P<prompt>[a-z]+)"')
@@ -196,6 +203,16 @@ def oidc_op() -> Iterator[LoopbackOP]:
             "WEB_CLIENT_ID": WEB_CLIENT_ID,
             "WEB_CLIENT_SECRET": WEB_CLIENT_SECRET,
             "WEB_REDIRECT_URIS": WEB_REDIRECT_URI,
+            "PARTNER_CLIENTS": json.dumps(
+                [
+                    {
+                        "client_id": client_id,
+                        "client_secret": secret,
+                        "redirect_uris": [f"http://127.0.0.1/p/{brand}/login/oidc/callback/"],
+                    }
+                    for brand, (client_id, secret) in PARTNER_CLIENTS.items()
+                ]
+            ),
         }
         with log_path.open("w") as log:
             proc = subprocess.Popen(  # noqa: S603 - fixed argv, no shell

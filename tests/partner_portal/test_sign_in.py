@@ -278,7 +278,16 @@ def test_sign_in_changes_the_session_key(client, acme, ada):
     assert client.session.session_key != before
 
 
-SIGN_IN_ROUTES = {"portal-login", "portal-login-sent", "portal-link", "portal-logout"}
+SIGN_IN_ROUTES = {
+    "portal-login",
+    "portal-login-sent",
+    "portal-link",
+    "portal-logout",
+    # The brand's OpenID provider (tests/oauth/test_partner_oidc.py): signing in, not pages.
+    "portal-oidc-start",
+    "portal-oidc-callback",
+    "portal-oidc-choose",
+}
 
 
 def _portal_routes() -> list[tuple[str, list[str]]]:

@@ -15,6 +15,9 @@
 //   WEB_CLIENT_ID, WEB_CLIENT_SECRET, WEB_REDIRECT_URIS (comma-separated)
 //                        the confidential web client used for staff SSO; omitted when no id
 //   SVC_ORG              the org claim of the client_credentials client svc (default acme-org)
+//   PARTNER_CLIENTS      JSON list of further confidential web clients, each
+//                        {"client_id", "client_secret", "redirect_uris": [...]}: the brands'
+//                        own providers for partner portal sign-in (one client per brand)
 
 import * as crypto from 'node:crypto';
 import * as http from 'node:http';
@@ -42,6 +45,11 @@ const ACCOUNTS = {
   bob: { email: 'bob@globex.test', org: 'globex-org' },
   carol: { email: 'carol@initech.test', org: 'initech-org', trcker_role: 'owner' },
   dave: { email: 'dave@example.test', org: ['acme-org', 'globex-org'] },
+  // Partners signing in to a brand's portal: a verified address, one the IdP has not
+  // verified, and one that no brand has as a partner.
+  pia: { email: 'pia@partner.test' },
+  una: { email: 'una@partner.test', email_verified: false },
+  nemo: { email: 'nemo@nowhere.test' },
 };
 const CLIENT_ORGS = { svc: process.env.SVC_ORG || 'acme-org' };
 
@@ -72,6 +80,15 @@ function clients() {
       grant_types: ['authorization_code'],
       response_types: ['code'],
       redirect_uris: (process.env.WEB_REDIRECT_URIS ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+    });
+  }
+  for (const client of JSON.parse(process.env.PARTNER_CLIENTS || '[]')) {
+    list.push({
+      client_id: client.client_id,
+      client_secret: client.client_secret,
+      grant_types: ['authorization_code'],
+      response_types: ['code'],
+      redirect_uris: client.redirect_uris,
     });
   }
   return list;
