@@ -26,7 +26,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q, Sum
+from django.db.models import Max, Min, Q, Sum
 from django.utils import timezone
 
 from audit.actor import Actor
@@ -78,6 +78,55 @@ def commissions_bulk(conversions: Iterable[Conversion], *, created_by: str) -> i
     ]
     LedgerEntry.objects.bulk_create(entries, batch_size=2000)
     return len(entries)
+
+
+def paid_in_bulk(*, brand_id: int, created_by: str, method: str = "demo") -> list[Payout]:
+    """For conversions written ``paid`` in bulk (the demo's volume seed): one paid payout per
+    partner and currency settling their unsettled commissions, its payout entry, and the
+    conversions pointing at it — a few queries per partner and currency, none per row — so
+    their balance is what an approve-generate-pay sequence would leave."""
+    owed = LedgerEntry.objects.filter(
+        brand_id=brand_id,
+        kind=EntryKind.COMMISSION,
+        payout__isnull=True,
+        conversion__status="paid",
+    )
+    groups = (
+        owed.values("partner_id", "currency")
+        .annotate(total=Sum("amount"), first=Min("created_at"), last=Max("created_at"))
+        .order_by("partner_id", "currency")
+    )
+    now = timezone.now()
+    payouts = []
+    for group in groups:
+        payout = Payout.objects.create(
+            brand_id=brand_id,
+            partner_id=group["partner_id"],
+            currency=group["currency"],
+            amount=group["total"],
+            period_start=group["first"].date(),
+            period_end=group["last"].date(),
+            status="paid",
+            method=method,
+            paid_at=now,
+        )
+        mine = {"partner_id": group["partner_id"], "currency": group["currency"]}
+        owed.filter(**mine).update(payout=payout)
+        Conversion.objects.filter(
+            brand_id=brand_id, status="paid", payout_batch__isnull=True, **mine
+        ).update(payout_batch=payout)
+        LedgerEntry.objects.create(
+            brand_id=brand_id,
+            kind=EntryKind.PAYOUT,
+            currency=payout.currency,
+            amount=-payout.amount,
+            payout=payout,
+            created_by=created_by,
+            created_at=now,
+            partner_id=group["partner_id"],
+        )
+        payouts.append(payout)
+    return payouts
 
 
 def commission_of(conversion: Conversion) -> LedgerEntry | None:

@@ -21,7 +21,7 @@ from brands.fx import CENT, fx_quote
 from brands.models import Brand
 from conversions import tracking_config
 from conversions.currency import Original
-from conversions.ledger import commissions_bulk
+from conversions.ledger import commissions_bulk, paid_in_bulk
 from conversions.models import Click, ClickOutcome, Conversion, ConversionStatus
 from conversions.payouts import payout_mark_paid, payouts_generate
 from conversions.payouts_math import resolve_amounts
@@ -261,6 +261,16 @@ def _known_conversion(brand: Brand, clicks: list[Click], now: dt.datetime) -> Co
     )
 
 
+VOLUME_ACTOR = "system:seed-volume"
+VOLUME_STATUSES = (
+    ConversionStatus.PENDING,
+    ConversionStatus.APPROVED,
+    ConversionStatus.REJECTED,
+    ConversionStatus.PAID,
+)
+EARNED = (ConversionStatus.APPROVED, ConversionStatus.PAID)
+
+
 def seed_volume(
     *,
     brand: Brand,
@@ -271,7 +281,9 @@ def seed_volume(
     progress: Any = None,
 ) -> tuple[int, int]:
     """Bulk volume for benchmarks: ``clicks`` accepted clicks over ``days`` and about
-    ``conversion_rate`` of them converted, inserted in batches, then rolled up."""
+    ``conversion_rate`` of them converted, inserted in batches, then rolled up. Approved and
+    paid conversions carry their commission entries (written in bulk with each batch) and the
+    paid ones a paid payout per partner and currency, so balances agree with the ledger."""
     rng = random.Random(seed)  # noqa: S311 - synthetic data
     offers = list(Offer.objects.filter(brand=brand))
     partners = list(Partner.objects.filter(brand=brand))
@@ -300,6 +312,8 @@ def seed_volume(
             click_rows.append(click)
             if rng.random() < conversion_rate:
                 sale = Decimal(rng.randint(1000, 20000)) / 100
+                status = rng.choice(VOLUME_STATUSES)
+                converted = min(created + dt.timedelta(minutes=rng.randint(1, 120)), now)
                 conversion_rows.append(
                     Conversion(
                         id=new_conversion_id(),
@@ -316,23 +330,25 @@ def seed_volume(
                         original_currency=offer.currency,
                         payout=(sale / 10).quantize(Decimal("0.01")),
                         revenue=(sale / 4).quantize(Decimal("0.01")),
-                        status=rng.choice(
-                            [
-                                ConversionStatus.PENDING,
-                                ConversionStatus.APPROVED,
-                                ConversionStatus.REJECTED,
-                                ConversionStatus.PAID,
-                            ]
-                        ),
-                        created_at=min(created + dt.timedelta(minutes=rng.randint(1, 120)), now),
+                        payout_type="percent",
+                        status=status,
+                        created_at=converted,
+                        approved_at=converted if status in EARNED else None,
+                        paid_at=converted if status == ConversionStatus.PAID else None,
+                        rejected_at=converted if status == ConversionStatus.REJECTED else None,
                     )
                 )
         with transaction.atomic():
             Click.objects.bulk_create(click_rows, batch_size=5000)
             Conversion.objects.bulk_create(conversion_rows, batch_size=5000)
+            # Bulk rows bypass conversion_approve: their commissions go into the ledger here.
+            commissions_bulk(conversion_rows, created_by=VOLUME_ACTOR)
         made_clicks += size
         made_conversions += len(conversion_rows)
         if progress:
             progress(made_clicks, clicks)
+    # The paid ones were paid: one paid payout per partner and currency settles them.
+    with transaction.atomic():
+        paid_in_bulk(brand_id=brand.pk, created_by=VOLUME_ACTOR)
     rebuild_brand(brand_id=brand.pk)
     return made_clicks, made_conversions
