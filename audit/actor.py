@@ -330,6 +330,32 @@ class Actor:
         )
 
     @classmethod
+    def for_partner_oauth(
+        cls,
+        *,
+        brand_id: int,
+        brand_slug: str,
+        partner_id: int,
+        write: bool,
+        client_id: str,
+        request: HttpRequest,
+    ) -> Actor:
+        """An OAuth access token a partner authorized on the consent page, on MCP: the same
+        ``partner:<id>`` actor as a ``trkp_`` key of that access, with the OAuth client beside
+        it (``oauth`` marks a caller that can step up to write by asking for more)."""
+        return cls(
+            kind=ActorKind.PARTNER,
+            label=f"partner:{partner_id}",
+            channel=Channel.MCP,
+            brand_id=brand_id,
+            brand_slug=brand_slug,
+            scopes=_scopes(write),
+            partner_id=partner_id,
+            **_request_facts(request),
+            detail={"oauth_client": client_id, "oauth": True},
+        )
+
+    @classmethod
     def for_partner_session(
         cls,
         *,

@@ -169,7 +169,8 @@ def mcp_endpoint(request: HttpRequest) -> HttpResponse:
 
 def _authenticate(request: HttpRequest, token: str) -> tuple[Actor, str]:
     """A brand API key (trk_…), a partner key (trkp_…: the partner tools only), or an OAuth
-    access token issued for this endpoint (brands only, for now)."""
+    access token issued for this endpoint: a brand's, or a partner's (the partner tools only,
+    exactly as a trkp_ key of the same access)."""
     if token.startswith(PARTNER_KEY_TAG):
         partner_key = partner_api_key_authenticate(token)
         actor = actor_for_partner_key(partner_key, channel=Channel.MCP, request=request)
@@ -178,6 +179,18 @@ def _authenticate(request: HttpRequest, token: str) -> tuple[Actor, str]:
         key = api_key_authenticate(token)
         return actor_for_api_key(key, channel=Channel.MCP, request=request), f"key:{key.pk}"
     caller = authenticate_oauth_token(token)
+    if caller.partner_id is not None:
+        # A partner's token: the partner actor a trkp_ key of the same access gets, so the
+        # same host path offers the partner tools and nothing else.
+        actor = Actor.for_partner_oauth(
+            brand_id=caller.brand.pk,
+            brand_slug=caller.brand.slug,
+            partner_id=caller.partner_id,
+            write=WRITE_SCOPE in caller.scopes,
+            client_id=caller.client_id,
+            request=request,
+        )
+        return actor, f"oauth:{caller.client_id}:{caller.subject}"
     actor = Actor.for_oauth(
         brand_id=caller.brand.pk,
         brand_slug=caller.brand.slug,

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
@@ -47,3 +48,28 @@ class SpentAuthorizationCode(models.Model):
 
     def __str__(self) -> str:
         return f"authorization code {self.code_hash[:12]}…"
+
+
+class PartnerOAuthIdentity(models.Model):
+    """The account an OAuth grant of a partner hangs on (mcp_gateway/partner_oauth.py).
+
+    django-oauth-toolkit ties every grant and token to a Django user, and a partner has none
+    (they sign in to the portal by an emailed link). So each partner who authorizes a client
+    gets one inactive user without a password, never signed in, in no brand: a handle for
+    the library's rows, nothing more. What a token may do is decided from this row at every
+    request — the partner, in its brand, while the partnership is active."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="partner_oauth"
+    )
+    partner = models.OneToOneField(
+        "partners.Partner", on_delete=models.CASCADE, related_name="oauth_identity"
+    )
+    brand = models.ForeignKey("brands.Brand", on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "partner OAuth identity"
+
+    def __str__(self) -> str:
+        return f"OAuth identity of partner {self.partner_id}"

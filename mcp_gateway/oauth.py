@@ -39,6 +39,8 @@ from core import outbound_http
 from core.errors import AuthenticationError, DomainError
 from core.links import public_url
 from mcp_gateway.models import SpentAuthorizationCode
+from mcp_gateway.partner_grants import PARTNER_SCOPE_PREFIX, identity_for_user, partner_scope
+from partners.models import PartnerStatus
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +73,8 @@ class _ScopeDescriptions(dict):
     def __missing__(self, key: str) -> str:
         if key.startswith(BRAND_SCOPE_PREFIX):
             return f"Act on brand {key[len(BRAND_SCOPE_PREFIX) :]}"
+        if key.startswith(PARTNER_SCOPE_PREFIX):
+            return f"Act as partner {key[len(PARTNER_SCOPE_PREFIX) :]}"
         raise KeyError(key)
 
 
@@ -90,6 +94,10 @@ class BrandScopes(BaseScopes):
                 "slug", flat=True
             )
             scopes += [f"{BRAND_SCOPE_PREFIX}{slug}" for slug in slugs]
+        # A partner's grant user (partner_grants.py) may hold the one partner scope naming it.
+        identity = identity_for_user(getattr(user, "pk", None))
+        if identity is not None:
+            scopes.append(partner_scope(identity.brand.slug, identity.partner_id))
         return scopes
 
     def get_default_scopes(
@@ -375,6 +383,7 @@ class OAuthCaller:
     user_id: int | None
     client_id: str
     subject: str
+    partner_id: int | None = None  # set: a partner's token (partner tools only)
 
 
 def _scopes_for_role(scopes: set[str], role: str | None) -> frozenset[str]:
@@ -404,6 +413,8 @@ def authenticate_oauth_token(token: str) -> OAuthCaller:
             code="invalid_token",
         )
     scopes = set(access_token.scope.split())
+    if any(scope.startswith(PARTNER_SCOPE_PREFIX) for scope in scopes):
+        return _partner_caller(access_token, scopes)
     brand_slugs = [
         scope[len(BRAND_SCOPE_PREFIX) :] for scope in scopes if scope.startswith(BRAND_SCOPE_PREFIX)
     ]
@@ -424,6 +435,36 @@ def authenticate_oauth_token(token: str) -> OAuthCaller:
         user_id=user.pk,
         client_id=access_token.application.client_id if access_token.application else "",
         subject=f"user:{user.pk}",
+    )
+
+
+def _partner_caller(access_token: Any, scopes: set[str]) -> OAuthCaller:
+    """A partner's token: its one partner scope must name the partner its user stands for
+    (both set at consent), and the partnership must be active now — a brand pausing or
+    rejecting the partner ends every token at its next request."""
+    bound = [scope for scope in scopes if scope.startswith(PARTNER_SCOPE_PREFIX)]
+    identity = identity_for_user(access_token.user_id)
+    if (
+        len(bound) != 1
+        or READ_SCOPE not in scopes
+        or any(scope.startswith(BRAND_SCOPE_PREFIX) for scope in scopes)
+        or identity is None
+        or partner_scope(identity.brand.slug, identity.partner_id) != bound[0]
+    ):
+        raise AuthenticationError(
+            "The access token is not bound to one partner.", code="invalid_token"
+        )
+    if identity.partner.status != PartnerStatus.ACTIVE:
+        raise AuthenticationError(
+            "The token's partner is not an active partner of the brand.", code="invalid_token"
+        )
+    return OAuthCaller(
+        brand=identity.brand,
+        scopes=frozenset(scope for scope in scopes if scope in (READ_SCOPE, WRITE_SCOPE)),
+        user_id=None,
+        client_id=access_token.application.client_id if access_token.application else "",
+        subject=f"partner:{identity.partner_id}",
+        partner_id=identity.partner_id,
     )
 
 

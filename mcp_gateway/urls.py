@@ -1,12 +1,13 @@
 from django.urls import include, path
 from oauth2_provider import views as oauth_views
 
-from mcp_gateway import apis, discovery, oauth, oauth_registration
+from mcp_gateway import apis, discovery, oauth, oauth_registration, partner_oauth
 
 # The built-in authorization server (django-oauth-toolkit) with Trcker's consent page.
 oauth_patterns = (
     [
-        path("authorize/", oauth.ConsentView.as_view(), name="authorize"),
+        path("authorize/", partner_oauth.AuthorizeView.as_view(), name="authorize"),
+        path("partner/", partner_oauth.partner_start, name="partner-start"),
         path("token/", oauth_views.TokenView.as_view(), name="token"),
         path("revoke_token/", oauth_views.RevokeTokenView.as_view(), name="revoke-token"),
         path("register/", oauth_registration.RegistrationView.as_view(), name="dcr-register"),

@@ -20,6 +20,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 
 from audit.actor import Actor
@@ -79,6 +80,62 @@ def session_partner(request: HttpRequest, brand: Brand) -> Partner | None:
     if not isinstance(partner_pk, int) or not isinstance(email, str) or not email:
         return None
     return portal_session_partner(brand=brand, partner_pk=partner_pk, email=email)
+
+
+def signed_in_partners(request: HttpRequest) -> list[Partner]:
+    """Every partner this browser is signed in as (one per brand), each re-checked."""
+    partners = []
+    for key in sorted(_entries(request)):
+        brand = Brand.objects.filter(pk=int(key)).first() if key.isdigit() else None
+        partner = session_partner(request, brand) if brand is not None else None
+        if partner is not None:
+            partners.append(partner)
+    return partners
+
+
+# Where the browser goes after signing in to a brand's portal, when it came from an OAuth
+# authorization request ("add MCP server by URL" as a partner, mcp_gateway/partner_oauth.py).
+# Only a path on this site's authorization endpoint is ever kept: never an open redirect.
+AFTER_SIGN_IN_KEY = "trcker_partner_portal_next"
+MAX_NEXT_LENGTH = 4000
+
+
+def safe_after_sign_in(value: object) -> str | None:
+    """``value`` if it is a request to this site's OAuth authorization endpoint, else None."""
+    if not isinstance(value, str) or len(value) > MAX_NEXT_LENGTH:
+        return None
+    if not value.startswith(reverse("oauth2_provider:authorize") + "?"):
+        return None  # a path of this site: it cannot start with // or a scheme
+    if any(char in value for char in "\\\r\n\t") or not url_has_allowed_host_and_scheme(
+        value, allowed_hosts=None
+    ):
+        return None
+    return value
+
+
+def remember_after_sign_in(request: HttpRequest, brand: Brand, value: str) -> bool:
+    """Keep ``value`` for this brand's next sign-in in this browser; False if it is unsafe."""
+    safe = safe_after_sign_in(value)
+    if safe is None:
+        return False
+    pending = request.session.get(AFTER_SIGN_IN_KEY)
+    pending = pending if isinstance(pending, dict) else {}
+    pending[str(brand.pk)] = safe
+    request.session[AFTER_SIGN_IN_KEY] = pending
+    return True
+
+
+def after_sign_in_url(request: HttpRequest, brand: Brand) -> str:
+    """Where a sign-in to ``brand`` lands: the pending authorization request kept for it (once,
+    checked again), or the portal's home."""
+    pending = request.session.get(AFTER_SIGN_IN_KEY)
+    if isinstance(pending, dict) and str(brand.pk) in pending:
+        value = pending.pop(str(brand.pk))
+        request.session[AFTER_SIGN_IN_KEY] = pending
+        safe = safe_after_sign_in(value)
+        if safe is not None:
+            return safe
+    return reverse("portal-home", args=[brand.slug])
 
 
 @dataclass(frozen=True)

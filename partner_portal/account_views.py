@@ -5,8 +5,10 @@ Every write goes through the partner-side services with the portal's partner act
 (``partner:<id>`` on the portal channel): ``partner_profile_update``,
 ``partner_payout_details_update``, ``partner_api_key_create`` / ``_revoke``; each is
 CSRF-protected (POST), audited by the service, and answers the page again with the service's
-message beside the field it concerns. A new key's plaintext is shown once, in the answer to the
-POST that made it (never cached, never stored), and never again.
+message beside the field it concerns. The keys page also lists the apps the partner authorized
+over OAuth ("add MCP server by URL", ``mcp_gateway.partner_grants``) and disconnects them.
+A new key's plaintext is shown once, in the answer to the POST that made it (never cached,
+never stored), and never again.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
-from core.errors import DomainError
+from core.errors import DomainError, NotFoundError
+from mcp_gateway.oauth import mcp_resource_url
+from mcp_gateway.partner_grants import partner_oauth_app_revoke, partner_oauth_apps
 from partner_portal.access import Portal, portal_page
 from partners.api_keys import (
     partner_api_key_create,
@@ -176,7 +180,14 @@ def keys(request: HttpRequest, portal: Portal) -> HttpResponse:
     response = render(
         request,
         "partner_portal/keys.html",
-        portal.context(page="keys", form=form, rows=rows, created=created),
+        portal.context(
+            page="keys",
+            form=form,
+            rows=rows,
+            created=created,
+            apps=partner_oauth_apps(actor=portal.actor),
+            mcp_url=mcp_resource_url(),
+        ),
     )
     response["Cache-Control"] = "no-store"
     return response
@@ -190,3 +201,16 @@ def key_revoke(request: HttpRequest, portal: Portal, key_id: str) -> HttpRespons
     )
     partner_api_key_revoke(actor=portal.actor, api_key=key)
     return HttpResponseRedirect(reverse("portal-keys", args=[portal.brand.slug]) + "?revoked=1")
+
+
+@portal_page
+@POST
+def app_revoke(request: HttpRequest, portal: Portal, app_id: str) -> HttpResponse:
+    """Disconnect an app the partner authorized over OAuth: its tokens stop working at once.
+    Another partner's app, or anything but a known id, is the portal's not-found page."""
+    if not app_id.isascii() or not app_id.isdigit() or len(app_id) > 18:
+        raise NotFoundError("authorized app", app_id[:32])
+    partner_oauth_app_revoke(actor=portal.actor, application_id=int(app_id))
+    return HttpResponseRedirect(
+        reverse("portal-keys", args=[portal.brand.slug]) + "?disconnected=1"
+    )

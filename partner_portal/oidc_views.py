@@ -24,7 +24,6 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
-from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -34,7 +33,7 @@ from core import auth_throttle
 from core.client_ip import request_client_ip
 from core.errors import AuthenticationError
 from core.rate_limits import count_request
-from partner_portal.access import brand_for_slug, not_found, sign_in
+from partner_portal.access import after_sign_in_url, brand_for_slug, not_found, sign_in
 from partner_portal.sign_in_views import _rate_limited
 from partners.models import Partner, PartnerSignInProvider
 from partners.oidc_client import (
@@ -146,7 +145,7 @@ def _complete(request: HttpRequest, brand: Brand, partner: Partner, email: str) 
     except AuthenticationError:
         return _refused(request, brand, brand_sign_in_provider(brand), "expired")
     sign_in(request, brand, partner)
-    return HttpResponseRedirect(reverse("portal-home", args=[brand.slug]))
+    return HttpResponseRedirect(after_sign_in_url(request, brand))
 
 
 @never_cache

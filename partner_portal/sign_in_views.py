@@ -31,7 +31,14 @@ from core import auth_throttle
 from core.client_ip import request_client_ip
 from core.errors import AuthenticationError
 from core.rate_limits import count_request
-from partner_portal.access import brand_for_slug, not_found, session_partner, sign_in, sign_out
+from partner_portal.access import (
+    after_sign_in_url,
+    brand_for_slug,
+    not_found,
+    session_partner,
+    sign_in,
+    sign_out,
+)
 from partners.oidc_config import brand_sign_in_provider
 from partners.sign_in import (
     normalized_email,
@@ -101,7 +108,7 @@ def login(request: HttpRequest, brand: str) -> HttpResponse:
         return not_found(request)
     if request.method != "POST":
         if session_partner(request, brand_row) is not None:
-            return HttpResponseRedirect(reverse("portal-home", args=[brand_row.slug]))
+            return HttpResponseRedirect(after_sign_in_url(request, brand_row))
         return render(request, "partner_portal/login.html", _context(brand_row, SignInForm()))
     ip = request_client_ip(request) or "unknown"
     usage = count_request(
@@ -173,7 +180,7 @@ def login_link(request: HttpRequest, brand: str, token: str) -> HttpResponse:
     except AuthenticationError as exc:
         return _invalid_link(request, brand_row, exc.message)
     sign_in(request, brand_row, partner)
-    return HttpResponseRedirect(reverse("portal-home", args=[brand_row.slug]))
+    return HttpResponseRedirect(after_sign_in_url(request, brand_row))
 
 
 @never_cache

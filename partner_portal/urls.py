@@ -35,4 +35,9 @@ urlpatterns = [
         account_views.key_revoke,
         name="portal-key-revoke",
     ),
+    path(
+        "p/<str:brand>/keys/apps/<str:app_id>/revoke/",
+        account_views.app_revoke,
+        name="portal-app-revoke",
+    ),
 ]
