@@ -1,11 +1,12 @@
-"""The brand's OpenID Connect provider for partner portal sign-in (REST and the admin, like an
-integration's connection: a client secret is pasted there, not given to an agent)."""
+"""The brand's OpenID Connect provider for partner portal sign-in. Like an integration's
+connection: setting it is REST and the admin (a client secret is pasted there, not given to an
+agent); reading it is REST and MCP (never the secret)."""
 
 from __future__ import annotations
 
 from audit.actor import Scope
 from core.serializers import StrictSerializer
-from operations.declaration import Operation, RestRoute
+from operations.declaration import READ, Operation, RestRoute, ToolSpec
 from partners import oidc_config
 from partners.oidc_serializers import SignInProviderInput, SignInProviderOutput
 
@@ -28,6 +29,7 @@ OPERATIONS = [
         output=SignInProviderOutput,
         scope=Scope.READ,
         rest=RestRoute("GET", PATH, "partner-sign-in-provider", TAG),
+        tool=ToolSpec("Partner sign-in provider", READ),
     ),
     Operation(
         name="set_partner_sign_in_provider",

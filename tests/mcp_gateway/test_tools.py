@@ -79,6 +79,7 @@ def test_the_product_pages_tools_are_all_there():
         "set_fx_rate",  # the brand's own rate (issue 15)
         "list_integrations",  # Stripe and Shopify: connected, last event, failures (issue 17)
         "list_integration_events",  # their webhook log (issue 17)
+        "get_partner_sign_in_provider",  # the brand's OIDC provider for partners (issue 16)
         # the partner ledger (issue 15)
         "get_partner_balance",
         "list_ledger_entries",

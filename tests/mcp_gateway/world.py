@@ -14,7 +14,7 @@ from conversions.models import Conversion, DeliveryStatus, Payout, PostbackDeliv
 from conversions.payouts import payouts_generate
 from conversions.services import conversion_approve
 from offers.models import Offer
-from partners.models import Coupon, Partner
+from partners.models import Coupon, Partner, PartnerSignInProvider
 from tests.conftest import make_actor
 from tests.conversions.factories_flow import accepted_click, record
 from tests.factories import CouponFactory, OfferFactory, PartnerFactory
@@ -65,6 +65,14 @@ def build_world(brand: Brand) -> World:
     webhook = WebhookEndpoint.objects.create(
         brand=brand, url="https://hooks.example.com/trcker", events=["conversion.approved"]
     )
+    PartnerSignInProvider.objects.create(
+        brand=brand,
+        display_name="Acme Login",
+        issuer="https://login.acme.example",
+        client_id="trcker-partners",
+        client_secret="partner-portal-client-secret",
+        secret_set_at=dt.datetime(2026, 1, 1, 9, 0, tzinfo=dt.UTC),
+    )
     return World(
         brand,
         offer,
@@ -114,6 +122,7 @@ def every_tool_call(world: World) -> list[tuple[str, dict[str, Any]]]:
         ("list_postback_attempts", {"outcome": "refused"}),
         ("list_integrations", {}),
         ("list_integration_events", {"provider": "stripe", "outcome": "refused"}),
+        ("get_partner_sign_in_provider", {}),
         ("list_webhooks", {}),
         ("get_webhook", {"webhook_id": world.webhook.pk}),
         ("list_webhook_deliveries", {"webhook_id": world.webhook.pk, "status": "pending"}),
