@@ -13,6 +13,7 @@ from django.test import Client
 from django.urls import reverse
 
 from audit.models import AuditEvent
+from partner_portal.access import AFTER_SIGN_IN_KEY
 from partners.models import PartnerStatus
 from partners.oidc_client import (
     OidcRefused,
@@ -295,3 +296,14 @@ def test_failures_count_against_the_ip_like_bad_links(settings, client, oidc_op,
     limited = client.get(reverse("portal-oidc-callback", args=["acme"]), {"state": "B" * 43})
     assert limited.status_code == 429 and limited["Retry-After"]
     assert client.post(reverse("portal-oidc-start", args=["acme"])).status_code == 429
+
+
+def test_the_sign_in_returns_to_a_pending_mcp_authorization(client, oidc_op, acme, pia):
+    # A partner adding Trcker's MCP server by URL was sent to the portal's sign-in; the
+    # provider's sign-in lands back on that authorization request, as the emailed link does.
+    pending = reverse("oauth2_provider:authorize") + "?client_id=abc&response_type=code"
+    session = client.session
+    session[AFTER_SIGN_IN_KEY] = {str(acme.pk): pending}
+    session.save()
+    response = oidc_sign_in(client, oidc_op, "acme", "pia")
+    assert response.status_code == 302 and response["Location"] == pending
