@@ -94,7 +94,7 @@ def refund_amount(value: Any, *, name: str = "amount") -> Decimal:
             code="invalid_amount",
             fields={name: ["Too many decimals."]},
         )
-    return amount
+    return amount.quantize(CENT)
 
 
 def _checked(reason: str, refund_id: str) -> None:

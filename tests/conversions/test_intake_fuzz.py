@@ -7,6 +7,7 @@ recorded obeys the documented rules (docs/tracking.md, "Attribution" and "Refund
 from __future__ import annotations
 
 import itertools
+from decimal import Decimal
 from urllib.parse import quote
 
 import pytest
@@ -17,7 +18,9 @@ from conversions import tracking_config
 from conversions.attribution import EXHAUSTED, EXPIRED, NOT_USED, UNKNOWN, WON
 from conversions.ledger_models import LedgerEntry
 from conversions.models import Conversion, PostbackAttempt
+from conversions.refund_ledger import refund_amount
 from conversions.services import conversion_approve
+from core.errors import ValidationError
 from partners.models import Coupon
 from tests.conftest import make_actor
 from tests.conversions.factories_flow import accepted_click
@@ -136,7 +139,12 @@ def test_sales_follow_the_attribution_rules(
     names=st.sampled_from(["original", "txn_id", "unknown", "hostile"]),
     original_event=st.one_of(st.none(), st.sampled_from(["sale", "signup", "refund"]), hostile),
     hostile_value=hostile,
-    amount=st.one_of(st.none(), hostile, st.sampled_from(["-5", "1e99", "NaN", "10.00"])),
+    amount=st.one_of(
+        st.none(),
+        hostile,
+        st.sampled_from(["-5", "1e99", "NaN", "10.00", "0", "0.001", "99.99", "100", "250.50"]),
+        st.decimals(min_value=-1, max_value=200, places=2).map(str),
+    ),
     approve=st.booleans(),
 )
 def test_refund_postbacks_take_back_only_the_sale_they_name(
@@ -145,7 +153,8 @@ def test_refund_postbacks_take_back_only_the_sale_they_name(
     brand, offer, clicker, _ = shop
     click = accepted_click(brand, offer, clicker, seconds_ago=60)
     sale_txn = f"S{next(_txn)}"
-    assert _get(client, {"click_id": click.id, "txn_id": sale_txn}).status_code == 200
+    sold = {"click_id": click.id, "txn_id": sale_txn, "amount": "100.00"}
+    assert _get(client, sold).status_code == 200
     sale = Conversion.objects.get(txn_id=sale_txn)
     if approve:
         sale = conversion_approve(actor=make_actor(brand), conversion=sale)
@@ -172,7 +181,19 @@ def test_refund_postbacks_take_back_only_the_sale_they_name(
     if not is_refund:
         return  # a sale postback with a hostile event: the sale tests cover it
     moved = "reversed" if approve else "rejected"
-    if response.status_code == 200:
+    try:
+        partial = amount is not None and refund_amount(amount) < Decimal("100.00")
+    except ValidationError:
+        partial = False  # refused below
+    if response.status_code == 200 and partial:
+        # A part of the sale: the status stays, the flat commission too (docs/ledger.md).
+        body = response.json()
+        assert body["refund"]["outcome"] == "partially_refunded"
+        assert sale.status == ("approved" if approve else "pending")
+        again = _get(client, params).json()
+        assert (again["duplicate"], again["refund"]["outcome"]) == (True, "already_recorded")
+        assert not LedgerEntry.objects.filter(conversion=sale, kind="reversal").exists()
+    elif response.status_code == 200:
         body = response.json()
         assert body["conversion_id"] == sale.pk
         assert (sale.status, sale.status_reason) == (moved, event.strip().lower())
@@ -192,5 +213,6 @@ def test_refund_postbacks_take_back_only_the_sale_they_name(
             "invalid_txn_id",
             "invalid_event",
             "missing_txn_id",
+            "invalid_amount",
         }, code
         assert PostbackAttempt.objects.filter(outcome=code).exists()
