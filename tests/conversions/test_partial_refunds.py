@@ -254,3 +254,23 @@ def test_any_sequence_of_partial_refunds_keeps_the_ledger_exact(
             assert taken == commission
             assert result.conversion.status == "reversed"
             break
+
+
+@pytest.mark.postgres
+def test_the_database_refuses_to_change_or_delete_a_refund(brand, actor, share, partner):
+    from django.db import IntegrityError, transaction
+
+    conversion = sale(brand, share, partner, actor=actor, amount="100.00")
+    refund(actor, conversion, "R-1", "30.00")
+    row = ConversionRefund.objects.get()
+    for statement in (
+        "UPDATE conversions_conversionrefund SET amount = 1 WHERE id = %s",
+        "DELETE FROM conversions_conversionrefund WHERE id = %s",
+    ):
+        with (
+            pytest.raises(IntegrityError, match="written once"),
+            transaction.atomic(),
+            connection.cursor() as cursor,
+        ):
+            cursor.execute(statement, [row.pk])
+    assert ConversionRefund.objects.get().amount == D("30.00")
