@@ -108,7 +108,8 @@ OPERATIONS = [
         description="Reverse an approved or paid conversion (conv_…): a refund, chargeback, "
         "fraud found later or a duplicate. reason is one of refund, chargeback, fraud, "
         "duplicate, other (other needs a note). Writes a negative ledger entry cancelling its "
-        "commission; if it was already paid, that entry comes off the partner's next payout. "
+        "commission (what partial refunds left of it); if it was already paid, that entry "
+        "comes off the partner's next payout. "
         "Its status becomes reversed and it leaves stats' conversions. A pending conversion is "
         "rejected instead (reject_conversion).",
         input=ReverseConversionArguments,
