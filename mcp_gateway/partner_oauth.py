@@ -145,6 +145,10 @@ class AuthorizeView(ConsentView):
             context["application"] = (
                 get_application_model().objects.filter(client_id=client_id).first()
             )
+        application = context.get("application")
+        context["client_label"] = (
+            (application.name or application.client_id) if application else "An application"
+        )
         context["partners"] = self.partners
         context["single"] = self.partners[0] if len(self.partners) == 1 else None
         context["write_asked"] = WRITE_SCOPE in set(context.get("scopes") or [])

@@ -9,6 +9,10 @@ operation is covered the day it is declared:
 - a partner key reaches no brand route and no brand tool (a brand tool's name is as unknown
   as a name no tool has); a brand key reaches no partner route (401 saying which key the
   partner API takes) and sees no partner tool.
+
+Every MCP probe runs with a partner key AND with an OAuth token the partner authorized by URL
+(``tests/oauth/partner_flow.py``: portal sign-in, partner consent, code exchange): the two
+must see exactly the same.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from core.errors import PermissionDeniedError
 from operations.catalog import OPERATIONS, PARTNER_OPERATIONS
 from operations.declaration import Operation
 from tests.mcp_gateway.helpers import Mcp
+from tests.oauth.partner_flow import partner_tokens
 from tests.partners.partner_world import World, build_partner_world
 
 pytestmark = pytest.mark.django_db
@@ -74,7 +79,26 @@ def foreign_ids(world: World) -> dict[str, list[str]]:
 @pytest.fixture
 def world(settings) -> World:
     settings.TRCKER_API_RATE = "100000/m"
+    settings.TRCKER_PORTAL_LINKS_PER_EMAIL = "100000/h"
+    settings.TRCKER_PORTAL_LINKS_PER_IP = "100000/h"
     return build_partner_world()
+
+
+# A partner's MCP credentials: their trkp_ key, or an OAuth token they authorized by URL.
+OAUTH_TOKENS = {
+    "ann_oauth": ("ann", False),
+    "ann_oauth_write": ("ann", True),
+    "bob_oauth": ("bob", False),
+}
+WRITE_CREDENTIALS = ["ann_write", "ann_oauth_write"]
+
+
+def credential(world: World, name: str) -> str:
+    """world.keys[name], minting an OAuth token through the real flow the first time."""
+    if name not in world.keys:
+        partner, write = OAUTH_TOKENS[name]
+        world.keys[name] = partner_tokens(getattr(world, partner), write=write)["access_token"]
+    return world.keys[name]
 
 
 def rest_call(operation: Operation, key: str, arguments: dict[str, Any]):
@@ -123,9 +147,10 @@ def test_rest_answers_only_the_partners_own_data(world, name):
     assert leaks(world, response.content.decode()) == []
 
 
+@pytest.mark.parametrize("key", WRITE_CREDENTIALS)
 @pytest.mark.parametrize("name", TOOLS)
-def test_tools_answer_only_the_partners_own_data(world, name):
-    result = Mcp(world.keys["ann_write"]).call(name, own_arguments(world)[name])
+def test_tools_answer_only_the_partners_own_data(world, name, key):
+    result = Mcp(credential(world, key)).call(name, own_arguments(world)[name])
     assert result["isError"] is False, result["content"][0]["text"]
     assert leaks(world, text_of(result)) == []
 
@@ -148,7 +173,8 @@ def unknown_variant(arguments: dict[str, Any], argument: str, value: str) -> dic
     return json.loads(swapped)
 
 
-def test_foreign_ids_are_not_found_exactly_like_missing_ones_on_rest_and_mcp(world):
+@pytest.mark.parametrize("key", WRITE_CREDENTIALS)
+def test_foreign_ids_are_not_found_exactly_like_missing_ones_on_rest_and_mcp(world, key):
     probes = list(foreign_probes(world))
     assert {name for name, *_ in probes} >= {
         "get_my_conversion",
@@ -158,7 +184,7 @@ def test_foreign_ids_are_not_found_exactly_like_missing_ones_on_rest_and_mcp(wor
         "get_my_report",
         "list_my_conversions",
     }
-    mcp = Mcp(world.keys["ann_write"])
+    mcp = Mcp(credential(world, key))
     for name, arguments, argument, value in probes:
         operation = PARTNER_OPERATIONS[name]
         missing = unknown_variant(arguments, argument, value)
@@ -186,6 +212,18 @@ def test_a_partner_of_the_same_brand_sees_none_of_anns_rows(world):
     seen = "".join(
         bob_client.get(f"/api/partner/v1/{path}").content.decode()
         for path in ("conversions/", "payouts/", "stats/", "offers/", "me/")
+    )
+    assert [row for row in ann if row in seen] == []
+    assert "vip-ann" not in seen and "Ann Reviews" not in seen
+    assert world.bob_conversion.id in seen  # bob does see his own
+
+
+def test_bobs_oauth_token_sees_none_of_anns_rows_over_mcp(world):
+    ann = {c.id for c in world.ann_conversions} | {world.ann_payout.id}
+    bob = Mcp(credential(world, "bob_oauth"))
+    seen = "".join(
+        text_of(bob.call(name, {}))
+        for name in ("list_my_conversions", "list_my_payouts", "get_my_stats", "get_my_profile")
     )
     assert [row for row in ann if row in seen] == []
     assert "vip-ann" not in seen and "Ann Reviews" not in seen
@@ -224,8 +262,13 @@ def test_a_brand_key_reaches_no_partner_route(world, name):
     assert response.json()["error"]["code"] == "brand_key_on_partner_api"
 
 
-def test_a_partner_key_lists_only_partner_tools_and_a_brand_tool_is_unknown(world):
-    write, read = Mcp(world.keys["ann_write"]), Mcp(world.keys["ann"])
+@pytest.mark.parametrize(
+    ("write_key", "read_key"), [("ann_write", "ann"), ("ann_oauth_write", "ann_oauth")]
+)
+def test_a_partner_key_lists_only_partner_tools_and_a_brand_tool_is_unknown(
+    world, write_key, read_key
+):
+    write, read = Mcp(credential(world, write_key)), Mcp(credential(world, read_key))
     listed = {tool["name"] for tool in write.request("tools/list").json()["result"]["tools"]}
     assert listed == set(TOOLS)
     read_listed = {tool["name"] for tool in read.request("tools/list").json()["result"]["tools"]}
