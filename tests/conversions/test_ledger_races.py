@@ -102,7 +102,7 @@ def test_two_payout_generations_at_once_settle_each_entry_once(brand, actor, sho
         lambda: list(payouts_generate(actor=actor)),
         lambda: list(payouts_generate(actor=actor)),
     )
-    made = [payout for batch in results for payout in batch]  # type: ignore[union-attr]
+    made = [payout for batch in results for payout in batch]
     assert [payout.amount for payout in made] == [D("30.00")]
     assert not LedgerEntry.objects.filter(payout__isnull=True).exists()
     assert_books_balance(brand, partner)
@@ -155,11 +155,11 @@ def test_auto_approval_racing_a_rejection_leaves_nothing_owed(brand, actor, part
     def worker():
         import conversions.auto_approval as auto
 
-        auto.conversion_approve = approve_then_wait  # type: ignore[assignment]
+        auto.conversion_approve = approve_then_wait
         try:
             results.append(conversions_auto_approve())
         finally:
-            auto.conversion_approve = original  # type: ignore[assignment]
+            auto.conversion_approve = original
             connection.close()
 
     def person():
