@@ -192,7 +192,7 @@ def _one(request: HttpRequest, name: str) -> str | None:
 
 
 @never_cache
-@require_http_methods(["GET", "HEAD"])
+@require_http_methods(["GET"])  # not HEAD: answering spends the state, so a probe must not
 def callback(request: HttpRequest, brand: str) -> HttpResponse:
     brand_row = brand_for_slug(brand)
     if brand_row is None:

@@ -40,6 +40,7 @@ logger = logging.getLogger(__name__)
 # Asymmetric only: with an HMAC algorithm a token would be "verified" with the client secret,
 # which the provider's users never hold but the algorithm-confusion attack exploits.
 ALLOWED_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384")
+KEY_TYPES = {"RS": "RSA", "PS": "RSA", "ES": "EC"}  # the JWK kty each family signs with
 LEEWAY_SECONDS = 60
 DISCOVERY_TTL_SECONDS = 3600
 JWKS_TTL_SECONDS = 300
@@ -262,6 +263,9 @@ def verify_id_token(
     if algorithm not in ALLOWED_ALGORITHMS:
         raise OidcRefused("id_token_invalid", f"ID token algorithm {str(algorithm)[:20]!r}")
     key = _signing_key(found, header)
+    if key.key_type != KEY_TYPES[algorithm[:2]]:
+        # An RSA key named by an ES256 header (or the reverse) is not the signer.
+        raise OidcRefused("id_token_invalid", "ID token: the key does not fit the algorithm")
     try:
         claims: dict[str, Any] = jwt.decode(
             id_token,
@@ -272,7 +276,7 @@ def verify_id_token(
             leeway=LEEWAY_SECONDS,
             options={"require": ["iss", "aud", "exp", "iat", "sub"]},
         )
-    except jwt.PyJWTError as exc:
+    except (jwt.PyJWTError, TypeError, ValueError) as exc:
         raise OidcRefused("id_token_invalid", f"ID token: {type(exc).__name__}") from None
     audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
     if len(audiences) > 1 and claims.get("azp") != provider.client_id:

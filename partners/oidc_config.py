@@ -52,9 +52,13 @@ class ProviderStatus:
     login_url: str
 
 
+def _redirect_uri(brand_slug: str) -> str:
+    return public_url(f"/p/{brand_slug}/login/oidc/callback/")
+
+
 def redirect_uri(brand: Brand) -> str:
     """The callback the brand registers at its provider (exactly this URL)."""
-    return public_url(f"/p/{brand.slug}/login/oidc/callback/")
+    return _redirect_uri(brand.slug)
 
 
 def _status(brand_slug: str, row: PartnerSignInProvider | None) -> ProviderStatus:
@@ -65,7 +69,7 @@ def _status(brand_slug: str, row: PartnerSignInProvider | None) -> ProviderStatu
         client_id=row.client_id if row else "",
         has_client_secret=bool(row and row.client_secret),
         secret_set_at=row.secret_set_at if row else None,
-        redirect_uri=public_url(f"/p/{brand_slug}/login/oidc/callback/"),
+        redirect_uri=_redirect_uri(brand_slug),
         login_url=public_url(f"/p/{brand_slug}/login/"),
     )
 

@@ -26,6 +26,7 @@ from partners.oidc_config import brand_sign_in_provider
 from tests.factories import BrandFactory, PartnerFactory
 from tests.oauth.op import PARTNER_CLIENTS
 from tests.oauth.partner_oidc_helpers import (
+    PUBLIC_URL,
     at_provider,
     back_at_portal,
     configure,
@@ -307,3 +308,11 @@ def test_the_sign_in_returns_to_a_pending_mcp_authorization(client, oidc_op, acm
     session.save()
     response = oidc_sign_in(client, oidc_op, "acme", "pia")
     assert response.status_code == 302 and response["Location"] == pending
+
+
+def test_a_head_request_spends_nothing(client, oidc_op, acme, pia):
+    # Answering the callback spends its state: a HEAD probe of the URL must not.
+    callback = at_provider(oidc_op, start(client, "acme"), "pia")
+    parts = callback.split("?", 1)
+    assert client.head(parts[0].removeprefix(PUBLIC_URL) + "?" + parts[1]).status_code == 405
+    assert back_at_portal(client, callback).status_code == 302
