@@ -33,6 +33,7 @@ from integrations.models import (
     IntegrationCustomer,
     IntegrationEvent,
     IntegrationPayment,
+    IntegrationPaymentLink,
 )
 from integrations.reversal import reverse_payment
 from partners.models import Coupon, CouponStatus
@@ -341,6 +342,31 @@ def customer_remember(
 # --- reversals ----------------------------------------------------------------------------
 
 
+def payment_link(source: Source, *, references: list[str], paid_reference: str) -> None:
+    """Remember that the payments ``references`` paid ``paid_reference`` (an invoice)."""
+    IntegrationPaymentLink.objects.bulk_create(
+        [
+            IntegrationPaymentLink(
+                brand_id=source.brand.id,
+                provider=source.provider,
+                reference=reference,
+                paid_reference=paid_reference,
+            )
+            for reference in dict.fromkeys(references)
+        ],
+        ignore_conflicts=True,
+    )
+
+
+def _with_links(source: Source, references: list[str]) -> list[str]:
+    """``references`` and what they paid (``payment_link``)."""
+    found = [reference for reference in references if reference]
+    paid = IntegrationPaymentLink.objects.filter(
+        brand_id=source.brand.id, provider=source.provider, reference__in=found
+    ).values_list("paid_reference", flat=True)
+    return [*found, *paid]
+
+
 def reverse(
     source: Source,
     *,
@@ -360,7 +386,7 @@ def reverse(
         .filter(
             brand_id=source.brand.id,
             provider=source.provider,
-            reference__in=[reference for reference in references if reference],
+            reference__in=_with_links(source, references),
         )
         .first()
     )

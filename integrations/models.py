@@ -139,3 +139,27 @@ class IntegrationPayment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider} {self.reference} → {self.conversion_id}"
+
+
+class IntegrationPaymentLink(models.Model):
+    """A payment (pi_…, ch_…) that paid an invoice (in_…), from Stripe's ``invoice_payment.paid``:
+    since API version 2025-03-31 an invoice names no payment intent and a charge no invoice, so a
+    refund of a subscription's charge finds the invoice's conversion through this. Kept whether
+    or not the invoice's conversion is recorded yet (the events arrive in any order)."""
+
+    brand = models.ForeignKey("brands.Brand", on_delete=models.CASCADE, related_name="+")
+    provider = models.CharField(max_length=16, choices=Provider.choices)
+    reference = models.CharField(max_length=255)
+    paid_reference = models.CharField(max_length=255)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["brand", "provider", "reference", "paid_reference"],
+                name="integration_payment_link_uniq",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.reference} paid {self.paid_reference}"

@@ -9,8 +9,18 @@
   checkout's, when the checkout recorded it); later ones are renewals, commissioned for the
   offer's ``recurring_months`` at ``recurring_rate_percent``. An unknown customer's invoice is
   ignored (``unknown_customer``) unless the subscription's metadata names a click.
+- ``invoice_payment.paid`` (API versions from 2025-03-31): which payment intent or charge
+  paid which invoice, kept so that a refund of that charge finds the invoice's conversion.
 - ``charge.refunded`` and ``charge.dispute.created``: the conversion the charge's payment
   recorded is reversed.
+
+Both API shapes are read: before 2025-03-31 an invoice carries ``subscription``,
+``subscription_details``, ``payment_intent`` and ``charge`` and a charge its ``invoice``; from
+then on the subscription is under ``parent.subscription_details``, the payments are
+``invoice_payment`` objects (``invoice.payments`` when expanded, and their own event) and a
+discount's coupon is under ``source.coupon``. A promotion code (``promo_…``) names its code
+only when expanded; one that is not, on a sale nothing else attributes, is ignored with
+``promotion_code_not_expanded`` (Trcker makes no call to Stripe's API).
 
 Amounts are integers in the currency's minor unit (``integrations.money``)."""
 
@@ -32,6 +42,7 @@ from integrations.intake import (
     attribute,
     customer_find,
     customer_remember,
+    payment_link,
     record_conversion,
     recorded_answer,
     reverse,
@@ -42,7 +53,13 @@ from integrations.money import BadAmount, currency_code, from_minor_units
 from offers.models import Offer
 
 CHECKOUT_EVENTS = ("checkout.session.completed", "checkout.session.async_payment_succeeded")
-HANDLED_EVENTS = (*CHECKOUT_EVENTS, "invoice.paid", "charge.refunded", "charge.dispute.created")
+HANDLED_EVENTS = (
+    *CHECKOUT_EVENTS,
+    "invoice.paid",
+    "invoice_payment.paid",
+    "charge.refunded",
+    "charge.dispute.created",
+)
 FIRST_INVOICE = "subscription_create"
 
 
@@ -65,7 +82,9 @@ def _dict(value: object) -> dict[str, Any]:
 
 
 def _coupon_candidates(discount: dict[str, Any]) -> list[object]:
-    coupon, promotion = discount.get("coupon"), discount.get("promotion_code")
+    # A discount's coupon: ``coupon`` before API version 2025-03-31, ``source.coupon`` after.
+    coupon = discount.get("coupon") or _dict(discount.get("source")).get("coupon")
+    promotion = discount.get("promotion_code")
     found: list[object] = [coupon] if isinstance(coupon, str) else []
     if isinstance(coupon, dict):
         found += [coupon.get("id"), coupon.get("name")]
@@ -78,14 +97,44 @@ def coupons_of(obj: dict[str, Any]) -> list[str]:
     """Codes to look up as Trcker coupons: ``metadata.trk_coupon``, then the coupons (their
     ids and names) and expanded promotion codes of the object's discounts."""
     candidates: list[object] = [_dict(obj.get("metadata")).get("trk_coupon")]
-    discounts = obj.get("discounts")
-    for discount in discounts if isinstance(discounts, list) else []:
-        if isinstance(discount, dict):
-            candidates += _coupon_candidates(discount)
-    if isinstance(obj.get("discount"), dict):
-        candidates += _coupon_candidates(obj["discount"])
+    for discount in _discounts(obj):
+        candidates += _coupon_candidates(discount)
     codes = (valid_coupon(candidate) for candidate in candidates[:50])
     return [code for code in dict.fromkeys(codes) if code]
+
+
+def _discounts(obj: dict[str, Any]) -> list[dict[str, Any]]:
+    discounts = obj.get("discounts")
+    found = (
+        [item for item in discounts if isinstance(item, dict)]
+        if isinstance(discounts, list)
+        else []
+    )
+    return found[:50] + ([obj["discount"]] if isinstance(obj.get("discount"), dict) else [])
+
+
+def unexpanded_promotion_codes(obj: dict[str, Any]) -> list[str]:
+    """``promo_…`` ids of the object's discounts whose code the event does not carry."""
+    found = (discount.get("promotion_code") for discount in _discounts(obj))
+    return [promo[:255] for promo in found if isinstance(promo, str) and promo]
+
+
+def _attribute(source: Source, obj: dict[str, Any], *, click_id: str) -> Attribution:
+    """``attribute``, saying so when what could have attributed the sale is a promotion code
+    the event names only by id."""
+    try:
+        return attribute(source, click_id=click_id, coupons=coupons_of(obj))
+    except Ignored as ignored:
+        promotions = unexpanded_promotion_codes(obj)
+        if ignored.reason in ("no_attribution", "unknown_coupon") and promotions:
+            raise Ignored(
+                "promotion_code_not_expanded",
+                f"The sale used promotion code {promotions[0]}, which the event names by id "
+                "only: name the Stripe coupon (its id or name) as the Trcker coupon code, or set "
+                "metadata.trk_coupon on the checkout session or subscription.",
+                object_id=_text(obj, "id"),
+            ) from None
+        raise
 
 
 def _amount(obj: dict[str, Any], field: str) -> tuple[Decimal, str]:
@@ -110,6 +159,8 @@ def handler_for(source: Source, event: dict[str, Any]) -> Callable[[], Handled]:
         return lambda: _checkout(source, event, obj)
     if kind == "invoice.paid":
         return lambda: _invoice(source, event, obj)
+    if kind == "invoice_payment.paid":
+        return lambda: _invoice_payment(source, obj)
     if kind == "charge.refunded":
         return lambda: _refund(source, obj)
     if kind == "charge.dispute.created":
@@ -136,7 +187,7 @@ def _checkout(source: Source, event: dict[str, Any], session: dict[str, Any]) ->
     click_id = valid_click_id(session.get("client_reference_id")) or valid_click_id(
         _dict(session.get("metadata")).get("trk_click_id")
     )
-    attribution = attribute(source, click_id=click_id, coupons=coupons_of(session))
+    attribution = _attribute(source, session, click_id=click_id)
     amount, currency = _amount(session, "amount_total")
     customer = _id(session.get("customer"))
     invoice, intent = _id(session.get("invoice")), _id(session.get("payment_intent"))
@@ -171,6 +222,41 @@ def _subscription_metadata(invoice: dict[str, Any]) -> dict[str, Any]:
     return _dict(details.get("metadata")) or _dict(invoice.get("metadata"))
 
 
+def _payment_ids(payment: dict[str, Any]) -> list[str]:
+    return [_id(payment.get("payment_intent")), _id(payment.get("charge"))]
+
+
+def _invoice_payments(invoice: dict[str, Any]) -> list[str]:
+    """The payment intents and charges that paid the invoice: its own fields before API version
+    2025-03-31, its expanded ``payments`` list after."""
+    found = [_id(invoice.get("payment_intent")), _id(invoice.get("charge"))]
+    payments = _dict(invoice.get("payments")).get("data")
+    for item in payments[:20] if isinstance(payments, list) else []:
+        if isinstance(item, dict) and item.get("status", "paid") == "paid":
+            found += _payment_ids(_dict(item.get("payment")))
+    return [reference for reference in found if reference]
+
+
+def _invoice_payment(source: Source, invoice_payment: dict[str, Any]) -> Handled:
+    """Remember which payment paid which invoice, so that its refund or dispute finds the
+    invoice's conversion (recorded before or after this event)."""
+    object_id = _text(invoice_payment, "id")
+    invoice_id = _id(invoice_payment.get("invoice"))
+    payments = [ref for ref in _payment_ids(_dict(invoice_payment.get("payment"))) if ref]
+    if not invoice_id or not payments:
+        raise Ignored(
+            "malformed_event",
+            "The invoice payment names no invoice, or no payment intent or charge.",
+            object_id=object_id,
+        )
+    payment_link(source, references=payments, paid_reference=invoice_id)
+    return Handled(
+        "payment_linked",
+        f"{', '.join(payments)} paid {invoice_id}: its refunds and disputes reverse that sale.",
+        object_id=object_id,
+    )
+
+
 def _add_months(moment: dt.datetime, months: int) -> dt.datetime:
     month = moment.month - 1 + months
     year, month = moment.year + month // 12, month % 12 + 1
@@ -194,20 +280,19 @@ def _invoice(source: Source, event: dict[str, Any], invoice: dict[str, Any]) -> 
             "zero_amount", "Nothing was paid (a trial or a 100% discount).", object_id=invoice_id
         )
     customer_id = _id(invoice.get("customer"))
-    references = [invoice_id, _id(invoice.get("payment_intent")), _id(invoice.get("charge"))]
+    references = [invoice_id, *_invoice_payments(invoice)]
     paid_at = _paid_at(event, invoice)
     customer = customer_find(source, customer_id)
     if customer is None:
         click_id = valid_click_id(_subscription_metadata(invoice).get("trk_click_id"))
-        coupons = coupons_of(invoice)
-        if not click_id and not coupons:
+        if not click_id and not coupons_of(invoice) and not unexpanded_promotion_codes(invoice):
             raise Ignored(
                 "unknown_customer",
                 f"Customer {customer_id or '(none)'} came through no checkout Trcker recorded "
                 "and the invoice names no click or coupon.",
                 object_id=invoice_id,
             )
-        attribution = attribute(source, click_id=click_id, coupons=coupons)
+        attribution = _attribute(source, invoice, click_id=click_id)
         recorded = record_conversion(
             source,
             attribution,
