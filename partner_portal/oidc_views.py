@@ -11,7 +11,8 @@ brand's partner with the provider's verified address — the rule of the emailed
 gives (one link per partner there, one button per partner here, ``POST .../choose/``). An
 address that names no partner gets the same refusal as a rejected applicant's or an
 unverified one's wording aside: nothing says whether the address is a partner. Every refusal
-counts as a failed login of the IP (``core.auth_throttle``), the budget the links share.
+but an unreachable provider or a cancel counts as a failed login of the IP
+(``core.auth_throttle``), the budget the links share.
 """
 
 from __future__ import annotations
@@ -82,11 +83,17 @@ REFUSALS = {
     ),
 }
 
+# A provider that cannot be reached, or a sign-in the person cancelled at the provider, is no
+# guess at anything: it does not count against the IP's failed-login budget (which the emailed
+# link shares).
+UNCOUNTED = frozenset({"provider", "cancelled"})
+
 
 def _refused(
     request: HttpRequest, brand: Brand, provider: PartnerSignInProvider | None, kind: str
 ) -> HttpResponse:
-    auth_throttle.record_failure(request, auth_throttle.LOGIN)
+    if kind not in UNCOUNTED:
+        auth_throttle.record_failure(request, auth_throttle.LOGIN)
     status, text = REFUSALS[kind]
     name = provider.display_name if provider else "the sign-in provider"
     return render(
@@ -113,6 +120,8 @@ def _pending(request: HttpRequest) -> dict[str, dict[str, Any]]:
 
 def _take_pending(request: HttpRequest, brand: Brand, state: str) -> Pending | None:
     """The sign-in ``state`` names, removed from the session whatever it was (one use)."""
+    if PENDING_KEY not in request.session:
+        return None  # nothing started here: no session is made for a stranger's callback
     entries = _pending(request)
     entry = entries.pop(state, None)
     request.session[PENDING_KEY] = entries

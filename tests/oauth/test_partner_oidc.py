@@ -9,6 +9,7 @@ import logging
 
 import pytest
 import requests
+from django.conf import settings as conf
 from django.test import Client
 from django.urls import reverse
 
@@ -316,3 +317,29 @@ def test_a_head_request_spends_nothing(client, oidc_op, acme, pia):
     parts = callback.split("?", 1)
     assert client.head(parts[0].removeprefix(PUBLIC_URL) + "?" + parts[1]).status_code == 405
     assert back_at_portal(client, callback).status_code == 302
+
+
+def test_a_strangers_callback_makes_no_session(client, acme):
+    response = client.get(
+        reverse("portal-oidc-callback", args=["acme"]), {"state": "C" * 43, "code": "x"}
+    )
+    assert response.status_code == 400
+    assert conf.SESSION_COOKIE_NAME not in response.cookies
+
+
+def test_an_unreachable_provider_does_not_count_against_the_ip(settings, client, acme):
+    settings.TRCKER_LOGIN_FAILURES_PER_IP = "1/h"
+    provider = acme_provider_row(acme)
+    provider.issuer = "http://127.0.0.1:9"  # nothing listens on the discard port
+    provider.save()
+    for _ in range(3):
+        response = client.post(reverse("portal-oidc-start", args=["acme"]))
+        assert response.status_code == 502 and b"could not complete" in response.content
+    # The emailed link's budget is untouched too.
+    assert client.get(reverse("portal-login", args=["acme"])).status_code == 200
+
+
+def acme_provider_row(brand):
+    row = brand_sign_in_provider(brand)
+    assert row is not None
+    return row
