@@ -30,11 +30,12 @@ from brands.models import ApiKey, Brand, FxRate, FxReferenceRate, StaffMembershi
 from brands.services import (
     BRAND_SETTINGS_FIELDS,
     FRAUD_SETTINGS_FIELDS,
+    PROGRAM_SETTINGS_FIELDS,
     api_key_create,
     api_key_revoke,
     brand_create,
+    brand_program_settings_update,
     brand_set_fraud_settings,
-    brand_set_payout_settings,
     brand_update,
     staff_membership_remove,
     staff_membership_set,
@@ -76,7 +77,7 @@ class BrandChangeForm(ServiceModelForm):
 
     class Meta(ServiceModelForm.Meta):
         model = Brand
-        fields = (*BRAND_SETTINGS_FIELDS, *FRAUD_SETTINGS_FIELDS, "min_payout_amount")
+        fields = (*BRAND_SETTINGS_FIELDS, *FRAUD_SETTINGS_FIELDS, *PROGRAM_SETTINGS_FIELDS)
         help_texts = {
             "timezone": "IANA name; caps and daily stats use it for day, week and month edges.",
             "fraud_threshold": "0–100; review/block modes act on scores at or above it.",
@@ -167,10 +168,9 @@ class BrandAdmin(BrandScopedAdmin):
         fraud = {FRAUD_ARGS[f]: data[f] for f in FRAUD_SETTINGS_FIELDS if f in changed}
         if fraud:
             brand = brand_set_fraud_settings(actor=actor, **fraud)
-        if "min_payout_amount" in changed:
-            brand = brand_set_payout_settings(
-                actor=actor, min_payout_amount=data["min_payout_amount"]
-            )
+        program = {f: data[f] for f in PROGRAM_SETTINGS_FIELDS if f in changed}
+        if program:
+            brand = brand_program_settings_update(actor=actor, **program)
         return brand
 
 

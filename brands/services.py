@@ -32,15 +32,22 @@ BRAND_SETTINGS_FIELDS = (
     "timezone",
     "currency",
     "attribution_precedence",
-    "default_hold_days",
-    "partner_reasons_visible",
-    "payout_methods",
 )
+# The partner programme's settings (docs/partners.md, "Programme settings"): one write,
+# ``brand_program_settings_update`` (REST PATCH /api/v1/program/settings/, MCP
+# update_program_settings, the admin's brand page), audited as ``brand.program_settings``.
+PROGRAM_SETTINGS_FIELDS = (
+    "default_hold_days",
+    "payout_methods",
+    "partner_reasons_visible",
+    "min_payout_amount",
+)
+HOLD_DAYS_MAX = 365
 
 
 class Keep(Enum):
-    """A brand_update argument left out (None is a value of default_hold_days: no
-    auto-approval)."""
+    """A brand_program_settings_update argument left out (None is a value of
+    default_hold_days: no auto-approval)."""
 
     VALUE = "keep"
 
@@ -154,13 +161,9 @@ def brand_update(
     timezone_name: str | None = None,
     currency: str | None = None,
     attribution_precedence: str | None = None,
-    default_hold_days: int | Keep | None = Keep.VALUE,
-    partner_reasons_visible: bool | None = None,
-    payout_methods: list[str] | None = None,
 ) -> Brand:
-    """Change the brand's general settings; omitted arguments keep their value.
-    ``default_hold_days`` (0–365, None: no auto-approval) is the hold of every offer without
-    its own ``hold_days`` (conversions.auto_approval)."""
+    """Change the brand's general settings; omitted arguments keep their value. The partner
+    programme's settings have their own write (``brand_program_settings_update``)."""
     actor.require_write()
     brand = _locked_brand(actor)
     before = snapshot(brand, BRAND_SETTINGS_FIELDS)
@@ -173,12 +176,6 @@ def brand_update(
         brand.currency = currency
     if attribution_precedence is not None:
         brand.attribution_precedence = attribution_precedence
-    if not isinstance(default_hold_days, Keep):
-        brand.default_hold_days = default_hold_days
-    if partner_reasons_visible is not None:
-        brand.partner_reasons_visible = partner_reasons_visible
-    if payout_methods is not None:
-        brand.payout_methods = normalise_payout_methods(payout_methods)
     full_clean_or_raise(brand)
     changes = changes_between(before, snapshot(brand, BRAND_SETTINGS_FIELDS))
     if changes:
@@ -188,24 +185,68 @@ def brand_update(
     return brand
 
 
-@transaction.atomic
-def brand_set_payout_settings(*, actor: Actor, min_payout_amount: Decimal) -> Brand:
-    """Set the minimum payout: ``payouts_generate`` leaves a partner's currency out while its
-    unsettled total is below it (the entries carry on). 0 pays any positive total."""
-    actor.require_write()
-    amount = Decimal(min_payout_amount)
+def _min_payout(value: Decimal) -> Decimal:
+    amount = Decimal(value)
     if not amount.is_finite() or amount < 0 or amount > MAX_MIN_PAYOUT:
         raise ValidationError(
             f"min_payout_amount must be between 0 and {MAX_MIN_PAYOUT}.",
             fields={"min_payout_amount": ["Out of range."]},
         )
+    return amount.quantize(Decimal("0.01"))
+
+
+def _hold_days(value: int | None) -> int | None:
+    if value is not None and (
+        isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= HOLD_DAYS_MAX
+    ):
+        raise ValidationError(
+            f"default_hold_days must be a whole number of days from 0 to {HOLD_DAYS_MAX}, or "
+            "null (conversions wait for a person).",
+            fields={"default_hold_days": ["Out of range."]},
+        )
+    return value
+
+
+@transaction.atomic
+def brand_program_settings_update(
+    *,
+    actor: Actor,
+    default_hold_days: int | Keep | None = Keep.VALUE,
+    payout_methods: list[str] | None = None,
+    partner_reasons_visible: bool | None = None,
+    min_payout_amount: Decimal | None = None,
+) -> Brand:
+    """Change the partner programme's settings; omitted arguments keep their value.
+
+    - ``default_hold_days`` (0–365; None: no auto-approval) is the hold of every offer without
+      its own ``hold_days`` (conversions.auto_approval).
+    - ``payout_methods`` is the closed list partners choose from and payouts are paid by
+      (slugs; ``normalise_payout_methods``). A partner who chose a method taken off the list
+      keeps it recorded until they choose again; a payout can no longer be paid by it.
+    - ``partner_reasons_visible``: whether partners see why a conversion was held, rejected or
+      reversed.
+    - ``min_payout_amount``: ``payouts_generate`` leaves a partner's currency out while its
+      unsettled total is below it (the entries carry on); 0 pays any positive total.
+
+    One audit event, ``brand.program_settings``, with each changed field's old and new value."""
+    actor.require_write()
     brand = _locked_brand(actor)
-    before = snapshot(brand, ("min_payout_amount",))
-    brand.min_payout_amount = amount.quantize(Decimal("0.01"))
-    changes = changes_between(before, snapshot(brand, ("min_payout_amount",)))
+    before = snapshot(brand, PROGRAM_SETTINGS_FIELDS)
+    if not isinstance(default_hold_days, Keep):
+        brand.default_hold_days = _hold_days(default_hold_days)
+    if payout_methods is not None:
+        brand.payout_methods = normalise_payout_methods(payout_methods)
+    if partner_reasons_visible is not None:
+        brand.partner_reasons_visible = bool(partner_reasons_visible)
+    if min_payout_amount is not None:
+        brand.min_payout_amount = _min_payout(min_payout_amount)
+    full_clean_or_raise(brand)
+    changes = changes_between(before, snapshot(brand, PROGRAM_SETTINGS_FIELDS))
     if changes:
-        brand.save(update_fields=["min_payout_amount", "updated_at"])
-        audit_record(actor=actor, action="brand.payout_settings", target=brand, changes=changes)
+        brand.save(update_fields=[*changes, "updated_at"])
+        audit_record(actor=actor, action="brand.program_settings", target=brand, changes=changes)
+        # Processes that cache the brand's row (core.config_cache) drop it after commit.
+        tracking_config_changed(actor.brand_id)
     return brand
 
 

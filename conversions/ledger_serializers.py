@@ -8,7 +8,6 @@ from rest_framework import serializers
 
 from conversions.ledger_models import EntryKind, LedgerEntry, ReversalReason
 from conversions.payout_serializers import PayoutOutput
-from conversions.serializers import MONEY_OUT
 from core.serializers import PageArguments, StrictSerializer
 from offers.models import DecimalColumn
 from offers.serializers import SLUG_FIELD
@@ -158,18 +157,4 @@ class GeneratedPayoutsOutput(serializers.Serializer[dict[str, Any]]):
         many=True,
         help_text="Each partner and currency with unsettled entries but no payout this time, "
         "and why; their entries carry on.",
-    )
-
-
-class PayoutSettingsOutput(serializers.Serializer[Any]):
-    min_payout_amount = serializers.DecimalField(
-        **MONEY_OUT,
-        help_text="No payout is generated below this total (in the payout's currency); the "
-        "entries carry on. 0: any positive total.",
-    )
-
-
-class PayoutSettingsInput(StrictSerializer):
-    min_payout_amount = serializers.DecimalField(
-        max_digits=14, decimal_places=2, min_value=0, help_text="0 or more (decimal string)."
     )

@@ -17,6 +17,7 @@ from operations import (
     partner_api,
     partner_sign_in,
     partners,
+    program,
     reports,
     webhooks,
 )
@@ -29,6 +30,7 @@ _ALL = [
     *conversions.OPERATIONS,
     *fx.OPERATIONS,
     *ledger.OPERATIONS,
+    *program.OPERATIONS,
     *webhooks.OPERATIONS,
     *audit.OPERATIONS,
     *integrations.OPERATIONS,

@@ -1,13 +1,11 @@
-"""The partner ledger's operations: balances, entries, reversals, adjustments and the
-brand's payout settings (docs/ledger.md)."""
+"""The partner ledger's operations: balances, entries, reversals and adjustments
+(docs/ledger.md). The minimum payout is a programme setting (operations/program.py)."""
 
 from __future__ import annotations
 
 from rest_framework import serializers
 
 from audit.actor import Actor, Scope
-from brands.selectors import brand_get_for_actor
-from brands.services import brand_set_payout_settings
 from conversions import ledger, ledger_selectors, reversals, selectors
 from conversions.ledger_models import LedgerEntry
 from conversions.ledger_serializers import (
@@ -16,17 +14,13 @@ from conversions.ledger_serializers import (
     LedgerEntryListFilters,
     LedgerEntryOutput,
     PartnerBalanceArguments,
-    PayoutSettingsInput,
-    PayoutSettingsOutput,
     ReverseConversionInput,
 )
 from conversions.serializers import ConversionOutput
-from core.serializers import StrictSerializer
 from operations.declaration import (
     READ,
     WRITE_ADDITIVE,
     WRITE_ONE_WAY,
-    WRITE_UPDATE,
     Operation,
     RestRoute,
     ToolSpec,
@@ -40,10 +34,6 @@ TAG = "ledger"
 
 class ReverseConversionArguments(ReverseConversionInput):
     conversion_id = serializers.RegexField(CONVERSION_ID, help_text="e.g. conv_9f2a…")
-
-
-class NoArguments(StrictSerializer):
-    pass
 
 
 def _entry(actor: Actor, entry: LedgerEntry) -> LedgerEntry:
@@ -80,28 +70,6 @@ OPERATIONS = [
         scope=Scope.READ,
         rest=RestRoute("GET", "ledger/entries/", "ledger-entry-list", TAG),
         tool=ToolSpec("Ledger entries", READ),
-    ),
-    Operation(
-        name="get_payout_settings",
-        description="The brand's payout settings: min_payout_amount, the total below which "
-        "generate_payouts leaves a partner's currency out (it carries on).",
-        input=NoArguments,
-        run=brand_get_for_actor,
-        output=PayoutSettingsOutput,
-        scope=Scope.READ,
-        rest=RestRoute("GET", "payouts/settings/", "payout-settings", "payouts"),
-        tool=ToolSpec("Payout settings", READ),
-    ),
-    Operation(
-        name="set_payout_settings",
-        description="Set min_payout_amount (0 or more, decimal string): generate_payouts makes "
-        "no payout below it and says so in skipped; 0 pays any positive total.",
-        input=PayoutSettingsInput,
-        run=brand_set_payout_settings,
-        output=PayoutSettingsOutput,
-        scope=Scope.WRITE,
-        rest=RestRoute("PATCH", "payouts/settings/", "payout-settings-update", "payouts"),
-        tool=ToolSpec("Set payout settings", WRITE_UPDATE),
     ),
     Operation(
         name="reverse_conversion",

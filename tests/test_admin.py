@@ -456,7 +456,7 @@ def test_offer_window_and_hold_are_set_through_offer_update(
     assert AuditEvent.objects.count() == 1
 
 
-def test_brand_default_hold_is_set_through_brand_update(
+def test_brand_default_hold_is_set_through_the_program_settings_write(
     client: Client, brand: Brand, owner: Any
 ) -> None:
     logged_in(client, owner)
@@ -468,7 +468,10 @@ def test_brand_default_hold_is_set_through_brand_update(
     brand.refresh_from_db()
     assert brand.default_hold_days == 30
     event = AuditEvent.objects.get()
-    assert (event.action, event.changes) == ("brand.update", {"default_hold_days": [None, 30]})
+    assert (event.action, event.changes) == (
+        "brand.program_settings",
+        {"default_hold_days": [None, 30]},
+    )
 
 
 def test_offer_add_goes_through_offer_create(client: Client, brand: Brand, owner: Any) -> None:

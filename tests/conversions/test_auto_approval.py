@@ -13,7 +13,7 @@ from django.db import connection, transaction
 from django.db.models import Sum
 
 from audit.models import AuditEvent
-from brands.services import brand_update
+from brands.services import brand_program_settings_update
 from conversions.auto_approval import conversions_auto_approve, due_conversions
 from conversions.ledger_models import LedgerEntry
 from conversions.models import Conversion, DailyRollup
@@ -263,14 +263,14 @@ def test_hold_days_over_rest_and_mcp_and_the_effective_hold(api, brand):
     assert answer["attribution_window_days"] == 60
 
 
-def test_brand_update_keeps_or_clears_the_default_hold(brand):
+def test_program_settings_keep_or_clear_the_default_hold(brand):
     actor = make_actor(brand)
-    brand_update(actor=actor, default_hold_days=5)
-    brand_update(actor=actor, name="Renamed")  # omitted: kept
+    brand_program_settings_update(actor=actor, default_hold_days=5)
+    brand_program_settings_update(actor=actor, partner_reasons_visible=False)  # omitted: kept
     brand.refresh_from_db()
     assert brand.default_hold_days == 5
-    brand_update(actor=actor, default_hold_days=None)  # null: no auto-approval
+    brand_program_settings_update(actor=actor, default_hold_days=None)  # null: no auto-approval
     brand.refresh_from_db()
     assert brand.default_hold_days is None
     with pytest.raises(ValidationError):
-        brand_update(actor=actor, default_hold_days=366)
+        brand_program_settings_update(actor=actor, default_hold_days=366)

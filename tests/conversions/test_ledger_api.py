@@ -1,6 +1,6 @@
 """The ledger over REST: reverse_conversion, get_partner_balance, list_ledger_entries,
-create_ledger_adjustment and the payout settings — answers, audit, tenant isolation and
-hostile input (nothing half-written, a clear error code)."""
+create_ledger_adjustment and the minimum payout (a programme setting) — answers, audit,
+tenant isolation and hostile input (nothing half-written, a clear error code)."""
 
 from __future__ import annotations
 
@@ -61,7 +61,7 @@ def test_reverse_then_balance_then_adjust_over_rest(brand, api, shop, partner):
         ]
         == conversion.pk
     )
-    settings_ = api.patch("/api/v1/payouts/settings/", {"min_payout_amount": "50"}, format="json")
+    settings_ = api.patch("/api/v1/program/settings/", {"min_payout_amount": "50"}, format="json")
     assert settings_.status_code == 200 and settings_.json()["min_payout_amount"] == "50.00"
     generated = api.post("/api/v1/payouts/generate/", {}, format="json")
     assert generated.status_code == 201
@@ -182,8 +182,8 @@ def test_hostile_adjustments_are_refused_and_write_nothing(brand, api, partner, 
 @pytest.mark.parametrize(
     "value", ["-1", "1e30", "abc", None, True, "1.234", "\x00", "9" * 13 + ".00"]
 )
-def test_hostile_payout_settings_are_refused(brand, api, value):
-    response = api.patch("/api/v1/payouts/settings/", {"min_payout_amount": value}, format="json")
+def test_hostile_minimum_payouts_are_refused(brand, api, value):
+    response = api.patch("/api/v1/program/settings/", {"min_payout_amount": value}, format="json")
     assert response.status_code in (400, 422), (value, response.content)
     brand.refresh_from_db()
     assert brand.min_payout_amount == 0

@@ -83,10 +83,11 @@ def test_the_product_pages_tools_are_all_there():
         # the partner ledger (issue 15)
         "get_partner_balance",
         "list_ledger_entries",
-        "get_payout_settings",
-        "set_payout_settings",
         "reverse_conversion",
         "create_ledger_adjustment",
+        # the partner programme's settings, the minimum payout among them (issues 15, 16)
+        "get_program_settings",
+        "update_program_settings",
         # webhooks to the brand and the outbound signing secret (issue 17)
         "list_webhooks",
         "get_webhook",

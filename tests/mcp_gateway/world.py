@@ -104,7 +104,7 @@ def every_tool_call(world: World) -> list[tuple[str, dict[str, Any]]]:
         ("get_fraud_settings", {}),
         ("get_partner_balance", {"partner_id": partner}),
         ("list_ledger_entries", {"partner_id": partner, "kind": "commission", "limit": 5}),
-        ("get_payout_settings", {}),
+        ("get_program_settings", {}),
         ("list_pending_conversions", {"limit": 10}),
         ("list_coupons", {"partner_id": partner}),
         ("get_top_publishers", {"metric": "revenue", "limit": 5}),
@@ -214,7 +214,15 @@ def every_tool_call(world: World) -> list[tuple[str, dict[str, Any]]]:
                 "reason": "Shipping fee charged back by the carrier",
             },
         ),
-        ("set_payout_settings", {"min_payout_amount": "25.00"}),
+        (
+            "update_program_settings",
+            {
+                "default_hold_days": 14,
+                "payout_methods": ["paypal", "wire"],
+                "partner_reasons_visible": False,
+                "min_payout_amount": "25.00",
+            },
+        ),
         ("set_allowed_partners", {"offer_id": offer, "partner_ids": [partner]}),
         (
             "create_partner",

@@ -15,7 +15,7 @@ from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
 from brands.models import Brand
-from brands.services import brand_update, payout_method_check
+from brands.services import brand_program_settings_update, payout_method_check
 from core.errors import ConflictError, RateLimitedError, ValidationError
 from mailer.sending import emails_send_due
 from partners.invitations import partner_invite
@@ -45,7 +45,7 @@ def partner_api(key: str) -> APIClient:
 
 def test_hidden_reasons_show_only_the_status_on_api_and_portal(world, client):
     _, held, rejected, _ = world.ann_conversions
-    brand_update(actor=make_actor(world.brand), partner_reasons_visible=False)
+    brand_program_settings_update(actor=make_actor(world.brand), partner_reasons_visible=False)
     rows = partner_api(world.keys["ann"]).get("/api/partner/v1/conversions/").json()["results"]
     reasons = {row["conversion_id"]: row["reason"] for row in rows}
     assert reasons[held.id] == "Held for review by the brand."
@@ -58,7 +58,7 @@ def test_hidden_reasons_show_only_the_status_on_api_and_portal(world, client):
     detail = client.get(reverse("portal-conversion", args=["acme", rejected.id]))
     assert "duplicate order" not in detail.content.decode()
     # Shown again when the brand turns them back on (the planted-red check: the default).
-    brand_update(actor=make_actor(world.brand), partner_reasons_visible=True)
+    brand_program_settings_update(actor=make_actor(world.brand), partner_reasons_visible=True)
     one = partner_api(world.keys["ann"]).get(f"/api/partner/v1/conversions/{rejected.id}/")
     assert one.json()["reason"] == "Rejected by the brand: duplicate order"
 
@@ -68,7 +68,9 @@ def test_hidden_reasons_show_only_the_status_on_api_and_portal(world, client):
 
 def test_payout_methods_are_a_closed_normalised_list(brand):
     actor = make_actor(brand)
-    updated = brand_update(actor=actor, payout_methods=[" PayPal", "wire", "paypal", "sepa"])
+    updated = brand_program_settings_update(
+        actor=actor, payout_methods=[" PayPal", "wire", "paypal", "sepa"]
+    )
     assert updated.payout_methods == ["paypal", "wire", "sepa"]
     assert payout_method_check(updated, "PAYPAL") == "paypal"
     with pytest.raises(ValidationError) as refused:
@@ -76,8 +78,8 @@ def test_payout_methods_are_a_closed_normalised_list(brand):
     assert refused.value.code == "unknown_payout_method"
     for bad in (["pay pal"], ["x" * 40], ["\x00"], "paypal", [""], ["a"] * 21):
         with pytest.raises(ValidationError):
-            brand_update(actor=actor, payout_methods=bad)
-    event = AuditEvent.objects.filter(action="brand.update").latest("pk")
+            brand_program_settings_update(actor=actor, payout_methods=bad)
+    event = AuditEvent.objects.filter(action="brand.program_settings").latest("pk")
     assert event.changes["payout_methods"] == [[], ["paypal", "wire", "sepa"]]
 
 
@@ -242,7 +244,7 @@ def test_marking_a_payout_paid_takes_only_a_listed_method(world):
     from conversions.payouts import payout_mark_paid
 
     actor = make_actor(world.brand)
-    brand_update(actor=actor, payout_methods=["paypal", "sepa"])
+    brand_program_settings_update(actor=actor, payout_methods=["paypal", "sepa"])
     payout = Payout.objects.get(pk=world.ann_payout.pk)
     with pytest.raises(ValidationError) as refused:
         payout_mark_paid(actor=actor, payout=payout, method="bitcoin")
