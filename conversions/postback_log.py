@@ -28,22 +28,18 @@ so they cannot deduplicate.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from django.core.serializers.json import DjangoJSONEncoder
-from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
+from django.db import transaction
 from django.db.models import Count, QuerySet
-from redis.exceptions import RedisError
 
 from audit.actor import Actor
 from brands.models import Brand
 from conversions.models import PostbackAttempt
-from core.db import atomic_without_disk_wait
 from core.edge_text import clean_text
-from core.queue_redis import queue_client
+from core.row_queue import RowQueue
 from core.streams import Entry, Stream
 
 logger = logging.getLogger(__name__)
@@ -131,62 +127,23 @@ class Attempt:
         )
 
 
+_QUEUE = RowQueue(
+    POSTBACK_ATTEMPTS, PostbackAttempt, _ROW_FIELDS, times=("created_at",), label="postback-attempt"
+)
+
+
 def attempt_record(attempt: Attempt, *, http_status: int) -> None:
     """Log one answered postback (nothing for an unknown brand). Queued when there is a queue
-    Redis and no transaction is open; otherwise written now. Never raises."""
+    Redis and no transaction is open; otherwise written now (``core.row_queue``). Never
+    raises."""
     if attempt.brand_id is None:
         return
-    row = attempt.row(http_status)
-    client = queue_client()
-    if client is not None and not connection.in_atomic_block:
-        record = {name: getattr(row, name) for name in _ROW_FIELDS}
-        try:
-            client.xadd(POSTBACK_ATTEMPTS.key, {"r": json.dumps(record, cls=DjangoJSONEncoder)})
-            return
-        except RedisError:
-            logger.warning("postback log queue unavailable: writing the row directly")
-    try:
-        with atomic_without_disk_wait():
-            row.save(force_insert=True)
-    except (DatabaseError, InterfaceError):
-        # The postback's own answer stands (a 503 already says "retry" when the database is
-        # down); only this log line is lost.
-        logger.warning("postback attempt not logged: database error", exc_info=True)
-
-
-def _decode(entry: Entry) -> PostbackAttempt:
-    record = json.loads(entry.fields["r"])
-    if not isinstance(record, dict) or set(record) != set(_ROW_FIELDS):
-        raise ValueError("not a postback-attempt record")
-    record["created_at"] = dt.datetime.fromisoformat(record["created_at"])
-    return PostbackAttempt(**record)
+    _QUEUE.record(attempt.row(http_status))
 
 
 def postback_attempts_process(entries: list[Entry]) -> dict[str, str]:
-    """The worker's handler: write a batch of queued attempts; {entry id: reason} for the
-    records refused for good (undecodable, or a row the database refuses, e.g. its brand
-    deleted meanwhile — alone, holding back no other)."""
-    refused: dict[str, str] = {}
-    rows: list[tuple[str, PostbackAttempt]] = []
-    for entry in entries:
-        try:
-            rows.append((entry.id, _decode(entry)))
-        except (ValueError, KeyError, TypeError) as exc:
-            refused[entry.id] = f"not a postback-attempt record: {type(exc).__name__}: {exc}"
-    batches = [rows]
-    while batches:
-        batch = batches.pop()
-        try:
-            with atomic_without_disk_wait():
-                PostbackAttempt.objects.bulk_create([row for _, row in batch])
-        except (OperationalError, InterfaceError):
-            raise
-        except DatabaseError as exc:
-            if len(batch) == 1:
-                refused[batch[0][0]] = f"refused by the database: {type(exc).__name__}: {exc}"
-            else:
-                batches.extend([row] for row in batch)
-    return refused
+    """The worker's handler (``core.row_queue.RowQueue.process``)."""
+    return _QUEUE.process(entries)
 
 
 def postback_attempts_prune(

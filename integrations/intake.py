@@ -27,6 +27,7 @@ from conversions.services import RecordedConversion, conversion_record
 from conversions.tracking_config import BrandConfig, OfferConfig
 from core.edge_text import clean_text
 from core.errors import DomainError
+from integrations.event_log import event_record
 from integrations.models import (
     EventOutcome,
     IntegrationConnection,
@@ -86,8 +87,9 @@ def log_event(
     event_id: str = "",
     event_type: str = "",
 ) -> IntegrationEvent:
-    """A row for an event that changed nothing (refused, or a duplicate)."""
-    return IntegrationEvent.objects.create(
+    """A row for an event that changed nothing (refused, or a duplicate): written by the
+    worker (``integrations.event_log``)."""
+    row = IntegrationEvent(
         brand_id=source_brand_id,
         provider=provider,
         event_id=clean_text(event_id, max_length=255),
@@ -98,6 +100,8 @@ def log_event(
         ip=ip,
         http_status=http_status,
     )
+    event_record(row)
+    return row
 
 
 def event_handle(

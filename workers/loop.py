@@ -1,6 +1,7 @@
 """The worker process: the one owner of every kind of deferred work.
 
-Each pass, in order: records in the queue streams (clicks, MCP tool-call rows) — batches held
+Each pass, in order: records in the queue streams (clicks, MCP tool-call rows, inbound
+postback and refused integration-webhook log rows) — batches held
 from a failed pass first, then records dead workers held, then new ones — audit events to
 link into their brands' chains, due outbound postbacks, due emails (``mailer.sending``, the
 only code that talks to an SMTP server), (about once a minute) conversions whose hold has
@@ -41,7 +42,11 @@ from conversions.postback_log import (
 )
 from core.queue_redis import configuration_problems, configuration_problems_cached, queue_client
 from core.streams import Entry, Stream, read_new
-from integrations.event_log import integration_events_prune
+from integrations.event_log import (
+    INTEGRATION_EVENTS,
+    integration_events_process,
+    integration_events_prune,
+)
 from mailer.sending import emails_prune, emails_send_due
 from mcp_gateway.services import TOOL_CALLS, tool_calls_process
 
@@ -63,6 +68,7 @@ QUEUES = (
     Queue(click_store.CLICKS, click_store.process, click_store.forget_lookups),
     Queue(TOOL_CALLS, tool_calls_process),
     Queue(POSTBACK_ATTEMPTS, postback_attempts_process),
+    Queue(INTEGRATION_EVENTS, integration_events_process),
 )
 # How often a worker deletes postback-log rows past TRCKER_POSTBACK_LOG_DAYS (sooner while a
 # prune still leaves some: it deletes a bounded number per pass).
