@@ -89,6 +89,13 @@ def test_the_tree_keeps_every_contract():
             id="domain-imports-upward",
         ),
         pytest.param(
+            "mailer/services.py",
+            "import partners.models",
+            "layers",
+            "mailer.services -> partners.models",
+            id="mailer-imports-a-domain-app",
+        ),
+        pytest.param(
             "operations/declaration.py",
             "import rest_api.base",
             "layers",
