@@ -39,7 +39,9 @@ values = st.one_of(
     st.booleans(),
     st.integers(),
     st.sampled_from([2**63, -1, 10**40]),
-    st.floats(allow_nan=False),
+    # JSON has no Infinity either: the test client's encoder refuses it ("Out of range float"),
+    # which failed the test now and then, not the server.
+    st.floats(allow_nan=False, allow_infinity=False),
     text,
     st.lists(st.one_of(text, st.sampled_from(list(events.EVENTS)), st.integers()), max_size=12),
     st.dictionaries(text, text, max_size=2),
