@@ -20,7 +20,7 @@ from backoffice.admin_base import (
     service_action,
 )
 from backoffice.admin_columns import related_slug, when
-from integrations.models import IntegrationConnection, IntegrationEvent
+from integrations.models import IntegrationConnection, IntegrationEvent, Provider
 from integrations.services import MAX_GRACE_SECONDS, connection_disconnect, connection_set_secret
 
 
@@ -53,7 +53,7 @@ class ConnectionAddForm(_SecretFields):
 class ConnectionChangeForm(_SecretFields):
     class Meta(ServiceModelForm.Meta):
         model = IntegrationConnection
-        fields = ("default_offer",)
+        fields = ("default_offer", "record_sales_on")
 
 
 def _disconnect(*, actor: Actor, connection: IntegrationConnection) -> IntegrationConnection:
@@ -86,7 +86,17 @@ class IntegrationConnectionAdmin(BrandScopedAdmin):
     )
     fieldsets = (
         (None, {"fields": ("brand", "provider", "connected", "webhook_path", "secret_set_at")}),
-        ("Change", {"fields": ("new_signing_secret", "grace_seconds", "default_offer")}),
+        (
+            "Change",
+            {
+                "fields": (
+                    "new_signing_secret",
+                    "grace_seconds",
+                    "default_offer",
+                    "record_sales_on",
+                )
+            },
+        ),
         ("Rotation", {"fields": ("previous_secret_valid_until",)}),
     )
     readonly_fields = (
@@ -120,6 +130,9 @@ class IntegrationConnectionAdmin(BrandScopedAdmin):
             grace_seconds=data.get("grace_seconds"),
             default_offer=data.get("default_offer"),
             clear_default_offer=data.get("default_offer") is None,
+            record_sales_on=data.get("record_sales_on")
+            if provider == Provider.SHOPIFY and data.get("record_sales_on")
+            else None,
         )
 
     disconnect_integrations = service_action(

@@ -20,6 +20,15 @@ class Provider(models.TextChoices):
     SHOPIFY = "shopify", "Shopify"
 
 
+class SaleTopic(models.TextChoices):
+    """Which Shopify webhook records a sale (docs/integrations.md): the order's creation
+    (the default; ``orders/paid`` records it too when its creation was missed) or its payment
+    (``orders/create`` is then ignored as ``awaiting_payment``)."""
+
+    ORDERS_CREATE = "orders/create", "Order creation"
+    ORDERS_PAID = "orders/paid", "Order payment"
+
+
 class EventOutcome(models.TextChoices):
     ACCEPTED = "accepted", "Accepted"
     DUPLICATE = "duplicate", "Duplicate (already processed)"
@@ -39,6 +48,10 @@ class IntegrationConnection(models.Model):
         "offers.Offer", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     secret_set_at = models.DateTimeField(null=True, blank=True)
+    # Shopify only: which webhook records a sale.
+    record_sales_on = models.CharField(
+        max_length=32, choices=SaleTopic.choices, default=SaleTopic.ORDERS_CREATE
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

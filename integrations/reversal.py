@@ -17,7 +17,12 @@ from conversions.ledger_models import ReversalReason
 from conversions.models import Conversion
 from conversions.refund_ledger import conversion_refund
 
-LEDGER_REASONS = {"refunded": ReversalReason.REFUND, "disputed": ReversalReason.CHARGEBACK}
+# A cancelled order (Shopify orders/cancelled) is money returned, as a refund is.
+LEDGER_REASONS = {
+    "refunded": ReversalReason.REFUND,
+    "disputed": ReversalReason.CHARGEBACK,
+    "cancelled": ReversalReason.REFUND,
+}
 
 
 def reverse_payment(
@@ -31,9 +36,9 @@ def reverse_payment(
     cumulative: bool = False,
     note: str = "",
 ) -> str:
-    """Refund ``conversion`` for ``reason`` (refunded, disputed): ``amount`` of the payment, in
-    its currency (None: all of it; ``cumulative``: all refunded so far). The answer is the
-    log's detail line."""
+    """Refund ``conversion`` for ``reason`` (refunded, disputed, cancelled): ``amount`` of the
+    payment, in its currency (None: all of it; ``cumulative``: all refunded so far). The answer
+    is the log's detail line."""
     result = conversion_refund(
         actor=actor,
         conversion=conversion,

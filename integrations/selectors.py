@@ -10,7 +10,13 @@ from django.db.models import Count, Max, Q, QuerySet
 from django.utils import timezone
 
 from audit.actor import Actor
-from integrations.models import EventOutcome, IntegrationConnection, IntegrationEvent, Provider
+from integrations.models import (
+    EventOutcome,
+    IntegrationConnection,
+    IntegrationEvent,
+    Provider,
+    SaleTopic,
+)
 
 STATUS_DAYS = 7
 
@@ -22,6 +28,7 @@ class IntegrationStatus:
     secret_set_at: dt.datetime | None
     previous_secret_valid_until: dt.datetime | None
     default_offer_id: str | None
+    record_sales_on: str | None
     webhook_url_path: str
     last_event_at: dt.datetime | None
     last_accepted_at: dt.datetime | None
@@ -79,6 +86,11 @@ def integration_status_list(*, actor: Actor, days: int = STATUS_DAYS) -> list[In
                 else None,
                 default_offer_id=connection.default_offer.slug
                 if connection and connection.default_offer
+                else None,
+                record_sales_on=(
+                    connection.record_sales_on if connection else SaleTopic.ORDERS_CREATE.value
+                )
+                if provider == Provider.SHOPIFY
                 else None,
                 webhook_url_path=f"/api/integrations/{provider}/{actor.brand_slug}",
                 last_event_at=last.get(provider),

@@ -7,7 +7,7 @@ from typing import Any
 from rest_framework import serializers
 
 from core.serializers import PageArguments, StrictSerializer
-from integrations.models import EventOutcome, IntegrationEvent, Provider
+from integrations.models import EventOutcome, IntegrationEvent, Provider, SaleTopic
 from offers.serializers import SLUG_FIELD
 
 
@@ -36,9 +36,18 @@ class ConnectInput(ProviderRef):
         **SLUG_FIELD,
     )
 
+    record_sales_on = serializers.ChoiceField(
+        choices=SaleTopic.choices,
+        required=False,
+        help_text="Shopify only: the webhook that records a sale, orders/create (default) or "
+        "orders/paid (docs/integrations.md).",
+    )
+
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if not {"signing_secret", "default_offer_id"} & set(attrs):
-            raise serializers.ValidationError("Give signing_secret or default_offer_id.")
+        if not {"signing_secret", "default_offer_id", "record_sales_on"} & set(attrs):
+            raise serializers.ValidationError(
+                "Give signing_secret, default_offer_id or record_sales_on."
+            )
         return attrs
 
 
@@ -53,6 +62,11 @@ class IntegrationStatusOutput(serializers.Serializer[Any]):
     )
     default_offer_id = serializers.CharField(
         allow_null=True, help_text="The offer of coupon-only sales whose coupon names none."
+    )
+    record_sales_on = serializers.CharField(
+        allow_null=True,
+        help_text="Shopify: the webhook that records a sale (orders/create or orders/paid); "
+        "null for Stripe.",
     )
     webhook_url_path = serializers.CharField(
         help_text="Paste this path after your Trcker address into the provider's webhook form."

@@ -15,7 +15,7 @@ from django.utils import timezone
 from audit.actor import Actor
 from audit.services import audit_record
 from core.errors import NotFoundError, ValidationError
-from integrations.models import IntegrationConnection, Provider
+from integrations.models import IntegrationConnection, Provider, SaleTopic
 from offers.models import Offer
 
 MAX_GRACE_SECONDS = 7 * 24 * 3600
@@ -50,10 +50,12 @@ def connection_set_secret(
     grace_seconds: int | None = None,
     default_offer: Offer | None = None,
     clear_default_offer: bool = False,
+    record_sales_on: str | None = None,
 ) -> IntegrationConnection:
     """Store the provider's signing secret (encrypted; never shown again) and/or the default
     offer of coupon-only sales. A new secret replaces the old one, which keeps verifying for
-    ``grace_seconds`` (default TRCKER_POSTBACK_SECRET_GRACE_SECONDS; 0: at once)."""
+    ``grace_seconds`` (default TRCKER_POSTBACK_SECRET_GRACE_SECONDS; 0: at once).
+    ``record_sales_on`` (Shopify only): ``orders/create`` or ``orders/paid``."""
     actor.require_write()
     if provider not in Provider.values:
         raise NotFoundError("integration", provider)
@@ -70,6 +72,14 @@ def connection_set_secret(
     )
     if not 0 <= grace <= MAX_GRACE_SECONDS:
         raise ValidationError("grace_seconds must be between 0 and 604800 (7 days).")
+    if record_sales_on is not None and (
+        provider != Provider.SHOPIFY or record_sales_on not in SaleTopic.values
+    ):
+        raise ValidationError(
+            "record_sales_on is Shopify's only: orders/create or orders/paid.",
+            code="invalid_record_sales_on",
+            fields={"record_sales_on": ["orders/create or orders/paid, for Shopify."]},
+        )
     if default_offer is not None and default_offer.brand_id != actor.brand_id:
         raise NotFoundError("offer", default_offer.slug)
     locked = _locked(actor, provider)
@@ -91,6 +101,9 @@ def connection_set_secret(
         before = locked.default_offer.slug if locked.default_offer else None
         locked.default_offer = default_offer
         changes["default_offer_id"] = [before, default_offer.slug if default_offer else None]
+    if record_sales_on is not None and record_sales_on != locked.record_sales_on:
+        changes["record_sales_on"] = [locked.record_sales_on, record_sales_on]
+        locked.record_sales_on = record_sales_on
     locked.save()
     audit_record(
         actor=actor,

@@ -5,6 +5,15 @@
   of its landing page URL; coupons from its ``discount_codes``. The sale is the order's
   subtotal after discounts, before shipping and taxes (``current_subtotal_price``, else
   ``subtotal_price``), in the shop currency; the order id is the transaction id.
+- ``orders/paid``: the same sale, recorded once by order id. Which of the two records it is
+  the brand's choice (``IntegrationConnection.record_sales_on``): ``orders/create`` (the
+  default; ``orders/paid`` then only records an order whose creation was missed) or
+  ``orders/paid`` (``orders/create`` is ignored as ``awaiting_payment``: an unpaid order earns
+  nothing).
+- ``orders/cancelled``: the order's conversion is refunded whole through the ledger
+  (``conversions.refund_ledger`` via ``integrations.reversal``), once per order: an approved or
+  paid one reversed (reason ``refund``), a pending one rejected (``cancelled``); what refunds
+  already took back is not taken twice.
 - ``refunds/create``: the order's conversion is reversed; a refund of less than the sale is
   partial."""
 
@@ -26,9 +35,10 @@ from integrations.intake import (
     valid_click_id,
     valid_coupon,
 )
+from integrations.models import SaleTopic
 from integrations.money import BadAmount, currency_code, from_decimal_text
 
-HANDLED_TOPICS = ("orders/create", "refunds/create")
+HANDLED_TOPICS = ("orders/create", "orders/paid", "orders/cancelled", "refunds/create")
 CLICK_ATTRIBUTE = "trk_click_id"
 LANDING_PARAMS = ("trk_click_id", "click_id")
 
@@ -65,7 +75,13 @@ def click_id_of(order: dict[str, Any]) -> str:
 
 def handler_for(source: Source, topic: str, body: dict[str, Any]) -> Callable[[], Handled]:
     if topic == "orders/create":
+        if source.connection.record_sales_on == SaleTopic.ORDERS_PAID:
+            return lambda: _awaiting_payment(body)
         return lambda: _order(source, body)
+    if topic == "orders/paid":
+        return lambda: _order(source, body)
+    if topic == "orders/cancelled":
+        return lambda: _cancelled(source, body)
     if topic == "refunds/create":
         return lambda: _refund(source, body)
 
@@ -77,6 +93,29 @@ def handler_for(source: Source, topic: str, body: dict[str, Any]) -> Callable[[]
         )
 
     return not_handled
+
+
+def _awaiting_payment(order: dict[str, Any]) -> Handled:
+    raise Ignored(
+        "awaiting_payment",
+        "This brand records Shopify sales on orders/paid (record_sales_on): the order counts "
+        "when it is paid.",
+        object_id=_object_id(order.get("id")),
+    )
+
+
+def _cancelled(source: Source, order: dict[str, Any]) -> Handled:
+    order_id = _object_id(order.get("id"))
+    if not order_id:
+        raise Ignored("malformed_event", "The order has no numeric id.")
+    return reverse(
+        source,
+        references=[order_id],
+        amount=None,
+        reason="cancelled",
+        object_id=order_id,
+        refund_id=f"{order_id}:cancelled",
+    )
 
 
 def _order(source: Source, order: dict[str, Any]) -> Handled:
