@@ -38,3 +38,7 @@ def new_ledger_entry_id() -> str:
 
 def new_refund_id() -> str:
     return "rfd_" + random_base62(22)
+
+
+def new_invitation_id() -> str:
+    return "inv_" + random_base62(22)

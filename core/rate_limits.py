@@ -42,7 +42,8 @@ logger = logging.getLogger("trcker.rate_limits")
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 # KEYS[1]: the budget's sorted set; KEYS[2]: its running total. ARGV: limit, period in ms,
-# calls in this request, now in ms ("" = Redis's clock), a unique member name. Members are
+# calls in this request, now in ms ("" = Redis's clock), a unique member name, and "1" to
+# charge the calls when admitted ("0": only answer whether they would be). Members are
 # "<unique>:<calls>" scored by the time they were admitted; one counts while
 # now - period < score. The total saves summing the set on every call (a set holds up to
 # `limit` members, 100000 under a load test's rate); it is rebuilt from the set if missing.
@@ -77,6 +78,12 @@ else
 end
 local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 if used + calls <= limit then
+  if ARGV[6] == '0' then
+    redis.call('SET', KEYS[2], used, 'PX', period)
+    local since = now
+    if #oldest > 0 then since = tonumber(oldest[2]) end
+    return {1, used + calls, since + period - now}
+  end
   redis.call('ZADD', KEYS[1], now, ARGV[5] .. ':' .. calls)
   redis.call('SET', KEYS[2], used + calls, 'PX', period)
   redis.call('PEXPIRE', KEYS[1], period)
@@ -134,12 +141,14 @@ def count_request(
     times: int = 1,
     budget: str | None = None,
     now: float | None = None,
+    charge: bool = True,
 ) -> Usage | None:
     """Count ``times`` calls for ``key`` against ``rate`` in one round trip; None when the store
     could not count (the caller then serves the request). ``budget`` names the counter's
     namespace (default ``group``): callers passing the same budget and key share one count,
     which is how REST and MCP share a key's budget while logging as themselves. ``now`` (Unix
-    seconds) is for tests; by default the store's clock decides."""
+    seconds) is for tests; by default the store's clock decides. ``charge=False`` answers
+    whether the calls would be admitted without counting them (a dry run's check)."""
     limit, period = parse_rate(rate)
     name = f"rl:{budget or group}:{key}"
     try:
@@ -153,10 +162,11 @@ def count_request(
                     times,
                     "" if now is None else round(now * 1000),
                     os.urandom(8).hex(),
+                    "1" if charge else "0",
                 ],
             )
         else:
-            admitted, used, wait_ms = _count_locally(name, limit, period, times, now)
+            admitted, used, wait_ms = _count_locally(name, limit, period, times, now, charge)
     except Exception:
         logger.warning("rate-limit store unavailable; allowing %s request", group, exc_info=True)
         return None
@@ -168,7 +178,7 @@ def count_request(
 
 
 def _count_locally(
-    name: str, limit: int, period: int, calls: int, now: float | None
+    name: str, limit: int, period: int, calls: int, now: float | None, charge: bool = True
 ) -> tuple[int, int, int]:
     """The Lua script's algorithm on the Django cache API, for caches that are not Redis (one
     process: the lock makes it atomic there and nowhere else)."""
@@ -180,7 +190,8 @@ def _count_locally(
         used = sum(count for _, count in entries)
         if used + calls <= limit:
             oldest = entries[0][0] if entries else now_ms
-            backend.set(name, [*entries, (now_ms, calls)], period)
+            if charge:
+                backend.set(name, [*entries, (now_ms, calls)], period)
             return 1, used + calls, oldest + period_ms - now_ms
         freed = 0
         for at, count in entries:

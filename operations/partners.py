@@ -9,10 +9,12 @@ from rest_framework import serializers
 from audit.actor import Actor, Scope
 from core.serializers import StrictSerializer
 from operations.declaration import (
+    DRY_RUN_HELP,
     READ,
     WRITE_ADDITIVE,
     WRITE_SENDS_EMAIL,
     WRITE_UPDATE,
+    Lookup,
     Operation,
     RestRoute,
     ToolSpec,
@@ -26,6 +28,7 @@ from partners.partner_api_serializers import (
     PartnerApiKeyCreatedOutput,
     PartnerApiKeyCreateInput,
     PartnerApiKeyOutput,
+    PartnerInvitationListFilters,
     PartnerInvitationOutput,
     PartnerInviteInput,
 )
@@ -54,6 +57,25 @@ class UpdatePartnerArguments(PartnerUpdateInput):
         if set(attrs) <= {"partner_id"}:
             raise serializers.ValidationError("Give at least one field to change.")
         return attrs
+
+
+class InvitePartnerArguments(PartnerInviteInput):
+    # Its own dry_run, handed to the service: a rehearsal checks the invitation throttle
+    # without spending it (the transaction is rolled back all the same).
+    dry_run = serializers.BooleanField(default=False, help_text=DRY_RUN_HELP)
+
+
+class InvitationRef(StrictSerializer):
+    invitation_id = serializers.RegexField(
+        r"^inv_[A-Za-z0-9]{1,28}$", help_text="The invitation's id, e.g. inv_4Fq…"
+    )
+
+
+class ResendInvitationArguments(InvitationRef):
+    dry_run = serializers.BooleanField(default=False, help_text=DRY_RUN_HELP)
+
+
+INVITATION = Lookup("invitation_id", "invitation", selectors.partner_invitation_get_for_actor)
 
 
 class CouponRef(StrictSerializer):
@@ -182,12 +204,62 @@ OPERATIONS = [
         "brand's application page, and applying through it with that address approves them at "
         "once (valid 14 days, once). Refused for an address that already belongs to a partner "
         "(partner_email_taken); throttled per brand and per address.",
-        input=PartnerInviteInput,
+        input=InvitePartnerArguments,
         run=invitations.partner_invite,
         output=PartnerInvitationOutput,
         scope=Scope.WRITE,
         rest=RestRoute("POST", "partners/invitations/", "partner-invite", TAG, status=201),
         tool=ToolSpec("Invite partner", WRITE_ADDITIVE),
+    ),
+    Operation(
+        name="list_partner_invitations",
+        description="The brand's partner invitations, newest first, with their status: pending "
+        "(the link works), accepted (they applied through it and were approved), expired "
+        "(resend it) or revoked. Filters: status, email. Never a link or token.",
+        input=PartnerInvitationListFilters,
+        run=selectors.partner_invitation_list,
+        output=PartnerInvitationOutput,
+        shape="page",
+        scope=Scope.READ,
+        rest=RestRoute("GET", "partners/invitations/", "partner-invitation-list", TAG),
+        tool=ToolSpec("Partner invitations", READ),
+    ),
+    Operation(
+        name="resend_partner_invitation",
+        description="Send a pending or expired invitation (inv_…) again: a new link valid 14 "
+        "days from now; the old link stops working. Throttled like invite_partner (per brand "
+        "and per address). Refused when accepted (invitation_accepted) or revoked "
+        "(invitation_revoked).",
+        input=ResendInvitationArguments,
+        run=invitations.invitation_resend,
+        lookups=(INVITATION,),
+        output=PartnerInvitationOutput,
+        scope=Scope.WRITE,
+        rest=RestRoute(
+            "POST",
+            "partners/invitations/<invitation_id>/resend/",
+            "partner-invitation-resend",
+            TAG,
+        ),
+        tool=ToolSpec("Resend partner invitation", WRITE_SENDS_EMAIL),
+    ),
+    Operation(
+        name="revoke_partner_invitation",
+        description="Withdraw an invitation (inv_…): its link stops working at once; an "
+        "application through it becomes an ordinary pending one. Refused once accepted "
+        "(invitation_accepted); revoking a revoked one changes nothing.",
+        input=InvitationRef,
+        run=invitations.invitation_revoke,
+        lookups=(INVITATION,),
+        output=PartnerInvitationOutput,
+        scope=Scope.WRITE,
+        rest=RestRoute(
+            "POST",
+            "partners/invitations/<invitation_id>/revoke/",
+            "partner-invitation-revoke",
+            TAG,
+        ),
+        tool=ToolSpec("Revoke partner invitation", WRITE_UPDATE),
     ),
     Operation(
         name="get_partner",

@@ -22,7 +22,7 @@ from backoffice.admin_base import (
 from backoffice.admin_columns import related_slug, when
 from backoffice.admin_keys import IssuedKeyAdmin, KeyStateFilter
 from partners.api_keys import partner_api_key_create, partner_api_key_revoke
-from partners.invitations import partner_invite
+from partners.invitations import invitation_resend, invitation_revoke, partner_invite
 from partners.models import (
     Coupon,
     Partner,
@@ -304,7 +304,8 @@ class PartnerInvitationAddForm(ServiceModelForm):
 @admin.register(PartnerInvitation)
 class PartnerInvitationAdmin(BrandScopedAdmin):
     """Invitations by email (docs/partners.md): sent from here (partners.invitations), never
-    edited; the link exists only in the email."""
+    edited; the link exists only in the email. Resent (a new link, the old one dead) and
+    revoked by the actions, through the same services as REST and MCP."""
 
     admin_add = True
     add_form = PartnerInvitationAddForm
@@ -312,19 +313,50 @@ class PartnerInvitationAdmin(BrandScopedAdmin):
         "email",
         "name",
         related_slug("brand"),
+        "state",
         "invited_by",
         "created_at",
         "expires_at",
-        "accepted_at",
+        "sent_count",
     )
     list_select_related = ("brand",)
     list_filter = (brand_list_filter(),)
-    search_fields = ("email", "name")
+    search_fields = ("email", "name", "invitation_id")
     ordering = ("-created_at", "-id")
     add_fieldsets = ((None, {"fields": ("brand", "email", "name")}),)
-    fields = ("email", "name", "brand", "invited_by", "created_at", "expires_at", "accepted_at")
+    fields = (
+        "invitation_id",
+        "email",
+        "name",
+        "brand",
+        "state",
+        "invited_by",
+        "created_at",
+        "last_sent_at",
+        "sent_count",
+        "expires_at",
+        "accepted_at",
+        "revoked_at",
+    )
     readonly_fields = fields
     exclude = ("selector", "verifier_sha256")
+    actions = ("resend_invitations", "revoke_invitations")
+    resend_invitations = service_action(
+        invitation_resend,
+        target="invitation",
+        description="Resend selected invitations (a new link; the old one stops working)",
+        done="Resent {count} invitation(s).",
+    )
+    revoke_invitations = service_action(
+        invitation_revoke,
+        target="invitation",
+        description="Revoke selected invitations",
+        done="Revoked {count} invitation(s).",
+    )
+
+    @admin.display(description="status")
+    def state(self, invitation: PartnerInvitation) -> str:
+        return invitation.status
 
     def perform_write(
         self, request: HttpRequest, form: ServiceModelForm, obj: PartnerInvitation | None

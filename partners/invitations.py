@@ -13,6 +13,12 @@ verifier's SHA-256 is kept, compared in constant time. An invitation works once,
 (``TRCKER_PARTNER_INVITES_RATE``) and per address and brand (3 a day), so a leaked brand key
 cannot turn Trcker into a mailer. Every invitation is audited (``partner.invite``) with the
 address; the token never enters the audit log.
+
+The brand lists its invitations (``partners.selectors.partner_invitation_list``: pending,
+accepted, expired, revoked), resends one (``invitation_resend``: a new token, so the old link
+dies, and a new expiry; throttled like an invitation) and revokes one (``invitation_revoke``:
+the link dies for good). A dry run (``dry_run=True``, the operations' rehearsal) checks the
+throttle without spending it: rehearsing must not use up the invitations it rehearses.
 """
 
 from __future__ import annotations
@@ -32,8 +38,9 @@ from audit.actor import Actor
 from audit.services import audit_record
 from brands.models import Brand
 from core.errors import ConflictError, RateLimitedError
-from core.ids import random_base62
+from core.ids import new_invitation_id, random_base62
 from core.links import public_url
+from core.locking import lock_one
 from core.rate_limits import count_request
 from mailer.models import EmailKind
 from mailer.services import email_enqueue
@@ -52,16 +59,16 @@ def _digest(verifier: str) -> str:
     return hashlib.sha256(verifier.encode()).hexdigest()
 
 
-def _throttle(brand_id: int, address: str) -> None:
+def _throttle(brand_id: int, address: str, *, dry_run: bool = False) -> None:
     """Count one invitation of the brand and of the address; refuse past either budget. The
     address is counted by its hash (the cache holds no addresses). Fails open like the other
-    limiters when the cache is down."""
+    limiters when the cache is down. ``dry_run`` checks both budgets without charging them."""
     hashed = hashlib.sha256(address.encode()).hexdigest()[:32]
     for group, key, rate in (
         ("partner_invite", str(brand_id), settings.TRCKER_PARTNER_INVITES_RATE),
         ("partner_invite_address", f"{brand_id}:{hashed}", PER_ADDRESS_RATE),
     ):
-        usage = count_request(None, group=group, key=key, rate=rate)
+        usage = count_request(None, group=group, key=key, rate=rate, charge=not dry_run)
         if usage is not None and usage.limited:
             raise RateLimitedError(
                 f"Too many invitations ({rate} allowed); try again in "
@@ -70,44 +77,136 @@ def _throttle(brand_id: int, address: str) -> None:
             )
 
 
-@transaction.atomic
-def partner_invite(*, actor: Actor, email: str, name: str = "") -> PartnerInvitation:
-    """Invite ``email`` to apply as a partner of the actor's brand; the email is queued with it."""
-    actor.require_write()
-    address = normalized_email(email)
-    if Partner.objects.filter(brand_id=actor.brand_id, email__iexact=address).exists():
+def _refuse_a_partner(brand_id: int, address: str) -> None:
+    if Partner.objects.filter(brand_id=brand_id, email__iexact=address).exists():
         raise ConflictError(
             "This address already belongs to a partner of this brand; they sign in at the "
             "partner portal instead.",
             code="partner_email_taken",
         )
+
+
+def _new_token(invitation: PartnerInvitation, now: dt.datetime) -> str:
+    """Give the invitation a fresh selector and secret and a full validity from ``now``;
+    answers the token (selector + secret) for the email. Any earlier token stops working."""
+    verifier = random_base62(VERIFIER_LENGTH)
+    invitation.selector = random_base62(SELECTOR_LENGTH)
+    invitation.verifier_sha256 = _digest(verifier)
+    invitation.expires_at = now + dt.timedelta(days=settings.TRCKER_PARTNER_INVITE_DAYS)
+    invitation.last_sent_at = now
+    return invitation.selector + verifier
+
+
+@transaction.atomic
+def partner_invite(
+    *, actor: Actor, email: str, name: str = "", dry_run: bool = False
+) -> PartnerInvitation:
+    """Invite ``email`` to apply as a partner of the actor's brand; the email is queued with it.
+    ``dry_run``: the caller rolls the transaction back; the throttle is checked, not spent."""
+    actor.require_write()
+    address = normalized_email(email)
+    _refuse_a_partner(actor.brand_id, address)
     now = timezone.now()
     invitation = PartnerInvitation(
         brand_id=actor.brand_id,
+        invitation_id=new_invitation_id(),
         email=address,
         name=" ".join(name.split())[:200],
-        selector=random_base62(SELECTOR_LENGTH),
         invited_by=actor.label,
         created_at=now,
-        expires_at=now + dt.timedelta(days=settings.TRCKER_PARTNER_INVITE_DAYS),
     )
-    _throttle(actor.brand_id, address)
-    verifier = random_base62(VERIFIER_LENGTH)
-    invitation.verifier_sha256 = _digest(verifier)
+    _throttle(actor.brand_id, address, dry_run=dry_run)
+    token = _new_token(invitation, now)
     invitation.save()
     audit_record(
         actor=actor,
         action="partner.invite",
         target=invitation,
-        # The address names the invitation to a reader (and the same in a dry run), clipped to
-        # the audit column (64); ``changes`` keeps it whole. An address of up to 254 characters
-        # was a 500 here (found by schemathesis).
-        target_id=address[:64],
+        # Its public id, as its resend and revocation name it; ``changes`` holds the address
+        # whole (an address of up to 254 characters is longer than the target column).
+        target_id=invitation.invitation_id,
         changes={"email": [None, address], "expires_at": [None, invitation.expires_at.isoformat()]},
     )
-    url = public_url(f"/p/{actor.brand_slug}/apply?invite={invitation.selector}{verifier}")
-    _queue_invitation(invitation, url)
+    _queue_invitation(invitation, public_url(f"/p/{actor.brand_slug}/apply?invite={token}"))
     return invitation
+
+
+def _locked(actor: Actor, invitation: PartnerInvitation) -> PartnerInvitation:
+    return lock_one(
+        PartnerInvitation.objects.filter(pk=invitation.pk, brand_id=actor.brand_id),
+        not_found=("invitation", invitation.invitation_id),
+    )
+
+
+def _refuse_closed(invitation: PartnerInvitation, doing: str) -> None:
+    if invitation.accepted_at is not None:
+        raise ConflictError(
+            f"This invitation was accepted ({invitation.email} is a partner now); there is "
+            f"nothing to {doing}.",
+            code="invitation_accepted",
+        )
+    if invitation.revoked_at is not None:
+        raise ConflictError(
+            f"This invitation was revoked; to {doing} it, invite {invitation.email} again "
+            "(invite_partner).",
+            code="invitation_revoked",
+        )
+
+
+@transaction.atomic
+def invitation_resend(
+    *, actor: Actor, invitation: PartnerInvitation, dry_run: bool = False
+) -> PartnerInvitation:
+    """Send a pending or expired invitation again: a new link (the old one stops working) valid
+    for ``TRCKER_PARTNER_INVITE_DAYS`` from now, throttled like a new invitation (per brand
+    and per address). Refused for an accepted or revoked invitation, and for an address that
+    has become a partner's meanwhile. Audited ``partner.invite_resend``."""
+    actor.require_write()
+    locked = _locked(actor, invitation)
+    _refuse_closed(locked, "resend")
+    _refuse_a_partner(actor.brand_id, locked.email)
+    _throttle(actor.brand_id, locked.email, dry_run=dry_run)
+    before = {"expires_at": locked.expires_at.isoformat(), "sent_count": locked.sent_count}
+    token = _new_token(locked, timezone.now())
+    locked.sent_count += 1
+    locked.save(
+        update_fields=["selector", "verifier_sha256", "expires_at", "last_sent_at", "sent_count"]
+    )
+    audit_record(
+        actor=actor,
+        action="partner.invite_resend",
+        target=locked,
+        target_id=locked.invitation_id,
+        changes={
+            "expires_at": [before["expires_at"], locked.expires_at.isoformat()],
+            "sent_count": [before["sent_count"], locked.sent_count],
+        },
+    )
+    _queue_invitation(locked, public_url(f"/p/{actor.brand_slug}/apply?invite={token}"))
+    return locked
+
+
+@transaction.atomic
+def invitation_revoke(*, actor: Actor, invitation: PartnerInvitation) -> PartnerInvitation:
+    """Withdraw an invitation: its link stops working at once (an application through it is
+    an ordinary pending one). Refused once accepted; revoking a revoked one changes nothing.
+    Audited ``partner.invite_revoke``."""
+    actor.require_write()
+    locked = _locked(actor, invitation)
+    if locked.revoked_at is not None:
+        return locked
+    if locked.accepted_at is not None:
+        _refuse_closed(locked, "revoke")
+    locked.revoked_at = timezone.now()
+    locked.save(update_fields=["revoked_at"])
+    audit_record(
+        actor=actor,
+        action="partner.invite_revoke",
+        target=locked,
+        target_id=locked.invitation_id,
+        changes={"revoked_at": [None, locked.revoked_at.isoformat()]},
+    )
+    return locked
 
 
 def _queue_invitation(invitation: PartnerInvitation, url: str) -> None:
@@ -146,6 +245,7 @@ def invitation_for_token(*, brand: Brand, token: str) -> PartnerInvitation | Non
         invitation is None
         or not matches
         or invitation.accepted_at is not None
+        or invitation.revoked_at is not None
         or invitation.expires_at <= timezone.now()
     ):
         return None
@@ -165,7 +265,12 @@ def invitation_accept(*, brand: Brand, token: str, partner: Partner) -> bool:
     if found is None or normalized_email(partner.email) != found.email:
         return False
     invitation = PartnerInvitation.objects.select_for_update().get(pk=found.pk)
-    if invitation.accepted_at is not None:
+    # Re-checked under the lock: a revocation or a resend (a new selector) may have come first.
+    if (
+        invitation.accepted_at is not None
+        or invitation.revoked_at is not None
+        or invitation.selector != found.selector
+    ):
         return False
     invitation.accepted_at = timezone.now()
     invitation.partner = partner

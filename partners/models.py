@@ -1,5 +1,8 @@
+import datetime as dt
+
 from django.db import models
 from django.db.models.functions import Lower
+from django.utils import timezone
 
 from brands.models import HTTP_URL_VALIDATOR, SLUG_VALIDATOR
 from core.currencies import validate_currency
@@ -163,13 +166,25 @@ class PartnerApiKey(models.Model):
         return self.scope == PartnerApiKeyScope.READ_WRITE
 
 
+class InvitationStatus(models.TextChoices):
+    """An invitation's state, derived from its columns (``PartnerInvitation.status``)."""
+
+    PENDING = "pending", "Pending"
+    ACCEPTED = "accepted", "Accepted"
+    EXPIRED = "expired", "Expired"
+    REVOKED = "revoked", "Revoked"
+
+
 class PartnerInvitation(models.Model):
     """A brand's emailed invitation to become its partner (``partners/invitations.py``). The
     link carries ``selector`` + a secret; only the secret's SHA-256 is kept. Applying through
     it with the invited address approves the application at once (the brand asked for this
-    person); it works once and until ``expires_at``."""
+    person); it works once and until ``expires_at``. Resending gives it a new selector and
+    secret (the old link dies) and a new expiry; revoking kills the link for good.
+    ``invitation_id`` (``inv_…``) is its stable public id."""
 
     brand = models.ForeignKey("brands.Brand", on_delete=models.CASCADE, related_name="+")
+    invitation_id = models.CharField(max_length=32, unique=True)
     email = models.EmailField()
     name = models.CharField(max_length=200, blank=True)
     selector = models.CharField(max_length=16, unique=True)
@@ -177,7 +192,11 @@ class PartnerInvitation(models.Model):
     invited_by = models.CharField(max_length=200)  # the audit label of who invited
     created_at = models.DateTimeField()
     expires_at = models.DateTimeField()
+    # How many times the email was sent (1 + resends), and when last.
+    sent_count = models.PositiveSmallIntegerField(default=1, db_default=1)
+    last_sent_at = models.DateTimeField(null=True, blank=True)
     accepted_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
     partner = models.ForeignKey(
         Partner, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -186,7 +205,20 @@ class PartnerInvitation(models.Model):
         indexes = [models.Index(fields=["brand", "created_at"], name="invite_brand_time_idx")]
 
     def __str__(self) -> str:
-        return f"invitation {self.selector} to {self.email}"
+        return f"invitation {self.invitation_id} to {self.email}"
+
+    def status_at(self, now: dt.datetime) -> str:
+        if self.revoked_at is not None:
+            return InvitationStatus.REVOKED
+        if self.accepted_at is not None:
+            return InvitationStatus.ACCEPTED
+        if self.expires_at <= now:
+            return InvitationStatus.EXPIRED
+        return InvitationStatus.PENDING
+
+    @property
+    def status(self) -> str:
+        return self.status_at(timezone.now())
 
 
 class PartnerSignInProvider(models.Model):

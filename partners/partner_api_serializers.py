@@ -7,8 +7,8 @@ from typing import Any
 
 from rest_framework import serializers
 
-from core.serializers import StrictSerializer
-from partners.models import Partner, PartnerApiKey, PartnerInvitation
+from core.serializers import PageArguments, StrictSerializer
+from partners.models import InvitationStatus, Partner, PartnerApiKey, PartnerInvitation
 
 KEY_ID_PATTERN = r"^[a-z0-9]{10}$"
 KEY_ID_HELP = "The key's prefix (the 10 characters after trkp_), e.g. a1b2c3d4e5."
@@ -164,13 +164,45 @@ class PartnerInviteInput(StrictSerializer):
     )
 
 
+class PartnerInvitationListFilters(PageArguments):
+    status = serializers.ChoiceField(
+        choices=InvitationStatus.choices,
+        required=False,
+        help_text="pending, accepted, expired or revoked.",
+    )
+    email = serializers.EmailField(
+        max_length=254, required=False, help_text="Only the invitations of this address."
+    )
+
+
 class PartnerInvitationOutput(serializers.Serializer[PartnerInvitation]):
+    invitation_id = serializers.CharField(
+        help_text="The invitation's id (inv_…), for resend and revoke."
+    )
     email = serializers.CharField(help_text="The invited address.")
     name = serializers.CharField(help_text="The name given for the email; may be empty.")
-    created_at = serializers.DateTimeField(help_text="When it was sent (ISO 8601, UTC).")
-    expires_at = serializers.DateTimeField(help_text="Until when the link works.")
+    status = serializers.CharField(
+        help_text="pending (the link works), accepted (they applied through it and were "
+        "approved), expired (not used in time; resend it) or revoked."
+    )
+    invited_by = serializers.CharField(help_text="Who invited, as the audit log names them.")
+    created_at = serializers.DateTimeField(help_text="When it was first sent (ISO 8601, UTC).")
+    last_sent_at = serializers.DateTimeField(
+        allow_null=True, help_text="When it was last sent (resends); null: before resends existed."
+    )
+    sent_count = serializers.IntegerField(help_text="How many times it was sent (1 + resends).")
+    expires_at = serializers.DateTimeField(help_text="Until when the latest link works.")
     accepted_at = serializers.DateTimeField(
         allow_null=True, help_text="When they applied through it (approved at once); null: not yet."
+    )
+    revoked_at = serializers.DateTimeField(
+        allow_null=True, help_text="When the brand withdrew it; null: not withdrawn."
+    )
+    partner_id = serializers.CharField(
+        source="partner.slug",
+        allow_null=True,
+        default=None,
+        help_text="The partner it became, once accepted; else null.",
     )
 
 

@@ -4,6 +4,7 @@ another brand's row is "not found", exactly like one that does not exist."""
 from __future__ import annotations
 
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from audit.actor import Actor
 from brands.models import Brand, StaffMembership, StaffRole
@@ -11,7 +12,13 @@ from brands.selectors import staff_membership_list
 from core.errors import NotFoundError
 from offers.models import Offer, OfferStatus
 from offers.selectors import offer_get_for_actor
-from partners.models import Coupon, CouponStatus, Partner
+from partners.models import (
+    Coupon,
+    CouponStatus,
+    InvitationStatus,
+    Partner,
+    PartnerInvitation,
+)
 
 
 def partner_list(
@@ -102,3 +109,32 @@ def brand_owner_membership_list(*, actor: Actor) -> QuerySet[StaffMembership]:
         .exclude(user__email="")
         .order_by("user_id")
     )
+
+
+def partner_invitation_list(
+    *, actor: Actor, status: str | None = None, email: str | None = None
+) -> QuerySet[PartnerInvitation]:
+    """The brand's invitations, newest first; ``status`` is derived from the row (revoked,
+    then accepted, then expired by ``expires_at``, else pending: ``PartnerInvitation.status``)."""
+    qs = PartnerInvitation.objects.filter(brand_id=actor.brand_id).select_related("partner")
+    if status:
+        now = timezone.now()
+        live = Q(revoked_at__isnull=True, accepted_at__isnull=True)
+        qs = qs.filter(
+            {
+                InvitationStatus.REVOKED: Q(revoked_at__isnull=False),
+                InvitationStatus.ACCEPTED: Q(revoked_at__isnull=True, accepted_at__isnull=False),
+                InvitationStatus.EXPIRED: live & Q(expires_at__lte=now),
+                InvitationStatus.PENDING: live & Q(expires_at__gt=now),
+            }[InvitationStatus(status)]
+        )
+    if email:
+        qs = qs.filter(email__iexact=email.strip())
+    return qs.order_by("-created_at", "-id")
+
+
+def partner_invitation_get_for_actor(*, actor: Actor, invitation_id: str) -> PartnerInvitation:
+    try:
+        return partner_invitation_list(actor=actor).get(invitation_id=invitation_id)
+    except PartnerInvitation.DoesNotExist:
+        raise NotFoundError("invitation", invitation_id) from None

@@ -53,8 +53,9 @@ def test_every_admin_action_asks_for_write_permission():
     }
     # offers 4, partners 4, coupons 2, conversions and the review queue 2 each, payouts 2,
     # deliveries 1, API keys 1, partner API keys 1, brands 1 (rotate the signing secret),
-    # conversions' reverse 1 (the ledger), integrations' disconnect 1
-    assert len(offered) == 22
+    # conversions' reverse 1 (the ledger), integrations' disconnect 1, partner invitations 2
+    # (resend, revoke)
+    assert len(offered) == 24
     permissions = {
         name: list(getattr(func, "allowed_permissions", ())) for name, func in offered.items()
     }

@@ -19,7 +19,7 @@ from tests.mcp_gateway.world import build_world, every_tool_call
 pytestmark = pytest.mark.django_db
 
 WRITE_TOOLS = [tool.name for tool in TOOLS if tool.scope == "write"]
-ID = re.compile(r"\b(clk|conv|pay|led)_[A-Za-z0-9]+\b")
+ID = re.compile(r"\b(clk|conv|pay|led|inv)_[A-Za-z0-9]+\b")
 # Every table a write may touch, read whole: a dry run must leave each exactly as it was.
 TABLES = [
     "brands.Brand",
@@ -30,6 +30,7 @@ TABLES = [
     "offers.PayoutRule",
     "partners.Partner",
     "partners.Coupon",
+    "partners.PartnerInvitation",
     "conversions.Conversion",
     "conversions.Payout",
     "conversions.PostbackDelivery",

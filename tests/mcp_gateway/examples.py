@@ -95,7 +95,7 @@ def visit_the_public_endpoints(world: World) -> None:
 
 # --- normalisation --------------------------------------------------------------------------
 
-RANDOM_ID = re.compile(r"\b(clk|conv|pay|led)_[0-9A-Za-z]{22}\b")  # core/ids.py
+RANDOM_ID = re.compile(r"\b(clk|conv|pay|led|inv)_[0-9A-Za-z]{22}\b")  # core/ids.py
 # offers.services (token_urlsafe(32)) and the outbound signing secret (standard base64 of 32
 # bytes, core/webhook_signing.py)
 POSTBACK_SECRET = re.compile(r"\bwhsec_[A-Za-z0-9_+/-]{43}=?")

@@ -14,7 +14,7 @@ from tests.factories import BrandFactory
 from tests.mcp_gateway.helpers import Mcp, structured
 from tests.mcp_gateway.world import build_world, every_tool_call
 
-ID = re.compile(r"\b(clk|conv|pay|led)_[A-Za-z0-9]+\b")
+ID = re.compile(r"\b(clk|conv|pay|led|inv)_[A-Za-z0-9]+\b")
 
 
 def rest_call(name, args):
@@ -48,6 +48,7 @@ def normalise(value, brand_slug):
                 "postback_secret",
                 "request_id",
                 "actor",
+                "invited_by",  # an actor label: mcp:<brand> or api_key:<prefix>
                 "actor_kind",
                 "actor_detail",
                 "channel",

@@ -62,6 +62,9 @@ def test_the_product_pages_tools_are_all_there():
         "set_allowed_partners",
         "create_partner",
         "invite_partner",
+        "list_partner_invitations",  # invitations: list, resend, revoke (issue 16)
+        "resend_partner_invitation",
+        "revoke_partner_invitation",
         "update_partner",
         "reject_partner_application",
         "disable_coupon",

@@ -14,7 +14,8 @@ from conversions.models import Conversion, DeliveryStatus, Payout, PostbackDeliv
 from conversions.payouts import payouts_generate
 from conversions.services import conversion_approve
 from offers.models import Offer
-from partners.models import Coupon, Partner, PartnerSignInProvider
+from partners.invitations import partner_invite
+from partners.models import Coupon, Partner, PartnerInvitation, PartnerSignInProvider
 from tests.conftest import make_actor
 from tests.conversions.factories_flow import accepted_click, record
 from tests.factories import CouponFactory, OfferFactory, PartnerFactory
@@ -35,6 +36,8 @@ class World:
     voidable: Payout  # a second pending payout, for void_payout (the first gets paid)
     paid_later: Conversion  # in ``payout``: paid by mark_payout_paid, then reversed
     webhook: WebhookEndpoint
+    invitation: PartnerInvitation  # pending: resent by resend_partner_invitation
+    unwanted: PartnerInvitation  # pending: withdrawn by revoke_partner_invitation
 
 
 def build_world(brand: Brand) -> World:
@@ -65,6 +68,8 @@ def build_world(brand: Brand) -> World:
     webhook = WebhookEndpoint.objects.create(
         brand=brand, url="https://hooks.example.com/trcker", events=["conversion.approved"]
     )
+    invitation = partner_invite(actor=actor, email="maya@creators.example", name="Maya")
+    unwanted = partner_invite(actor=actor, email="old-contact@agency.example")
     PartnerSignInProvider.objects.create(
         brand=brand,
         display_name="Acme Login",
@@ -87,6 +92,8 @@ def build_world(brand: Brand) -> World:
         voidable,
         paid_later,
         webhook,
+        invitation,
+        unwanted,
     )
 
 
@@ -105,6 +112,7 @@ def every_tool_call(world: World) -> list[tuple[str, dict[str, Any]]]:
         ("get_partner_balance", {"partner_id": partner}),
         ("list_ledger_entries", {"partner_id": partner, "kind": "commission", "limit": 5}),
         ("get_program_settings", {}),
+        ("list_partner_invitations", {"status": "pending", "limit": 5}),
         ("list_pending_conversions", {"limit": 10}),
         ("list_coupons", {"partner_id": partner}),
         ("get_top_publishers", {"metric": "revenue", "limit": 5}),
@@ -230,6 +238,8 @@ def every_tool_call(world: World) -> list[tuple[str, dict[str, Any]]]:
         ),
         ("update_partner", {"partner_id": partner, "website": "https://abc.example.com"}),
         ("invite_partner", {"email": "hello@newcreator.example", "name": "New Creator"}),
+        ("resend_partner_invitation", {"invitation_id": world.invitation.invitation_id}),
+        ("revoke_partner_invitation", {"invitation_id": world.unwanted.invitation_id}),
         ("reject_partner_application", {"partner_id": world.declined.slug}),
         ("disable_coupon", {"code": world.coupon.code}),
         ("void_payout", {"payout_id": world.voidable.id}),
