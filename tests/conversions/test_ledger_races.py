@@ -185,3 +185,20 @@ def test_auto_approval_racing_a_rejection_leaves_nothing_owed(brand, actor, part
     assert kinds == [("commission", D("10.00")), ("reversal", D("-10.00"))]
     assert entries_total(partner) == 0
     assert_rollups_equal_raw(brand)
+
+
+def test_a_reversal_racing_a_payout_generation(brand, actor, shop, partner):
+    """The generation settles the commission (it locked the entries first) and the reversal
+    carries into the next payout, or the reversal commits first and, if the generation took
+    it, nets it: either way every payout is its entries and the balance is zero owed."""
+    conversion = sale(brand, shop, partner, actor=actor)
+    sale(brand, shop, partner, actor=actor)
+    results = behind_a_lock(
+        lock_conversion(conversion),
+        lambda: list(payouts_generate(actor=actor)),
+        lambda: conversion_reverse(actor=actor, conversion=conversion, reason="refund"),
+    )
+    assert not [r for r in results if isinstance(r, Exception)], results
+    assert Conversion.objects.get(pk=conversion.pk).status == "reversed"
+    assert entries_total(partner) == D("10.00")
+    assert_books_balance(brand, partner)
