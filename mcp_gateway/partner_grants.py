@@ -9,6 +9,7 @@ endpoint accepts it only when both agree and the partnership is active
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -58,7 +59,8 @@ def partner_oauth_user(partner: Partner) -> AbstractBaseUser:
     try:
         with transaction.atomic():
             user = user_model(
-                username=f"partner-oauth-{partner.brand_id}-{partner.pk}",
+                # Random tail: a staff account someone named like this cannot block it.
+                username=f"partner-oauth-{partner.brand_id}-{partner.pk}-{secrets.token_hex(4)}",
                 is_active=False,
                 is_staff=False,
             )

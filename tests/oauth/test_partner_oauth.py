@@ -346,3 +346,20 @@ def test_a_browser_signed_in_to_two_brands_chooses_the_partner_account(client, a
     profile = json.loads(mcp(client, tokens["access_token"], body).content)
     assert profile["result"]["isError"] is False
     assert "ann-g" in json.dumps(profile) and "Ann Reviews" not in json.dumps(profile)
+
+
+def test_one_grant_account_per_partner_whatever_the_clients(client, ann, bob):
+    first, second = partner_tokens(ann), partner_tokens(ann)
+    bobs = partner_tokens(bob)
+    assert PartnerOAuthIdentity.objects.filter(partner=ann).count() == 1
+    users = {
+        AccessToken.objects.get(
+            scope__contains=f"partner:acme:{p.pk}", application__client_id=c
+        ).user_id
+        for p, c in ((ann, first["client_id"]), (ann, second["client_id"]))
+    }
+    assert users == {PartnerOAuthIdentity.objects.get(partner=ann).user_id}
+    assert PartnerOAuthIdentity.objects.get(partner=bob).user_id not in users
+    sign_in(client, ann)
+    page = client.get("/p/acme/keys/").content.decode()
+    assert page.count("Disconnect</button>") == 2 and bobs["client_id"] not in page
