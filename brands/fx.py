@@ -26,7 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 
 from django.db.models import Q
 from django.utils import timezone
@@ -48,6 +48,21 @@ REFERENCE_MAX_AGE_DAYS = 7
 MAX_RATE = Decimal(10) ** (24 - RATE_DECIMALS)
 # What a money column holds (offers.models.MONEY: 14 digits, 2 decimals).
 MAX_MONEY = Decimal("999999999999.99")
+
+
+# Enough digits for any amount × rate the columns hold, so the product is exact before it is
+# rounded once, half-up, to the cent (Python's default 28 would round it twice).
+EXACT_DIGITS = 60
+
+
+def to_cents(value: Decimal, *times: Decimal, divided_by: Decimal = ONE) -> Decimal:
+    """``value`` × ``times`` ÷ ``divided_by``, computed with ``EXACT_DIGITS`` of precision and
+    rounded once, half-up, to the cent."""
+    with localcontext() as context:
+        context.prec = EXACT_DIGITS
+        for factor in times:
+            value *= factor
+        return (value / divided_by).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +194,7 @@ def convert(
     quote = fx_quote(brand_id=brand_id, base=currency, quote=into, day=day)
     if quote is None:
         raise rate_missing(currency, into, day, context=context, then=then)
-    converted = (amount * quote.rate).quantize(CENT, rounding=ROUND_HALF_UP)
+    converted = to_cents(amount, quote.rate)
     if not ZERO < quote.rate < MAX_RATE:
         raise ValidationError(
             f"The rate from {currency} to {into} on {day} ({quote.rate}) is outside what "

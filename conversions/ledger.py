@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import transaction
@@ -31,6 +31,7 @@ from django.utils import timezone
 
 from audit.actor import Actor
 from audit.services import audit_record
+from brands.fx import to_cents
 from conversions.ledger_models import ConversionRefund, EntryKind, LedgerEntry
 from conversions.models import Conversion, Payout
 from conversions.payouts_math import CENT, MAX_MONEY
@@ -204,8 +205,8 @@ def refund_share_record(
     commission = commission_of(conversion)
     if commission is None or conversion.original_amount <= 0 or not payout_is_share(conversion):
         return None
-    share = min(refunded / conversion.original_amount, Decimal(1))
-    target = (commission.amount * share).quantize(CENT, rounding=ROUND_HALF_UP)
+    refunded = min(refunded, conversion.original_amount)
+    target = to_cents(commission.amount, refunded, divided_by=conversion.original_amount)
     delta = min(target, commission.amount) - reversed_so_far(conversion)
     if delta <= 0:
         return None

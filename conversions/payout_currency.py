@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
-from brands.fx import CENT, MAX_RATE, ONE, ZERO, fx_quote
+from brands.fx import MAX_RATE, ONE, ZERO, fx_quote, to_cents
 
 MAX_TOTAL = Decimal(10) ** 18
 
@@ -52,7 +52,7 @@ def paid_in(
     quote = fx_quote(brand_id=brand_id, base=currency, quote=target, day=day)
     if quote is None or not ZERO < quote.rate < MAX_RATE:
         return None
-    converted = (amount * quote.rate).quantize(CENT, rounding=ROUND_HALF_UP)
+    converted = to_cents(amount, quote.rate)
     if converted >= MAX_TOTAL:  # what partner_amount holds (conversions.models.TOTALS)
         return None
     return PaidIn(target, converted, quote.rate)

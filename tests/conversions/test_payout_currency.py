@@ -99,3 +99,30 @@ def test_the_statement_and_both_apis_show_it(world, brand):
         "GBP",
         "23.56",
     )
+
+
+def test_a_payout_near_the_column_limit_is_converted_to_the_exact_cent(brand):
+    """Review bug: amount × rate was computed in Python's default 28 digits, so a 17-digit
+    payout at a 12-decimal rate was rounded twice (to 28 digits, then half-up to the cent):
+    10,000,004,999,999,999.89 USD × 0.909090909091 (1 / the brand's 1.1) is exactly
+    …4,545.35499999999999 EUR, …4,545.35, and was stated as …4,545.36."""
+    from conversions.payout_currency import paid_in
+
+    actor = make_actor(brand)
+    fx_rate_set(
+        actor=actor,
+        base="EUR",
+        quote="USD",
+        day=dt.date(2026, 1, 1),
+        rate=Decimal("1.1"),
+    )
+    receives = paid_in(
+        brand_id=brand.pk,
+        partner_currency="EUR",
+        currency="USD",
+        amount=Decimal("10000004999999999.89"),
+        day=dt.date(2026, 1, 2),
+    )
+    assert receives is not None
+    assert receives.rate == Decimal("0.909090909091")
+    assert receives.amount == Decimal("9090913636364545.35")
