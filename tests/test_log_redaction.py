@@ -1,4 +1,6 @@
-"""?secret= and ?sig= never reach a log (issue 12): Django's handlers and gunicorn's access log."""
+"""?secret= and ?sig= never reach a log (issue 12), nor a portal sign-in link's token, an
+invitation's ?invite= or an OpenID provider's ?code=: Django's handlers and gunicorn's access
+log."""
 
 import logging
 import subprocess
@@ -21,11 +23,21 @@ SECRET = "whsec_must-never-be-logged"
         f"GET /api/postback/acme/x?s%65cret={SECRET} HTTP/1.1",  # Django decodes the name too
         f"POST /api/postback/acme/x?sig={SECRET}&ts=1 HTTP/1.1",
         f"secret={SECRET}",
+        f"GET /p/acme/apply?invite={SECRET} HTTP/1.1",
+        f"GET /p/acme/login/oidc/callback/?state=s&code={SECRET} HTTP/1.1",
+        f'"GET /p/acme/login/link/{SECRET}/ HTTP/1.1" 200',
+        f"POST /p/acme/login/link/{SECRET} HTTP/1.1",
     ],
 )
 def test_redact_removes_the_value_wherever_the_parameter_is(line):
     assert SECRET not in redact(line)
     assert "[redacted]" in redact(line)
+
+
+def test_a_link_token_is_redacted_and_the_path_kept():
+    assert redact("GET /p/acme/login/link/Ab12/ HTTP/1.1") == (
+        "GET /p/acme/login/link/[redacted]/ HTTP/1.1"
+    )
 
 
 def test_other_parameters_are_left_alone():
