@@ -244,3 +244,28 @@ def fx_rate_quote(
         return QuoteAnswer(found, day, None, None)
     converted = convert(brand_id=actor.brand_id, amount=amount, currency=base, into=quote, day=day)
     return QuoteAnswer(converted.quote, day, amount, converted.amount)
+
+
+def payout_currency_choices(*, brand: Brand, day: dt.date | None = None) -> list[str]:
+    """The closed list of currencies a partner of ``brand`` may choose to be paid in
+    (docs/currencies.md, "Paying a partner in their own currency"): the brand's own currency,
+    every currency of the brand's own rates (``FxRate``, either side: a brand's rate holds
+    until it sets a later one), and, while the reference feed is current (a rate within
+    ``REFERENCE_MAX_AGE_DAYS`` of ``day``, the brand's today by default), EUR and every
+    currency it quotes. A currency outside it would have no rate at payout time and its payouts
+    would be skipped (``fx_rate_missing``). Reads only."""
+    if day is None:
+        day = timezone.localdate(timezone.now(), zoneinfo.ZoneInfo(brand.timezone))
+    codes = {brand.currency}
+    for base, quote in FxRate.objects.filter(brand_id=brand.pk).values_list("base", "quote"):
+        codes.update((base, quote))
+    recent = set(
+        FxReferenceRate.objects.filter(
+            day__lte=day, day__gte=day - dt.timedelta(days=REFERENCE_MAX_AGE_DAYS)
+        )
+        .values_list("currency", flat=True)
+        .distinct()
+    )
+    if recent:
+        codes |= recent | {EUR}
+    return sorted(code for code in codes if is_currency(code))

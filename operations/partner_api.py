@@ -205,9 +205,10 @@ OPERATIONS = [
     partner_operation(
         name="update_my_payout_details",
         description="Set how you are paid (needs a write key): payout_method, one of the "
-        "brand's payout_methods (get_my_profile lists them), and payout_details, what that "
+        "brand's payout_methods (get_my_profile lists them), payout_details, what that "
         "method needs (an account or address; stored encrypted, shown back only as its last "
-        "four characters).",
+        "four characters), and payout_currency, one of payout_currencies (empty: each "
+        "payout's own currency).",
         input=PartnerPayoutDetailsInput,
         run=self_service.partner_payout_details_update,
         present=lambda actor, _: self_service.partner_self(actor=actor),

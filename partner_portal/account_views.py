@@ -21,6 +21,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
+from brands.fx import payout_currency_choices
 from core.errors import DomainError, NotFoundError
 from mcp_gateway.oauth import mcp_resource_url
 from mcp_gateway.partner_grants import partner_oauth_app_revoke, partner_oauth_apps
@@ -57,20 +58,37 @@ class ProfileForm(forms.Form):
 
 
 class PayoutForm(forms.Form):
-    def __init__(self, *args: Any, methods: list[str], **kwargs: Any) -> None:
+    """How the partner is paid: a method and its details when the brand lists methods, and the
+    currency, from ``brands.fx.payout_currency_choices`` (the brand's currency and those it
+    has rates for). A currency saved before that is no longer listed stays choosable, so the
+    form can be saved without changing it; the service refuses any other."""
+
+    def __init__(
+        self, *args: Any, methods: list[str], currencies: list[str], current: str, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["payout_method"] = forms.ChoiceField(
-            label="Payout method",
-            choices=[("", "Choose…"), *((method, method) for method in methods)],
+        if methods:
+            self.fields["payout_method"] = forms.ChoiceField(
+                label="Payout method",
+                choices=[("", "Choose…"), *((method, method) for method in methods)],
+                required=False,
+            )
+            self.fields["payout_details"] = forms.CharField(
+                label="Payout details",
+                max_length=PAYOUT_DETAILS_MAX,
+                required=False,
+                widget=forms.Textarea(attrs={"rows": 3}),
+                help_text="What the method needs (an account, an address). Kept encrypted; "
+                "shown back only as its last four characters. Leave empty to keep what is "
+                "saved.",
+            )
+        codes = sorted({*currencies, current} - {""})
+        self.fields["payout_currency"] = forms.ChoiceField(
+            label="Paid in",
+            choices=[("", "Each payout's own currency"), *((code, code) for code in codes)],
             required=False,
-        )
-        self.fields["payout_details"] = forms.CharField(
-            label="Payout details",
-            max_length=PAYOUT_DETAILS_MAX,
-            required=False,
-            widget=forms.Textarea(attrs={"rows": 3}),
-            help_text="What the method needs (an account, an address). Kept encrypted; shown "
-            "back only as its last four characters. Leave empty to keep what is saved.",
+            help_text="Each payout is also stated in this currency, at the rate of the day it "
+            "is made.",
         )
 
 
@@ -89,6 +107,11 @@ def _place_error(form: forms.Form, exc: DomainError) -> None:
 def profile(request: HttpRequest, portal: Portal) -> HttpResponse:
     partner = partner_self(actor=portal.actor)
     methods = list(partner.brand.payout_methods)
+    payout_choices: dict[str, Any] = {
+        "methods": methods,
+        "currencies": payout_currency_choices(brand=partner.brand),
+        "current": partner.payout_currency,
+    }
     profile_form = ProfileForm(
         initial={
             "name": partner.name,
@@ -96,7 +119,13 @@ def profile(request: HttpRequest, portal: Portal) -> HttpResponse:
             "postback_url_template": partner.postback_url_template,
         }
     )
-    payout_form = PayoutForm(methods=methods, initial={"payout_method": partner.payout_method})
+    payout_form = PayoutForm(
+        initial={
+            "payout_method": partner.payout_method,
+            "payout_currency": partner.payout_currency,
+        },
+        **payout_choices,
+    )
     saved = request.GET.get("saved", "")
     if request.method == "POST":
         which = request.POST.get("form", "")
@@ -110,15 +139,16 @@ def profile(request: HttpRequest, portal: Portal) -> HttpResponse:
                 else:
                     return _saved(portal, "profile")
         elif which == "payout":
-            payout_form = PayoutForm(request.POST, methods=methods)
+            payout_form = PayoutForm(request.POST, **payout_choices)
             if payout_form.is_valid():
                 data = payout_form.cleaned_data
                 try:
                     partner_payout_details_update(
                         actor=portal.actor,
-                        payout_method=data["payout_method"],
+                        payout_method=data["payout_method"] if methods else None,
                         # Empty keeps what is saved: the form never shows the details back.
-                        payout_details=data["payout_details"] or None,
+                        payout_details=(data["payout_details"] or None) if methods else None,
+                        payout_currency=data["payout_currency"],
                     )
                 except DomainError as exc:
                     _place_error(payout_form, exc)

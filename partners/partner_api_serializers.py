@@ -75,11 +75,24 @@ class PartnerProfileOutput(serializers.Serializer[Partner]):
         child=serializers.CharField(),
         help_text="The payout methods the brand offers (its closed list).",
     )
+    payout_currency = serializers.CharField(
+        help_text="The ISO 4217 currency you are paid in: each payout is also stated in it, at "
+        "the rate of the day it is generated; empty: each payout's own currency."
+    )
+    payout_currencies = serializers.SerializerMethodField(
+        help_text="The currencies you may choose (the brand's own and those it has exchange "
+        "rates for)."
+    )
 
     def get_payout_details_hint(self, partner: Partner) -> str:
         from partners.self_service import payout_details_hint
 
         return payout_details_hint(partner)
+
+    def get_payout_currencies(self, partner: Partner) -> list[str]:
+        from brands.fx import payout_currency_choices
+
+        return payout_currency_choices(brand=partner.brand)
 
 
 class PartnerProfileUpdateInput(StrictSerializer):
@@ -221,9 +234,18 @@ class PartnerPayoutDetailsInput(StrictSerializer):
         help_text="What the method needs: an account, an address (at most 500 characters; "
         "kept encrypted, shown back only as its last four characters).",
     )
+    payout_currency = serializers.RegexField(
+        r"^(?:[A-Za-z]{3})?$",
+        required=False,
+        allow_blank=True,
+        help_text="The ISO 4217 currency you are paid in, one of payout_currencies (see "
+        "get_my_profile); empty: each payout's own currency.",
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         # The write contract adds dry_run to every input: it is not a field to change.
         if not set(attrs) - {"dry_run"}:
-            raise serializers.ValidationError("Give payout_method, payout_details or both.")
+            raise serializers.ValidationError(
+                "Give payout_method, payout_details, payout_currency or a few of them."
+            )
         return attrs

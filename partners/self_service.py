@@ -15,6 +15,7 @@ from django.db.models import Q
 
 from audit.actor import Actor
 from audit.services import audit_record
+from brands.fx import payout_currency_choices
 from core.deep_links import DEEP_LINK_MAX, DeepLinkPolicy
 from core.errors import NotFoundError, PermissionDeniedError, ValidationError
 from core.links import tracking_link
@@ -141,11 +142,17 @@ def payout_details_hint(partner: Partner) -> str:
 
 @transaction.atomic
 def partner_payout_details_update(
-    *, actor: Actor, payout_method: str | None = None, payout_details: str | None = None
+    *,
+    actor: Actor,
+    payout_method: str | None = None,
+    payout_details: str | None = None,
+    payout_currency: str | None = None,
 ) -> Partner:
-    """The partner's payout method (one of the brand's closed list, ``Brand.payout_methods``)
-    and the details it needs (an account, an address; encrypted at rest). Audited as
-    ``partner.payout_details_update`` with the method and only whether the details changed."""
+    """The partner's payout method (one of the brand's closed list, ``Brand.payout_methods``),
+    the details it needs (an account, an address; encrypted at rest) and the currency they are
+    paid in (one of ``brands.fx.payout_currency_choices``; empty: each payout's own currency).
+    Audited as ``partner.payout_details_update`` with the method, the currency and only
+    whether the details changed."""
     actor.require_write()
     partner = partner_self(actor=actor)
     locked = lock_one(
@@ -181,8 +188,23 @@ def partner_payout_details_update(
                 "set" if details else "",
             ]
             locked.payout_details = details
+    if payout_currency is not None:
+        code = payout_currency.strip().upper()
+        if code != locked.payout_currency:
+            currencies = payout_currency_choices(brand=locked.brand)
+            if code and code not in currencies:
+                raise ValidationError(
+                    f"payout_currency must be one of the currencies this brand can pay in "
+                    f"({', '.join(currencies)}), or empty for each payout's own currency.",
+                    code="unknown_payout_currency",
+                    fields={"payout_currency": [f"One of: {', '.join(currencies)}."]},
+                )
+            changes["payout_currency"] = [locked.payout_currency, code]
+            locked.payout_currency = code
     if changes:
-        locked.save(update_fields=["payout_method", "payout_details", "updated_at"])
+        locked.save(
+            update_fields=["payout_method", "payout_details", "payout_currency", "updated_at"]
+        )
         audit_record(
             actor=actor, action="partner.payout_details_update", target=locked, changes=changes
         )

@@ -107,5 +107,8 @@ def test_mcp_update_never_fails_badly(brand, arguments):
         assert after == before  # a protocol error (too deep) or a refused call
         return
     answer = structured(body["result"])
+    if answer["dry_run"]:  # the answer shows what would be; nothing was written
+        assert after == before
+        return
     assert answer["payout_methods"] == after["payout_methods"]
-    assert answer["dry_run"] or answer["changes"] or after == before
+    assert answer["changes"] or after == before

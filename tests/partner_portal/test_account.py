@@ -4,9 +4,13 @@ audited as partner:<id> on the portal channel; hostile input answers with the fo
 
 from __future__ import annotations
 
+import datetime as dt
+import zoneinfo
+
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
@@ -178,3 +182,91 @@ def test_payout_method_outside_the_brands_list_is_refused_on_the_api(ada_client,
         "…mple",
     )
     assert "ada@pay" not in done.content.decode()
+
+
+def _rates(world):
+    """Acme (USD) has its own GBP rate and a current reference feed quoting JPY."""
+    from decimal import Decimal
+
+    from brands.fx_services import fx_rate_set
+    from brands.models import FxReferenceRate
+    from tests.conftest import make_actor
+
+    fx_rate_set(
+        actor=make_actor(world["acme"]),
+        base="GBP",
+        quote="USD",
+        day=dt.date(2026, 1, 1),
+        rate=Decimal("1.27"),
+    )
+    # The brand's today (America/New_York), as the lookup rule counts days.
+    today = timezone.localdate(timezone.now(), zoneinfo.ZoneInfo("America/New_York"))
+    FxReferenceRate.objects.create(currency="JPY", day=today, rate=Decimal("161.2"))
+    # Too old to be used (REFERENCE_MAX_AGE_DAYS): not offered.
+    FxReferenceRate.objects.create(
+        currency="CHF", day=today - dt.timedelta(days=30), rate=Decimal("0.94")
+    )
+
+
+def test_payout_currency_is_chosen_from_what_the_brand_can_pay_in(ada_client, world):
+    _rates(world)
+    page = ada_client.get(url("portal-profile"))
+    field = page.context["payout_form"].fields["payout_currency"]
+    assert [code for code, _ in field.choices] == ["", "EUR", "GBP", "JPY", "USD"]
+    # The form shows without payout methods too: the currency is the partner's to choose.
+    assert "has not listed its payout methods" in page.content.decode()
+    saved = ada_client.post(url("portal-profile"), {"form": "payout", "payout_currency": "GBP"})
+    assert saved.status_code == 302
+    ada = Partner.objects.get(pk=world["ada"].pk)
+    assert ada.payout_currency == "GBP"
+    event = AuditEvent.objects.get(action="partner.payout_details_update")
+    assert event.changes == {"payout_currency": ["", "GBP"]}
+    assert event.actor_label == f"partner:{ada.pk}"
+    assert "paid in gbp" in ada_client.get(url("portal-profile")).content.decode().lower()
+    for bad in ("CHF", "XXX", "gbp\x00", "EURO"):
+        refused = ada_client.post(url("portal-profile"), {"form": "payout", "payout_currency": bad})
+        assert "payout_currency" in refused.context["payout_form"].errors, bad
+    assert Partner.objects.get(pk=ada.pk).payout_currency == "GBP"
+    # Empty: back to each payout's own currency.
+    ada_client.post(url("portal-profile"), {"form": "payout", "payout_currency": ""})
+    assert Partner.objects.get(pk=ada.pk).payout_currency == ""
+
+
+def test_the_service_refuses_a_currency_outside_the_list_whatever_the_form(ada_client, world):
+    from django.test import RequestFactory
+
+    from audit.actor import Actor
+    from core.errors import ValidationError
+    from partners.self_service import partner_payout_details_update
+
+    _rates(world)
+    ada = world["ada"]
+    actor = Actor.for_partner_session(
+        brand_id=ada.brand_id,
+        brand_slug="acme",
+        partner_id=ada.pk,
+        email=ada.email,
+        request=RequestFactory().get("/"),
+    )
+    with pytest.raises(ValidationError) as refused:
+        partner_payout_details_update(actor=actor, payout_currency="CHF")
+    assert refused.value.code == "unknown_payout_currency"
+    done = partner_payout_details_update(actor=actor, payout_currency="jpy")
+    assert done.payout_currency == "JPY"
+
+
+def test_payout_currency_over_the_partner_api(ada_client, world):
+    _rates(world)
+    plaintext = ada_client.post(url("portal-keys"), {"write": "on"}).context["created"]["plaintext"]
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {plaintext}")
+    me = api.get("/api/partner/v1/me/").json()
+    assert (me["payout_currency"], me["payout_currencies"]) == ("", ["EUR", "GBP", "JPY", "USD"])
+    path = "/api/partner/v1/me/payout-details/"
+    refused = api.patch(path, {"payout_currency": "CHF"}, format="json")
+    assert refused.status_code == 422
+    assert refused.json()["error"]["code"] == "unknown_payout_currency"
+    for bad in ({"payout_currency": 5}, {"payout_currency": "EURO"}, {"payout_currency": None}):
+        assert api.patch(path, bad, format="json").status_code == 422, bad
+    done = api.patch(path, {"payout_currency": "EUR"}, format="json")
+    assert done.status_code == 200 and done.json()["payout_currency"] == "EUR"

@@ -2,23 +2,28 @@
 through the emailed link (the live server queues the email; the worker's step, run here, sends
 it to Django's locmem outbox, as pytest-django configures it), opens every portal page at
 desktop and phone widths without sideways scrolling, builds a deep link with a sub id and
-follows it to its redirect, makes an API key (shown once) and downloads a payout statement."""
+follows it to its redirect, makes an API key (shown once), picks the currency they are paid
+in and downloads a payout statement."""
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import http.client
 import io
 import json
 import time
+from decimal import Decimal
 from urllib.parse import urlsplit
 
 import pytest
 from django.core import mail
 from django.urls import reverse
 
+from brands.fx_services import fx_rate_set
 from mailer.sending import emails_send_due
 from offers.models import Offer
+from partners.models import Partner
 from tests.browser import (
     ARTIFACTS,
     DESKTOP,
@@ -28,6 +33,7 @@ from tests.browser import (
     layout,
     phone_problems,
 )
+from tests.conftest import make_actor
 from tests.partner_portal.helpers import links_in_outbox
 
 PAGES = [
@@ -144,6 +150,22 @@ def test_a_partner_signs_in_by_email_and_reads_every_page(live_server, browser, 
     assert key.startswith("trkp_")
     browser.navigate(base + reverse("portal-keys", args=["acme"]))
     assert key not in browser.evaluate("document.body.innerHTML")
+
+    # The payout currency, picked in the profile's payout form (the brand has a GBP rate).
+    fx_rate_set(
+        actor=make_actor(world["acme"]),
+        base="GBP",
+        quote="USD",
+        day=dt.date(2026, 1, 1),
+        rate=Decimal("1.27"),
+    )
+    browser.navigate(base + reverse("portal-profile", args=["acme"]))
+    browser.evaluate(
+        """document.getElementById('id_payout_currency').value = 'GBP';
+        document.querySelector('#pp-payout-edit form').submit();"""
+    )
+    browser.wait_for("document.body.innerText.includes('Paid in GBP')")
+    assert Partner.objects.get(pk=world["ada"].pk).payout_currency == "GBP"
 
     # The statement downloads as a file.
     downloads = tmp_path / "downloads"
