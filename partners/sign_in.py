@@ -23,6 +23,7 @@ import hashlib
 import hmac
 import logging
 import re
+import string
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -73,11 +74,26 @@ def sign_in_partner_list(*, brand: Brand, email: str) -> list[Partner]:
     address = normalized_email(email)
     if not address:
         return []
-    return list(
-        Partner.objects.filter(
+    # SQL UPPER() folds more than ASCII (U+0131 dotless i -> I, U+017F long s -> S): keep
+    # only partners whose address is this one exactly, ignoring ASCII case only.
+    return [
+        partner
+        for partner in Partner.objects.filter(
             brand_id=brand.pk, email__iexact=address, status__in=SIGN_IN_STATUSES
         ).order_by("pk")[:MAX_LINKS_PER_REQUEST]
-    )
+        if same_address(partner.email, email)
+    ]
+
+
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+
+
+def same_address(stored: str, given: str) -> bool:
+    """Equal ignoring the case of ASCII letters only. SQL ``UPPER`` (``__iexact``) and
+    Python's ``lower()`` fold more (dotless ı to I, long ſ to S, the Kelvin sign to k), so an
+    address at a look-alike domain someone else can register would match; every sign-in
+    path narrows its ``__iexact`` query with this."""
+    return stored.strip().translate(_ASCII_LOWER) == given.strip().translate(_ASCII_LOWER)
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,13 +223,14 @@ def sign_in_link_use(*, actor: Actor, brand: Brand, token: str) -> Partner:
 def portal_session_partner(*, brand: Brand, partner_pk: int, email: str) -> Partner | None:
     """The partner a portal session names, while it may still sign in with that address:
     paused, rejected or a changed email ends every session at its next request."""
-    return (
+    partner = (
         Partner.objects.filter(
             pk=partner_pk, brand_id=brand.pk, status__in=SIGN_IN_STATUSES, email__iexact=email
         )
         .select_related("brand")
         .first()
     )
+    return partner if partner is not None and same_address(partner.email, email) else None
 
 
 @transaction.atomic
@@ -232,7 +249,12 @@ def sign_in_oidc_record(*, actor: Actor, brand: Brand, partner_pk: int, email: s
         )
         .first()
     )
-    if partner is None or actor.partner_id != partner.pk or actor.brand_id != brand.pk:
+    if (
+        partner is None
+        or not same_address(partner.email, email)
+        or actor.partner_id != partner.pk
+        or actor.brand_id != brand.pk
+    ):
         raise AuthenticationError(
             "This sign-in is no longer valid; sign in again.", code="invalid_sign_in"
         )
