@@ -165,8 +165,10 @@ def _documented(operation: Operation) -> Callable[[Any], Any]:
     else:
         response = answer_serializer(operation)
     responses: dict[int, Any] = {route.status: response}
-    if operation.generic_dry_run and route.status != 200:
-        # A dry run creates nothing: it answers 200 with what would have been created.
+    takes_dry_run = operation.is_write and "dry_run" in operation.contract().fields
+    if takes_dry_run and route.status != 200:
+        # A dry run creates nothing: it answers 200 with what would have been created (an
+        # input's own dry_run too, as invite_partner's, which the service also reads).
         responses[200] = OpenApiResponse(response, description="dry_run: nothing was written.")
     return extend_schema(
         operation_id=operation.name,
