@@ -134,7 +134,8 @@ def sign_in_provider_set(
     client_secret: str | None = None,
 ) -> ProviderStatus:
     """Create or change the brand's provider. A new provider needs all four values; a change
-    gives only what changes (the secret kept when not given). The secret is stored encrypted
+    gives only what changes, and the secret is kept when not given unless the issuer or the
+    client id changes (then it must be given again). The secret is stored encrypted
     and never returned; the audit log records only that it changed."""
     actor.require_write()
     issuer = issuer.strip() if issuer is not None else None
@@ -168,6 +169,15 @@ def sign_in_provider_set(
         if value is not None and getattr(row, name, "") != value:
             changes[name] = [getattr(row, name, "") or None, value]
             setattr(row, name, value)
+    if client_secret is None and row.pk is not None and changes.keys() & {"issuer", "client_id"}:
+        # The token request sends the secret to the issuer's token endpoint: kept across a
+        # change of issuer, it would go to whichever server a write key names.
+        raise ValidationError(
+            "Give client_secret again when the issuer or client_id changes: the stored "
+            "secret is never sent to another provider or client.",
+            code="invalid_sign_in_provider",
+            fields={"client_secret": ["Required when issuer or client_id changes."]},
+        )
     if client_secret is not None:
         # The secret itself never enters the audit log: only the fact it changed.
         changes["has_client_secret"] = [bool(row.client_secret), True]

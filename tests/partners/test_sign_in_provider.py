@@ -114,6 +114,27 @@ def _add(client: Client, brand, secret: str = SECRET):
     )
 
 
+@pytest.mark.parametrize(
+    "change", [{"issuer": "https://attacker.example/"}, {"client_id": "someone-else"}]
+)
+def test_a_new_issuer_or_client_id_needs_the_secret_again(api, brand, change):
+    """Kept across such a change, the stored secret would go to the token endpoint of
+    whichever issuer a write key names (security review)."""
+    assert api.put(URL, GOOD, format="json").status_code == 200
+    refused = api.put(URL, change, format="json")
+    assert refused.status_code == 422, refused.content
+    error = refused.json()["error"]
+    assert error["code"] == "invalid_sign_in_provider" and "client_secret" in error["fields"]
+    row = PartnerSignInProvider.objects.get()
+    assert (row.issuer, row.client_id) == (GOOD["issuer"], GOOD["client_id"])
+    assert AuditEvent.objects.filter(action="partner_sign_in_provider.set").count() == 1
+
+    given = api.put(URL, {**change, "client_secret": "a-new-secret-0123456789"}, format="json")
+    assert given.status_code == 200, given.content
+    # The same values again change nothing, so need no secret.
+    assert api.put(URL, change, format="json").status_code == 200
+
+
 def test_the_admin_sets_the_provider_and_never_shows_the_secret(brand):
     owner = member(brand)
     client = logged_in(Client(), owner)
@@ -137,6 +158,14 @@ def test_the_admin_sets_the_provider_and_never_shows_the_secret(brand):
     assert changed.status_code == 302
     row.refresh_from_db()
     assert (row.display_name, row.client_secret) == ("Acme SSO", SECRET)
+    moved = client.post(
+        admin_url(PartnerSignInProvider, "change", row.pk),
+        {"display_name": "Acme SSO", "issuer": "https://other.example/", "client_id": "x"},
+    )
+    assert moved.status_code == 200  # the form again, the secret asked for
+    assert "Required when issuer or client_id changes." in moved.content.decode()
+    row.refresh_from_db()
+    assert row.issuer != "https://other.example/"
 
 
 def test_a_bad_secret_is_a_form_error_and_an_analyst_cannot_set_it(brand):
