@@ -62,6 +62,7 @@ from tests.factories import (
     StaffMembershipFactory,
 )
 from tests.test_dashboard import DEAD_END, convert, visit
+from workers.loop import Worker
 
 # Third-party admins (users, login lockouts, OAuth toolkit internals) are Django's own pages.
 NOT_OURS = {"auth", "axes", "oauth2_provider", "django_celery_beat"}
@@ -149,6 +150,7 @@ def busy_brand(transactional_db):
         event_id="evt_1QxYz2LkdIwHu7ixAbCdEfGh",
         event_type="checkout.session.completed",
     )
+    Worker(name="admin-browser").run_until_idle(queues_only=True)  # refusals are queued
     partner_invite(
         actor=actor, email="partnerships@outdoor-reviews-and-deals.example", name="Outdoor Reviews"
     )
