@@ -4,6 +4,8 @@ credential: a sign-in link, an invitation) and erased once the email is finished
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from django.db import models
 
 
@@ -35,6 +37,7 @@ class OutboundEmail(models.Model):
     # Fernet token (core/secrets_crypto.py) of the JSON {"text": …, "html": …}; "" once the
     # email is sent, dead or expired. Never shown anywhere.
     sealed_body = models.TextField(blank=True)
+    SEALED_COLUMNS: ClassVar[tuple[str, ...]] = ("sealed_body",)  # core.secret_rotation
     status = models.CharField(
         max_length=16, choices=EmailStatus.choices, default=EmailStatus.PENDING
     )

@@ -10,8 +10,8 @@ from django.db.migrations.executor import MigrationExecutor
 from conversions import tracking_config
 from conversions.models import Conversion
 from core import secrets_crypto
+from core.secret_rotation import reencrypt_stored
 from offers.models import Offer
-from offers.secret_storage import reencrypt_all
 from offers.services import offer_create, offer_rotate_postback_secret
 from tests.conversions.helpers import click, click_id_from
 from tests.factories import OfferFactory, PartnerFactory
@@ -56,7 +56,7 @@ def test_a_second_key_rotates_in_and_the_old_one_out(actor, brand, settings):
     settings.TRCKER_SECRETS_KEY = f"{KEY_B},{KEY_A}"
     assert Offer.objects.get(pk=offer.pk).postback_secret == "whsec_rotate-me"
     # step 2: re-encrypt under the new key
-    assert reencrypt_all() == 1
+    assert reencrypt_stored()["offers.Offer"] == 1
     stored, _ = raw_secrets(offer)
     assert Fernet(KEY_B.encode()).decrypt(stored.encode()) == b"whsec_rotate-me"
     # step 3: the old key can go
