@@ -15,7 +15,8 @@
   paid one reversed (reason ``refund``), a pending one rejected (``cancelled``); what refunds
   already took back is not taken twice.
 - ``refunds/create``: the order's conversion is reversed; a refund of less than the sale is
-  partial."""
+  partial. What a refund returns is measured as the sale is, before shipping and taxes
+  (``_refund_amount``)."""
 
 from __future__ import annotations
 
@@ -146,14 +147,32 @@ def _order(source: Source, order: dict[str, Any]) -> Handled:
 
 
 def _refund_amount(refund: dict[str, Any]) -> Decimal:
-    total = Decimal(0)
+    """The part of the sale this refund returns, measured as the sale is: before shipping and
+    taxes. Refunded items: their line subtotals (the money returned also carries their tax and
+    any shipping, which the sale never counted, so a partial refund's share would be
+    overstated). No items (an amount refunded by hand): the money returned less what the
+    refund's own adjustments say was shipping; a shipping-only refund returns none of it."""
+    lines = _list(refund.get("refund_line_items"))
+    if lines:
+        return sum((from_decimal_text(line.get("subtotal", "0")) for line in lines), Decimal(0))
+    money = Decimal(0)
     for transaction in _list(refund.get("transactions")):
         if transaction.get("kind") == "refund" and transaction.get("status") == "success":
-            total += from_decimal_text(transaction.get("amount"))
-    if not total:
-        for line in _list(refund.get("refund_line_items")):
-            total += from_decimal_text(line.get("subtotal", "0"))
-    return total
+            money += from_decimal_text(transaction.get("amount"))
+    for adjustment in _list(refund.get("order_adjustments")):
+        if adjustment.get("kind") == "shipping_refund":
+            money -= _magnitude(adjustment.get("amount", "0"))
+            money -= _magnitude(adjustment.get("tax_amount", "0"))
+    return max(money, Decimal(0))
+
+
+def _magnitude(value: object) -> Decimal:
+    """An adjustment's amount without its sign: Shopify writes a refund's as negative."""
+    if isinstance(value, str) and value.strip().startswith("-"):
+        value = value.strip()[1:]
+    elif isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
+        value = -value
+    return from_decimal_text(value)
 
 
 def _refund(source: Source, refund: dict[str, Any]) -> Handled:

@@ -130,3 +130,29 @@ def test_a_full_refund_of_an_order_in_another_currency_reverses_it(
     answer = post(refund, topic="refunds/create", webhook_id="r3").json()
     assert answer["reason"] == "conversion_refunded", answer
     assert Conversion.objects.get().status == ConversionStatus.REJECTED
+
+
+def test_a_refund_is_measured_before_tax_and_shipping_as_the_sale_is(shop, new_click):
+    """Review finding: the refund's money (tax and shipping included) was set against the
+    sale, which is the subtotal before them, so a partial refund took back too much."""
+    post(shopify_order(click_id=new_click(), subtotal="200.00"), topic="orders/create")
+    items = shopify_refund(amount="59.00", refund_id=11)  # 50.00 of goods + 4.00 tax + 5.00
+    items["refund_line_items"] = [
+        {"id": 1, "quantity": 1, "line_item_id": 7, "subtotal": "50.00", "total_tax": "4.00"}
+    ]
+    items["order_adjustments"] = [
+        {"id": 2, "kind": "shipping_refund", "amount": "-5.00", "tax_amount": "0.00"}
+    ]
+    assert post(items, topic="refunds/create", webhook_id="r11").json()["reason"] == (
+        "conversion_refunded"
+    )
+    assert Conversion.objects.get().refunds.get().amount == Decimal("50.00")
+
+    shipping = shopify_refund(amount="6.00", refund_id=12)
+    shipping["order_adjustments"] = [
+        {"id": 3, "kind": "shipping_refund", "amount": "-5.00", "tax_amount": "-1.00"}
+    ]
+    answer = post(shipping, topic="refunds/create", webhook_id="r12").json()
+    assert answer["reason"] == "zero_amount", answer
+    assert Conversion.objects.get().refunds.count() == 1
+    assert Conversion.objects.get().status == ConversionStatus.PENDING
