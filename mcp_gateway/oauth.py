@@ -20,13 +20,17 @@ import urllib3
 from django import forms
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.utils import timezone
 from oauth2_provider import cimd
 from oauth2_provider.cimd import SafeMetadataFetcher
 from oauth2_provider.forms import AllowForm
-from oauth2_provider.models import get_access_token_model, get_refresh_token_model
-from oauth2_provider.oauth2_validators import OAuth2Validator
+from oauth2_provider.models import (
+    get_access_token_model,
+    get_application_model,
+    get_refresh_token_model,
+)
+from oauth2_provider.oauth2_validators import OAuth2Validator, is_valid_resource_uri
 from oauth2_provider.scopes import BaseScopes
 from oauth2_provider.settings import oauth2_settings
 from oauth2_provider.views import AuthorizationView, OAuthProtectedResourceMetadataView
@@ -165,7 +169,34 @@ class ConsentView(AuthorizationView):
         context["has_brands"] = bool(self._brand_roles())
         return context
 
+    def tampered_request(self, form: Any) -> HttpResponse | None:
+        """A 400 when the consent form's hidden fields no longer describe a request the GET
+        could have shown: the library trusts them on POST, so a changed client_id raised a
+        500, a changed redirect_uri received the denial (an open redirect) and a malformed
+        resource reached the grant row (a 500). Checked before the library sees them."""
+        data = form.cleaned_data
+        application = (
+            get_application_model().objects.filter(client_id=data.get("client_id") or "").first()
+        )
+        resources = str(data.get("resource") or "").split()
+        # An emptied resource field let the library fall back to the query's raw string.
+        asked = self.request.GET.getlist("resource")
+        if (
+            sorted(resources) != sorted(asked)
+            or application is None
+            or not application.redirect_uri_allowed(data.get("redirect_uri") or "")
+            or not all(is_valid_resource_uri(uri) for uri in resources)
+        ):
+            return HttpResponseBadRequest(
+                "This authorization request was changed after it was shown. Start again from "
+                "the application that sent you here.",
+                content_type="text/plain; charset=utf-8",
+            )
+        return None
+
     def form_valid(self, form: ConsentForm) -> HttpResponse:
+        if (refused := self.tampered_request(form)) is not None:
+            return refused
         roles = self._brand_roles()
         slug = form.cleaned_data["brand"]
         if slug not in roles:  # the choices already restrict this; a tampered POST lands here

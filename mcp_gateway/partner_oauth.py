@@ -157,6 +157,8 @@ class AuthorizeView(ConsentView):
     def form_valid(self, form: Any) -> HttpResponse:
         if not self.partner_mode:
             return super().form_valid(form)
+        if (refused := self.tampered_request(form)) is not None:
+            return refused
         chosen = {partner.brand.slug: partner for partner in self.partners}
         partner = chosen.get(form.cleaned_data["partner"])
         if partner is None:  # the choices already restrict this; a tampered POST lands here

@@ -438,6 +438,24 @@ def test_redirect_uris_match_exactly_except_the_loopback_port_and_deny_works(ser
     browser, consent = authorize("http://127.0.0.1:45678/callback")  # any loopback port
     assert "Connect Loopback client to Trcker?" in consent.text
     fields = _hidden_inputs(consent.text)
+    # The hidden fields changed after the page was shown: refused before the library trusts
+    # them (a changed redirect_uri got the denial, an unknown client_id or an emptied
+    # resource was a 500).
+    for changed in (
+        {"redirect_uri": "https://evil.example/cb"},
+        {"client_id": "no-such-client"},
+        {"resource": ""},
+        {"resource": "not a uri"},
+    ):
+        tampered = browser.post(
+            consent.url,
+            data={**fields, "brand": "acme", "access": "read", **changed},
+            headers={"Referer": consent.url},
+            allow_redirects=False,
+            timeout=10,
+        )
+        assert tampered.status_code == 400, (changed, tampered.status_code)
+        assert "evil.example" not in tampered.headers.get("Location", "")
     denied = browser.post(
         consent.url,
         data={**fields, "brand": "acme", "access": "read"},

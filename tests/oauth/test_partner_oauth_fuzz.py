@@ -107,7 +107,9 @@ def test_the_partner_consent_never_fails_nor_binds_anyone_else(world, fields):
     assert answer.status_code in (200, 302, 400), answer.status_code
     if answer.status_code == 302:
         location = answer["Location"]
-        assert location.startswith(CALLBACK + "?"), location
+        # Only ever the client's registered callback (an implicit-flow refusal answers in
+        # the fragment, as RFC 6749 4.2.2.1 says).
+        assert location.startswith((CALLBACK + "?", CALLBACK + "#")), location
     for grant in Grant.objects.all():
         assert grant.user.partner_oauth.partner_id == world["ann"].pk
         assert set(grant.scope.split()) <= {
