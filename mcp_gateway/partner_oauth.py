@@ -1,9 +1,10 @@
 """OAuth "add MCP server by URL" for partners (docs/oauth.md, "Partners").
 
 The authorization endpoint serves two kinds of people. Staff signed in to the admin get the
-brand consent page (``oauth.ConsentView``), as before. Someone not signed in as staff but signed
-in to one or more partner portals in this browser gets the partner consent page: which client
-asks, for which of their partner accounts ("<partner> at <brand>"), read or read and write.
+brand consent page (``oauth_consent.ConsentView``), as before. Someone not signed in as staff
+but signed in to one or more partner portals in this browser gets the partner consent page:
+which client asks, for which of their partner accounts ("<partner> at <brand>"), read or read
+and write.
 Approving binds the code, and every token from it, to that partner: the scope
 ``partner:<brand>:<partner id>`` and the partner's own grant user (``partner_grants.py``) —
 chosen here, from the portal session, never from what the client asked for.
@@ -33,7 +34,8 @@ from oauthlib.oauth2.rfc6749 import errors as oauth_errors
 
 from audit.actor import Actor
 from core.edge_text import is_slug
-from mcp_gateway.oauth import READ_SCOPE, WRITE_SCOPE, ConsentView
+from mcp_gateway.oauth import READ_SCOPE, WRITE_SCOPE
+from mcp_gateway.oauth_consent import ConsentView
 from mcp_gateway.partner_grants import (
     partner_oauth_consent_record,
     partner_oauth_user,
