@@ -257,40 +257,35 @@ def connection_pool(target: CheckedTarget, timeout: urllib3.Timeout) -> urllib3.
     )
 
 
-def fetch(
+def _exchange(
     url: str,
     *,
-    timeout: float = 15.0,
-    extra_headers: dict[str, str] | None = None,
-    method: str = "GET",
-    body: bytes | None = None,
-) -> OutboundResponse:
-    """GET (or POST ``body``) the URL through the SSRF guard; one attempt, no redirects
-    followed."""
+    method: str,
+    body: bytes | None,
+    headers: dict[str, str],
+    timeout: urllib3.Timeout,
+    read_bytes: int,
+    decode: bool,
+) -> tuple[int, str, bytes]:
+    """One request through the SSRF guard, no redirects followed, no retry: (status, content
+    type, at most ``read_bytes`` of the body). Connection failures become ``OutboundRefused``."""
     target = resolve_and_check(url)
-    path = target.parts.path or "/"
-    if target.parts.query:
-        path = f"{path}?{target.parts.query}"
+    path = (target.parts.path or "/") + (f"?{target.parts.query}" if target.parts.query else "")
     host_header = target.host if target.port in (80, 443) else f"{target.host}:{target.port}"
-    headers = {
-        **(extra_headers or {}),
-        "Host": host_header,
-        "User-Agent": USER_AGENT,
-        "Accept": "*/*",
-    }
-    pool = connection_pool(target, urllib3.Timeout(connect=5.0, read=timeout))
+    sent = {**headers, "Host": host_header, "User-Agent": USER_AGENT}
+    pool = connection_pool(target, timeout)
     try:
         response = pool.urlopen(
             method,
             path,
             body=body,
-            headers=headers,
+            headers=sent,
             redirect=False,
             preload_content=False,
             retries=False,
         )
         try:
-            excerpt = response.read(1024, decode_content=False).decode("utf-8", "replace")
+            data = response.read(read_bytes, decode_content=decode)
         finally:
             response.release_conn()
     except urllib3.exceptions.TimeoutError:
@@ -301,7 +296,30 @@ def fetch(
         raise OutboundRefused("connect_failed", "Could not connect to the endpoint.") from None
     finally:
         pool.close()
-    return OutboundResponse(status=response.status, body_excerpt=excerpt)
+    content_type = str(response.headers.get("Content-Type", ""))[:200]
+    return response.status, content_type, data
+
+
+def fetch(
+    url: str,
+    *,
+    timeout: float = 15.0,
+    extra_headers: dict[str, str] | None = None,
+    method: str = "GET",
+    body: bytes | None = None,
+) -> OutboundResponse:
+    """GET (or POST ``body``) the URL through the SSRF guard; one attempt, no redirects
+    followed; the first KiB of the answer kept as an excerpt."""
+    status, _content_type, data = _exchange(
+        url,
+        method=method,
+        body=body,
+        headers={**(extra_headers or {}), "Accept": "*/*"},
+        timeout=urllib3.Timeout(connect=5.0, read=timeout),
+        read_bytes=1024,
+        decode=False,
+    )
+    return OutboundResponse(status=status, body_excerpt=data.decode("utf-8", "replace"))
 
 
 @dataclass(frozen=True)
@@ -321,37 +339,18 @@ def fetch_bounded(
     body: bytes | None = None,
 ) -> BoundedResponse:
     """Like ``fetch``, for a document read whole (an OpenID provider's discovery document, key
-    set, token answer): the body up to ``max_bytes``, refused (``too_large``) past it. One
-    attempt, no redirects followed; ``timeout`` bounds connect and every read together, so a
-    slow-drip answer cannot hold a request handler."""
-    target = resolve_and_check(url)
-    path = (target.parts.path or "/") + (f"?{target.parts.query}" if target.parts.query else "")
-    host_header = target.host if target.port in (80, 443) else f"{target.host}:{target.port}"
-    sent = {**(headers or {}), "Host": host_header, "User-Agent": USER_AGENT}
-    pool = connection_pool(target, urllib3.Timeout(total=timeout))
-    try:
-        response = pool.urlopen(
-            method,
-            path,
-            body=body,
-            headers=sent,
-            redirect=False,
-            preload_content=False,
-            retries=False,
-        )
-        try:
-            data = response.read(max_bytes + 1, decode_content=True)
-        finally:
-            response.release_conn()
-    except urllib3.exceptions.TimeoutError:
-        raise OutboundRefused("timeout", "The endpoint did not answer in time.") from None
-    except urllib3.exceptions.SSLError:
-        raise OutboundRefused("tls_error", "The TLS handshake failed.") from None
-    except (urllib3.exceptions.HTTPError, OSError):
-        raise OutboundRefused("connect_failed", "Could not connect to the endpoint.") from None
-    finally:
-        pool.close()
+    set, token answer): the body up to ``max_bytes``, refused (``too_large``) past it.
+    ``timeout`` bounds connect and every read together, so a slow-drip answer cannot hold a
+    request handler."""
+    status, content_type, data = _exchange(
+        url,
+        method=method,
+        body=body,
+        headers=headers or {},
+        timeout=urllib3.Timeout(total=timeout),
+        read_bytes=max_bytes + 1,
+        decode=True,
+    )
     if len(data) > max_bytes:
         raise OutboundRefused("too_large", f"The answer is over {max_bytes} bytes.")
-    content_type = str(response.headers.get("Content-Type", ""))[:200]
-    return BoundedResponse(status=response.status, content_type=content_type, body=data)
+    return BoundedResponse(status=status, content_type=content_type, body=data)
